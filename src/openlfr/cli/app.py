@@ -1,0 +1,50 @@
+"""The Typer app and what every command shares: settings, console output, clean errors."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from openlfr.config import Settings, get_settings
+
+app = typer.Typer(
+    name="openlfr",
+    help="openlfr: live facial recognition with the safeguards built in.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print a clear error (no traceback) and exit."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def clean_errors(*kinds: type[BaseException]) -> Iterator[None]:
+    """Turn the expected errors of a command into a one-line message and exit status 2."""
+    try:
+        yield
+    except kinds as exc:
+        fail(str(exc))
+
+
+def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return app.command(*args, **kwargs)
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,1 @@
+"""Embeddings to candidates: exact watchlist index, score calibration and thresholds."""
