@@ -9,7 +9,9 @@ import pytest
 
 from openlfr.config import Settings
 
-DATA = Path(os.environ.get("OPENLFR_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")).resolve()
+DATA = Path(
+    os.environ.get("OPENLFR_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+).resolve()
 
 
 def require_data(*parts: str) -> Path:

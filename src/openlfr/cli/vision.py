@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -47,7 +48,7 @@ def read(path: Path) -> np.ndarray:
 @app.command()
 def models(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """The model packs, their licences, and whether their files are installed and verified."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for pack in PACKS.values():
         status = pack_status(pack)
         rows.append(
@@ -60,8 +61,13 @@ def models(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
                 "commercial_use": pack.commercial_use,
                 "verified": all(s.ok for s in status),
                 "files": [
-                    {"file": s.file.filename, "package": s.file.requirement, "sha256": s.file.sha256,
-                     "verified": s.ok, "detail": s.message}
+                    {
+                        "file": s.file.filename,
+                        "package": s.file.requirement,
+                        "sha256": s.file.sha256,
+                        "verified": s.ok,
+                        "detail": s.message,
+                    }
                     for s in status
                 ],
                 "default": pack.name == settings().vision.pack,
@@ -75,7 +81,7 @@ def models(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
         table.add_column(col)
     for r in rows:
         files = "\n".join(
-            f"[green]✓[/] {f['file']}" if f["verified"] else f"[red]✗ {f['detail']}[/]" for f in r["files"]  # type: ignore[attr-defined]
+            f"[green]✓[/] {f['file']}" if f["verified"] else f"[red]✗ {f['detail']}[/]" for f in r["files"]
         )
         name = f"{r['pack']} (default)" if r["default"] else str(r["pack"])
         table.add_row(name, str(r["detector"]), f"{r['embedder']}", str(r["licence"]), files)
@@ -113,20 +119,26 @@ def faces(
     if annotate_to is not None and len(images) != 1:
         raise typer.BadParameter("--annotate takes exactly one input image", param_hint="--annotate")
     engine = engine_for(pack)
-    results = []
+    results: list[dict[str, Any]] = []
     for path in images:
         image = read(path)
         found = engine.assess(image, engine.detect(image))
-        results.append({"image": str(path), "width": image.shape[1], "height": image.shape[0],
-                        "pack": engine.pack.name, "faces": [f.as_dict() for f in found]})
-        if annotate_to is not None:
-            if not cv2.imwrite(str(annotate_to), annotate(image, found)):
-                raise typer.BadParameter(f"cannot write {annotate_to}", param_hint="--annotate")
+        results.append(
+            {
+                "image": str(path),
+                "width": image.shape[1],
+                "height": image.shape[0],
+                "pack": engine.pack.name,
+                "faces": [f.as_dict() for f in found],
+            }
+        )
+        if annotate_to is not None and not cv2.imwrite(str(annotate_to), annotate(image, found)):
+            raise typer.BadParameter(f"cannot write {annotate_to}", param_hint="--annotate")
     if as_json:
         console.print_json(json.dumps(results))
         return
     for r in results:
-        found_faces: list[dict] = r["faces"]  # type: ignore[assignment]
+        found_faces = r["faces"]
         console.print(f"[bold]{r['image']}[/] ({r['width']}x{r['height']}): {len(found_faces)} face(s)")
         if not found_faces:
             continue

@@ -80,10 +80,14 @@ class WatchlistIndex:
             return sims
         return np.maximum.reduceat(sims, self._starts, axis=1)
 
-    def search(self, probes: npt.ArrayLike, k: int = 1, threshold: float | None = None) -> list[list[Candidate]]:
+    def search(
+        self, probes: npt.ArrayLike, k: int = 1, threshold: float | None = None
+    ) -> list[list[Candidate]]:
         """The top ``k`` subjects for each probe, best first; only those at or above ``threshold`` if given."""
         sims = self._similarities(probes)
-        best = sims if self._one_each or sims.shape[1] == 0 else np.maximum.reduceat(sims, self._starts, axis=1)
+        best = (
+            sims if self._one_each or sims.shape[1] == 0 else np.maximum.reduceat(sims, self._starts, axis=1)
+        )
         n_subj = best.shape[1]
         k = min(k, n_subj)
         ends = np.append(self._starts[1:], self.template_count)

@@ -44,8 +44,11 @@ def similarity_transform(src: FloatArray, dst: FloatArray) -> npt.NDArray[np.flo
     return m
 
 
-def align_face(image: npt.NDArray[np.uint8], landmarks: FloatArray, size: int = CHIP_SIZE) -> npt.NDArray[np.uint8]:
+def align_face(
+    image: npt.NDArray[np.uint8], landmarks: FloatArray, size: int = CHIP_SIZE
+) -> npt.NDArray[np.uint8]:
     """The face warped onto the ArcFace template: a ``size`` x ``size`` BGR chip."""
     template = ARCFACE_TEMPLATE * (size / CHIP_SIZE)
     m = similarity_transform(landmarks, template)
-    return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    chip = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.asarray(chip, dtype=np.uint8)

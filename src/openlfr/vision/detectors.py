@@ -19,8 +19,11 @@ class Detector(Protocol):
 
 def _faces_from_arrays(boxes: np.ndarray, kps: np.ndarray, scores: np.ndarray) -> list[Face]:
     return [
-        Face(box=boxes[i].astype(np.float32), landmarks=kps[i].reshape(5, 2).astype(np.float32),
-             detector_score=float(scores[i]))
+        Face(
+            box=boxes[i].astype(np.float32),
+            landmarks=kps[i].reshape(5, 2).astype(np.float32),
+            detector_score=float(scores[i]),
+        )
         for i in range(len(scores))
     ]
 

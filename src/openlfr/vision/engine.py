@@ -27,6 +27,8 @@ class FaceEngine:
         self.vision = vision
         self.quality_bar = quality
         cv2.setNumThreads(vision.threads)
+        # OpenCV 5 warns on every net about targets it ignores on the CPU; nothing for a user to act on.
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         det_file = verified_path(pack.file("detector")) if pack.name != "dlib" else None
         emb_file = verified_path(pack.file("embedder"))
         if pack.name == "opencv-zoo":
@@ -65,17 +67,18 @@ class FaceEngine:
             raise ValueError(f"expected an HxWx3 uint8 BGR image, got shape {image.shape} {image.dtype}")
         h, w = image.shape[:2]
         off = (0.0, 0.0)
-        work = image
+        work: BGRImage = image
         if pad > 0:
-            py, px = int(round(h * pad)), int(round(w * pad))
-            work = cv2.copyMakeBorder(image, py, py, px, px, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+            py, px = round(h * pad), round(w * pad)
+            work = np.asarray(cv2.copyMakeBorder(image, py, py, px, px, cv2.BORDER_CONSTANT, value=(0, 0, 0)))
             off = (-float(px), -float(py))
         target = working_width or self.vision.working_width
         scale = 1.0
         ww = work.shape[1]
         if ww > target:
             scale = target / ww
-            work = cv2.resize(work, (target, max(1, int(round(work.shape[0] * scale)))), interpolation=cv2.INTER_AREA)
+            size = (target, max(1, round(work.shape[0] * scale)))
+            work = np.asarray(cv2.resize(work, size, interpolation=cv2.INTER_AREA))
         faces = self.detector.detect(work)
         faces = [f.scaled(1.0 / scale, off) if (scale != 1.0 or pad > 0) else f for f in faces]
         faces = [

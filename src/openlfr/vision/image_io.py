@@ -88,8 +88,8 @@ def load_image(
                     f"{max_pixels:,} (possible decompression bomb)"
                 )
             img.load()
-            img = ImageOps.exif_transpose(img) or img
-            rgb = _to_rgb(img)
+            upright: Image.Image = ImageOps.exif_transpose(img) or img
+            rgb = _to_rgb(upright)
     except ImageError:
         raise
     except UnidentifiedImageError as exc:

@@ -27,7 +27,7 @@ _NOSE_FRONTAL_T = 0.494
 def pose_from_landmarks(lm: FloatArray) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees, estimated from five ArcFace-order landmarks."""
     lm = np.asarray(lm, dtype=np.float64)
-    left_eye, right_eye, nose, mouth_l, mouth_r = lm
+    left_eye, right_eye = lm[0], lm[1]
     dx, dy = right_eye - left_eye
     roll = math.degrees(math.atan2(dy, dx))
     c, s = math.cos(-math.radians(roll)), math.sin(-math.radians(roll))
@@ -80,7 +80,9 @@ def assess_quality(
     if size < bar.min_face_px:
         reasons.append(f"face too small: {size:.0f} px < {bar.min_face_px:.0f} px")
     if inter_eye < bar.min_inter_eye_px:
-        reasons.append(f"eyes too close together in the image: {inter_eye:.0f} px < {bar.min_inter_eye_px:.0f} px")
+        reasons.append(
+            f"eyes too close together in the image: {inter_eye:.0f} px < {bar.min_inter_eye_px:.0f} px"
+        )
     if sharpness < bar.min_sharpness:
         reasons.append(f"blurred: sharpness {sharpness:.0f} < {bar.min_sharpness:.0f}")
     if brightness < bar.min_brightness:
