@@ -34,7 +34,10 @@ class VisionSettings(BaseModel):
     detection_score: float = Field(0.6, ge=0.05, le=0.99, description="Minimum detector confidence.")
     nms_iou: float = Field(0.3, ge=0.05, le=0.95)
     working_width: int = Field(
-        640, ge=160, le=4096, description="Frames wider than this are detected at this width, then mapped back."
+        640,
+        ge=160,
+        le=4096,
+        description="Frames wider than this are detected at this width, then mapped back.",
     )
     min_detect_px: int = Field(
         16, ge=8, description="Faces narrower than this (full-resolution pixels) are not reported."
@@ -74,6 +77,30 @@ class StoreSettings(BaseModel):
 class RetentionSettings(BaseModel):
     alert_retention_hours: float = Field(720.0, gt=0, description="How long alert data is kept (30 days).")
     purge_interval_minutes: float = Field(15.0, gt=0, description="How often the server runs the purge.")
+    auto_close_ended_deployments: bool = Field(
+        True, description="The purge closes deployments left open past their end (destroying the watchlist)."
+    )
+
+
+class GovernanceSettings(BaseModel):
+    """Deployments and watchlists."""
+
+    max_deployment_hours: float = Field(
+        168.0, gt=0, description="Longest window a deployment may be authorised for."
+    )
+    ambiguous_face_ratio: float = Field(
+        0.7, gt=0, le=1, description="An enrolment image whose second face is at least this share of the "
+        "largest face's size is refused as ambiguous.",
+    )
+    duplicate_similarity: dict[str, float] = Field(
+        # Measured on LFW (one image per person, 45k-245k different-person pairs per pack): each value is
+        # above the highest different-person score seen, because a 1:1 threshold (~1% false matches)
+        # would refuse most of a 10,000-subject watchlist as "duplicates". Packs not listed fall back to
+        # their 1:1 verification threshold.
+        {"opencv-zoo": 0.55, "insightface-s": 0.40, "dlib": 0.96},
+        description="Per pack: similarity at which an enrolment image is refused as the same person as "
+        "another enrolled subject.",
+    )
 
 
 class LiveSettings(BaseModel):
@@ -89,6 +116,29 @@ class LiveSettings(BaseModel):
     max_queue_frames: int = Field(2, ge=1, description="Frames waiting per source; more are dropped.")
     reconnect_initial_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
+    open_timeout_s: float = Field(5.0, gt=0, description="Give up opening or reading a stream after this.")
+    scan_check_interval_s: float = Field(
+        5.0, gt=0, description="How often a running source re-checks that its deployment allows scanning."
+    )
+    counters_interval_s: float = Field(30.0, gt=0, description="How often counters go to the deployment.")
+    confirm_every_frames: int = Field(
+        2, ge=1, description="A track with an unconfirmed match above threshold is searched again this often."
+    )
+    search_top_k: int = Field(3, ge=1, description="Candidates per search kept in a track's evidence.")
+    reassess_every_frames: int = Field(
+        5, ge=1, description="Quality of an already searched track's face is re-measured this often."
+    )
+    flip_augment: bool = Field(
+        False,
+        description="Embed live probes with their mirror image too (twice the cost; templates keep theirs).",
+    )
+    paced_files: bool = Field(
+        True, description="Play video files at their own frame rate (drops counted), not as fast as possible."
+    )
+    folder_fps: float = Field(1.0, gt=0, description="Frame rate a folder of images is treated as having.")
+    crop_margin: float = Field(0.3, ge=0, description="Margin around the face box in an alert's face crop.")
+    frame_crop_scale: float = Field(4.0, ge=1, description="Width of an alert's scene crop, in face widths.")
+    jpeg_quality: int = Field(90, ge=50, le=100, description="JPEG quality of alert images.")
 
 
 class ServerSettings(BaseModel):
@@ -97,7 +147,77 @@ class ServerSettings(BaseModel):
     public_base_url: str = Field("http://127.0.0.1:8765", description="Used in signage QR codes.")
     session_hours: float = Field(8.0, gt=0)
     login_attempts_per_minute: int = Field(5, ge=1)
-    secure_cookies: bool = Field(True, description="Mark cookies Secure (turn off only for plain-HTTP tests).")
+    secure_cookies: bool = Field(
+        True, description="Mark cookies Secure (turn off only for plain-HTTP tests)."
+    )
+    login_lockout_seconds: float = Field(
+        60.0, gt=0, description="Window over which failed logins (per user and per address) are counted."
+    )
+    token_hours: float = Field(12.0, gt=0, description="Lifetime of an API bearer token.")
+    public_requests_per_minute: int = Field(
+        60, ge=1, description="Per-address limit on the public transparency pages and feeds."
+    )
+    public_cache_seconds: int = Field(
+        300, ge=0, description="Cache-Control max-age of public pages and feeds."
+    )
+    webhook_url: str | None = Field(
+        None, description="If set, every alert is also POSTed here (JSON, signed with HMAC-SHA256)."
+    )
+    webhook_secret: str | None = Field(None, description="Shared secret for the webhook's HMAC signature.")
+    webhook_timeout_s: float = Field(5.0, gt=0)
+    run_live: bool = Field(True, description="Run the live pipeline for open deployments inside `serve`.")
+    run_purge: bool = Field(True, description="Run the scheduled purge inside `serve`.")
+    camera_sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="camera id -> source (file, folder, rtsp://..., webcam 0). `serve` runs the live pipeline "
+        "for every open deployment's cameras found here.",
+    )
+    live_check_seconds: float = Field(5.0, gt=0, description="How often `serve` looks for deployments to run.")
+    force_name: str = Field(
+        "the police force", description="Who runs the deployments (signage, public page)."
+    )
+    contact: str = Field("", description="How the public can ask questions (signage, public page).")
+    legal_basis_summary: str = Field(
+        "Common-law policing powers, with sensitive processing under Part 3 of the Data Protection Act 2018 "
+        "(strictly necessary for law enforcement)",
+        description="The legal basis shown on the public page and the signage.",
+    )
+
+
+class EvaluationSettings(BaseModel):
+    """Accuracy and equitability evaluation (``openlfr evaluate``) and the calibration it writes."""
+
+    fpir_targets: list[float] = Field(
+        [0.01, 0.001], description="False-positive identification rates that thresholds are calibrated for."
+    )
+    watchlist_sizes: list[int] = Field(
+        [100, 300, 1000, 10000],
+        description="Watchlist sizes calibrated; sizes above the data are extrapolated.",
+    )
+    subsample_repeats: int = Field(5, ge=1, description="Random watchlists drawn per measured size.")
+    lfw_holdout_fraction: float = Field(
+        0.25, gt=0.0, lt=1.0, description="Share of single-image LFW people left out as non-mated searches."
+    )
+    age_bands: list[int] = Field(
+        [0, 18, 25, 35, 45, 55, 65],
+        description="Lower edges of the age bands (0-17 is children, its own band).",
+    )
+    alpha: float = Field(0.05, gt=0.0, lt=0.5, description="Family-wise significance level (Holm-corrected).")
+    hygiene_fmr: float = Field(
+        1e-6,
+        gt=0.0,
+        lt=0.01,
+        description="Crowd hygiene: strict threshold = score exceeded by this share of known-different LFW pairs.",
+    )
+    hygiene_max_per_subject: int = Field(
+        5, ge=1,
+        description="Crowd hygiene: an enrolled person reached by more crowd faces than this attracts strangers "
+        "(a lookalike-prone template), so those pairs are kept as false alerts, not excluded.",
+    )
+    assumed_prevalence: float = Field(
+        0.001, gt=0.0, lt=1.0, description="Share of faces passing a camera that are on the watchlist."
+    )
+    seed: int = 2019
 
 
 class Settings(BaseSettings):
@@ -116,12 +236,14 @@ class Settings(BaseSettings):
         validation_alias="OPENLFR_DATA",
         description="Shared evaluation data (LFW, UTKFace, ...). Env: OPENLFR_DATA.",
     )
-    vision: VisionSettings = Field(default_factory=VisionSettings)  # type: ignore[arg-type]
-    quality: QualitySettings = Field(default_factory=QualitySettings)  # type: ignore[arg-type]
-    store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
-    retention: RetentionSettings = Field(default_factory=RetentionSettings)  # type: ignore[arg-type]
-    live: LiveSettings = Field(default_factory=LiveSettings)  # type: ignore[arg-type]
-    server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
+    vision: VisionSettings = Field(default_factory=VisionSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
+    live: LiveSettings = Field(default_factory=LiveSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -29,7 +29,8 @@ def settings() -> Settings:
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a clear error (no traceback) and exit."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    # soft_wrap: a path in the message must stay on one line, whatever the terminal width.
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -26,6 +26,9 @@ class ThresholdPoint:
     threshold: float
     fnir: float | None = None
     """Measured false-negative identification rate at this threshold, when known."""
+    method: str = "measured"
+    """``measured`` (subsampled watchlists of this size from the data) or ``extrapolated`` (larger than the
+    data: from the single-comparison false-match rate, see ``Calibration.scaling``)."""
 
 
 @dataclass(frozen=True)
@@ -41,13 +44,21 @@ class Calibration:
     """How thresholds were carried to other watchlist sizes (stated, and checked by subsampling)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def validated(self) -> bool:
+        """False when the equitability evaluation found a significant difference between groups at every
+        threshold it could test; ``validated_min_threshold`` is then set above every crowd score it saw."""
+        return bool(self.extra.get("validated", True))
+
     def threshold_for(self, fpir: float, watchlist_size: int) -> float:
         """The calibrated threshold for an FPIR target at the nearest watchlist size at or above the one
         given (a larger watchlist needs a stricter threshold, so rounding up is the safe side)."""
         pts = [p for p in self.points if abs(p.fpir - fpir) < 1e-12]
         if not pts:
             raise CalibrationError(f"{self.pack}: no threshold calibrated for FPIR {fpir}")
-        larger = sorted((p for p in pts if p.watchlist_size >= watchlist_size), key=lambda p: p.watchlist_size)
+        larger = sorted(
+            (p for p in pts if p.watchlist_size >= watchlist_size), key=lambda p: p.watchlist_size
+        )
         chosen = larger[0] if larger else max(pts, key=lambda p: p.watchlist_size)
         return max(chosen.threshold, self.validated_min_threshold)
 

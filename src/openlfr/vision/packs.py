@@ -81,7 +81,7 @@ PACKS: dict[str, ModelPack] = {
         licence="Apache-2.0 (OpenCV Zoo)",
         commercial_use=True,
         embedding_size=128,
-        verification_threshold=0.30,
+        verification_threshold=0.33,
     ),
     "insightface-s": ModelPack(
         name="insightface-s",
@@ -107,7 +107,7 @@ PACKS: dict[str, ModelPack] = {
         licence="InsightFace model licence: non-commercial research use only",
         commercial_use=False,
         embedding_size=512,
-        verification_threshold=0.25,
+        verification_threshold=0.22,
         licence_notice=(
             "The insightface-s weights (SCRFD, MobileFaceNet) are licensed by InsightFace for "
             "NON-COMMERCIAL RESEARCH USE ONLY. Operational use needs a licence from their owners."
@@ -137,7 +137,7 @@ PACKS: dict[str, ModelPack] = {
         licence="CC0 (models), Boost Software Licence (dlib)",
         commercial_use=True,
         embedding_size=128,
-        verification_threshold=0.90,
+        verification_threshold=0.91,
     ),
 }
 

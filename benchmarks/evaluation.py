@@ -1,0 +1,89 @@
+"""Print the evaluation's headline figures as markdown tables: FNIR at FPIR 1% and 0.1% for each pack at
+watchlist sizes 1,000 and 10,000, and FPIR per group at the validated minimum threshold, plus the time taken.
+
+    .venv/bin/python benchmarks/evaluation.py                       # quick: 400 LFW people, 1,500 crowd faces
+    .venv/bin/python benchmarks/evaluation.py --full --pack opencv-zoo --pack insightface-s
+
+Embeddings are cached (``<data_dir>/cache``), so a second run only re-does the analysis. With ``--from``
+it reads an existing ``results.json`` (written by ``openlfr evaluate``) instead of running anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from openlfr.config import get_settings
+from openlfr.evaluation.runner import run_evaluation
+
+
+def tables(results: dict[str, dict[str, Any]]) -> str:
+    lines = ["| pack | watchlist size | FNIR @ FPIR 1% (threshold) | FNIR @ FPIR 0.1% (threshold) | how |",
+             "| --- | ---: | ---: | ---: | --- |"]
+    for pack, r in results.items():
+        for n in (1000, 10000):
+            rows = {row["fpir_target"]: row for row in r["scaling"] if row["watchlist_size"] == n}
+            if not rows:
+                continue
+            cells = [f"{100 * rows[t]['fnir']:.1f}% ({rows[t]['threshold']:.3f})" if t in rows else "n/a"
+                     for t in (0.01, 0.001)]
+            method = next(iter(rows.values()))["method"]
+            lines.append(f"| {pack} | {n:,} | {cells[0]} | {cells[1]} | {method} |")
+    lines.append("")
+    for pack, r in results.items():
+        entry = next((g for g in r["equitability"]
+                      if abs(g["threshold"] - r["validated_min_threshold"]) < 1e-12), None)
+        state = "validated" if r["validated"] else "NOT validated"
+        lines.append(f"**{pack}**: validated minimum threshold {r['validated_min_threshold']:.4f} ({state}), "
+                     f"watchlist {r['watchlist_size']:,}, crowd faces {r['crowd_searches']:,} "
+                     f"({r['crowd_failed_to_detect']} no face found, {r['crowd_excluded']} excluded by hygiene)")
+        if entry is None:
+            continue
+        fa = entry["false_alerts_per_1000"]
+        pr = entry["precision_on_mix"]
+        lines.append(f"overall crowd FPIR {100 * entry['crowd_fpir']['rate']:.2f}%; false alerts per 1,000 faces "
+                     f"{fa['value']:.1f} [{fa['ci_low']:.1f}, {fa['ci_high']:.1f}]; alert precision on the mix "
+                     f"run {100 * pr['rate']:.1f}% [{100 * pr['ci_low']:.1f}, {100 * pr['ci_high']:.1f}]")
+        lines.append("")
+        lines.append("| attribute | group | faces | FPIR | 95% CI | upper bound <= 2x overall? |")
+        lines.append("| --- | --- | ---: | ---: | --- | --- |")
+        for attr, groups in entry["groups"].items():
+            for g, v in groups.items():
+                lines.append(f"| {attr} | {g} | {v['n']} | {100 * v['rate']:.2f}% | "
+                             f"{100 * v['ci_low']:.2f}-{100 * v['ci_high']:.2f}% | {'yes' if v['conclusive'] else 'no'} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pack", action="append", help="pack(s) to evaluate (default opencv-zoo)")
+    ap.add_argument("--full", action="store_true", help="all the shared data (the figures in the README)")
+    ap.add_argument("--lfw-people", type=int, default=400)
+    ap.add_argument("--crowd", type=int, default=1500)
+    ap.add_argument("--seed", type=int, default=None, help="seed of the LFW split and the subsampling")
+    ap.add_argument("--from", dest="from_json", type=Path, help="print the tables of an existing results.json")
+    args = ap.parse_args()
+    if args.from_json:
+        print(tables(json.loads(args.from_json.read_text())["results"]))
+        return
+    settings = get_settings()
+    if args.seed is not None:
+        settings = settings.model_copy(update={"evaluation": settings.evaluation.model_copy(update={"seed": args.seed})})
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as out:
+        outcome = run_evaluation(
+            settings, args.pack or ["opencv-zoo"], Path(out),
+            max_lfw_people=None if args.full else args.lfw_people, max_crowd=None if args.full else args.crowd,
+        )
+    print(tables(outcome.results))
+    print(f"evaluation took {(time.monotonic() - started) / 60:.1f} min "
+          f"(embedding cache: {settings.cache_dir})")
+
+
+if __name__ == "__main__":
+    main()

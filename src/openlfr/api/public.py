@@ -1,0 +1,177 @@
+"""The public transparency feeds (no login): deployments announced in advance and past deployments'
+published records with both accuracy measures, as JSON and CSV.
+
+What is public is built field by field from an allow-list below, never by dumping a row: no image, no
+template, no watchlist entry, no alert detail, no officer's name (who authorised is given by role). The
+feeds are rate-limited per address and cacheable (``Cache-Control: public, max-age``, ``ETag``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import threading
+import time
+from collections import deque
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import Response
+
+from openlfr.api.deps import client_address, get_store
+from openlfr.governance import alerts as alert_service
+from openlfr.governance import deployments
+from openlfr.governance.alerts import truth
+from openlfr.governance.deployments import DeploymentInfo
+from openlfr.governance.measures import alert_precision, false_alerts_per_1000
+from openlfr.store import Store
+
+router = APIRouter(prefix="/public", tags=["public"])
+
+CSV_COLUMNS = (
+    "id", "status", "location", "date", "starts_at", "ends_at", "purpose", "authorised_by_role",
+    "legal_basis", "cameras", "alerts", "adjudicated", "confirmed_true", "unadjudicated",
+    "alert_precision", "precision_ci95_low", "precision_ci95_high", "false_alerts", "faces_seen",
+    "false_alerts_per_1000_faces",
+)
+
+
+class RateLimiter:
+    """A sliding-window limit per client address (in memory: one server process answers the public)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, address: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._hits) > 10_000:  # forget idle addresses so the table cannot grow without bound
+                self._hits = {a: q for a, q in self._hits.items() if q and now - q[-1] < 60}
+            q = self._hits.setdefault(address, deque())
+            while q and now - q[0] >= 60:
+                q.popleft()
+            if len(q) >= self.per_minute:
+                retry = int(60 - (now - q[0])) + 1
+                raise HTTPException(429, "too many requests: please slow down", headers={"Retry-After": str(retry)})
+            q.append(now)
+
+
+def rate_limited(request: Request) -> None:
+    limiter: RateLimiter | None = getattr(request.app.state, "public_limiter", None)
+    if limiter is None:
+        limiter = RateLimiter(request.app.state.settings.server.public_requests_per_minute)
+        request.app.state.public_limiter = limiter
+    limiter.check(client_address(request))
+
+
+def measures_for(store: Store, dep: DeploymentInfo) -> dict[str, Any]:
+    """Both measures, always together: alert precision with its 95% interval and the unadjudicated
+    count, and false alerts per 1,000 faces seen."""
+    items = alert_service.list_alerts(store, dep.id)
+    truths = [truth(a) for a in items]  # type: ignore[arg-type]  # AlertInfo carries the same decision fields
+    confirmed_true = sum(1 for t in truths if t is True)
+    false_alerts = sum(1 for t in truths if t is False)
+    adjudicated = confirmed_true + false_alerts
+    precision = alert_precision(confirmed_true, adjudicated, len(items) - adjudicated)
+    faces_seen = faces_seen_for(store, dep.id)
+    return {
+        "alerts": len(items),
+        "alert_precision": precision.as_dict(),
+        "false_alerts": false_alerts,
+        "faces_seen": faces_seen,
+        "false_alerts_per_1000_faces": false_alerts_per_1000(false_alerts, faces_seen),
+    }
+
+
+def faces_seen_for(store: Store, deployment_id: str) -> int:
+    from openlfr.api.status import camera_counters
+
+    return sum(c["faces_seen"] for c in camera_counters(store, deployment_id))
+
+
+def public_deployment(store: Store, dep: DeploymentInfo, legal_basis: str) -> dict[str, Any]:
+    """The public view of one deployment: an allow-list of fields."""
+    out: dict[str, Any] = {
+        "id": dep.id,
+        "status": dep.status,
+        "location": dep.location,
+        "date": dep.starts_at.date().isoformat(),
+        "starts_at": dep.starts_at.isoformat(),
+        "ends_at": dep.ends_at.isoformat(),
+        "purpose": dep.purpose,
+        "authorised_by_role": "authorising officer",
+        "legal_basis": legal_basis,
+        "cameras": len(dep.cameras),
+        "threshold": dep.threshold,
+        "pack": dep.pack,
+    }
+    if dep.status != "planned":
+        out["record"] = measures_for(store, dep)
+    return out
+
+
+def public_listing(store: Store, legal_basis: str) -> dict[str, Any]:
+    deps = deployments.list_deployments(store)
+    return {
+        "announced": [public_deployment(store, d, legal_basis) for d in deps if d.status in ("planned", "open")],
+        "past": [public_deployment(store, d, legal_basis) for d in reversed(deps) if d.status == "closed"],
+    }
+
+
+def _cached(request: Request, body: bytes, media_type: str) -> Response:
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    max_age = request.app.state.settings.server.public_cache_seconds
+    headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _legal_basis(request: Request) -> str:
+    return str(request.app.state.settings.server.legal_basis_summary)
+
+
+@router.get("/deployments.json", dependencies=[Depends(rate_limited)], summary="Public feed (JSON)")
+def feed_json(request: Request, store: Store = Depends(get_store)) -> Response:
+    """Announced and past deployments with both accuracy measures. No login; rate-limited; cacheable."""
+    listing = public_listing(store, _legal_basis(request))
+    listing["generated_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
+    body = json.dumps(listing, indent=1, sort_keys=True).encode()
+    return _cached(request, body, "application/json")
+
+
+def csv_rows(listing: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for dep in listing["announced"] + listing["past"]:
+        rec = dep.get("record") or {}
+        prec = rec.get("alert_precision") or {}
+        row = {k: dep.get(k, "") for k in CSV_COLUMNS}
+        row.update({
+            "alerts": rec.get("alerts", ""), "adjudicated": prec.get("adjudicated", ""),
+            "confirmed_true": prec.get("confirmed_true", ""), "unadjudicated": prec.get("unadjudicated", ""),
+            "alert_precision": _num(prec.get("precision")), "precision_ci95_low": _num(prec.get("ci95_low")),
+            "precision_ci95_high": _num(prec.get("ci95_high")), "false_alerts": rec.get("false_alerts", ""),
+            "faces_seen": rec.get("faces_seen", ""),
+            "false_alerts_per_1000_faces": _num(rec.get("false_alerts_per_1000_faces")),
+        })
+        rows.append(row)
+    return rows
+
+
+def _num(v: Any) -> str:
+    return "" if v is None or v == "" else f"{float(v):.4f}"
+
+
+@router.get("/deployments.csv", dependencies=[Depends(rate_limited)], summary="Public feed (CSV)")
+def feed_csv(request: Request, store: Store = Depends(get_store)) -> Response:
+    """The same as the JSON feed, one row per deployment (both measures in every row)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS))
+    writer.writeheader()
+    writer.writerows(csv_rows(public_listing(store, _legal_basis(request))))
+    return _cached(request, buf.getvalue().encode(), "text/csv; charset=utf-8")

@@ -1,0 +1,32 @@
+"""Which roles each action allows: one table, read by the endpoints, the pages and the tests."""
+
+from __future__ import annotations
+
+from openlfr.store.auth_models import Role
+
+A, AO, OP, EO, RV, AU = (
+    Role.ADMIN, Role.AUTHORISING_OFFICER, Role.OPERATOR, Role.ENGAGEMENT_OFFICER, Role.REVIEWER, Role.AUDITOR,
+)
+
+# Seeing that deployments exist and their status (no biometric data).
+VIEW_DEPLOYMENTS = (A, AO, OP, EO, AU)
+PLAN_DEPLOYMENT = (AO, OP)
+OPEN_DEPLOYMENT = (AO,)
+CLOSE_DEPLOYMENT = (AO, OP)
+# Watchlist size, categories and the under-18 count; never the entries' images.
+VIEW_WATCHLIST_SUMMARY = (AO, OP, AU)
+ENROL_WATCHLIST = (AO, OP)
+VIEW_RECORD = (A, AO, OP, AU)
+SUPERVISE = (AO, OP)
+# Alert facts (score, camera, time, category, decisions), without images.
+VIEW_ALERTS = (AO, OP, EO, AU)
+# Biometric images: only the people who must compare faces to decide. Each view is audited.
+VIEW_ALERT_IMAGES = (OP, EO)
+OPERATOR_REVIEW = (OP,)
+ENGAGEMENT_OUTCOME = (EO,)
+DISPOSAL = (EO,)
+EVIDENCE_HOLD = (AO,)
+RECEIVE_ALERTS = (OP, EO, AO)
+VIEW_AUDIT = (A, AU, AO)
+VERIFY_AUDIT = (A, AU)
+MANAGE_USERS = (A,)

@@ -1,0 +1,178 @@
+"""The API over the governance layer: deployments, watchlist summary, users, audit.
+
+Every endpoint depends on :func:`openlfr.api.deps.require_roles` with a tuple from
+:mod:`openlfr.api.roles`; the OpenAPI description of each names the roles it allows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import AwareDatetime, BaseModel, Field
+
+from openlfr.api import roles, users
+from openlfr.api.auth import actor_of
+from openlfr.api.deps import get_store, require_roles
+from openlfr.api.users import Principal
+from openlfr.governance import audit, deployments
+from openlfr.governance.watchlists import list_subjects
+from openlfr.store import Store
+from openlfr.store.models import WATCHLIST_CATEGORIES
+
+router = APIRouter(prefix="/api")
+
+
+def _roles_doc(allowed: tuple[Any, ...]) -> str:
+    return "Roles: " + ", ".join(r.value for r in allowed) + "."
+
+
+class DeploymentIn(BaseModel):
+    purpose: str = Field(..., min_length=1, max_length=2000)
+    location: str = Field(..., min_length=1, max_length=500)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    authorising_officer: str = Field(..., min_length=1, max_length=200)
+    cameras: list[str] = Field(..., min_length=1, max_length=64)
+    pack: str | None = None
+    threshold: float | None = Field(None, ge=-1.0, le=1.0)
+    threshold_override_reason: str | None = Field(None, max_length=2000)
+
+
+class Reason(BaseModel):
+    reason: str | None = Field(None, max_length=2000)
+
+
+class UserIn(BaseModel):
+    username: str = Field(..., max_length=64)
+    password: str = Field(..., max_length=1024)
+    role: str
+    display_name: str = Field("", max_length=128)
+
+
+@router.get("/deployments", tags=["deployments"], description=_roles_doc(roles.VIEW_DEPLOYMENTS))
+def list_deployments(
+    status: str | None = Query(None, pattern="^(planned|open|closed)$"),
+    store: Store = Depends(get_store),
+    _p: Principal = Depends(require_roles(*roles.VIEW_DEPLOYMENTS)),
+) -> list[dict[str, object]]:
+    return [d.as_dict() for d in deployments.list_deployments(store, status)]
+
+
+@router.post("/deployments", status_code=201, tags=["deployments"], description=_roles_doc(roles.PLAN_DEPLOYMENT))
+def create_deployment(
+    body: DeploymentIn,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(require_roles(*roles.PLAN_DEPLOYMENT)),
+) -> dict[str, object]:
+    dep = deployments.create_deployment(store, actor_of(principal), **body.model_dump())
+    return dep.as_dict()
+
+
+@router.get("/deployments/{deployment_id}", tags=["deployments"], description=_roles_doc(roles.VIEW_DEPLOYMENTS))
+def get_deployment(
+    deployment_id: str,
+    store: Store = Depends(get_store),
+    _p: Principal = Depends(require_roles(*roles.VIEW_DEPLOYMENTS)),
+) -> dict[str, object]:
+    return deployments.get_deployment(store, deployment_id).as_dict()
+
+
+@router.post("/deployments/{deployment_id}/open", tags=["deployments"], description=_roles_doc(roles.OPEN_DEPLOYMENT))
+def open_deployment(
+    deployment_id: str,
+    body: Reason | None = None,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(require_roles(*roles.OPEN_DEPLOYMENT)),
+) -> dict[str, object]:
+    reason = body.reason if body else None
+    return deployments.open_deployment(store, actor_of(principal), deployment_id, override_reason=reason).as_dict()
+
+
+@router.post("/deployments/{deployment_id}/close", tags=["deployments"], description=_roles_doc(roles.CLOSE_DEPLOYMENT))
+def close_deployment(
+    deployment_id: str,
+    body: Reason | None = None,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(require_roles(*roles.CLOSE_DEPLOYMENT)),
+) -> dict[str, object]:
+    result = deployments.close_deployment(
+        store, actor_of(principal), deployment_id, reason=body.reason if body else None
+    )
+    return {
+        "deployment": result.deployment.as_dict(),
+        "subjects_destroyed": result.subjects_destroyed,
+        "templates_destroyed": result.templates_destroyed,
+        "blobs_deleted": result.blobs_deleted,
+    }
+
+
+def watchlist_summary(store: Store, deployment_id: str) -> dict[str, object]:
+    """Size and categories of a deployment's watchlist: no names, images or templates."""
+    subjects = list_subjects(store, deployment_id)
+    by_category = {key: 0 for key in WATCHLIST_CATEGORIES}
+    for s in subjects:
+        by_category[s.category] = by_category.get(s.category, 0) + 1
+    return {
+        "deployment_id": deployment_id,
+        "subjects": len(subjects),
+        "templates": sum(s.templates for s in subjects),
+        "by_category": by_category,
+    }
+
+
+@router.get(
+    "/deployments/{deployment_id}/watchlist", tags=["deployments"],
+    description="Watchlist size and categories (no entries, no images). " + _roles_doc(roles.VIEW_WATCHLIST_SUMMARY),
+)
+def get_watchlist_summary(
+    deployment_id: str,
+    store: Store = Depends(get_store),
+    _p: Principal = Depends(require_roles(*roles.VIEW_WATCHLIST_SUMMARY)),
+) -> dict[str, object]:
+    return watchlist_summary(store, deployment_id)
+
+
+@router.get("/audit", tags=["audit"], description=_roles_doc(roles.VIEW_AUDIT))
+def audit_entries(
+    deployment_id: str | None = None,
+    action: str | None = Query(None, max_length=64),
+    last: int = Query(200, ge=1, le=10_000),
+    store: Store = Depends(get_store),
+    _p: Principal = Depends(require_roles(*roles.VIEW_AUDIT)),
+) -> list[dict[str, Any]]:
+    return [audit.entry_as_dict(e) for e in audit.entries(store, deployment_id=deployment_id, action=action, last=last)]
+
+
+@router.get("/audit/verify", tags=["audit"], description=_roles_doc(roles.VERIFY_AUDIT))
+def audit_verify(
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(require_roles(*roles.VERIFY_AUDIT)),
+) -> dict[str, object]:
+    result = audit.verify(store, actor=actor_of(principal))
+    return {"ok": result.ok, "rows": result.rows, "bad_seq": result.bad_seq, "problem": result.problem,
+            "last_hash": result.last_hash}
+
+
+@router.get("/users", tags=["users"], description=_roles_doc(roles.MANAGE_USERS))
+def list_users(
+    store: Store = Depends(get_store), _p: Principal = Depends(require_roles(*roles.MANAGE_USERS))
+) -> list[dict[str, object]]:
+    return [
+        {"username": u.username, "display_name": u.display_name, "role": u.role, "active": u.active,
+         "created_at": u.created_at.isoformat()}
+        for u in users.list_users(store)
+    ]
+
+
+@router.post("/users", status_code=201, tags=["users"], description=_roles_doc(roles.MANAGE_USERS))
+def add_user(
+    body: UserIn, store: Store = Depends(get_store), principal: Principal = Depends(require_roles(*roles.MANAGE_USERS))
+) -> dict[str, object]:
+    try:
+        user = users.create_user(store, body.username, body.password, body.role, body.display_name)
+    except users.UserError as exc:
+        raise HTTPException(422, str(exc)) from None
+    with store.session() as s:
+        audit.record(s, actor_of(principal), "user.create", target=user.username, details={"role": user.role})
+    return {"username": user.username, "role": user.role}

@@ -1,0 +1,194 @@
+"""``openlfr run``: watch sources for an open deployment and raise alerts against its watchlist."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from openlfr.cli.app import app, clean_errors, console, err_console, fail, settings
+from openlfr.config import Settings
+from openlfr.governance.errors import GovernanceError
+from openlfr.governance.live_gateway import DeploymentGateway
+from openlfr.live.gateway import LiveGateway
+from openlfr.live.memory_gateway import InMemoryGateway, WatchlistFolderError
+from openlfr.live.metrics import SourceMetrics
+from openlfr.live.pipeline import LivePipeline, RaisedAlert
+from openlfr.live.sources import SourceError, SourceSpec, parse_source
+from openlfr.live.status_server import serve_metrics
+from openlfr.matching.calibration import CalibrationError, load_calibration
+from openlfr.store import StoreError, open_store
+from openlfr.vision import ModelPackError, get_pack, load_engine
+
+
+def _status_table(metrics: list[SourceMetrics], alerts: int) -> Table:
+    table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+    for col in (
+        "camera",
+        "state",
+        "fps in",
+        "fps done",
+        "dropped",
+        "faces/s",
+        "tracks",
+        "alerts",
+        "latency p50/p95 ms",
+    ):
+        table.add_column(col, justify="right" if col not in ("camera", "state") else "left")
+    for m in metrics:
+        s = m.snapshot()
+        lat = (
+            "-"
+            if s["alert_latency_ms_p50"] is None
+            else f"{s['alert_latency_ms_p50']:.0f}/{s['alert_latency_ms_p95']:.0f}"
+        )
+        state = s["state"] + (f" ({s['reconnects']} reconnects)" if s["reconnects"] else "")
+        table.add_row(
+            s["camera_id"],
+            state,
+            f"{s['fps_in']:.1f}",
+            f"{s['fps_processed']:.1f}",
+            str(s["frames_dropped"]),
+            f"{s['faces_per_s']:.1f}",
+            str(s["tracks"]),
+            str(s["alerts"]),
+            lat,
+        )
+    table.caption = f"{alerts} alert(s) raised - Ctrl-C stops"
+    return table
+
+
+def _dry_run_gateway(
+    settings_: Settings, watchlist: Path, pack: str | None, threshold: float | None
+) -> InMemoryGateway:
+    with clean_errors(ModelPackError):
+        chosen = get_pack(pack or settings_.vision.pack)
+    if chosen.licence_notice:
+        err_console.print(f"[bold yellow]licence:[/] {chosen.licence_notice}", highlight=False)
+    if threshold is None:
+        with clean_errors(CalibrationError):
+            cal = load_calibration(chosen.name, settings_.data_dir)
+        if cal is None:
+            fail(f"no calibration for pack {chosen.name}: give --threshold")
+        threshold = cal.validated_min_threshold
+    engine = load_engine(chosen.name, settings_)
+    with clean_errors(WatchlistFolderError):
+        return InMemoryGateway.from_folder(watchlist, engine, threshold=threshold)
+
+
+def _deployment_gateway(settings_: Settings, deployment_id: str) -> LiveGateway:
+    """The governance layer's gateway onto a stored deployment (fails clearly for an unknown id)."""
+    with clean_errors(StoreError, GovernanceError):
+        store = open_store(settings_)
+        return DeploymentGateway(store, deployment_id, settings_)
+
+
+def _camera_specs(sources: list[str], gateway: LiveGateway, dry_run: bool) -> list[SourceSpec]:
+    cameras = list(gateway.deployment.cameras)
+    specs = []
+    with clean_errors(SourceError):
+        for text in sources:
+            spec = parse_source(text)
+            named = "=" in text.split("://", 1)[0]
+            if not named and not dry_run:
+                if len(cameras) == 1 and len(sources) == 1:
+                    spec = SourceSpec(cameras[0], spec.location, spec.kind)
+                else:
+                    fail(f"name the camera of source {text!r}: CAMERA=SOURCE (cameras: {', '.join(cameras)})")
+            specs.append(spec)
+    return specs
+
+
+@app.command("run")
+def run(
+    source: list[str] = typer.Option(
+        ..., "--source", "-s", help="[CAMERA=]file, folder, rtsp://..., or webcam 0."
+    ),
+    deployment: str | None = typer.Option(None, "--deployment", "-d", help="The open deployment to run."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="No database: a watchlist folder held in memory."),
+    watchlist: Path | None = typer.Option(None, "--watchlist", help="Dry run: folder of reference photos."),
+    threshold: float | None = typer.Option(None, "--threshold", help="Dry run: face-match threshold."),
+    pack: str | None = typer.Option(None, "--pack", "-p", help="Dry run: model pack."),
+    fast: bool = typer.Option(
+        False, "--fast", help="Process files as fast as possible (no pacing, no drops)."
+    ),
+    max_seconds: float | None = typer.Option(None, "--max-seconds", help="Stop after this long."),
+    metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve /metrics and /metrics.json."),
+    as_json: bool = typer.Option(False, "--json", help="Print the final metrics and alerts as JSON."),
+) -> None:
+    """Watch sources for a deployment and raise alerts against its watchlist."""
+    s = settings()
+    alerts: list[RaisedAlert] = []
+    lock = threading.Lock()
+
+    def on_alert(a: RaisedAlert) -> None:
+        with lock:
+            alerts.append(a)
+        if not as_json:
+            console.print(
+                f"[bold red]ALERT[/] camera {a.camera_id}: watchlist subject {a.subject_id} "
+                f"(score {a.score:.3f}) at {a.observed_at:%H:%M:%S} - alert {a.alert_id}",
+                highlight=False,
+            )
+
+    if dry_run:
+        if watchlist is None:
+            fail("--dry-run needs --watchlist DIR (a folder of reference photos)")
+        gateway: LiveGateway = _dry_run_gateway(s, watchlist, pack, threshold)
+    else:
+        if deployment is None:
+            fail("give --deployment ID (or --dry-run --watchlist DIR)")
+        gateway = _deployment_gateway(s, deployment)
+    specs = _camera_specs(source, gateway, dry_run)
+    if isinstance(gateway, InMemoryGateway):
+        for spec in specs:
+            gateway.allow_camera(spec.camera_id)
+    with clean_errors(SourceError, GovernanceError, ValueError, ModelPackError):
+        pipeline = LivePipeline(specs, gateway, s, paced=not fast, on_alert=on_alert)
+        pipeline.start()
+    server = serve_metrics(lambda: pipeline.metrics, metrics_port) if metrics_port else None
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    try:
+        if as_json:
+            while pipeline.running() and (deadline is None or time.monotonic() < deadline):
+                time.sleep(0.1)
+        else:
+            with Live(_status_table(pipeline.metrics, 0), console=console, refresh_per_second=4) as live:
+                while pipeline.running() and (deadline is None or time.monotonic() < deadline):
+                    time.sleep(0.25)
+                    live.update(_status_table(pipeline.metrics, len(alerts)))
+    except KeyboardInterrupt:
+        err_console.print("stopping...")
+    finally:
+        pipeline.stop()
+        result = pipeline.join(timeout=30)
+        if server is not None:
+            server.shutdown()
+    if as_json:
+        out: dict[str, Any] = {
+            "deployment": gateway.deployment.id,
+            "sources": result.metrics,
+            "alerts": [
+                {
+                    "alert_id": a.alert_id,
+                    "camera_id": a.camera_id,
+                    "subject_id": a.subject_id,
+                    "score": round(a.score, 4),
+                    "observed_at": a.observed_at.isoformat(),
+                    "latency_ms": round(a.latency_s * 1000, 1),
+                }
+                for a in result.alerts
+            ],
+        }
+        console.print_json(json.dumps(out))
+    refused = [m for m in result.metrics if m["state"] in ("refused", "failed")]
+    for m in refused:
+        err_console.print(f"[bold red]{m['camera_id']}:[/] {m['state']}: {m['message']}", highlight=False)
+    if refused and len(refused) == len(result.metrics):
+        raise typer.Exit(2)

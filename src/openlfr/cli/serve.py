@@ -1,0 +1,138 @@
+"""``openlfr serve``, ``openlfr signage DEPLOYMENT_ID``, ``openlfr user add|list|disable``."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from openlfr.cli.app import app, clean_errors, console, fail, settings
+
+user_app = typer.Typer(help="Local users and their roles.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="Address to listen on (default: server.host)."),
+    port: int | None = typer.Option(None, help="Port (default: server.port)."),
+    no_live: bool = typer.Option(False, "--no-live", help="Do not run the live pipeline here."),
+) -> None:
+    """Serve the API, the officer console and the public pages; run the live pipeline and the purge."""
+    import uvicorn
+
+    from openlfr.store import StoreError
+    from openlfr.web.app import create_server_app
+
+    s = settings()
+    if no_live:
+        s.server.run_live = False
+    with clean_errors(StoreError):
+        application = create_server_app(s)
+    console.print(f"openlfr serving on http://{host or s.server.host}:{port or s.server.port} "
+                  f"(public page /public, API docs /docs)")
+    if not s.server.secure_cookies:
+        console.print("[yellow]secure_cookies is off: use this only behind no network or for tests[/]")
+    uvicorn.run(application, host=host or s.server.host, port=port or s.server.port, log_level="info",
+                proxy_headers=False)
+
+
+@app.command()
+def signage(
+    deployment_id: str = typer.Argument(..., help="The deployment the notice is for."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output file (.html; default signage-<id>.html)."),
+    pdf: bool = typer.Option(False, "--pdf", help="Also print it to PDF with Debian's Chromium."),
+) -> None:
+    """Write a printable A4 notice for the deployment's zone, with a QR code to its public page."""
+    from openlfr.governance.deployments import get_deployment
+    from openlfr.governance.errors import GovernanceError
+    from openlfr.store import StoreError, open_store
+    from openlfr.web.signage import public_url, render_signage
+
+    s = settings()
+    with clean_errors(StoreError, GovernanceError):
+        store = open_store(s)
+        dep = get_deployment(store, deployment_id)
+    target = out or Path(f"signage-{deployment_id}.html")
+    try:
+        target.write_text(render_signage(s, dep), encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc.strerror or exc}")
+    console.print(f"notice written to {target} (QR code: {public_url(s, dep.id)})")
+    if pdf:
+        import subprocess
+
+        chromium = os.environ.get("OPENLFR_CHROMIUM", "/usr/bin/chromium")
+        pdf_path = target.with_suffix(".pdf")
+        result = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--no-pdf-header-footer", f"--print-to-pdf={pdf_path.resolve()}", target.resolve().as_uri()],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        if result.returncode != 0 or not pdf_path.exists():
+            fail(f"chromium could not print the PDF: {result.stderr.strip()[-300:]}")
+        console.print(f"PDF written to {pdf_path}")
+
+
+@user_app.command("add")
+def user_add(
+    username: str = typer.Argument(...),
+    role: str = typer.Option(..., "--role", "-r", help="admin, authorising_officer, operator, "
+                             "engagement_officer, reviewer or auditor."),
+    display_name: str = typer.Option("", "--name", help="Full name shown in the console and audit log."),
+    password_env: str | None = typer.Option(
+        None, "--password-env", help="Read the password from this environment variable (else prompt)."
+    ),
+) -> None:
+    """Create a local user (the password is hashed with argon2id)."""
+    from openlfr.api.users import UserError, create_user
+    from openlfr.governance import audit
+    from openlfr.store import StoreError, open_store
+
+    if password_env:
+        password = os.environ.get(password_env)
+        if not password:
+            fail(f"environment variable {password_env} is empty or not set")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            fail("the two passwords differ")
+    with clean_errors(StoreError, UserError):
+        store = open_store(settings())
+        user = create_user(store, username, password, role, display_name)
+        with store.session() as s:
+            audit.record(s, audit.Actor(getpass.getuser(), "cli"), "user.create", target=user.username,
+                         details={"role": user.role})
+    console.print(f"user {user.username} added as {user.role.replace('_', ' ')}")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """The local users and their roles."""
+    from openlfr.api.users import list_users
+    from openlfr.store import StoreError, open_store
+
+    with clean_errors(StoreError):
+        store = open_store(settings())
+    table = Table("username", "name", "role", "active")
+    for u in list_users(store):
+        table.add_row(u.username, u.display_name, u.role, "yes" if u.active else "no")
+    console.print(table)
+
+
+@user_app.command("disable")
+def user_disable(username: str = typer.Argument(...)) -> None:
+    """Disable an account and revoke its sessions and tokens."""
+    from openlfr.api.users import UserError, set_active
+    from openlfr.governance import audit
+    from openlfr.store import StoreError, open_store
+
+    with clean_errors(StoreError, UserError):
+        store = open_store(settings())
+        set_active(store, username, False)
+        with store.session() as s:
+            audit.record(s, audit.Actor(getpass.getuser(), "cli"), "user.disable", target=username)
+    console.print(f"user {username} disabled")

@@ -1,0 +1,195 @@
+"""``openlfr evaluate`` end to end: embed (cached), score, hygiene, analyse, report, calibration files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from openlfr.config import Settings
+from openlfr.evaluation import report
+from openlfr.evaluation.analysis import analyse_pack
+from openlfr.evaluation.datasets import ImageRecord, load_lfw, load_utkface
+from openlfr.evaluation.embeddings import embed_records
+from openlfr.evaluation.hygiene import Exclusion, crowd_hygiene
+from openlfr.evaluation.protocol import ScoreData, build_scores
+from openlfr.matching.calibration import Calibration, ThresholdPoint, save_calibration
+from openlfr.vision import load_engine
+
+ProgressFn = Callable[[str, int, int], None]
+"""Called with (what, done, total)."""
+
+SCALING_STATEMENT = (
+    "FPIR(N, t) = share of non-mated searches whose best score over N enrolled templates is >= t. Sizes up to "
+    "the enrolled set: measured on random watchlists of N enrolled LFW people (thresholds averaged over draws). "
+    "Larger sizes: extrapolated as FPIR(N, t) ~ 1 - (1 - p1(t))^N from the pooled single-comparison "
+    "false-match rate p1 of non-mated probe x enrolled template pairs (assumes independent comparisons; "
+    "checked against the measured sizes in the report). Thresholds are made non-decreasing in N."
+)
+
+
+@dataclass
+class EvaluationOutcome:
+    results: dict[str, dict[str, Any]]
+    exclusions: list[Exclusion]
+    strict: dict[str, float]
+    report_path: Path
+    calibrations: dict[str, Path] = field(default_factory=dict)
+
+
+def select_records(
+    settings: Settings, max_lfw_people: int | None = None, max_crowd: int | None = None
+) -> tuple[list[ImageRecord], list[ImageRecord]]:
+    """LFW and crowd records, optionally the first ``max_lfw_people`` people (by name) and ``max_crowd``
+    crowd faces (manifest order): a small real subset for tests and quick looks."""
+    lfw = load_lfw(settings.dataset_dir)
+    crowd = load_utkface(settings.dataset_dir)
+    if max_lfw_people is not None:
+        people = sorted({r.subject for r in lfw})[:max_lfw_people]
+        keep = set(people)
+        lfw = [r for r in lfw if r.subject in keep]
+    if max_crowd is not None:
+        crowd = crowd[:max_crowd]
+    return lfw, crowd
+
+
+def calibration_from(result: dict[str, Any], meta: dict[str, Any], n_exclusions: int) -> Calibration:
+    points = tuple(
+        ThresholdPoint(
+            fpir=row["fpir_target"], watchlist_size=row["watchlist_size"], threshold=row["threshold"],
+            fnir=row["fnir"], method=row["method"],
+        )
+        for row in result["scaling"]
+    )
+    validated = next((g for g in result["equitability"]
+                      if abs(g["threshold"] - result["validated_min_threshold"]) < 1e-12), None)
+    extra: dict[str, Any] = {
+        "validated": result["validated"],
+        "validated_at": {
+            "crowd_fpir": validated["crowd_fpir"] if validated else None,
+            "groups": validated["groups"] if validated else None,
+            "precision_on_mix": validated["precision_on_mix"] if validated else None,
+            "false_alerts_per_1000": validated["false_alerts_per_1000"] if validated else None,
+        },
+        "measured_watchlist_size": result["watchlist_size"],
+        "rank1": result["rank1"],
+        "failed_to_enrol": result["failed_to_enrol"],
+        "failures_to_detect": {"mated": result["mated_failed_to_detect"],
+                               "crowd": result["crowd_failed_to_detect"],
+                               "lfw_nonmated": result["lfw_nonmated_failed_to_detect"]},
+        "crowd_excluded_by_hygiene": n_exclusions,
+        "multiple_comparisons": "Fisher's exact between every pair of groups (race, sex, age band) at each "
+                                "threshold, Holm-corrected over those tests; minimum = lowest grid threshold "
+                                "with no significant difference there and at every higher grid threshold",
+        "alpha": meta["alpha"],
+        "command": meta["command"],
+    }
+    return Calibration(
+        pack=result["pack"],
+        validated_min_threshold=result["validated_min_threshold"],
+        points=points,
+        created_at=meta["created_at"],
+        dataset=meta["dataset"],
+        scaling=SCALING_STATEMENT,
+        extra=extra,
+    )
+
+
+def run_evaluation(
+    settings: Settings,
+    packs: Sequence[str],
+    out_dir: Path,
+    *,
+    calibration_dir: Path | None = None,
+    max_lfw_people: int | None = None,
+    max_crowd: int | None = None,
+    use_cache: bool = True,
+    progress: ProgressFn | None = None,
+    command: str = "",
+) -> EvaluationOutcome:
+    """Evaluate each pack; write ``report.html`` (+ PNGs and ``results.json``) to ``out_dir`` and, when
+    ``calibration_dir`` is given, ``<pack>.json`` calibration files there."""
+    cfg = settings.evaluation
+    lfw_records, crowd_records = select_records(settings, max_lfw_people, max_crowd)
+    scores: dict[str, ScoreData] = {}
+    for pack in packs:
+        engine = load_engine(pack, settings)
+
+        def step(done: int, total: int, pack: str = pack) -> None:
+            if progress is not None:
+                progress(f"embedding ({pack})", done, total)
+
+        es = embed_records(engine, lfw_records + crowd_records, settings, step, use_cache)
+        scores[pack] = build_scores(es.subset("lfw"), es.subset("utkface"), cfg)
+
+    hygiene = crowd_hygiene(scores, cfg.hygiene_fmr, cfg.hygiene_max_per_subject)
+    exclusions, strict = hygiene.exclusions, hygiene.strict
+    excluded = {x.crowd_rel for x in exclusions}
+    results: dict[str, dict[str, Any]] = {}
+    for i, (pack, data) in enumerate(scores.items()):
+        if progress is not None:
+            progress("analysing", i, len(scores))
+        keep = np.array([r.rel not in excluded for r in data.crowd.records], dtype=bool)
+        results[pack] = analyse_pack(data, keep, cfg)
+    if progress is not None:
+        progress("analysing", len(scores), len(scores))
+
+    meta = {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dataset": f"{settings.dataset_dir.resolve()}: LFW {len(lfw_records)} images, "
+                   f"UTKFace {len(crowd_records)} images",
+        "command": command,
+        "alpha": cfg.alpha,
+        "hygiene_fmr": cfg.hygiene_fmr,
+        "hygiene_max_per_subject": cfg.hygiene_max_per_subject,
+        "hygiene_kept_subjects": hygiene.kept_subjects,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    images: dict[str, bytes] = {"det": report.det_plot(results)}
+    for pack, r in results.items():
+        images[f"hist:{pack}"] = report.histogram_plot(pack, r)
+        images[f"scaling:{pack}"] = report.scaling_plot(pack, r)
+        images.update(report.group_images(pack, r))
+        images[f"top_grid:{pack}"] = report.pairs_grid(_top_pairs(scores[pack], excluded, 24))
+    enrol_path = {rec.subject: rec.path for d in scores.values() for rec in d.enrolment}
+    crowd_path = {r.rel: r.path for r in crowd_records}
+    if exclusions:
+        images["excluded_grid"] = report.pairs_grid([
+            (crowd_path[x.crowd_rel], enrol_path[x.subject],
+             f"{x.subject[:22]} {max(x.scores.values()):.3f}") for x in exclusions[:48]
+        ])
+    for name, png in images.items():
+        (out_dir / (name.replace(":", "_") + ".png")).write_bytes(png)
+    page = report.render_html(results, images, exclusions, strict, meta)
+    report_path = out_dir / "report.html"
+    report_path.write_text(page, encoding="utf-8")
+    (out_dir / "results.json").write_text(json.dumps(
+        {"meta": meta, "strict_thresholds": {p: (t if np.isfinite(t) else None) for p, t in strict.items()},
+         "exclusions": [vars(x) for x in exclusions],
+         "results": {p: {k: v for k, v in r.items() if k not in ("det", "histograms")} for p, r in results.items()}},
+        indent=1, default=float,
+    ))
+    outcome = EvaluationOutcome(results, exclusions, strict, report_path)
+    if calibration_dir is not None:
+        for pack, r in results.items():
+            cal = calibration_from(r, meta, len(exclusions))
+            outcome.calibrations[pack] = save_calibration(cal, calibration_dir / f"{pack}.json")
+    return outcome
+
+
+def _top_pairs(data: ScoreData, excluded: set[str], n: int) -> list[tuple[Path, Path, str]]:
+    """The highest-scoring crowd faces left after hygiene, beside the enrolled image they matched."""
+    best = data.crowd.best
+    col = data.crowd.best_column
+    order = [i for i in np.argsort(-best) if data.crowd.records[i].rel not in excluded][:n]
+    enrol = {r.subject: r.path for r in data.enrolment}
+    return [
+        (data.crowd.records[i].path, enrol[data.subjects[int(col[i])]],
+         f"{data.subjects[int(col[i])][:22]} {best[i]:.3f}")
+        for i in order
+    ]

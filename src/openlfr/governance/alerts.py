@@ -1,0 +1,260 @@
+"""Alerts and their adjudication by people (rules 2, 4, 6 and 7).
+
+An alert records the probe crop, the scene crop and a copy of the matched reference image (encrypted
+under the deployment's alerts key), the candidate, the score and the threshold in force. People then
+decide, in this order and each step once:
+
+    raised -> operator review: ``false_alert`` | ``engage`` (passed to engagement)
+           -> engagement outcome: ``confirmed_true`` | ``confirmed_false`` | ``not_engaged``
+           -> disposal (after an engagement that met the person): ``arrest`` | ``advice`` | ``no_action``
+
+The system never records a decision itself: every step needs a named person, and "system" is refused.
+An alert passed to engagement and not yet concluded is under adjudication and is kept past its retention
+period; so is one marked as evidence, until released.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openlfr.governance.audit import SYSTEM, ActorLike, as_actor, record
+from openlfr.governance.errors import GovernanceError, NotFound
+from openlfr.store import Store, utcnow
+from openlfr.store.models import Alert
+
+Clock = Callable[[], datetime]
+
+REVIEWS = ("false_alert", "engage")
+ENGAGEMENTS = ("confirmed_true", "confirmed_false", "not_engaged")
+DISPOSALS = ("arrest", "advice", "no_action")
+ImageKind = Literal["probe", "frame", "candidate"]
+
+
+def alert_state(a: Alert) -> str:
+    if a.disposal:
+        return f"disposed:{a.disposal}"
+    if a.engagement:
+        return a.engagement
+    if a.review == "false_alert":
+        return "false_alert"
+    if a.review == "engage":
+        return "passed_to_engagement"
+    return "raised"
+
+
+def truth(a: Alert) -> bool | None:
+    """What people established: True (confirmed true), False (false alert or confirmed false), None (not known)."""
+    if a.engagement == "confirmed_true":
+        return True
+    if a.review == "false_alert" or a.engagement == "confirmed_false":
+        return False
+    return None
+
+
+def under_adjudication(a: Alert) -> bool:
+    """Passed to engagement and awaiting its outcome, or met in person and awaiting the disposal."""
+    if a.review == "engage" and a.engagement is None:
+        return True
+    return a.engagement in ("confirmed_true", "confirmed_false") and a.disposal is None
+
+
+@dataclass(frozen=True)
+class AlertInfo:
+    """An alert without its images (fetch those with :func:`alert_image`, which is audited)."""
+
+    seq: int
+    id: str
+    deployment_id: str
+    camera_id: str
+    track_id: str | None
+    subject_id: str | None
+    category: str | None
+    template_index: int | None
+    score: float
+    threshold: float
+    observed_at: datetime
+    raised_at: datetime
+    state: str
+    review: str | None
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    engagement: str | None
+    engaged_by: str | None
+    engaged_at: datetime | None
+    disposal: str | None
+    disposed_by: str | None
+    disposed_at: datetime | None
+    evidence_hold: bool
+    evidence_reason: str | None
+    purged_at: datetime | None
+    has_images: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
+
+
+def alert_info(a: Alert) -> AlertInfo:
+    return AlertInfo(
+        seq=a.seq, id=a.id, deployment_id=a.deployment_id, camera_id=a.camera_id, track_id=a.track_id,
+        subject_id=a.subject_id, category=a.category, template_index=a.template_index, score=a.score,
+        threshold=a.threshold, observed_at=a.observed_at, raised_at=a.raised_at, state=alert_state(a),
+        review=a.review, reviewed_by=a.reviewed_by, reviewed_at=a.reviewed_at, engagement=a.engagement,
+        engaged_by=a.engaged_by, engaged_at=a.engaged_at, disposal=a.disposal, disposed_by=a.disposed_by,
+        disposed_at=a.disposed_at, evidence_hold=a.evidence_hold, evidence_reason=a.evidence_reason,
+        purged_at=a.purged_at, has_images=a.purged_at is None and a.probe_blob is not None,
+    )
+
+
+def list_alerts(
+    store: Store, deployment_id: str | None = None, *, after_seq: int | None = None, since: datetime | None = None,
+    state: str | None = None, limit: int | None = None,
+) -> list[AlertInfo]:
+    """Alerts oldest first; ``after_seq`` returns only those raised after the alert with that ``seq``
+    (poll with the last ``seq`` seen to get new alerts), ``since`` only those raised at or after a time."""
+    with store.session() as s:
+        q = select(Alert).order_by(Alert.seq)
+        if deployment_id:
+            q = q.where(Alert.deployment_id == deployment_id)
+        if after_seq is not None:
+            q = q.where(Alert.seq > after_seq)
+        if since is not None:
+            q = q.where(Alert.raised_at >= since)
+        if limit:
+            q = q.limit(limit)
+        out = [alert_info(a) for a in s.scalars(q)]
+    if state:
+        out = [a for a in out if a.state == state or a.state.startswith(state + ":")]
+    return out
+
+
+def _load(s: Session, alert_id: str) -> Alert:
+    a = s.scalars(select(Alert).where(Alert.id == alert_id).with_for_update()).first()
+    if a is None:
+        raise NotFound(f"no alert with id {alert_id!r}")
+    return a
+
+
+def get_alert(store: Store, alert_id: str) -> AlertInfo:
+    with store.session() as s:
+        return alert_info(_load(s, alert_id))
+
+
+def alert_image(store: Store, actor: ActorLike, alert_id: str, kind: ImageKind = "probe", *, clock: Clock = utcnow) -> bytes:
+    """The decrypted probe crop, scene crop or matched reference image of an alert (audited: rule 6)."""
+    with store.session() as s:
+        a = _load(s, alert_id)
+        if a.purged_at is not None:
+            raise GovernanceError(f"alert {alert_id}'s images were purged at {a.purged_at.isoformat()}")
+        blob = {"probe": a.probe_blob, "frame": a.frame_blob, "candidate": a.candidate_blob}[kind]
+        if blob is None:
+            raise NotFound(f"alert {alert_id} has no {kind} image")
+        key = store.keys.get(s, a.deployment_id, "alerts")
+        data = store.blobs.get(a.deployment_id, blob, key)
+        record(s, actor, "alert.image_read", deployment_id=a.deployment_id, target=a.id, at=clock(),
+               details={"image": kind})
+        return data
+
+
+def _person(actor: ActorLike) -> str:
+    who = as_actor(actor)
+    if who == SYSTEM or who.name == "system":
+        raise GovernanceError("rule 7: only a person can adjudicate an alert, not the system")
+    return str(who)
+
+
+def _decide(
+    store: Store, actor: ActorLike, alert_id: str, step: str, value: str, note: str | None, clock: Clock
+) -> AlertInfo:
+    who = _person(actor)
+    now = clock()
+    with store.session() as s:
+        a = _load(s, alert_id)
+        state = alert_state(a)
+        if step == "review":
+            if value not in REVIEWS:
+                raise GovernanceError(f"review must be one of {', '.join(REVIEWS)}, not {value!r}")
+            if a.review is not None:
+                raise GovernanceError(f"alert {a.id} was already reviewed ({a.review} by {a.reviewed_by})")
+            a.review, a.reviewed_by, a.reviewed_at, a.review_note = value, who, now, note
+        elif step == "engagement":
+            if value not in ENGAGEMENTS:
+                raise GovernanceError(f"engagement outcome must be one of {', '.join(ENGAGEMENTS)}, not {value!r}")
+            if a.review != "engage":
+                raise GovernanceError(f"alert {a.id} is {state}: only an alert passed to engagement has an outcome")
+            if a.engagement is not None:
+                raise GovernanceError(f"alert {a.id} already has an engagement outcome ({a.engagement})")
+            a.engagement, a.engaged_by, a.engaged_at, a.engagement_note = value, who, now, note
+        elif step == "disposal":
+            if value not in DISPOSALS:
+                raise GovernanceError(f"disposal must be one of {', '.join(DISPOSALS)}, not {value!r}")
+            if a.engagement not in ("confirmed_true", "confirmed_false"):
+                raise GovernanceError(
+                    f"alert {a.id} is {state}: a disposal follows an engagement that met the person "
+                    "(confirmed true or confirmed false)"
+                )
+            if a.disposal is not None:
+                raise GovernanceError(f"alert {a.id} already has a disposal ({a.disposal})")
+            a.disposal, a.disposed_by, a.disposed_at, a.disposal_note = value, who, now, note
+        else:  # pragma: no cover - internal
+            raise ValueError(step)
+        record(s, actor, f"alert.{step}", deployment_id=a.deployment_id, target=a.id, at=now,
+               details={"decision": value, "note": note, "from_state": state, "to_state": alert_state(a)})
+        return alert_info(a)
+
+
+def review_alert(store: Store, actor: ActorLike, alert_id: str, decision: str, *, note: str | None = None,
+                 clock: Clock = utcnow) -> AlertInfo:
+    """Operator review: ``false_alert`` or ``engage`` (pass to the officers on the ground)."""
+    return _decide(store, actor, alert_id, "review", decision, note, clock)
+
+
+def record_engagement(store: Store, actor: ActorLike, alert_id: str, outcome: str, *, note: str | None = None,
+                      clock: Clock = utcnow) -> AlertInfo:
+    """What the engaging officer found: ``confirmed_true``, ``confirmed_false`` or ``not_engaged``."""
+    return _decide(store, actor, alert_id, "engagement", outcome, note, clock)
+
+
+def record_disposal(store: Store, actor: ActorLike, alert_id: str, disposal: str, *, note: str | None = None,
+                    clock: Clock = utcnow) -> AlertInfo:
+    """What followed the engagement: ``arrest``, ``advice`` or ``no_action``."""
+    return _decide(store, actor, alert_id, "disposal", disposal, note, clock)
+
+
+def hold_as_evidence(store: Store, actor: ActorLike, alert_id: str, reason: str, *, clock: Clock = utcnow) -> AlertInfo:
+    """Keep an alert past its retention period until released (audited)."""
+    who = _person(actor)
+    if not reason or not reason.strip():
+        raise GovernanceError("marking an alert as evidence needs a reason")
+    now = clock()
+    with store.session() as s:
+        a = _load(s, alert_id)
+        if a.purged_at is not None:
+            raise GovernanceError(f"alert {a.id} was already purged at {a.purged_at.isoformat()}")
+        if a.evidence_hold:
+            raise GovernanceError(f"alert {a.id} is already held as evidence ({a.evidence_reason})")
+        a.evidence_hold, a.evidence_reason = True, reason.strip()
+        record(s, actor, "alert.evidence_hold", deployment_id=a.deployment_id, target=a.id, at=now,
+               details={"reason": a.evidence_reason, "by": who})
+        return alert_info(a)
+
+
+def release_evidence(store: Store, actor: ActorLike, alert_id: str, reason: str, *, clock: Clock = utcnow) -> AlertInfo:
+    """End an evidence hold: the alert is then purged with the next purge once past its period (audited)."""
+    who = _person(actor)
+    if not reason or not reason.strip():
+        raise GovernanceError("releasing an alert from evidence needs a reason")
+    now = clock()
+    with store.session() as s:
+        a = _load(s, alert_id)
+        if not a.evidence_hold:
+            raise GovernanceError(f"alert {a.id} is not held as evidence")
+        a.evidence_hold = False
+        record(s, actor, "alert.evidence_release", deployment_id=a.deployment_id, target=a.id, at=now,
+               details={"reason": reason.strip(), "held_for": a.evidence_reason, "by": who})
+        return alert_info(a)

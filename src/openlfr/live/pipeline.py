@@ -1,0 +1,475 @@
+"""The live pipeline: one worker per source, each detect -> track -> quality gate -> embed best shots ->
+watchlist search -> alert policy, with back-pressure that drops frames rather than falling behind.
+
+Per source there are two threads: a reader that decodes frames into a small bounded slot (newest wins: when
+the slot is full the oldest waiting frame is dropped and counted), and a worker that takes the newest frame
+and runs the stages. Files can be played "paced" (at their own frame rate, like a camera: drops are counted)
+or as fast as possible (the reader waits for the worker; nothing is dropped).
+
+Rule 1: a source starts only after ``check_can_scan`` for its camera, and stops when a periodic re-check is
+refused. Rule 3: a track that ends without an alert is dropped with its crops and embeddings; only counters
+(faces seen, tracks, frames processed and dropped) go to the deployment. Nothing about a face is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from openlfr.config import Settings
+from openlfr.governance.errors import GovernanceError
+from openlfr.live.gateway import LiveGateway, ScanRefused
+from openlfr.live.metrics import SourceMetrics
+from openlfr.live.policy import AlertDecision, AlertPolicy
+from openlfr.live.sources import Frame, FrameSource, SourceError, SourceSpec
+from openlfr.live.tracker import FaceTracker, Track
+from openlfr.matching.watchlist_index import WatchlistIndex
+from openlfr.vision import Face, FaceEngine, get_pack
+
+log = logging.getLogger(__name__)
+
+
+class FrameSlot:
+    """A bounded hand-over between a reader and a worker.
+
+    ``put(block=False)`` (live and paced sources): when full, the oldest waiting frame is dropped and
+    counted, so the worker always gets the newest frames. ``put(block=True)`` (files as fast as possible):
+    waits for room, so nothing is dropped.
+    """
+
+    def __init__(self, capacity: int, on_drop: Callable[[int], None]) -> None:
+        self._q: deque[Frame] = deque()
+        self._capacity = capacity
+        self._cond = threading.Condition()
+        self._on_drop = on_drop
+        self.closed = False
+
+    def put(self, frame: Frame, block: bool, stop: threading.Event) -> None:
+        with self._cond:
+            if block:
+                while len(self._q) >= self._capacity and not stop.is_set():
+                    self._cond.wait(0.1)
+            elif len(self._q) >= self._capacity:
+                self._q.popleft()
+                self._on_drop(1)
+            self._q.append(frame)
+            self._cond.notify_all()
+
+    def get(self, timeout: float) -> Frame | None:
+        with self._cond:
+            if not self._q and not self.closed:
+                self._cond.wait(timeout)
+            if not self._q:
+                return None
+            frame = self._q.popleft()
+            self._cond.notify_all()
+            return frame
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+    def drain(self) -> int:
+        with self._cond:
+            n = len(self._q)
+            self._q.clear()
+            return n
+
+
+def _crop(image: npt.NDArray[np.uint8], box: npt.NDArray[np.float32], scale: float) -> npt.NDArray[np.uint8]:
+    """A copy of the region ``scale`` times the box's size around its centre, clipped to the image."""
+    h, w = image.shape[:2]
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    half_w = (box[2] - box[0]) * scale / 2
+    half_h = (box[3] - box[1]) * scale / 2
+    x1, x2 = int(max(0, cx - half_w)), int(min(w, cx + half_w))
+    y1, y2 = int(max(0, cy - half_h)), int(min(h, cy + half_h))
+    return image[y1:y2, x1:x2].copy()
+
+
+def _jpeg(image: npt.NDArray[np.uint8] | None, quality: int) -> bytes:
+    if image is None or image.size == 0:
+        return b""
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return buf.tobytes() if ok else b""
+
+
+@dataclass
+class RaisedAlert:
+    """What the pipeline knows of an alert it raised (ids and timings only; the images went to governance)."""
+
+    alert_id: str
+    camera_id: str
+    track_id: str
+    subject_id: str
+    score: float
+    observed_at: datetime
+    media_s: float
+    latency_s: float
+
+
+class CameraWorker:
+    """Runs one source through the pipeline until it ends, is stopped, or scanning is refused."""
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        gateway: LiveGateway,
+        settings: Settings,
+        *,
+        engine: FaceEngine | None = None,
+        watchlist: tuple[WatchlistIndex, Any] | None = None,
+        paced: bool | None = None,
+        on_alert: Callable[[RaisedAlert], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.gateway = gateway
+        self.settings = settings
+        self.live = settings.live
+        deployment = gateway.deployment
+        # Each worker owns its networks: OpenCV and ONNX Runtime sessions are not shared across threads.
+        vision = settings.vision.model_copy(update={"flip_augment": self.live.flip_augment})
+        self.engine = engine or FaceEngine(get_pack(deployment.pack), vision, settings.quality)
+        self.index, _subjects = watchlist or gateway.watchlist()
+        if self.index.template_count and self.index.dim != self.engine.embedding_size:
+            raise ValueError(
+                f"the watchlist has {self.index.dim}-d templates but pack {self.engine.pack.name} makes "
+                f"{self.engine.embedding_size}-d embeddings"
+            )
+        self._positions = {s: i for i, s in enumerate(self.index.subjects)}
+        self.threshold = float(deployment.threshold)
+        self.policy = AlertPolicy(self.threshold, self.live.min_hits, self.live.cooldown_seconds)
+        self.tracker = FaceTracker(self.live.track_iou, self.live.track_max_age_s)
+        self.paced = self.live.paced_files if paced is None else paced
+        self.metrics = SourceMetrics(spec.camera_id, source=spec.location)
+        self.source = FrameSource(
+            spec,
+            reconnect_initial_s=self.live.reconnect_initial_s,
+            reconnect_max_s=self.live.reconnect_max_s,
+            open_timeout_s=self.live.open_timeout_s,
+            folder_fps=self.live.folder_fps,
+            on_event=self._source_event,
+        )
+        self.alerts: list[RaisedAlert] = []
+        self._on_alert = on_alert
+        self._slot = FrameSlot(self.live.max_queue_frames, self.metrics.dropped)
+        self._reported = {"faces_seen": 0, "tracks": 0, "frames_processed": 0, "frames_dropped": 0}
+
+    # -- source events -------------------------------------------------------------------------------
+    def _source_event(self, kind: str, message: str, seconds: float) -> None:
+        if kind == "disconnected":
+            self.metrics.set_state("reconnecting", message)
+            log.warning("source %s lost: %s", self.spec.camera_id, message)
+        elif kind == "reconnected":
+            self.metrics.gap(seconds)
+            self.metrics.set_state("running", message)
+            log.warning("source %s reconnected after a gap of %.1f s", self.spec.camera_id, seconds)
+        else:
+            log.warning("source %s: %s", self.spec.camera_id, message)
+
+    # -- reader thread --------------------------------------------------------------------------------
+    def _read(self, stop: threading.Event) -> None:
+        block = not self.spec.live and not self.paced
+        started = time.monotonic()
+        try:
+            for frame in self.source.frames(stop):
+                if self.metrics.state == "starting":
+                    self.metrics.set_state("running")
+                if not self.spec.live and self.paced:
+                    # Play at the source's own rate: a frame is "captured" at start + its media time.
+                    frame.captured_mono = started + frame.media_s
+                    wait = frame.captured_mono - time.monotonic()
+                    if wait > 0 and stop.wait(wait):
+                        break
+                elif not self.spec.live:
+                    frame.captured_mono = time.monotonic()
+                self.metrics.frame_in()
+                frame.prepare(self.settings.vision.working_width)
+                self._slot.put(frame, block, stop)
+        except SourceError as exc:
+            self.metrics.set_state("failed", str(exc))
+            log.error("source %s failed: %s", self.spec.camera_id, exc)
+        except Exception as exc:  # a decoder crash must not leave the worker waiting forever
+            self.metrics.set_state("failed", f"{type(exc).__name__}: {exc}")
+            log.exception("source %s reader crashed", self.spec.camera_id)
+        finally:
+            self._slot.close()
+
+    # -- worker ---------------------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Block until the source ends, ``stop`` is set, or the deployment refuses scanning."""
+        cam = self.spec.camera_id
+        try:
+            self.gateway.check_can_scan(cam)
+        except ScanRefused as exc:
+            self.metrics.set_state("refused", str(exc))
+            log.warning("source %s not started: %s", cam, exc)
+            return
+        reader_stop = threading.Event()
+        reader = threading.Thread(target=self._read, args=(reader_stop,), name=f"read-{cam}", daemon=True)
+        reader.start()
+        last_check = last_counters = time.monotonic()
+        try:
+            while not stop.is_set():
+                frame = self._slot.get(timeout=0.2)
+                now = time.monotonic()
+                if now - last_check >= self.live.scan_check_interval_s:
+                    last_check = now
+                    self.gateway.check_can_scan(cam)
+                if now - last_counters >= self.live.counters_interval_s:
+                    last_counters = now
+                    self._flush_counters()
+                if frame is None:
+                    if self._slot.closed:
+                        break
+                    continue
+                self.process(frame)
+        except ScanRefused as exc:
+            self.metrics.set_state("refused", str(exc))
+            log.warning("source %s stopped: %s", cam, exc)
+        except Exception as exc:  # say so on the status line rather than dying silently in a thread
+            self.metrics.set_state("failed", f"{type(exc).__name__}: {exc}")
+            log.exception("source %s failed", cam)
+        finally:
+            reader_stop.set()
+            reader.join(timeout=self.live.open_timeout_s + 1)
+            self.metrics.dropped(self._slot.drain())  # read but never processed: counted as dropped
+            self._end_tracks(self.tracker.end_all())
+            try:
+                self._flush_counters()
+            except GovernanceError as exc:
+                log.error("source %s: counters not recorded: %s", cam, exc)
+            if self.metrics.state in ("running", "starting", "reconnecting"):
+                self.metrics.set_state("stopped" if stop.is_set() else "ended")
+
+    def _detect(self, frame: Frame) -> list[Face]:
+        """Detect on the working-resolution copy; faces come back in full-resolution coordinates."""
+        frame.prepare(self.settings.vision.working_width)
+        work = frame.work if frame.work is not None else frame.image
+        h, w = frame.image.shape[:2]
+        scale = w / work.shape[1]
+        vs = self.settings.vision
+        bound = np.array([w, h, w, h], np.float32)
+        out = []
+        for f in self.engine.detector.detect(work):
+            f = f.scaled(scale) if scale != 1.0 else f
+            if f.detector_score >= vs.detection_score and f.size >= vs.min_detect_px:
+                out.append(replace(f, box=np.clip(f.box, 0, bound).astype(np.float32)))
+        return out
+
+    def _flush_counters(self) -> None:
+        snap = self.metrics.snapshot()
+        delta = {k: int(snap[k]) - v for k, v in self._reported.items()}
+        if any(delta.values()):
+            self.gateway.record_counters(self.spec.camera_id, **delta)
+            self._reported = {k: int(snap[k]) for k in self._reported}
+
+    def _end_tracks(self, ended: Sequence[Track]) -> None:
+        """Tracks that ended: count them, then drop everything they held (rule 3)."""
+        for tr in ended:
+            tr.forget_biometrics()
+            tr.face = tr.face.with_embedding(None)  # type: ignore[arg-type]
+        if ended:
+            self.metrics.add(tracks=len(ended))
+
+    def process(self, frame: Frame) -> list[RaisedAlert]:
+        """Run one frame through the stages; returns the alerts it raised."""
+        img = frame.image
+        faces = self._detect(frame)
+        current, ended = self.tracker.update(faces, frame.media_s)
+        self._end_tracks(ended)
+
+        # Quality is measured only where it can change a decision: tracks not yet searched, tracks with an
+        # unconfirmed match, and faces that grew; others every few frames. Faces below the size bar are
+        # rejected without measuring the rest.
+        to_assess = []
+        for tr in current:
+            f = tr.face
+            if f.size < self.settings.quality.min_face_px:
+                continue
+            if (
+                tr.searches == 0
+                or self.policy.pending(tr)
+                or f.size >= 1.1 * tr.assessed_size
+                or tr.frames % self.live.reassess_every_frames == 0
+            ):
+                to_assess.append(tr)
+        for tr, assessed in zip(
+            to_assess, self.engine.assess(img, [tr.face for tr in to_assess]), strict=True
+        ):
+            tr.face = assessed
+            tr.assessed_size = assessed.size
+
+        to_search: list[Track] = []
+        for tr in to_assess:
+            q = tr.face.quality
+            if q is None or not q.acceptable:
+                continue  # the quality gate: below the bar is never searched
+            if q.score > tr.best_quality:
+                tr.best_quality = q.score
+                tr.best_crop = _crop(img, tr.face.box, 1 + 2 * self.live.crop_margin)
+                tr.best_frame_crop = _crop(img, tr.face.box, self.live.frame_crop_scale)
+            first = tr.searches == 0
+            better = q.score >= tr.embedded_quality + self.live.reembed_quality_gain
+            confirm = (
+                self.policy.pending(tr)
+                and frame.index - tr.last_search_frame >= self.live.confirm_every_frames
+            )
+            if first or better or confirm:
+                to_search.append(tr)
+
+        raised: list[RaisedAlert] = []
+        if to_search and self.index.template_count:
+            embedded = self.engine.embed(img, [tr.face for tr in to_search])
+            probes = np.stack([f.embedding for f in embedded if f.embedding is not None])
+            scores = self.index.subject_scores(probes)
+            tops = self.index.search(probes, k=self.live.search_top_k)
+            for tr, f, row, top in zip(to_search, embedded, scores, tops, strict=True):
+                q = f.quality
+                weight = f.size * (q.score if q else 0.5)
+                self.policy.add_search(tr, top, row, self._positions, weight)
+                tr.embedded_quality = max(tr.embedded_quality, q.score if q else 0.0)
+                tr.last_search_frame = frame.index
+            del embedded, probes
+            self.metrics.add(searches=len(to_search))
+            for decision in self.policy.decide(current, frame.observed_at.timestamp()):
+                alert = self._raise(decision, frame)
+                if alert is not None:
+                    raised.append(alert)
+        self.metrics.alerts_suppressed = self.policy.suppressed
+        self.metrics.frame_done(len(faces), time.monotonic() - frame.captured_mono)
+        return raised
+
+    def _raise(self, d: AlertDecision, frame: Frame) -> RaisedAlert | None:
+        tr = d.track
+        q = self.live.jpeg_quality
+        track_id = f"{self.spec.camera_id}:{tr.id}"
+        try:
+            alert_id = self.gateway.raise_alert(
+                camera_id=self.spec.camera_id,
+                track_id=track_id,
+                subject_id=d.subject_id,
+                template_index=d.template_index,
+                score=float(d.score),
+                threshold=self.threshold,
+                probe_crop=_jpeg(tr.best_crop, q),
+                frame_crop=_jpeg(tr.best_frame_crop, q),
+                observed_at=frame.observed_at,
+            )
+        except ScanRefused:
+            raise  # the deployment closed or the camera left it: this source stops
+        except GovernanceError as exc:  # e.g. the subject's entry expired a moment ago: keep watching
+            log.warning("alert on camera %s not stored: %s", self.spec.camera_id, exc)
+            return None
+        latency = time.monotonic() - frame.captured_mono
+        self.metrics.alert_raised(latency)
+        alert = RaisedAlert(
+            alert_id,
+            self.spec.camera_id,
+            track_id,
+            d.subject_id,
+            d.score,
+            frame.observed_at,
+            frame.media_s,
+            latency,
+        )
+        self.alerts.append(alert)
+        log.info("alert %s on camera %s (score %.3f)", alert_id, self.spec.camera_id, d.score)
+        if self._on_alert is not None:
+            self._on_alert(alert)
+        return alert
+
+
+@dataclass
+class PipelineResult:
+    metrics: list[dict[str, Any]]
+    alerts: list[RaisedAlert] = field(default_factory=list)
+
+
+class LivePipeline:
+    """Several sources for one deployment, one worker each, run until all end or ``stop`` is called."""
+
+    def __init__(
+        self,
+        specs: Sequence[SourceSpec],
+        gateway: LiveGateway,
+        settings: Settings,
+        *,
+        paced: bool | None = None,
+        engine_factory: Callable[[], FaceEngine] | None = None,
+        on_alert: Callable[[RaisedAlert], None] | None = None,
+    ) -> None:
+        if not specs:
+            raise SourceError("no source given")
+        ids = [s.camera_id for s in specs]
+        if len(set(ids)) != len(ids):
+            raise SourceError(f"two sources have the same camera id: {sorted(ids)}")
+        watchlist = gateway.watchlist()
+        self.workers = [
+            CameraWorker(
+                spec,
+                gateway,
+                settings,
+                paced=paced,
+                watchlist=watchlist,
+                on_alert=on_alert,
+                engine=engine_factory() if engine_factory else None,
+            )
+            for spec in specs
+        ]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def metrics(self) -> list[SourceMetrics]:
+        return [w.metrics for w in self.workers]
+
+    def start(self) -> None:
+        for w in self.workers:
+            w.source.check() if not w.spec.live else None
+        for w in self.workers:
+            t = threading.Thread(
+                target=w.run, args=(self._stop,), name=f"lfr-{w.spec.camera_id}", daemon=True
+            )
+            t.start()
+            self._threads.append(t)
+
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> PipelineResult:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for t in self._threads:
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return self.result()
+
+    def run(self, max_seconds: float | None = None) -> PipelineResult:
+        """Start, wait until every source ends (or ``max_seconds``), stop, and return the result."""
+        self.start()
+        end = None if max_seconds is None else time.monotonic() + max_seconds
+        while self.running():
+            if end is not None and time.monotonic() >= end:
+                break
+            time.sleep(0.05)
+        self.stop()
+        return self.join(timeout=30)
+
+    def result(self) -> PipelineResult:
+        return PipelineResult(
+            metrics=[m.snapshot() for m in self.metrics],
+            alerts=sorted((a for w in self.workers for a in w.alerts), key=lambda a: a.observed_at),
+        )

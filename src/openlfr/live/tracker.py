@@ -1,0 +1,162 @@
+"""Face tracker: IoU with constant-velocity motion, Hungarian assignment, track ids per camera.
+
+A track holds, in memory only, its best shot (crop of the highest-quality face so far) and the scores of
+its watchlist searches. When it ends (unseen for ``max_age_s``) the caller takes it from
+:meth:`FaceTracker.update`'s ``ended`` list and drops it: nothing of it outlives it unless it alerted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
+
+from openlfr.vision import Face
+
+
+def iou_matrix(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Pairwise IoU of boxes ``(x1, y1, x2, y2)``: ``len(a) x len(b)``."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return (inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)).astype(np.float32)
+
+
+@dataclass
+class SubjectEvidence:
+    """One watchlist subject's scores over a track's searches, weighted by face size and quality.
+
+    The aggregate is the weighted mean over the ``keep`` heaviest searches (the largest, best-quality
+    shots), so a person's early, distant, small shots do not dilute what their close-up shows.
+    """
+
+    keep: int = 3
+    shots: list[tuple[float, float]] = field(default_factory=list)
+    """(weight, score) of the heaviest searches so far, heaviest first."""
+    hits: int = 0
+    """Searches in which this subject scored at or above the threshold."""
+    best_score: float = -1.0
+    best_template: int = 0
+
+    def add(self, weight: float, score: float) -> None:
+        self.shots.append((weight, score))
+        self.shots.sort(key=lambda ws: -ws[0])
+        del self.shots[self.keep :]
+
+    @property
+    def score(self) -> float:
+        total = sum(w for w, _ in self.shots)
+        return sum(w * s for w, s in self.shots) / total if total > 0 else -1.0
+
+
+@dataclass
+class Track:
+    """One person's face followed across frames of one camera (in memory only)."""
+
+    id: int
+    face: Face
+    first_seen_s: float
+    last_seen_s: float
+    velocity: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(4, np.float32))
+    frames: int = 1
+    best_quality: float = -1.0
+    assessed_size: float = 0.0
+    """Face size when quality was last measured."""
+    best_crop: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
+    """The best shot: the face with a margin, at full resolution."""
+    best_frame_crop: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
+    """The scene around the best shot."""
+    embedded_quality: float = -1.0
+    """Quality of the last shot that was embedded and searched (-1: never searched)."""
+    last_search_frame: int = -1
+    searches: int = 0
+    evidence: dict[str, SubjectEvidence] = field(default_factory=dict)
+    alerted: set[str] = field(default_factory=set)
+    seen_this_frame: bool = True
+
+    def predicted_box(self, t: float) -> npt.NDArray[np.float32]:
+        dt = max(0.0, t - self.last_seen_s)
+        return (self.face.box + self.velocity * dt).astype(np.float32)
+
+    def forget_biometrics(self) -> None:
+        """Drop crops and scores (a track that ends without an alert leaves only a count behind)."""
+        self.best_crop = None
+        self.best_frame_crop = None
+        self.evidence.clear()
+
+
+class FaceTracker:
+    """Associates each frame's faces with tracks by IoU of motion-predicted boxes."""
+
+    def __init__(self, iou_threshold: float = 0.3, max_age_s: float = 1.0) -> None:
+        self.iou_threshold = iou_threshold
+        self.max_age_s = max_age_s
+        self.tracks: dict[int, Track] = {}
+        self._next_id = 1
+        self.tracks_started = 0
+
+    def update(self, faces: list[Face], t: float) -> tuple[list[Track], list[Track]]:
+        """Assign ``faces`` seen at media time ``t``; returns ``(tracks seen in this frame, ended tracks)``.
+
+        The returned current list is in the order of ``faces``.
+        """
+        # Tracks unseen for too long end first, so a new face where an old one was starts a new track.
+        ended = [tr for tr in self.tracks.values() if t - tr.last_seen_s > self.max_age_s]
+        for tr in ended:
+            del self.tracks[tr.id]
+        live = list(self.tracks.values())
+        for tr in live:
+            tr.seen_this_frame = False
+        assigned: dict[int, Track] = {}
+        if live and faces:
+            pred = np.stack([tr.predicted_box(t) for tr in live])
+            det = np.stack([f.box for f in faces]).astype(np.float32)
+            iou = iou_matrix(pred, det)
+            # Motion gate for fast faces whose boxes no longer overlap: centre distance within half a
+            # face width and similar size still counts as a (weak) match.
+            pc = (pred[:, None, :2] + pred[:, None, 2:]) / 2
+            dc = (det[None, :, :2] + det[None, :, 2:]) / 2
+            dist = np.linalg.norm(pc - dc, axis=2)
+            pw = (pred[:, 2] - pred[:, 0])[:, None]
+            dw = (det[:, 2] - det[:, 0])[None, :]
+            ratio = np.minimum(pw, dw) / np.maximum(np.maximum(pw, dw), 1e-6)
+            near = (dist < 0.5 * np.maximum(pw, dw)) & (ratio > 0.6)
+            score = np.where(iou >= self.iou_threshold, iou, np.where(near, self.iou_threshold * 0.5, 0.0))
+            rows, cols = linear_sum_assignment(-score)
+            for r, c in zip(rows, cols, strict=True):
+                if score[r, c] > 0:
+                    assigned[int(c)] = live[int(r)]
+        current: list[Track] = []
+        for j, face in enumerate(faces):
+            found = assigned.get(j)
+            if found is None:
+                tr = Track(id=self._next_id, face=face, first_seen_s=t, last_seen_s=t)
+                self._next_id += 1
+                self.tracks_started += 1
+                self.tracks[tr.id] = tr
+            else:
+                tr = found
+                dt = t - tr.last_seen_s
+                if dt > 0:
+                    v = (face.box - tr.face.box) / dt
+                    tr.velocity = (0.5 * tr.velocity + 0.5 * v).astype(np.float32)
+                tr.face = face
+                tr.last_seen_s = t
+                tr.frames += 1
+            tr.seen_this_frame = True
+            current.append(tr)
+        return current, ended
+
+    def end_all(self) -> list[Track]:
+        """End every track (the source stopped)."""
+        ended = list(self.tracks.values())
+        self.tracks.clear()
+        return ended

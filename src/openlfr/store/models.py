@@ -1,0 +1,222 @@
+"""Governance tables: deployments and their keys, watchlists, alerts, counters and the audit log.
+
+Biometric data never sits here in clear: templates are AES-GCM ciphertext under the deployment's
+watchlist key, and images are encrypted blob files referenced by id (``openlfr.store.blobs``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from openlfr.store.base import Base, UTCDateTime, new_id
+
+# Deployment statuses only move forward: planned -> open -> closed.
+DEPLOYMENT_STATUSES = ("planned", "open", "closed")
+
+# The closed list of watchlist categories (DESIGN.md "Words": never an open-ended category).
+WATCHLIST_CATEGORIES: dict[str, str] = {
+    "wanted_by_court": "wanted by a court",
+    "suspected_offence": "suspected of an offence",
+    "bail_conditions": "bail or court conditions",
+    "missing_at_risk": "missing and at increased risk",
+    "risk_of_harm": "risk of harm to self or others",
+}
+
+# Key purposes: a deployment's watchlist and its alerts are kept for different periods (rule 5 vs
+# rule 4), so each has its own data key and each key is destroyed when its data must be gone.
+KEY_PURPOSES = ("watchlist", "alerts")
+
+
+class Deployment(Base):
+    __tablename__ = "deployments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    purpose: Mapped[str] = mapped_column(Text)
+    location: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    authorising_officer: Mapped[str] = mapped_column(String(200))
+    cameras: Mapped[list[str]] = mapped_column(JSON)
+    pack: Mapped[str] = mapped_column(String(64))
+    threshold: Mapped[float] = mapped_column(Float)
+    threshold_override_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    validated_min_threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """The pack's validated minimum as read when the deployment was opened (None: no calibration)."""
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    opened_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # What the published record needs after the watchlist is destroyed, frozen at close.
+    watchlist_size_at_close: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    watchlist_under_18_at_close: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    watchlist_dob_unknown_at_close: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    subjects: Mapped[list[WatchlistSubject]] = relationship(
+        back_populates="deployment", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class DeploymentKey(Base):
+    """A deployment's data key for one purpose, wrapped (AES-GCM) by the master key.
+
+    Destroying it sets ``wrapped_key`` to NULL: the row stays to show when and by whom it was destroyed.
+    """
+
+    __tablename__ = "deployment_keys"
+
+    deployment_id: Mapped[str] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True
+    )
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class WatchlistSubject(Base):
+    __tablename__ = "watchlist_subjects"
+    __table_args__ = (UniqueConstraint("deployment_id", "subject_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    subject_id: Mapped[str] = mapped_column(String(200))
+    """The force's own reference for the subject (unique within the deployment)."""
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    category: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    image_source: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    approved_by: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    date_of_birth: Mapped[date | None] = mapped_column(Date, nullable=True)
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    enrolled_by: Mapped[str] = mapped_column(String(200))
+
+    deployment: Mapped[Deployment] = relationship(back_populates="subjects")
+    templates: Mapped[list[WatchlistTemplate]] = relationship(
+        back_populates="subject", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="WatchlistTemplate.position",
+    )
+
+
+class WatchlistTemplate(Base):
+    """One reference image of a subject: its encrypted image blob and encrypted template."""
+
+    __tablename__ = "watchlist_templates"
+    __table_args__ = (
+        UniqueConstraint("deployment_id", "image_sha256"),
+        UniqueConstraint("deployment_id", "position"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    subject_pk: Mapped[str] = mapped_column(ForeignKey("watchlist_subjects.id", ondelete="CASCADE"), index=True)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    """Enrolment order within the deployment (the index is built in this order)."""
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    image_blob: Mapped[str] = mapped_column(String(64))
+    template: Mapped[bytes] = mapped_column(LargeBinary)
+    """AES-GCM ciphertext of the float32 embedding."""
+    embedding_size: Mapped[int] = mapped_column(Integer)
+    quality_score: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    subject: Mapped[WatchlistSubject] = relationship(back_populates="templates")
+
+
+class Alert(Base):
+    """A track whose best candidate passed the threshold, and the human decisions on it.
+
+    ``seq`` orders alerts for polling (:func:`openlfr.governance.alerts.list_alerts` ``after_seq``). Once
+    purged (rule 4) the row is kept without personal data or images, so the published record can still
+    count it: ``purged_at`` is set and the subject, track and blob columns are emptied.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_deployment_seq", "deployment_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True, default=new_id)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"))
+    camera_id: Mapped[str] = mapped_column(String(200))
+    track_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    subject_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    template_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    score: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    probe_blob: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    frame_blob: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    candidate_blob: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """A copy of the matched reference image, so the alert can be adjudicated after the watchlist is gone."""
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Adjudication: each step is set once, by a person, in order.
+    review: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    engagement: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    engaged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    engaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    engagement_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    disposal: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    disposed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    disposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    disposal_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Retention hold (rule 4): kept past its period until released.
+    evidence_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    evidence_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CameraCounter(Base):
+    """What the live pipeline saw on one camera of one deployment: counts only (rule 3)."""
+
+    __tablename__ = "camera_counters"
+
+    deployment_id: Mapped[str] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True
+    )
+    camera_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    faces_seen: Mapped[int] = mapped_column(Integer, default=0)
+    tracks: Mapped[int] = mapped_column(Integer, default=0)
+    frames_processed: Mapped[int] = mapped_column(Integer, default=0)
+    frames_dropped: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    """One append-only, hash-chained audit row (``openlfr.governance.audit``)."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    deployment_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    target: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    details: Mapped[str] = mapped_column(Text)
+    """Canonical JSON (sorted keys, no spaces): hashed exactly as stored."""
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,1 @@
+"""Officer console, supervisor pages, public transparency pages and signage (server-rendered HTML)."""

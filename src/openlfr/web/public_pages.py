@@ -1,0 +1,43 @@
+"""The public transparency pages (no login): what is planned, what happened, both accuracy measures.
+
+Built only from :mod:`openlfr.api.public`'s allow-listed view: no image, template, watchlist entry or alert
+detail is ever shown or linked. Rate-limited and cacheable like the feeds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from openlfr.api.deps import get_store
+from openlfr.api.public import public_deployment, public_listing, rate_limited
+from openlfr.governance import deployments
+from openlfr.store import Store
+from openlfr.web.render import page
+
+router = APIRouter(include_in_schema=False)
+
+
+def _cacheable(request: Request, response: Response) -> Response:
+    response.headers["Cache-Control"] = f"public, max-age={request.app.state.settings.server.public_cache_seconds}"
+    return response
+
+
+def _context(request: Request) -> dict[str, Any]:
+    s = request.app.state.settings.server
+    return {"force_name": s.force_name, "contact": s.contact, "principal": None}
+
+
+@router.get("/public", response_class=HTMLResponse, dependencies=[Depends(rate_limited)])
+def public_index(request: Request, store: Store = Depends(get_store)) -> Response:
+    listing = public_listing(store, request.app.state.settings.server.legal_basis_summary)
+    return _cacheable(request, page(request, "public.html", listing=listing, **_context(request)))
+
+
+@router.get("/public/deployments/{deployment_id}", response_class=HTMLResponse, dependencies=[Depends(rate_limited)])
+def public_deployment_page(deployment_id: str, request: Request, store: Store = Depends(get_store)) -> Response:
+    dep = deployments.get_deployment(store, deployment_id)
+    view = public_deployment(store, dep, request.app.state.settings.server.legal_basis_summary)
+    return _cacheable(request, page(request, "public_deployment.html", d=view, **_context(request)))

@@ -1,0 +1,52 @@
+"""Printable A4 notice for a deployment's zone: facial recognition is in use, by whom, why, for how long
+data is kept, and a QR code to the deployment's public page. Self-contained HTML (the QR code is an
+inline PNG), so it prints from any browser or converts to PDF with ``chromium --print-to-pdf``."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import qrcode
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from openlfr.config import Settings
+from openlfr.governance.deployments import DeploymentInfo
+from openlfr.web.render import TEMPLATES_DIR, _when
+
+_env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=select_autoescape(["html"]))
+_env.filters["when"] = _when
+
+
+def public_url(settings: Settings, deployment_id: str) -> str:
+    return f"{settings.server.public_base_url.rstrip('/')}/public/deployments/{deployment_id}"
+
+
+def qr_png(data: str, box_size: int = 10) -> bytes:
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=4)
+    qr.add_data(data)
+    qr.make(fit=True)
+    buf = io.BytesIO()
+    qr.make_image(fill_color="black", back_color="white").save(buf)
+    return buf.getvalue()
+
+
+def retention_words(hours: float) -> str:
+    if hours % 24 == 0 and hours >= 48:
+        return f"{int(hours // 24)} days"
+    if hours == 24:
+        return "24 hours"
+    return f"{hours:g} hours"
+
+
+def render_signage(settings: Settings, dep: DeploymentInfo) -> str:
+    url = public_url(settings, dep.id)
+    return _env.get_template("signage.html").render(
+        d=dep,
+        url=url,
+        qr=base64.b64encode(qr_png(url)).decode(),
+        force_name=settings.server.force_name,
+        contact=settings.server.contact,
+        retention=retention_words(settings.retention.alert_retention_hours),
+        legal_basis=settings.server.legal_basis_summary,
+    )

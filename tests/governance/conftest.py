@@ -1,0 +1,38 @@
+"""Governance fixtures: a fresh store (SQLite and PostgreSQL), a clock tests move, a calibrated pack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from openlfr.governance.deployments import DeploymentInfo, create_deployment
+from openlfr.matching.calibration import Calibration, local_calibration_path, save_calibration
+from openlfr.store import Store
+from tests.store.db_fixtures import *  # noqa: F403
+
+VALIDATED_MIN = 0.40
+
+
+@pytest.fixture
+def calibrated(store: Store) -> float:
+    """A calibration for opencv-zoo in the store's data directory (it takes precedence over a shipped one)."""
+    save_calibration(Calibration(pack="opencv-zoo", validated_min_threshold=VALIDATED_MIN),
+                     local_calibration_path("opencv-zoo", store.settings.data_dir))
+    return VALIDATED_MIN
+
+
+@pytest.fixture
+def make_deployment(store: Store, clock: Any, calibrated: float) -> Callable[..., DeploymentInfo]:
+    def make(**kw: Any) -> DeploymentInfo:
+        values: dict[str, Any] = {
+            "purpose": "find people wanted by the courts", "location": "High Street, Cardiff",
+            "starts_at": clock() + timedelta(hours=1), "ends_at": clock() + timedelta(hours=9),
+            "authorising_officer": "Supt. Jones", "cameras": ["cam-1", "cam-2"], "threshold": 0.5,
+        }
+        values.update(kw)
+        return create_deployment(store, "planner (supervisor)", clock=clock, **values)
+
+    return make

@@ -1,0 +1,135 @@
+"""The governance commands through the real CLI, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from typer.testing import CliRunner
+
+from openlfr.cli import app
+from openlfr.config import Settings, get_settings
+from openlfr.governance.live_gateway import DeploymentGateway
+from openlfr.governance.watchlists import analyse_reference
+from openlfr.matching.calibration import Calibration, local_calibration_path, save_calibration
+from openlfr.store import open_store
+from openlfr.store.models import AuditEntry
+from openlfr.vision import load_engine
+from tests.governance.faces import blank_png, lfw_people
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_settings(store_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    monkeypatch.setenv("OPENLFR_DATA_DIR", str(store_settings.data_dir))
+    if store_settings.store.database_url:
+        monkeypatch.setenv("OPENLFR_STORE__DATABASE_URL", store_settings.store.database_url)
+    else:
+        monkeypatch.delenv("OPENLFR_STORE__DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    save_calibration(Calibration(pack="opencv-zoo", validated_min_threshold=0.4),
+                     local_calibration_path("opencv-zoo", store_settings.data_dir))
+    yield store_settings
+    get_settings.cache_clear()
+
+
+def run(*args: str) -> str:
+    result = runner.invoke(app, [*args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def run_json(*args: str) -> object:
+    return json.loads(run(*args, "--json"))
+
+
+def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    dep = run_json("deployment", "create", "--purpose", "wanted offenders", "--location", "Queen St",
+                   "--start", (now - timedelta(minutes=1)).isoformat(), "--end", (now + timedelta(hours=2)).isoformat(),
+                   "--officer", "Supt. Jones", "--camera", "cam-1", "--camera", "cam-2", "--threshold", "0.45",
+                   "--as", "planner (supervisor)")
+    assert isinstance(dep, dict)
+    dep_id = dep["id"]
+
+    # Import a watchlist (one image refused: nothing imported, with the reason).
+    folder = tmp_path / "wl"
+    folder.mkdir()
+    people = lfw_people()[:2]
+    rows = []
+    for i, (_person, imgs) in enumerate(people):
+        (folder / f"{i}.jpg").write_bytes(imgs[0].read_bytes())
+        rows.append([f"S{i}", "wanted by a court", "warrant", "custody", "PACE", "Insp. Smith", "2031-01-01", f"{i}.jpg"])
+    (folder / "blank.png").write_bytes(blank_png())
+    header = ["subject_id", "category", "reason", "image_source", "legal_basis", "approved_by", "expires_at", "images"]
+    with open(folder / "bad.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows([header, *rows, ["S9", "wanted by a court", "r", "s", "l", "a", "2031-01-01", "blank.png"]])
+    result = runner.invoke(app, ["watchlist", "import", dep_id, str(folder / "bad.csv")])
+    assert result.exit_code == 2 and "S9: blank.png: no face found" in result.output
+    assert "Traceback" not in result.output
+    with open(folder / "good.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows([header, *rows])
+    assert "enrolled 2 subject(s) with 2 image(s)" in run("watchlist", "import", dep_id, str(folder / "good.csv"))
+    listed = run_json("watchlist", "list", dep_id)
+    assert [s["subject_id"] for s in listed] == ["S0", "S1"]  # type: ignore[union-attr]
+
+    assert "is open" in run("deployment", "open", dep_id, "--as", "sup (supervisor)")
+
+    # The live pipeline raises an alert; people adjudicate it from the command line.
+    store = open_store(get_settings())
+    gateway = DeploymentGateway(store, dep_id, store.settings)
+    index, _ = gateway.watchlist()
+    probe = people[0][1][1].read_bytes()
+    face = analyse_reference(load_engine("opencv-zoo"), probe, "probe", store)
+    best = index.search(face.embedding, k=1)[0][0]
+    alert_id = gateway.raise_alert(camera_id="cam-1", track_id="t1", subject_id=best.subject_id,
+                                   template_index=best.template_index, score=max(best.score, 0.45), threshold=0.45,
+                                   probe_crop=probe, frame_crop=probe, observed_at=datetime.now(UTC))
+    alerts = run_json("alert", "list", "--deployment", dep_id)
+    assert [a["id"] for a in alerts] == [alert_id]  # type: ignore[index]
+    run("alert", "review", alert_id, "engage", "--as", "op (operator)")
+    run("alert", "engage", alert_id, "confirmed_true", "--as", "pc (officer)")
+    assert "disposed:arrest" in run("alert", "dispose", alert_id, "arrest", "--as", "pc (officer)")
+    bad = runner.invoke(app, ["alert", "dispose", alert_id, "advice"])
+    assert bad.exit_code == 2 and "already has a disposal" in bad.output
+    out = tmp_path / "probe.jpg"
+    run("alert", "image", alert_id, "--out", str(out))
+    assert out.read_bytes() == probe
+
+    assert "closed" in run("deployment", "close", dep_id, "--as", "sup (supervisor)")
+    purge = run_json("purge")
+    assert isinstance(purge, dict) and purge["alerts_purged"] == 0
+
+    files = run("report", "deployment", dep_id, "--out", str(tmp_path / "record"))
+    assert files.count("wrote") == 3
+    rec = json.loads((tmp_path / "record" / f"deployment-{dep_id}.json").read_text())
+    assert (rec["alerts"], rec["true_alerts"], rec["arrests"], rec["watchlist_size"]) == (1, 1, 1, 2)
+
+    # The audit log verifies, then names the row someone edited.
+    assert "audit log intact" in run("audit", "verify")
+    shown = run_json("audit", "show", "--deployment", dep_id, "--last", "0")
+    review_row = next(r for r in shown if r["action"] == "alert.review")  # type: ignore[union-attr]
+    with store.session() as s:
+        s.execute(update(AuditEntry).where(AuditEntry.seq == review_row["seq"]).values(actor="someone else"))
+    broken = runner.invoke(app, ["audit", "verify"])
+    assert broken.exit_code == 1
+    assert f"row {review_row['seq']}" in broken.output and "edited" in broken.output
+    store.close()
+
+
+def test_cli_errors_are_one_line(cli_settings: Settings) -> None:
+    for args, message in (
+        (["deployment", "show", "nope"], "no deployment with id 'nope'"),
+        (["deployment", "create", "--purpose", "p", "--location", "l", "--start", "2030-01-01T09:00",
+          "--end", "2030-01-01T10:00Z", "--officer", "o", "--camera", "c"], "needs a time zone"),
+        (["alert", "review", "nope", "engage"], "no alert with id 'nope'"),
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert message in result.output and "Traceback" not in result.output

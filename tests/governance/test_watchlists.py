@@ -1,0 +1,275 @@
+"""Watchlists: enrolment with the real engine and real faces, its refusals, CSV import, and rule 5."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from openlfr.governance.audit import entries
+from openlfr.governance.deployments import close_deployment, open_deployment
+from openlfr.governance.errors import GovernanceError
+from openlfr.governance.live_gateway import DeploymentGateway
+from openlfr.governance.watchlists import (
+    EnrolmentError,
+    enrol_subject,
+    import_watchlist,
+    list_subjects,
+    parse_category,
+)
+from openlfr.store import Store
+from openlfr.store.crypto import CryptoError, KeyDestroyed
+from openlfr.store.models import WatchlistSubject, WatchlistTemplate
+from tests.governance.faces import blank_png, entry, lfw_people, shrunk, two_people_scene
+
+
+def _counts(store: Store, dep_id: str) -> tuple[int, int, int]:
+    with store.session() as s:
+        subjects = s.scalar(select(func.count()).where(WatchlistSubject.deployment_id == dep_id)) or 0
+        templates = s.scalar(select(func.count()).where(WatchlistTemplate.deployment_id == dep_id)) or 0
+    return subjects, templates, store.blobs.count(dep_id)
+
+
+def test_enrol_several_images_per_subject(store, make_deployment, clock) -> None:  # type: ignore[no-untyped-def]
+    dep = make_deployment()
+    (p1, imgs1), (p2, imgs2) = lfw_people()[:2]
+    r = enrol_subject(store, "enroller", dep.id, entry(p1, clock()), list(imgs1), clock=clock)
+    assert (r.subjects_enrolled, r.images_enrolled, r.refused) == (1, 2, [])
+    enrol_subject(store, "enroller", dep.id, entry(p2, clock(), category="missing_at_risk"), [imgs2[0]], clock=clock)
+    assert _counts(store, dep.id) == (2, 3, 3)
+    subjects = {s.subject_id: s for s in list_subjects(store, dep.id)}
+    assert subjects[p1].templates == 2 and subjects[p2].category == "missing_at_risk"
+    # Images and templates are stored encrypted: no blob file holds the enrolled JPEG's bytes.
+    raw = imgs1[0].read_bytes()
+    for blob in (store.blobs.root / dep.id).iterdir():
+        assert raw[:64] not in blob.read_bytes()
+    with store.session() as s:
+        tmpl = s.scalars(select(WatchlistTemplate).limit(1)).one()
+        assert len(tmpl.template) == 1 + 12 + 128 * 4 + 16  # header, nonce, float32 x 128, tag
+    enrolled = [e for e in entries(store, deployment_id=dep.id) if e.action == "watchlist.enrol"]
+    assert [e.target for e in enrolled] == [p1, p2]
+
+
+@pytest.mark.parametrize(
+    ("make_image", "reason"),
+    [
+        (lambda: ("blank.png", blank_png()), "no face found"),
+        (lambda: ("scene.jpg", two_people_scene().read_bytes()), "faces of similar size"),
+        (lambda: ("tiny.png", shrunk(lfw_people()[0][1][0])), "below the quality bar: face too small"),
+        (lambda: ("notes.txt", b"this is not an image"), "not an image"),
+    ],
+)
+def test_refused_images_say_why_and_store_nothing(store, make_deployment, clock, make_image, reason) -> None:  # type: ignore[no-untyped-def]
+    dep = make_deployment()
+    with pytest.raises(EnrolmentError, match=reason) as err:
+        enrol_subject(store, "enroller", dep.id, entry("S1", clock()), [make_image()], clock=clock)
+    assert err.value.refusals[0].subject_id == "S1"
+    assert _counts(store, dep.id) == (0, 0, 0)
+
+
+def test_duplicates_are_refused(store, make_deployment, clock) -> None:  # type: ignore[no-untyped-def]
+    dep = make_deployment()
+    (_person, imgs), _ = lfw_people()[:2]
+    enrol_subject(store, "enroller", dep.id, entry("A", clock()), [imgs[0]], clock=clock)
+    # The same image again, under another id.
+    with pytest.raises(EnrolmentError, match="same image is already enrolled"):
+        enrol_subject(store, "enroller", dep.id, entry("B", clock()), [imgs[0]], clock=clock)
+    # Another photo of the same person, under another id.
+    with pytest.raises(EnrolmentError, match=r"looks like subject A, already enrolled \(similarity"):
+        enrol_subject(store, "enroller", dep.id, entry("B", clock()), [imgs[1]], clock=clock)
+    # The same subject id twice.
+    with pytest.raises(GovernanceError, match="already on this watchlist: A"):
+        enrol_subject(store, "enroller", dep.id, entry("A", clock()), [imgs[1]], clock=clock)
+    assert _counts(store, dep.id) == (1, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"category": "anyone of interest"}, "unknown category 'anyone of interest'"),
+        ({"legal_basis": ""}, "legal basis is required"),
+        ({"approved_by": " "}, "approved by is required"),
+    ],
+)
+def test_entry_fields_are_checked(store, make_deployment, clock, change, message) -> None:  # type: ignore[no-untyped-def]
+    dep = make_deployment()
+    with pytest.raises(GovernanceError, match=message):
+        enrol_subject(store, "e", dep.id, entry("S", clock(), **change), [lfw_people()[0][1][0]], clock=clock)
+
+
+def test_expiry_in_the_past_is_refused(store, make_deployment, clock) -> None:  # type: ignore[no-untyped-def]
+    dep = make_deployment()
+    with pytest.raises(GovernanceError, match=r"expiry .* is in the past"):
+        enrol_subject(store, "e", dep.id, entry("S", clock(), expires_at=clock() - timedelta(days=1)),
+                      [lfw_people()[0][1][0]], clock=clock)
+
+
+def test_categories_are_a_closed_list() -> None:
+    assert parse_category("Wanted by a court") == "wanted_by_court"
+    assert parse_category("risk_of_harm") == "risk_of_harm"
+    for bad in ("", "other", "person of interest", "suspected"):
+        with pytest.raises(GovernanceError, match="unknown category"):
+            parse_category(bad)
+
+
+# --- CSV import -----------------------------------------------------------------------------------------
+
+HEADER = ["subject_id", "category", "reason", "image_source", "legal_basis", "approved_by", "expires_at",
+          "images", "date_of_birth"]
+
+
+def _write_csv(folder: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
+    path = folder / "watchlist.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def _row(sid: str, images: str, expires: str = "2031-01-01", category: str = "wanted by a court",
+         dob: str = "") -> list[str]:
+    return [sid, category, "warrant", "custody", "PACE s64A", "Insp. Smith", expires, images, dob]
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for person, imgs in lfw_people()[:4]:
+        for i, p in enumerate(imgs):
+            (folder / f"{person}_{i}.jpg").write_bytes(p.read_bytes())
+    (folder / "blank.png").write_bytes(blank_png())
+    return folder
+
+
+def test_import_with_progress_and_age_flag(store, make_deployment, clock, image_folder) -> None:  # type: ignore[no-untyped-def]
+    dep = make_deployment()
+    people = [p for p, _ in lfw_people()[:3]]
+    csv_path = _write_csv(image_folder, [
+        _row("S1", f"{people[0]}_0.jpg;{people[0]}_1.jpg", dob="2015-03-01"),
+        _row("S2", f"{people[1]}_0.jpg", category="missing and at increased risk"),
+        _row("S3", f"{people[2]}_1.jpg", category="risk of harm to self or others", dob="1980-01-01"),
+    ])
+    seen: list[tuple[int, int]] = []
+    report = import_watchlist(store, "enroller", dep.id, csv_path, progress=lambda d, t: seen.append((d, t)),
+                              clock=clock)
+    assert (report.subjects_enrolled, report.images_enrolled) == (3, 4)
+    assert seen[-1] == (4, 4) and len(seen) == 4
+    assert _counts(store, dep.id) == (3, 4, 4)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [  # line 2 is a valid row; these start at line 3
+        ([["S1", "wanted by a court"]], "line 3: 2 fields, the header has 9"),
+        ([_row("S1", "nope.jpg")], "line 3: image nope.jpg not found"),
+        ([_row("S1", "OTHER_0.jpg", category="gang member")], "line 3: unknown category 'gang member'"),
+        ([_row("S1", "OTHER_0.jpg", expires="2020-01-01")], "line 3: subject S1: expiry .* is in the past"),
+        ([_row("S1", "OTHER_0.jpg"), _row("S1", "OTHER_1.jpg")], "line 4: subject id S1 repeats line 3"),
+        ([_row("S1", "OTHER_0.jpg", expires="soon")], "line 3: expiry 'soon' is not an ISO date"),
+        ([_row("S1", "../outside.jpg")], "line 3: image ../outside.jpg is outside the image folder"),
+    ],
+)
+def test_bad_csv_imports_nothing(store, make_deployment, clock, image_folder, rows, message) -> None:  # type: ignore[no-untyped-def]
+    dep = make_deployment()
+    good = _row("S0", f"{lfw_people()[0][0]}_0.jpg")  # a valid row first: it must not be imported either
+    rows = [[c.replace("OTHER", lfw_people()[1][0]) for c in r] for r in rows]
+    csv_path = _write_csv(image_folder, [good, *rows])
+    with pytest.raises(GovernanceError, match=message):
+        import_watchlist(store, "enroller", dep.id, csv_path, clock=clock)
+    assert _counts(store, dep.id) == (0, 0, 0)
+
+
+def test_malformed_csv_files(store, make_deployment, clock, image_folder) -> None:  # type: ignore[no-untyped-def]
+    dep = make_deployment()
+    bad_header = _write_csv(image_folder, [], header=["subject_id", "images"])
+    with pytest.raises(GovernanceError, match="header lacks column"):
+        import_watchlist(store, "e", dep.id, bad_header, clock=clock)
+    quoted = image_folder / "quoted.csv"
+    quoted.write_text(",".join(HEADER) + '\nS1,"unterminated,quote\n')
+    with pytest.raises(GovernanceError, match=r"malformed CSV|fields"):
+        import_watchlist(store, "e", dep.id, quoted, clock=clock)
+    binary = image_folder / "binary.csv"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(GovernanceError, match="not UTF-8"):
+        import_watchlist(store, "e", dep.id, binary, clock=clock)
+    with pytest.raises(GovernanceError, match="file not found"):
+        import_watchlist(store, "e", dep.id, image_folder / "missing.csv", clock=clock)
+    assert _counts(store, dep.id) == (0, 0, 0)
+
+
+def test_refused_image_aborts_the_import_unless_partial(store, make_deployment, clock, image_folder) -> None:  # type: ignore[no-untyped-def]
+    dep = make_deployment()
+    people = [p for p, _ in lfw_people()[:2]]
+    csv_path = _write_csv(image_folder, [
+        _row("S1", f"{people[0]}_0.jpg"), _row("S2", "blank.png"), _row("S3", f"{people[1]}_0.jpg"),
+    ])
+    with pytest.raises(EnrolmentError, match=r"(?s)nothing enrolled: 1 image.*S2: blank.png: no face found"):
+        import_watchlist(store, "e", dep.id, csv_path, clock=clock)
+    assert _counts(store, dep.id) == (0, 0, 0)
+    report = import_watchlist(store, "e", dep.id, csv_path, allow_partial=True, clock=clock)
+    assert report.subjects_enrolled == 2 and report.subjects_refused == ["S2"]
+    assert _counts(store, dep.id) == (2, 2, 2)
+    refusal = [e for e in entries(store, deployment_id=dep.id) if e.action == "watchlist.refuse"]
+    assert json.loads(refusal[0].details)["reason"] == "no face found"
+
+
+# --- Rule 5 ---------------------------------------------------------------------------------------------
+
+def test_rule5_close_destroys_the_watchlist_its_images_and_its_key(store, make_deployment, clock) -> None:  # type: ignore[no-untyped-def]
+    dep = make_deployment()
+    (p1, imgs1), (p2, imgs2) = lfw_people()[:2]
+    enrol_subject(store, "e", dep.id, entry(p1, clock(), date_of_birth=clock().date().replace(year=2020)),
+                  list(imgs1), clock=clock)
+    enrol_subject(store, "e", dep.id, entry(p2, clock()), [imgs2[0]], clock=clock)
+    open_deployment(store, "sup", dep.id, clock=clock)
+    gateway = DeploymentGateway(store, dep.id, store.settings, clock=clock)
+    index, _ = gateway.watchlist()
+    assert index.subject_count == 2
+    # Keep what an attacker (or a backup) might keep: the key as it was, and the blob files.
+    with store.session() as s:
+        old_key = store.keys.get(s, dep.id, "watchlist")
+    saved = {p.name: p.read_bytes() for p in (store.blobs.root / dep.id).iterdir()}
+    assert saved and store.blobs.get(dep.id, next(iter(saved)).removesuffix(".bin"), old_key)
+
+    result = close_deployment(store, "sup", dep.id, clock=clock)
+    assert (result.subjects_destroyed, result.templates_destroyed, result.blobs_deleted) == (2, 3, 3)
+    assert _counts(store, dep.id) == (0, 0, 0)
+    assert not (store.blobs.root / dep.id).exists() or not any((store.blobs.root / dep.id).iterdir())
+    with store.session() as s, pytest.raises(KeyDestroyed):
+        store.keys.get(s, dep.id, "watchlist")
+    # A restored copy of a blob cannot be opened with what the store holds now.
+    (store.blobs.root / dep.id).mkdir(parents=True, exist_ok=True)
+    for name, data in saved.items():
+        (store.blobs.root / dep.id / name).write_bytes(data)
+    with store.session() as s, pytest.raises(KeyDestroyed):
+        store.blobs.get(dep.id, next(iter(saved)).removesuffix(".bin"), store.keys.get(s, dep.id, "watchlist"))
+    with pytest.raises(CryptoError):
+        store.blobs.get(dep.id, next(iter(saved)).removesuffix(".bin"), b"\x00" * 32)
+    # Nothing more can be enrolled; the record keeps the size and the under-18 count.
+    with pytest.raises(GovernanceError, match="closed"):
+        enrol_subject(store, "e", dep.id, entry("late", clock()), [imgs2[1]], clock=clock)
+    from openlfr.governance.report import deployment_record
+
+    rec = deployment_record(store, dep.id)
+    assert rec["watchlist_size"] == 2 and rec["watchlist_holds_under_18"] is True
+
+
+def test_a_lookalike_can_be_enrolled_with_a_stated_reason(store, make_deployment, clock) -> None:  # type: ignore[no-untyped-def]
+    """Different people can look alike (children especially): an approver may say so; it is audited."""
+    dep = make_deployment()
+    (_person, imgs), _ = lfw_people()[:2]
+    enrol_subject(store, "enroller", dep.id, entry("A", clock()), [imgs[0]], clock=clock)
+    report = enrol_subject(store, "enroller", dep.id, entry("B", clock()), [imgs[1]],
+                           lookalike_reason="twin brother, separate warrant", clock=clock)
+    assert report.subjects_enrolled == 1 and "looks like subject A" in str(report.lookalikes[0])
+    override = entries(store, action="watchlist.lookalike_override")
+    assert len(override) == 1 and json.loads(override[0].details)["reason"] == "twin brother, separate warrant"
+    # The same image twice is never a lookalike: still refused.
+    with pytest.raises(EnrolmentError, match="same image"):
+        enrol_subject(store, "enroller", dep.id, entry("C", clock()), [imgs[1]], lookalike_reason="x", clock=clock)

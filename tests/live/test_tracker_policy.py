@@ -1,0 +1,101 @@
+"""Tracker and alert policy logic on constructed faces (pure functions of boxes and scores)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from openlfr.live.policy import AlertPolicy
+from openlfr.live.tracker import FaceTracker, iou_matrix
+from openlfr.matching.watchlist_index import Candidate
+from openlfr.vision import Face
+
+
+def face(x: float, y: float, w: float = 60.0) -> Face:
+    box = np.array([x, y, x + w, y + w], np.float32)
+    lm = np.array(
+        [
+            [x + 0.3 * w, y + 0.4 * w],
+            [x + 0.7 * w, y + 0.4 * w],
+            [x + 0.5 * w, y + 0.6 * w],
+            [x + 0.35 * w, y + 0.8 * w],
+            [x + 0.65 * w, y + 0.8 * w],
+        ],
+        np.float32,
+    )
+    return Face(box=box, landmarks=lm, detector_score=0.9)
+
+
+def test_iou_matrix() -> None:
+    a = np.array([[0, 0, 10, 10]], np.float32)
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
+    assert np.allclose(iou_matrix(a, b), [[1.0, 50 / 150, 0.0]])
+
+
+def test_tracks_keep_their_ids_while_moving_and_end_when_unseen() -> None:
+    tr = FaceTracker(iou_threshold=0.3, max_age_s=0.5)
+    ids = []
+    for i in range(10):  # two people walking in opposite directions, 8 px per frame at 25 fps
+        current, ended = tr.update([face(100 + 8 * i, 100), face(600 - 8 * i, 300)], i / 25)
+        ids.append([t.id for t in current])
+        assert not ended
+    assert all(row == ids[0] for row in ids) and len(set(ids[0])) == 2
+    # A fast face whose boxes no longer overlap is still followed (motion prediction).
+    current, _ = tr.update([face(100 + 8 * 10 + 30, 100)], 10 / 25)
+    assert current[0].id == ids[0][0]
+    # Nobody for longer than max_age: both tracks end; a new face gets a new id.
+    current, ended = tr.update([face(900, 50)], 2.0)
+    assert sorted(t.id for t in ended) == sorted(ids[0])
+    assert current[0].id not in ids[0]
+    assert tr.tracks_started == 3
+
+
+def _search(policy: AlertPolicy, track, scores: dict[str, float], weight: float = 1.0) -> None:  # type: ignore[no-untyped-def]
+    subjects = sorted(scores)
+    row = np.array([scores[s] for s in subjects], np.float32)
+    top = sorted((Candidate(s, scores[s], 0, i) for i, s in enumerate(subjects)), key=lambda c: -c.score)[:3]
+    policy.add_search(track, top, row, {s: i for i, s in enumerate(subjects)}, weight)
+
+
+def test_policy_needs_min_hits_then_alerts_once_per_cooldown() -> None:
+    tr = FaceTracker()
+    policy = AlertPolicy(threshold=0.5, min_hits=2, cooldown_s=60)
+    (t1,), _ = tr.update([face(0, 0)], 0.0)
+    _search(policy, t1, {"alice": 0.7, "bob": 0.2})
+    assert policy.pending(t1)
+    assert policy.decide([t1], at_s=0.0) == []  # one hit is not enough
+    _search(policy, t1, {"alice": 0.6, "bob": 0.1})
+    (d,) = policy.decide([t1], at_s=0.1)
+    assert d.subject_id == "alice" and abs(d.score - 0.65) < 1e-6
+    assert policy.decide([t1], at_s=0.2) == []  # a track alerts for a subject once
+    # Another track of the same subject on the same camera inside the cooldown: suppressed and counted.
+    (t2,), _ = tr.update([face(0, 0)], 5.0)
+    _search(policy, t2, {"alice": 0.8})
+    _search(policy, t2, {"alice": 0.8})
+    assert policy.decide([t2], at_s=30.0) == [] and policy.suppressed == 1
+    # After the cooldown a new track alerts again.
+    (t3,), _ = tr.update([face(0, 0)], 70.0)
+    _search(policy, t3, {"alice": 0.8})
+    _search(policy, t3, {"alice": 0.8})
+    assert [d.subject_id for d in policy.decide([t3], at_s=70.0)] == ["alice"]
+
+
+def test_aggregate_is_weighted_by_face_size_and_quality() -> None:
+    tr = FaceTracker()
+    policy = AlertPolicy(threshold=0.5, min_hits=2, cooldown_s=0)
+    (t,), _ = tr.update([face(0, 0)], 0.0)
+    _search(policy, t, {"alice": 0.9}, weight=1.0)  # a small, poor shot that happens to score high
+    _search(policy, t, {"alice": 0.55}, weight=1.0)
+    _search(policy, t, {"alice": 0.2}, weight=20.0)  # a big, sharp frontal shot: clearly not her
+    assert policy.decide([t], at_s=0.0) == []
+
+
+def test_one_subject_per_face_and_one_face_per_subject_in_a_frame() -> None:
+    tr = FaceTracker()
+    policy = AlertPolicy(threshold=0.5, min_hits=1, cooldown_s=0)
+    a, b = tr.update([face(0, 0), face(300, 0)], 0.0)[0]
+    _search(policy, a, {"alice": 0.9, "carol": 0.8})
+    _search(policy, b, {"alice": 0.7, "carol": 0.6})
+    decisions = policy.decide([a, b], at_s=0.0)
+    pairs = {(d.track.id, d.subject_id) for d in decisions}
+    # alice goes to the better face a; a then cannot also be carol; b cannot also be alice, so b is carol.
+    assert pairs == {(a.id, "alice"), (b.id, "carol")}

@@ -1,0 +1,1 @@
+from tests.store.db_fixtures import *  # noqa: F403
