@@ -66,13 +66,13 @@ def test_feed_record_has_both_measures_with_the_right_figures(world: World) -> N
     assert (p["confirmed_true"], p["adjudicated"], p["unadjudicated"]) == (1, 3, 1)
     assert p["precision"] == pytest.approx(1 / 3)
     assert p["ci95_low"] == pytest.approx(0.00840, abs=5e-5) and p["ci95_high"] == pytest.approx(0.90570, abs=5e-5)
-    assert rec["false_alerts"] == 2 and rec["faces_seen"] == 4000
-    assert rec["false_alerts_per_1000_faces"] == pytest.approx(0.5)
+    assert rec["false_alerts"] == 2 and rec["faces_seen"] == 900
+    assert rec["false_alerts_per_1000_faces"] == pytest.approx(2 / 900 * 1000)  # per distinct face (track)
 
     rows = list(csv.DictReader(io.StringIO(world.client.get("/public/deployments.csv").text)))
     assert tuple(rows[0].keys()) == CSV_COLUMNS
     assert float(rows[0]["alert_precision"]) == pytest.approx(1 / 3, abs=1e-4)
-    assert float(rows[0]["false_alerts_per_1000_faces"]) == pytest.approx(0.5)
+    assert float(rows[0]["false_alerts_per_1000_faces"]) == pytest.approx(2 / 900 * 1000, abs=1e-3)
 
 
 def test_a_record_missing_either_measure_is_caught() -> None:

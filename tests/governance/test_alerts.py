@@ -112,7 +112,8 @@ def test_counters_add_up(live: Live) -> None:
     from openlfr.governance.report import deployment_record
 
     rec = deployment_record(live.store, live.deployment.id)
-    assert (rec["faces_seen"], rec["frames_processed"], rec["frames_dropped"]) == (16, 160, 2)
+    assert (rec["faces_seen"], rec["face_detections"]) == (6, 16)
+    assert (rec["frames_processed"], rec["frames_dropped"]) == (160, 2)
     with pytest.raises(ScanRefused):
         live.gateway.record_counters("cam-9", faces_seen=1, tracks=1, frames_processed=1, frames_dropped=0)
     with pytest.raises(ValueError):

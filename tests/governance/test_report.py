@@ -34,10 +34,10 @@ def test_record_counts_outcomes_and_carries_both_measures(store, make_deployment
     rec = deployment_record(store, live.deployment.id, actor="analyst (supervisor)", clock=clock)
     assert rec["alerts"] == 5 and rec["true_alerts"] == 1 and rec["false_alerts"] == 2
     assert rec["unadjudicated_alerts"] == 2 and rec["engagements"] == 2 and rec["arrests"] == 1
-    assert rec["faces_seen"] == 2000 and rec["watchlist_size"] == 2 and rec["watchlist_holds_under_18"] is False
+    assert rec["faces_seen"] == 1200 and rec["face_detections"] == 2000 and rec["watchlist_size"] == 2 and rec["watchlist_holds_under_18"] is False
     assert rec["alert_precision"] == pytest.approx(1 / 3)
     assert rec["alert_precision_ci95"] == pytest.approx(list(clopper_pearson(1, 3)))
-    assert rec["false_alerts_per_1000_faces"] == pytest.approx(1.0)
+    assert rec["false_alerts_per_1000_faces"] == pytest.approx(2 / 1200 * 1000)  # per distinct face (track)
     assert rec["threshold"] == live.deployment.threshold and rec["pack"] == "opencv-zoo"
     assert rec["location"] == "High Street, Cardiff" and rec["status"] == "closed"
     assert entries(store, last=1)[0].action == "report.deployment"

@@ -22,11 +22,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
 from openlfr.api.deps import client_address, get_store
-from openlfr.governance import alerts as alert_service
 from openlfr.governance import deployments
-from openlfr.governance.alerts import truth
 from openlfr.governance.deployments import DeploymentInfo
-from openlfr.governance.measures import alert_precision, false_alerts_per_1000
+from openlfr.governance.measures import alert_precision
+from openlfr.governance.report import deployment_record
 from openlfr.store import Store
 
 router = APIRouter(prefix="/public", tags=["public"])
@@ -71,27 +70,16 @@ def rate_limited(request: Request) -> None:
 
 def measures_for(store: Store, dep: DeploymentInfo) -> dict[str, Any]:
     """Both measures, always together: alert precision with its 95% interval and the unadjudicated
-    count, and false alerts per 1,000 faces seen."""
-    items = alert_service.list_alerts(store, dep.id)
-    truths = [truth(a) for a in items]  # type: ignore[arg-type]  # AlertInfo carries the same decision fields
-    confirmed_true = sum(1 for t in truths if t is True)
-    false_alerts = sum(1 for t in truths if t is False)
-    adjudicated = confirmed_true + false_alerts
-    precision = alert_precision(confirmed_true, adjudicated, len(items) - adjudicated)
-    faces_seen = faces_seen_for(store, dep.id)
+    count, and false alerts per 1,000 faces seen; counted once, by the published deployment record."""
+    rec = deployment_record(store, dep.id)
+    adjudicated = rec["true_alerts"] + rec["false_alerts"]
     return {
-        "alerts": len(items),
-        "alert_precision": precision.as_dict(),
-        "false_alerts": false_alerts,
-        "faces_seen": faces_seen,
-        "false_alerts_per_1000_faces": false_alerts_per_1000(false_alerts, faces_seen),
+        "alerts": rec["alerts"],
+        "alert_precision": alert_precision(rec["true_alerts"], adjudicated, rec["unadjudicated_alerts"]).as_dict(),
+        "false_alerts": rec["false_alerts"],
+        "faces_seen": rec["faces_seen"],
+        "false_alerts_per_1000_faces": rec["false_alerts_per_1000_faces"],
     }
-
-
-def faces_seen_for(store: Store, deployment_id: str) -> int:
-    from openlfr.api.status import camera_counters
-
-    return sum(c["faces_seen"] for c in camera_counters(store, deployment_id))
 
 
 def public_deployment(store: Store, dep: DeploymentInfo, legal_basis: str) -> dict[str, Any]:

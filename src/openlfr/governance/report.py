@@ -49,7 +49,10 @@ def deployment_record(
                 .group_by(WatchlistSubject.category)).tuples().all())
         counters = list(s.scalars(select(CameraCounter).where(CameraCounter.deployment_id == dep.id)))
         alerts = list(s.scalars(select(Alert).where(Alert.deployment_id == dep.id)))
-        faces_seen = sum(c.faces_seen for c in counters)
+        # "Faces seen" counts people (tracks), not per-frame detections: dividing false alerts by detections
+        # would shrink the false-alert rate by the frames each face stays in view, the very move the
+        # public objected to ("0.1% of faces processed"). Detections are published beside it.
+        faces_seen = sum(c.tracks for c in counters)
         true_alerts = sum(1 for a in alerts if truth(a) is True)
         false_alerts = sum(1 for a in alerts if truth(a) is False)
         unadjudicated = len(alerts) - true_alerts - false_alerts
@@ -78,6 +81,7 @@ def deployment_record(
                 {WATCHLIST_CATEGORIES.get(k, k): v for k, v in sorted(by_category.items())} if by_category else None
             ),
             "faces_seen": faces_seen,
+            "face_detections": sum(c.faces_seen for c in counters),
             "frames_processed": sum(c.frames_processed for c in counters),
             "frames_dropped": sum(c.frames_dropped for c in counters),
             "alerts": len(alerts),
