@@ -1,0 +1,197 @@
+"""``openlfr demo``: the main job end to end on the embedded default (SQLite, default pack).
+
+It plans a deployment, enrols a small watchlist from the public sample photos, opens the deployment, runs
+the live pipeline over the sample clip, and prints what officers would see, the published record and the
+audit check. It decides nothing: the alert is left for a human to adjudicate (rule 7).
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from openlfr.cli.app import app, clean_errors, console, fail, settings
+from openlfr.governance.audit import Actor, verify
+from openlfr.governance.deployments import close_deployment, create_deployment, open_deployment
+from openlfr.governance.errors import GovernanceError
+from openlfr.governance.live_gateway import DeploymentGateway
+from openlfr.governance.report import deployment_record, write_record
+from openlfr.governance.watchlists import SubjectEntry, enrol_subject
+from openlfr.live.pipeline import LivePipeline, RaisedAlert
+from openlfr.live.sources import parse_source
+from openlfr.matching.calibration import load_calibration
+from openlfr.store import open_store, utcnow
+from openlfr.vision import load_engine
+
+_MARKER = ".openlfr-demo"
+_EXAMPLES = ("small_celeb_examples", "face_recognition", "examples")
+# Public sample photos: one person who performs in the clip, and people who are not in it.
+_WATCHLIST = [
+    ("SUBJ-001", "Lin-Manuel Miranda", "wanted_by_court", (*_EXAMPLES, "lin-manuel-miranda.png")),
+    ("SUBJ-002", "Joe Biden", "suspected_offence", (*_EXAMPLES, "biden.jpg")),
+    (
+        "SUBJ-003",
+        "Kit Harington",
+        "bail_conditions",
+        (*_EXAMPLES, "knn_examples", "train", "kit_harington", "john1.jpeg"),
+    ),
+    (
+        "SUBJ-004",
+        "Rose Leslie",
+        "missing_at_risk",
+        (*_EXAMPLES, "knn_examples", "train", "rose_leslie", "img1.jpg"),
+    ),
+]
+_CLIP = ("videos", "face_recognition__short_hamilton_clip.mp4")
+# Below every validated minimum shipped so far: the demo shows the audited override path (rule 2).
+_DEMO_THRESHOLD = 0.45
+
+
+@app.command()
+def demo(
+    threshold: float = typer.Option(_DEMO_THRESHOLD, help="Face-match threshold of the demo deployment."),
+    keep: bool = typer.Option(False, "--keep", help="Keep the data of earlier demo runs."),
+    out: Path = typer.Option(Path("var/demo-record"), help="Where the published record is written."),
+) -> None:
+    """Run the main job once on sample data: deployment, watchlist, live pipeline, alert, record, audit."""
+    s = settings()
+    data = s.dataset_dir.resolve()
+    for parts in [p for *_, p in _WATCHLIST] + [_CLIP]:
+        if not data.joinpath(*parts).is_file():
+            fail(f"sample data missing: {data.joinpath(*parts)} (set OPENLFR_DATA to the shared data folder)")
+    if s.data_dir.exists() and not keep:
+        if any(s.data_dir.iterdir()) and not (s.data_dir / _MARKER).exists():
+            fail(
+                f"{s.data_dir} holds data that the demo did not create; set OPENLFR_DATA_DIR to an empty folder"
+            )
+        shutil.rmtree(s.data_dir)
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    (s.data_dir / _MARKER).write_text("created by `openlfr demo`; safe to delete\n")
+
+    planner = Actor("Demo Inspector", "authorising_officer")
+    with clean_errors(GovernanceError):
+        store = open_store(s)
+        pack = s.vision.pack
+        cal = load_calibration(pack, s.data_dir)
+        override = None
+        if cal is None or threshold < cal.validated_min_threshold:
+            minimum = "none calibrated" if cal is None else f"{cal.validated_min_threshold:.3f}"
+            override = (
+                f"demonstration on public sample footage, not an operational deployment: threshold {threshold:.2f} "
+                f"is below the validated minimum ({minimum}) so that the sample clip produces an alert"
+            )
+        now = utcnow()
+        dep = create_deployment(
+            store,
+            planner,
+            purpose="Demonstration of openlfr on public sample footage",
+            location="Demo stage (sample video)",
+            starts_at=now - timedelta(minutes=1),
+            ends_at=now + timedelta(hours=1),
+            authorising_officer="Demo Superintendent",
+            cameras=["stage"],
+            pack=pack,
+            threshold=threshold,
+            threshold_override_reason=override,
+        )
+        console.print(
+            Panel.fit(
+                f"Deployment [bold]{dep.id}[/] planned: camera 'stage', pack {dep.pack}, threshold {dep.threshold:.3f}"
+                + (f"\n[yellow]threshold override (audited):[/] {override}" if override else ""),
+                title="1. Plan",
+                border_style="cyan",
+            )
+        )
+
+        engine = load_engine(pack, s)
+        table = Table("subject", "name", "category", "result")
+        for subject_id, name, category, parts in _WATCHLIST:
+            entry = SubjectEntry(
+                subject_id=subject_id,
+                name=name,
+                category=category,
+                reason="demonstration entry",
+                image_source="public library example photo",
+                legal_basis="demonstration only",
+                approved_by="Demo Inspector",
+                expires_at=now + timedelta(hours=2),
+            )
+            report = enrol_subject(
+                store, planner, dep.id, entry, [data.joinpath(*parts)], engine=engine, allow_partial=True
+            )
+            outcome = "enrolled" if report.subjects_enrolled else "; ".join(r.reason for r in report.refused)
+            table.add_row(subject_id, name, category, outcome)
+        console.print(
+            Panel.fit(table, title="2. Watchlist (destroyed when the deployment closes)", border_style="cyan")
+        )
+
+        dep = open_deployment(store, Actor("Demo Superintendent", "authorising_officer"), dep.id)
+        gateway = DeploymentGateway(store, dep.id, s)
+
+    console.print(
+        Panel.fit(
+            f"Running the live pipeline over {_CLIP[-1]} (played at its own frame rate)...",
+            title="3. Live",
+            border_style="cyan",
+        )
+    )
+    alerts: list[RaisedAlert] = []
+
+    def on_alert(a: RaisedAlert) -> None:
+        alerts.append(a)
+        console.print(
+            f"[bold red]ALERT[/] camera {a.camera_id}: watchlist subject {a.subject_id}, score "
+            f"{a.score:.3f} (threshold {dep.threshold:.3f}), {a.latency_s * 1000:.0f} ms after the frame "
+            f"- alert {a.alert_id}",
+            highlight=False,
+        )
+
+    pipeline = LivePipeline([parse_source(f"stage={data.joinpath(*_CLIP)}")], gateway, s, on_alert=on_alert)
+    pipeline.start()
+    result = pipeline.join(timeout=300)
+    for m in result.metrics:
+        console.print(
+            f"camera {m['camera_id']}: {m['frames_processed']} frames processed, "
+            f"{m['frames_dropped']} dropped, {m['faces_seen']} face detections in {m['tracks']} tracks, "
+            f"{m['alerts']} alert(s)",
+            highlight=False,
+        )
+    console.print("Faces that matched nobody left only these counts behind (rule 3).")
+
+    with clean_errors(GovernanceError):
+        console.print(
+            Panel.fit(
+                "\n".join(
+                    f"OPENLFR_DATA_DIR={s.data_dir} openlfr alert review {a.alert_id} engage\n"
+                    "  (the operator passes it to engagement, or records 'false_alert')"
+                    for a in alerts
+                )
+                or "no alert was raised",
+                title="4. A human decides (nothing is adjudicated automatically)",
+                border_style="cyan",
+            )
+        )
+        closed = close_deployment(store, planner, dep.id)
+        rec = deployment_record(store, dep.id, actor=planner)
+        paths = write_record(rec, out)
+        precision = rec["alert_precision"]
+        console.print(
+            Panel.fit(
+                f"deployment closed: watchlist destroyed ({closed.subjects_destroyed} subjects, "
+                f"{closed.templates_destroyed} templates, {closed.blobs_deleted} encrypted images, and its key)\n"
+                f"faces seen {rec['faces_seen']}, alerts {rec['alerts']} ({rec['unadjudicated_alerts']} awaiting a "
+                f"human decision), threshold {rec['threshold']:.3f}\n"
+                f"alert precision: {'not yet known' if precision is None else f'{precision:.0%}'} "
+                f"(of {rec['alert_precision_adjudicated']} adjudicated); false alerts per 1,000 faces seen: "
+                f"{rec['false_alerts_per_1000_faces']}\n"
+                f"published record: {', '.join(str(p) for p in paths)}",
+                title="5. Published record (both measures)",
+                border_style="cyan",
+            )
+        )
+        console.print(Panel.fit(str(verify(store, planner)), title="6. Audit log", border_style="cyan"))
