@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export OPENLFR_DATA ?= $(abspath ../shared/data)
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench bench-env clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,5 +31,12 @@ lint: venv
 bench: venv
 	$(BIN)/python benchmarks/verification.py
 
+## A separate environment for the peer libraries of benchmarks/live.py (never openlfr's own dependencies).
+bench-env: venv
+	$(PYTHON) -m venv .venv-bench
+	echo "import site; site.addsitedir('$(abspath $(VENV))/lib/python3.11/site-packages')" \
+		> .venv-bench/lib/python3.11/site-packages/openlfr-main.pth
+	.venv-bench/bin/pip install -q --no-deps -r benchmarks/requirements-peers.txt
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-bench var .pytest_cache .mypy_cache .ruff_cache

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from openlfr.config import Settings, get_settings
+from openlfr.vision.packs import ModelPack, ModelPackError, get_pack
 
 app = typer.Typer(
     name="openlfr",
@@ -49,3 +50,15 @@ def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callabl
 
 def is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+def choose_pack(name: str | None) -> ModelPack:
+    """The pack asked for (default: the configured one), announcing a restrictive licence on stderr.
+
+    Every command that lets the user pick a pack goes through here, so the non-commercial notice is never
+    skipped."""
+    with clean_errors(ModelPackError):
+        chosen = get_pack(name or settings().vision.pack)
+    if chosen.licence_notice:
+        err_console.print(f"[bold yellow]licence:[/] {chosen.licence_notice}", highlight=False)
+    return chosen

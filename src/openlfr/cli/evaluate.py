@@ -17,11 +17,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from openlfr.cli.app import app, clean_errors, console, err_console, settings
+from openlfr.cli.app import app, choose_pack, clean_errors, console, err_console, settings
 from openlfr.evaluation.datasets import DatasetError
 from openlfr.evaluation.runner import run_evaluation
 from openlfr.matching.calibration import local_calibration_path
-from openlfr.vision import ModelPackError, get_pack
+from openlfr.vision import ModelPackError
 
 
 @app.command()
@@ -44,11 +44,8 @@ def evaluate(
     calibration files (thresholds per FPIR target and watchlist size, validated minimum threshold)."""
     s = settings()
     packs = list(pack) if pack else [s.vision.pack]
-    with clean_errors(ModelPackError):
-        for name in packs:
-            chosen = get_pack(name)
-            if chosen.licence_notice:
-                err_console.print(f"[bold yellow]licence:[/] {chosen.licence_notice}", highlight=False)
+    for name in packs:
+        choose_pack(name)
     if (max_lfw_people or max_crowd) and not no_calibration and calibration_dir is None:
         err_console.print("[yellow]subset run: not writing calibration files (pass --calibration-dir to force)[/]")
         no_calibration = True

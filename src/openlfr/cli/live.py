@@ -12,7 +12,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from openlfr.cli.app import app, clean_errors, console, err_console, fail, settings
+from openlfr.cli.app import app, choose_pack, clean_errors, console, err_console, fail, settings
 from openlfr.config import Settings
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.live_gateway import DeploymentGateway
@@ -24,7 +24,7 @@ from openlfr.live.sources import SourceError, SourceSpec, parse_source
 from openlfr.live.status_server import serve_metrics
 from openlfr.matching.calibration import CalibrationError, load_calibration
 from openlfr.store import StoreError, open_store
-from openlfr.vision import ModelPackError, get_pack, load_engine
+from openlfr.vision import ModelPackError, load_engine
 
 
 def _status_table(metrics: list[SourceMetrics], alerts: int) -> Table:
@@ -67,10 +67,7 @@ def _status_table(metrics: list[SourceMetrics], alerts: int) -> Table:
 def _dry_run_gateway(
     settings_: Settings, watchlist: Path, pack: str | None, threshold: float | None
 ) -> InMemoryGateway:
-    with clean_errors(ModelPackError):
-        chosen = get_pack(pack or settings_.vision.pack)
-    if chosen.licence_notice:
-        err_console.print(f"[bold yellow]licence:[/] {chosen.licence_notice}", highlight=False)
+    chosen = choose_pack(pack)
     if threshold is None:
         with clean_errors(CalibrationError):
             cal = load_calibration(chosen.name, settings_.data_dir)

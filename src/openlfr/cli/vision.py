@@ -11,7 +11,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from openlfr.cli.app import app, clean_errors, console, err_console, settings
+from openlfr.cli.app import app, choose_pack, clean_errors, console, err_console, settings
 from openlfr.vision import (
     PACKS,
     Face,
@@ -20,7 +20,6 @@ from openlfr.vision import (
     ModelPackError,
     best_face,
     cosine_similarity,
-    get_pack,
     load_engine,
     load_image,
     pack_status,
@@ -31,12 +30,9 @@ PackOption = typer.Option(None, "--pack", "-p", help="Model pack (default: the c
 
 def engine_for(pack: str | None) -> FaceEngine:
     """Load a verified engine, telling the user about a restrictive licence first."""
-    s = settings()
+    chosen = choose_pack(pack)
     with clean_errors(ModelPackError):
-        chosen = get_pack(pack or s.vision.pack)
-        if chosen.licence_notice:
-            err_console.print(f"[bold yellow]licence:[/] {chosen.licence_notice}", highlight=False)
-        return load_engine(chosen.name, s)
+        return load_engine(chosen.name, settings())
 
 
 def read(path: Path) -> np.ndarray:
