@@ -129,8 +129,11 @@ class LiveSettings(BaseModel):
         5, ge=1, description="Quality of an already searched track's face is re-measured this often."
     )
     flip_augment: bool = Field(
-        False,
-        description="Embed live probes with their mirror image too (twice the cost; templates keep theirs).",
+        True,
+        description=(
+            "Embed live probes with their mirror image too, as enrolment and the evaluation do, so the "
+            "calibrated thresholds hold for live scores (measured cost: 54 -> 49 fps unpaced on the crowd clip)."
+        ),
     )
     paced_files: bool = Field(
         True, description="Play video files at their own frame rate (drops counted), not as fast as possible."
