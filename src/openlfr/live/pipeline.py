@@ -181,13 +181,16 @@ class CameraWorker:
     # -- reader thread --------------------------------------------------------------------------------
     def _read(self, stop: threading.Event) -> None:
         block = not self.spec.live and not self.paced
-        started = time.monotonic()
+        started: float | None = None
         try:
             for frame in self.source.frames(stop):
                 if self.metrics.state == "starting":
                     self.metrics.set_state("running")
                 if not self.spec.live and self.paced:
-                    # Play at the source's own rate: a frame is "captured" at start + its media time.
+                    # Play at the source's own rate: a frame is "captured" at start + its media time. The clock
+                    # starts with the first decoded frame, as a camera's would, not before the file is opened.
+                    if started is None:
+                        started = time.monotonic() - frame.media_s
                     frame.captured_mono = started + frame.media_s
                     wait = frame.captured_mono - time.monotonic()
                     if wait > 0 and stop.wait(wait):
@@ -216,6 +219,7 @@ class CameraWorker:
             self.metrics.set_state("refused", str(exc))
             log.warning("source %s not started: %s", cam, exc)
             return
+        self.engine.warm_up()
         reader_stop = threading.Event()
         reader = threading.Thread(target=self._read, args=(reader_stop,), name=f"read-{cam}", daemon=True)
         reader.start()
@@ -328,6 +332,11 @@ class CameraWorker:
             )
             if first or better or confirm:
                 to_search.append(tr)
+        # Bounded work per frame: a burst of new faces would otherwise stall the worker for several frame
+        # intervals and drop frames. New tracks go first, then confirmations, then better shots, larger
+        # faces first; the rest stay eligible and are embedded on the next frames.
+        to_search.sort(key=lambda t: (t.searches > 0, not self.policy.pending(t), -t.face.size))
+        del to_search[self.live.max_embeds_per_frame :]
 
         raised: list[RaisedAlert] = []
         if to_search and self.index.template_count:

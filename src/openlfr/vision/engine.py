@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from openlfr.config import QualitySettings, Settings, VisionSettings
+from openlfr.vision.alignment import ARCFACE_TEMPLATE
 from openlfr.vision.detectors import DlibHOGDetector, SCRFDDetector, YuNetDetector
 from openlfr.vision.embedders import DlibResNetEmbedder, MobileFaceNetEmbedder, SFaceEmbedder
 from openlfr.vision.face import Face
@@ -98,6 +99,21 @@ class FaceEngine:
             return []
         emb = self.embedder.embed(image, faces)
         return [f.with_embedding(e) for f, e in zip(faces, emb, strict=True)]
+
+    def warm_up(self, width: int | None = None, height: int | None = None) -> None:
+        """Run every model once on a blank frame, so that lazy initialisation does not delay (and, live,
+        drop) the first real frames."""
+        w = width or self.vision.working_width
+        h = height or w * 9 // 16
+        frame = np.zeros((h, w, 3), dtype=np.uint8)
+        self.detect(frame)
+        off = np.array([w / 2 - 56, h / 2 - 56], dtype=np.float32)
+        face = Face(
+            box=np.array([off[0], off[1], off[0] + 112, off[1] + 112], dtype=np.float32),
+            landmarks=(ARCFACE_TEMPLATE + off).astype(np.float32),
+            detector_score=1.0,
+        )
+        self.embed(frame, self.assess(frame, [face]))
 
     def analyse(self, image: BGRImage, *, pad: float = 0.0, embed: bool = True) -> list[Face]:
         """Detect, assess and (by default) embed every face in an image."""
