@@ -90,7 +90,8 @@ def main() -> None:
         now = datetime.now(UTC)
         dep = create_deployment(store, "benchmark", purpose="benchmark", location="lab", starts_at=now,
                                 ends_at=now + timedelta(hours=8), authorising_officer="benchmark", cameras=["c"],
-                                pack=args.pack, threshold=0.99)
+                                pack=args.pack, threshold=0.99, purpose_category="wanted_offenders",
+                                legal_basis="benchmark", authorising_role="Inspector")
         csv_path = Path(tmp) / "watchlist.csv"
         with open(csv_path, "w", newline="") as fh:
             w = csv.writer(fh)

@@ -124,6 +124,9 @@ class LiveSettings(BaseModel):
     confirm_every_frames: int = Field(
         2, ge=1, description="A track with an unconfirmed match above threshold is searched again this often."
     )
+    max_embeds_per_frame: int = Field(
+        3, ge=1, description="Best shots embedded per frame at most; the rest wait for the next frames."
+    )
     search_top_k: int = Field(3, ge=1, description="Candidates per search kept in a track's evidence.")
     reassess_every_frames: int = Field(
         5, ge=1, description="Quality of an already searched track's face is re-measured this often."
@@ -183,7 +186,7 @@ class ServerSettings(BaseModel):
     legal_basis_summary: str = Field(
         "Common-law policing powers, with sensitive processing under Part 3 of the Data Protection Act 2018 "
         "(strictly necessary for law enforcement)",
-        description="The legal basis shown on the public page and the signage.",
+        description="Legal basis shown for a deployment recorded without one of its own (before migration 0003).",
     )
 
 

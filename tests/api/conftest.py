@@ -63,6 +63,8 @@ def enrolled_open_deployment(store: Store, cameras: tuple[str, ...] = ("cam-1",)
         store, "planner", purpose="Find people wanted by the courts", location="Queen Street, Cardiff",
         starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(hours=hours),
         authorising_officer="Supt. Jones", cameras=list(cameras), threshold=THRESHOLD,
+        purpose_category="wanted_offenders", legal_basis="Common-law policing powers; DPA 2018 Part 3",
+        authorising_role="Superintendent",
         threshold_override_reason="test deployment: no calibration in a fresh data directory",
     )
     entry = SubjectEntry(
@@ -85,7 +87,6 @@ def raise_test_alert(store: Store, deployment_id: str, camera: str = "cam-1") ->
     """A real alert through governance's gateway (as the live pipeline raises them)."""
     crop = jpeg_of(require_data(*MIRANDA))
     gateway = DeploymentGateway(store, deployment_id)
-    gateway.watchlist()  # as the pipeline does: the index rows must be loaded before raising
     return gateway.raise_alert(
         camera_id=camera, track_id="t1", subject_id="W-001", template_index=0, score=0.55, threshold=THRESHOLD,
         probe_crop=crop, frame_crop=crop, observed_at=datetime.now(UTC),

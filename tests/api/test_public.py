@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 
 import pytest
@@ -100,7 +101,64 @@ def test_public_feeds_are_cacheable_rate_limited_and_carry_no_biometric_field(wo
                       "miranda", "probe"):
         assert forbidden not in text, forbidden
     (dep,) = r.json()["announced"]
-    assert dep["authorised_by_role"] == "authorising officer" and dep["location"] == "Queen Street, Cardiff"
+    assert dep["authorised_by_role"] == "Superintendent" and dep["location"] == "Queen Street, Cardiff"
     limit = world.store.settings.server.public_requests_per_minute
     codes = [world.client.get("/public/deployments.csv").status_code for _ in range(limit + 1)]
     assert 429 in codes and math.isfinite(limit)
+
+
+def test_announcements_carry_purpose_category_legal_basis_and_role_never_the_name(world: World) -> None:
+    """Issue 8 §3: place, date, times, purpose category, legal basis summary, who authorised it by role."""
+    (dep,) = world.client.get("/public/deployments.json").json()["announced"]
+    assert dep["purpose_category"] == "locating people wanted by the courts or police"
+    assert dep["legal_basis"] == "Common-law policing powers; DPA 2018 Part 3"
+    assert dep["legal_basis"] != world.store.settings.server.legal_basis_summary  # the deployment's own
+    (row,) = csv.DictReader(io.StringIO(world.client.get("/public/deployments.csv").text))
+    assert (row["purpose_category"], row["legal_basis"], row["authorised_by_role"]) == (
+        dep["purpose_category"], dep["legal_basis"], "Superintendent")
+    for url in ("/public", f"/public/deployments/{world.deployment_id}"):
+        page = world.client.get(url).text
+        assert "locating people wanted by the courts or police" in page and "DPA 2018 Part 3" in page, url
+        assert "Superintendent" in page and "Jones" not in page, url
+    # The published record (JSON, CSV, HTML) names the role, not the officer.
+    from openlfr.governance.report import deployment_record, record_csv, record_html
+
+    rec = deployment_record(world.store, world.deployment_id)
+    assert "authorising_officer" not in rec and rec["authorised_by_role"] == "Superintendent"
+    for text in (json.dumps(rec), record_csv(rec), record_html(rec)):
+        assert "Jones" not in text and "Superintendent" in text and "DPA 2018 Part 3" in text
+
+
+def test_feeds_and_page_say_whether_the_watchlist_holds_anyone_under_18(world: World) -> None:
+    """Issue 8 §2, by recorded date of birth, with the count of entries whose date of birth is unknown."""
+    from datetime import UTC, date, datetime
+
+    from openlfr.governance.watchlists import enrol_subject
+    from tests.governance.faces import entry, lfw_people
+
+    def published() -> tuple[dict[str, object], dict[str, str], str]:
+        (dep,) = world.client.get("/public/deployments.json").json()["announced"]
+        (row,) = csv.DictReader(io.StringIO(world.client.get("/public/deployments.csv").text))
+        return dep["record"], row, world.client.get(f"/public/deployments/{world.deployment_id}").text
+
+    # W-001 was enrolled without a date of birth: nobody is known to be under 18, one entry is unknown.
+    rec, row, page = published()
+    assert (rec["watchlist_size"], rec["watchlist_holds_under_18"], rec["watchlist_date_of_birth_unknown"]) == (1, False, 1)
+    assert (row["watchlist_holds_under_18"], row["watchlist_date_of_birth_unknown"]) == ("no", "1")
+    assert "no (0 of 1 entries; 1 with no recorded date of birth)" in page
+
+    today = datetime.now(UTC).date()
+    sixteen = date(today.year - 16, 1, 1)
+    enrol_subject(world.store, "planner", world.deployment_id,
+                  entry("W-002", datetime.now(UTC), date_of_birth=sixteen), [lfw_people()[0][1][0]])
+    rec, row, page = published()
+    assert (rec["watchlist_size"], rec["watchlist_holds_under_18"], rec["watchlist_under_18"]) == (2, True, 1)
+    assert (row["watchlist_holds_under_18"], row["watchlist_under_18"], row["watchlist_size"]) == ("yes", "1", "2")
+    assert "yes (1 of 2 entries; 1 with no recorded date of birth)" in page
+
+    # After close the counts are frozen into the record, and the past table shows them too.
+    assert world.client.post(f"/api/deployments/{world.deployment_id}/close",
+                             headers=world.headers(Role.OPERATOR)).status_code == 200
+    (past,) = world.client.get("/public/deployments.json").json()["past"]
+    assert past["record"]["watchlist_holds_under_18"] is True and past["record"]["watchlist_date_of_birth_unknown"] == 1
+    assert "yes (1 of 2 entries; 1 with no recorded date of birth)" in world.client.get("/public").text

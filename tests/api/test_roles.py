@@ -27,6 +27,8 @@ def _future_deployment() -> dict[str, Any]:
         "purpose": "Find missing people at risk", "location": "Market Square", "starts_at": start.isoformat(),
         "ends_at": (start + timedelta(hours=6)).isoformat(), "authorising_officer": "Supt. Jones",
         "cameras": ["cam-9"], "threshold": 0.5, "threshold_override_reason": "test",
+        "purpose_category": "missing_persons", "legal_basis": "Common-law policing powers",
+        "authorising_role": "Superintendent",
     }
 
 

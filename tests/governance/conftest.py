@@ -31,6 +31,8 @@ def make_deployment(store: Store, clock: Any, calibrated: float) -> Callable[...
             "purpose": "find people wanted by the courts", "location": "High Street, Cardiff",
             "starts_at": clock() + timedelta(hours=1), "ends_at": clock() + timedelta(hours=9),
             "authorising_officer": "Supt. Jones", "cameras": ["cam-1", "cam-2"], "threshold": 0.5,
+            "purpose_category": "wanted_offenders", "legal_basis": "Common-law policing powers; DPA 2018 Part 3",
+            "authorising_role": "Superintendent",
         }
         values.update(kw)
         return create_deployment(store, "planner (supervisor)", clock=clock, **values)

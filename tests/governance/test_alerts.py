@@ -61,6 +61,19 @@ def test_a_real_probe_raises_an_alert_with_the_threshold_in_force(live: Live) ->
     assert entries(live.store, action="alert.raise")[0].target == alert_id
 
 
+def test_a_fresh_gateway_raises_an_alert_without_loading_the_watchlist_first(live: Live) -> None:
+    # A camera worker restarted mid-deployment may deliver a queued alert before it calls watchlist():
+    # the template row lookup then runs inside raise_alert's own session (a nested one locked SQLite).
+    fresh = DeploymentGateway(live.store, live.deployment.id, live.store.settings, clock=live.clock)
+    live.gateway = fresh
+    alert_id = live.alert(subject=1, track_id="t9")
+    a = get_alert(live.store, alert_id)
+    assert a.subject_id == live.people[1] and a.threshold == live.deployment.threshold
+    assert alert_image(live.store, "op (operator)", alert_id, "candidate") == lfw_people()[1][1][0].read_bytes()
+    other = DeploymentGateway(live.store, live.deployment.id, live.store.settings, clock=live.clock)
+    assert other.reference_image(live.people[0], 0) == lfw_people()[0][1][0].read_bytes()
+
+
 def test_rule1_at_the_gateway(live: Live, clock) -> None:  # type: ignore[no-untyped-def]
     live.gateway.check_can_scan("cam-2")
     with pytest.raises(ScanRefused, match="not one of"):

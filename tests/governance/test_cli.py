@@ -54,6 +54,8 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
     dep = run_json("deployment", "create", "--purpose", "wanted offenders", "--location", "Queen St",
                    "--start", (now - timedelta(minutes=1)).isoformat(), "--end", (now + timedelta(hours=2)).isoformat(),
                    "--officer", "Supt. Jones", "--camera", "cam-1", "--camera", "cam-2", "--threshold", "0.45",
+                   "--purpose-category", "wanted_offenders", "--legal-basis", "Common-law policing powers",
+                   "--officer-role", "Superintendent",
                    "--as", "planner (supervisor)")
     assert isinstance(dep, dict)
     dep_id = dep["id"]
@@ -127,7 +129,8 @@ def test_cli_errors_are_one_line(cli_settings: Settings) -> None:
     for args, message in (
         (["deployment", "show", "nope"], "no deployment with id 'nope'"),
         (["deployment", "create", "--purpose", "p", "--location", "l", "--start", "2030-01-01T09:00",
-          "--end", "2030-01-01T10:00Z", "--officer", "o", "--camera", "c"], "needs a time zone"),
+          "--end", "2030-01-01T10:00Z", "--officer", "o", "--camera", "c", "--purpose-category", "missing_persons",
+          "--legal-basis", "b", "--officer-role", "Inspector"], "needs a time zone"),
         (["alert", "review", "nope", "engage"], "no alert with id 'nope'"),
     ):
         result = runner.invoke(app, args)

@@ -19,6 +19,7 @@ from openlfr.governance.deployments import (
 from openlfr.governance.errors import GovernanceError, NotFound, ScanRefused
 from openlfr.matching.calibration import local_calibration_path
 from openlfr.store import Store
+from openlfr.store.models import DEPLOYMENT_PURPOSE_CATEGORIES
 
 
 def test_create_records_a_planned_deployment_and_audits_it(store, make_deployment) -> None:  # type: ignore[no-untyped-def]
@@ -38,6 +39,11 @@ def test_create_records_a_planned_deployment_and_audits_it(store, make_deploymen
         ({"cameras": ["a", "a"]}, "repeat"),
         ({"pack": "no-such-pack"}, "no-such-pack"),
         ({"threshold": 1.5}, "not a cosine similarity"),
+        ({"purpose_category": "general surveillance"}, "unknown purpose category 'general surveillance'"),
+        ({"purpose_category": ""}, "unknown purpose category"),
+        ({"legal_basis": " "}, "needs a legal basis"),
+        ({"authorising_role": ""}, "needs a rank or role for its authorising officer"),
+        ({"authorising_role": "supt. jones"}, "not the officer's name"),
     ],
 )
 def test_create_refuses_bad_input(make_deployment, change, message) -> None:  # type: ignore[no-untyped-def]
@@ -127,9 +133,37 @@ def test_rule2_no_calibration_means_an_override_reason(store: Store, clock) -> N
     dep = create_deployment(
         store, "planner", purpose="p", location="l", starts_at=clock(), ends_at=clock() + timedelta(hours=2),
         authorising_officer="Supt", cameras=["c"], pack="dlib", threshold=0.95, clock=clock,
+        purpose_category="missing persons", legal_basis="b", authorising_role="Superintendent",
     )
     with pytest.raises(GovernanceError, match="no calibration exists for pack dlib"):
         open_deployment(store, "sup", dep.id, clock=clock)
     opened = open_deployment(store, "sup", dep.id, override_reason="pilot, no calibration yet", clock=clock)
     assert opened.threshold_override_reason == "pilot, no calibration yet"
     assert any(e.action == "deployment.threshold_override" for e in entries(store, deployment_id=dep.id))
+
+
+@pytest.mark.parametrize(
+    ("given", "key"),
+    [("wanted_offenders", "wanted_offenders"), ("Missing persons", "missing_persons"),
+     ("keeping a public event or gathering safe", "public_event_safety"), ("serious-crime-prevention", "serious_crime_prevention")],
+)
+def test_purpose_category_by_key_or_words(make_deployment, given: str, key: str) -> None:  # type: ignore[no-untyped-def]
+    dep = make_deployment(purpose_category=given, legal_basis="  Common-law powers ", authorising_role=" Chief Inspector ")
+    assert (dep.purpose_category, dep.legal_basis, dep.authorising_role) == (key, "Common-law powers", "Chief Inspector")
+    assert dep.authorising_officer == "Supt. Jones"
+    assert dep.as_dict()["purpose_category_label"] == DEPLOYMENT_PURPOSE_CATEGORIES[key]
+
+
+def test_a_deployment_recorded_before_revision_0003_publishes_the_fallbacks(store, make_deployment) -> None:  # type: ignore[no-untyped-def]
+    """Rows from before the columns existed have none: the setting's legal basis and a generic role stand in."""
+    from openlfr.governance.report import deployment_record
+    from openlfr.store.models import Deployment
+
+    dep = make_deployment()
+    with store.session() as s:
+        row = s.get(Deployment, dep.id)
+        row.purpose_category = row.legal_basis = row.authorising_role = None
+    rec = deployment_record(store, dep.id)
+    assert rec["legal_basis"] == store.settings.server.legal_basis_summary
+    assert rec["authorised_by_role"] == "authorising officer" and rec["purpose_category"] is None
+    assert "Supt. Jones" not in json.dumps(rec)

@@ -156,3 +156,37 @@ def test_governance_models_match_the_migrations(store: Store) -> None:
 
     mine = [d for d in diff if table_of(d) in ours]
     assert mine == [], mine
+
+
+def test_revision_0003_adds_the_published_deployment_fields_and_keeps_older_rows(settings: Settings) -> None:
+    """A database made at 0002 with a deployment in it migrates to head: the row stays, the new columns are
+    empty (the public page then uses its fallbacks), and the migrated schema matches the models."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from openlfr.store.base import Base
+    from openlfr.store.db import make_engine, migrate
+
+    engine = make_engine(settings.database_url)
+    migrate(engine, "0002")
+    with engine.begin() as conn:
+        assert "purpose_category" not in {c["name"] for c in inspect(conn).get_columns("deployments")}
+        conn.execute(text(
+            "INSERT INTO deployments (id, purpose, location, starts_at, ends_at, authorising_officer, cameras, pack, "
+            "threshold, status, created_at, created_by) VALUES ('old1', 'p', 'l', '2030-01-01 09:00:00.000000', "
+            "'2030-01-01 17:00:00.000000', 'Supt. Old', '[\"c\"]', 'opencv-zoo', 0.5, 'planned', "
+            "'2029-12-01 09:00:00.000000', 'planner')"))
+    migrate(engine)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT authorising_officer, purpose_category, legal_basis, authorising_role "
+                                "FROM deployments WHERE id = 'old1'")).one()
+        assert tuple(row) == ("Supt. Old", None, None, None)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        assert [d for d in diff if "deployments" in repr(d)] == []
+    from alembic import command
+
+    with engine.begin() as conn:  # and back: the row survives the downgrade without the new columns
+        command.downgrade(alembic_config(conn), "0002")
+        assert "legal_basis" not in {c["name"] for c in inspect(conn).get_columns("deployments")}
+        assert conn.execute(text("SELECT authorising_officer FROM deployments")).scalar() == "Supt. Old"
+    engine.dispose()

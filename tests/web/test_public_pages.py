@@ -33,7 +33,8 @@ def test_public_page_lists_api_created_deployment_and_leaks_nothing(live_server:
         "purpose": "Locate people wanted on warrant", "location": "Cardiff Central station forecourt",
         "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=8)).isoformat(),
         "authorising_officer": "Supt. Rhys Morgan", "cameras": ["van-1"], "threshold": 0.45,
-        "threshold_override_reason": "test",
+        "threshold_override_reason": "test", "purpose_category": "wanted_offenders",
+        "legal_basis": "Common-law powers; warrants issued by Cardiff Magistrates", "authorising_role": "Superintendent",
     })
     assert r.status_code == 201, r.text
     dep_id = r.json()["id"]
@@ -55,7 +56,10 @@ def test_public_page_lists_api_created_deployment_and_leaks_nothing(live_server:
     page.wait_for_load_state("networkidle")
     text = page.inner_text("#announced")
     assert "Cardiff Central station forecourt" in text and "Locate people wanted on warrant" in text
-    assert "authorising officer" in text and "Rhys Morgan" not in page.content()
+    # Issue 8 §3: purpose category, legal basis summary and who authorised it by role, never by name.
+    assert "locating people wanted by the courts or police" in text
+    assert "warrants issued by Cardiff Magistrates" in text
+    assert "Superintendent" in text and "Rhys Morgan" not in page.content()
     shot(page, "public-page")
     page.get_by_role("link", name="Cardiff Central station forecourt").click()
     page.wait_for_load_state("networkidle")
@@ -100,3 +104,6 @@ def test_signage_renders_and_its_qr_decodes_to_the_public_page(live_server: Live
     assert decoded == public_url(settings, dep_id) == f"{live_server.url}/public/deployments/{dep_id}"
     assert "Live facial recognition in use here" in html and "30 days" in html
     assert "Queen Street, Cardiff" in html and "Find people wanted by the courts" in html
+    # The deployment's own legal basis and the authorising role, not the officer's name.
+    assert "Common-law policing powers; DPA 2018 Part 3" in html and "authorised by the Superintendent" in html
+    assert "Jones" not in html

@@ -2,7 +2,9 @@
 published records with both accuracy measures, as JSON and CSV.
 
 What is public is built field by field from an allow-list below, never by dumping a row: no image, no
-template, no watchlist entry, no alert detail, no officer's name (who authorised is given by role). The
+template, no watchlist entry, no alert detail, no officer's name (who authorised is given by role). Each
+deployment carries its own purpose category, legal basis summary and authorising role; the setting
+``server.legal_basis_summary`` stands in only for a deployment recorded before it had one. The
 feeds are rate-limited per address and cacheable (``Cache-Control: public, max-age``, ``ETag``).
 """
 
@@ -25,14 +27,15 @@ from openlfr.api.deps import client_address, get_store
 from openlfr.governance import deployments
 from openlfr.governance.deployments import DeploymentInfo
 from openlfr.governance.measures import alert_precision
-from openlfr.governance.report import deployment_record
+from openlfr.governance.report import deployment_record, published_legal_basis, published_role
 from openlfr.store import Store
 
 router = APIRouter(prefix="/public", tags=["public"])
 
 CSV_COLUMNS = (
-    "id", "status", "location", "date", "starts_at", "ends_at", "purpose", "authorised_by_role",
-    "legal_basis", "cameras", "alerts", "adjudicated", "confirmed_true", "unadjudicated",
+    "id", "status", "location", "date", "starts_at", "ends_at", "purpose", "purpose_category",
+    "authorised_by_role", "legal_basis", "cameras", "watchlist_size", "watchlist_holds_under_18",
+    "watchlist_under_18", "watchlist_date_of_birth_unknown", "alerts", "adjudicated", "confirmed_true", "unadjudicated",
     "alert_precision", "precision_ci95_low", "precision_ci95_high", "false_alerts", "faces_seen",
     "false_alerts_per_1000_faces",
 )
@@ -70,10 +73,16 @@ def rate_limited(request: Request) -> None:
 
 def measures_for(store: Store, dep: DeploymentInfo) -> dict[str, Any]:
     """Both measures, always together: alert precision with its 95% interval and the unadjudicated
-    count, and false alerts per 1,000 faces seen; counted once, by the published deployment record."""
+    count, and false alerts per 1,000 faces seen; counted once, by the published deployment record. With
+    them, whether the watchlist held anyone under 18 by recorded date of birth, and how many entries had no
+    date of birth (so "no one under 18" is read with what was unknown)."""
     rec = deployment_record(store, dep.id)
     adjudicated = rec["true_alerts"] + rec["false_alerts"]
     return {
+        "watchlist_size": rec["watchlist_size"],
+        "watchlist_holds_under_18": rec["watchlist_holds_under_18"],
+        "watchlist_under_18": rec["watchlist_under_18"],
+        "watchlist_date_of_birth_unknown": rec["watchlist_date_of_birth_unknown"],
         "alerts": rec["alerts"],
         "alert_precision": alert_precision(rec["true_alerts"], adjudicated, rec["unadjudicated_alerts"]).as_dict(),
         "false_alerts": rec["false_alerts"],
@@ -82,7 +91,7 @@ def measures_for(store: Store, dep: DeploymentInfo) -> dict[str, Any]:
     }
 
 
-def public_deployment(store: Store, dep: DeploymentInfo, legal_basis: str) -> dict[str, Any]:
+def public_deployment(store: Store, dep: DeploymentInfo) -> dict[str, Any]:
     """The public view of one deployment: an allow-list of fields."""
     out: dict[str, Any] = {
         "id": dep.id,
@@ -92,8 +101,9 @@ def public_deployment(store: Store, dep: DeploymentInfo, legal_basis: str) -> di
         "starts_at": dep.starts_at.isoformat(),
         "ends_at": dep.ends_at.isoformat(),
         "purpose": dep.purpose,
-        "authorised_by_role": "authorising officer",
-        "legal_basis": legal_basis,
+        "purpose_category": dep.purpose_category_label,
+        "authorised_by_role": published_role(dep),
+        "legal_basis": published_legal_basis(dep, store.settings),
         "cameras": len(dep.cameras),
         "threshold": dep.threshold,
         "pack": dep.pack,
@@ -103,11 +113,11 @@ def public_deployment(store: Store, dep: DeploymentInfo, legal_basis: str) -> di
     return out
 
 
-def public_listing(store: Store, legal_basis: str) -> dict[str, Any]:
+def public_listing(store: Store) -> dict[str, Any]:
     deps = deployments.list_deployments(store)
     return {
-        "announced": [public_deployment(store, d, legal_basis) for d in deps if d.status in ("planned", "open")],
-        "past": [public_deployment(store, d, legal_basis) for d in reversed(deps) if d.status == "closed"],
+        "announced": [public_deployment(store, d) for d in deps if d.status in ("planned", "open")],
+        "past": [public_deployment(store, d) for d in reversed(deps) if d.status == "closed"],
     }
 
 
@@ -120,14 +130,10 @@ def _cached(request: Request, body: bytes, media_type: str) -> Response:
     return Response(body, media_type=media_type, headers=headers)
 
 
-def _legal_basis(request: Request) -> str:
-    return str(request.app.state.settings.server.legal_basis_summary)
-
-
 @router.get("/deployments.json", dependencies=[Depends(rate_limited)], summary="Public feed (JSON)")
 def feed_json(request: Request, store: Store = Depends(get_store)) -> Response:
     """Announced and past deployments with both accuracy measures. No login; rate-limited; cacheable."""
-    listing = public_listing(store, _legal_basis(request))
+    listing = public_listing(store)
     listing["generated_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
     body = json.dumps(listing, indent=1, sort_keys=True).encode()
     return _cached(request, body, "application/json")
@@ -144,11 +150,18 @@ def csv_rows(listing: dict[str, Any]) -> list[dict[str, Any]]:
             "confirmed_true": prec.get("confirmed_true", ""), "unadjudicated": prec.get("unadjudicated", ""),
             "alert_precision": _num(prec.get("precision")), "precision_ci95_low": _num(prec.get("ci95_low")),
             "precision_ci95_high": _num(prec.get("ci95_high")), "false_alerts": rec.get("false_alerts", ""),
-            "faces_seen": rec.get("faces_seen", ""),
+            "faces_seen": rec.get("faces_seen", ""), "watchlist_size": rec.get("watchlist_size", ""),
+            "watchlist_holds_under_18": _yes_no(rec.get("watchlist_holds_under_18")),
+            "watchlist_under_18": rec.get("watchlist_under_18", ""),
+            "watchlist_date_of_birth_unknown": rec.get("watchlist_date_of_birth_unknown", ""),
             "false_alerts_per_1000_faces": _num(rec.get("false_alerts_per_1000_faces")),
         })
         rows.append(row)
     return rows
+
+
+def _yes_no(v: Any) -> str:
+    return "" if v is None or v == "" else ("yes" if v else "no")
 
 
 def _num(v: Any) -> str:
@@ -161,5 +174,5 @@ def feed_csv(request: Request, store: Store = Depends(get_store)) -> Response:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS))
     writer.writeheader()
-    writer.writerows(csv_rows(public_listing(store, _legal_basis(request))))
+    writer.writerows(csv_rows(public_listing(store)))
     return _cached(request, buf.getvalue().encode(), "text/csv; charset=utf-8")

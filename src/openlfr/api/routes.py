@@ -18,7 +18,7 @@ from openlfr.api.users import Principal
 from openlfr.governance import audit, deployments
 from openlfr.governance.watchlists import list_subjects
 from openlfr.store import Store
-from openlfr.store.models import WATCHLIST_CATEGORIES
+from openlfr.store.models import DEPLOYMENT_PURPOSE_CATEGORIES, WATCHLIST_CATEGORIES
 
 router = APIRouter(prefix="/api")
 
@@ -29,10 +29,20 @@ def _roles_doc(allowed: tuple[Any, ...]) -> str:
 
 class DeploymentIn(BaseModel):
     purpose: str = Field(..., min_length=1, max_length=2000)
+    purpose_category: str = Field(
+        ..., min_length=1, max_length=200,
+        description="One of: " + "; ".join(f"{k} ({v})" for k, v in DEPLOYMENT_PURPOSE_CATEGORIES.items())
+        + " (the key or the words). Published.",
+    )
+    legal_basis: str = Field(..., min_length=1, max_length=2000, description="Short summary of the legal basis. Published.")
     location: str = Field(..., min_length=1, max_length=500)
     starts_at: AwareDatetime
     ends_at: AwareDatetime
-    authorising_officer: str = Field(..., min_length=1, max_length=200)
+    authorising_officer: str = Field(..., min_length=1, max_length=200, description="The officer's name (internal).")
+    authorising_role: str = Field(
+        ..., min_length=1, max_length=200,
+        description='The authorising officer\'s rank or role, e.g. "Superintendent". Published instead of the name.',
+    )
     cameras: list[str] = Field(..., min_length=1, max_length=64)
     pack: str | None = None
     threshold: float | None = Field(None, ge=-1.0, le=1.0)

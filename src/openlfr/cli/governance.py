@@ -45,7 +45,7 @@ from openlfr.matching.calibration import CalibrationError
 from openlfr.store import Store, StoreError, open_store
 from openlfr.store.blobs import BlobNotFound
 from openlfr.store.crypto import CryptoError
-from openlfr.store.models import WATCHLIST_CATEGORIES
+from openlfr.store.models import DEPLOYMENT_PURPOSE_CATEGORIES, WATCHLIST_CATEGORIES
 from openlfr.vision import ImageError, ModelPackError
 
 deployment_app = typer.Typer(help="Deployments: create, open, close, list, show.", no_args_is_help=True)
@@ -107,8 +107,10 @@ def _fmt(t: datetime | None) -> str:
 def _show_deployment(d: DeploymentInfo) -> None:
     table = Table(show_header=False, title=f"Deployment {d.id}")
     for k, v in (
-        ("status", d.status), ("purpose", d.purpose), ("location", d.location),
-        ("window", f"{_fmt(d.starts_at)} to {_fmt(d.ends_at)}"), ("authorised by", d.authorising_officer),
+        ("status", d.status), ("purpose", d.purpose), ("purpose category", d.purpose_category_label or "-"),
+        ("legal basis", d.legal_basis or "-"), ("location", d.location),
+        ("window", f"{_fmt(d.starts_at)} to {_fmt(d.ends_at)}"),
+        ("authorised by", f"{d.authorising_officer} ({d.authorising_role or 'authorising officer'})"),
         ("cameras", ", ".join(d.cameras)), ("pack", d.pack), ("threshold", f"{d.threshold:.3f}"),
         ("validated minimum", f"{d.validated_min_threshold:.3f}" if d.validated_min_threshold is not None else "-"),
         ("override reason", d.threshold_override_reason or "-"), ("created", f"{_fmt(d.created_at)} by {d.created_by}"),
@@ -124,10 +126,19 @@ def _show_deployment(d: DeploymentInfo) -> None:
 @deployment_app.command("create")
 def deployment_create(
     purpose: str = typer.Option(..., help="Why: the operational purpose."),
+    purpose_category: str = typer.Option(
+        ..., "--purpose-category",
+        help="Published purpose category, by key or words: "
+        + "; ".join(f"{k} ({v})" for k, v in DEPLOYMENT_PURPOSE_CATEGORIES.items()) + ".",
+    ),
+    legal_basis: str = typer.Option(..., "--legal-basis", help="Short summary of the legal basis (published)."),
     location: str = typer.Option(..., help="Where."),
     start: str = typer.Option(..., help="Start, ISO time with zone (2030-06-01T09:00Z)."),
     end: str = typer.Option(..., help="End, ISO time with zone."),
-    officer: str = typer.Option(..., "--officer", help="The authorising officer."),
+    officer: str = typer.Option(..., "--officer", help="The authorising officer's name (internal, never published)."),
+    officer_role: str = typer.Option(
+        ..., "--officer-role", help="The authorising officer's rank or role as published, e.g. Superintendent."
+    ),
     camera: list[str] = typer.Option(..., "--camera", help="A camera id (repeat for several)."),
     pack: str | None = typer.Option(None, help="Model pack (default: the configured one)."),
     threshold: float | None = typer.Option(None, help="Alert threshold (default: the validated minimum)."),
@@ -138,8 +149,9 @@ def deployment_create(
     """Plan a deployment (nothing is scanned until it is opened)."""
     with store_session() as store, clean_errors(*ERRORS, ValueError):
         d = create_deployment(
-            store, actor_of(as_), purpose=purpose, location=location, starts_at=when(start, "--start"),
-            ends_at=when(end, "--end"), authorising_officer=officer, cameras=camera, pack=pack, threshold=threshold,
+            store, actor_of(as_), purpose=purpose, purpose_category=purpose_category, legal_basis=legal_basis,
+            location=location, starts_at=when(start, "--start"), ends_at=when(end, "--end"),
+            authorising_officer=officer, authorising_role=officer_role, cameras=camera, pack=pack, threshold=threshold,
             threshold_override_reason=override_reason,
         )
     if as_json:

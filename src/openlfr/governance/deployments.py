@@ -17,7 +17,13 @@ from openlfr.governance.audit import ActorLike, as_actor, record
 from openlfr.governance.errors import GovernanceError, NotFound, ScanRefused
 from openlfr.matching.calibration import CalibrationError, load_calibration
 from openlfr.store import Store, utcnow
-from openlfr.store.models import Alert, Deployment, WatchlistSubject, WatchlistTemplate
+from openlfr.store.models import (
+    DEPLOYMENT_PURPOSE_CATEGORIES,
+    Alert,
+    Deployment,
+    WatchlistSubject,
+    WatchlistTemplate,
+)
 from openlfr.vision import ModelPackError, get_pack
 
 Clock = Callable[[], datetime]
@@ -31,6 +37,11 @@ class DeploymentInfo:
     purpose: str
     location: str
     authorising_officer: str
+    """The officer's name: internal only (the published record and public page give :attr:`authorising_role`)."""
+    purpose_category: str | None
+    """A key of ``DEPLOYMENT_PURPOSE_CATEGORIES`` (None only for deployments recorded before it existed)."""
+    legal_basis: str | None
+    authorising_role: str | None
     pack: str
     threshold: float
     cameras: list[str]
@@ -49,16 +60,25 @@ class DeploymentInfo:
     def in_window(self, at: datetime) -> bool:
         return self.starts_at <= at < self.ends_at
 
+    @property
+    def purpose_category_label(self) -> str | None:
+        """The purpose category in words, as published."""
+        if self.purpose_category is None:
+            return None
+        return DEPLOYMENT_PURPOSE_CATEGORIES.get(self.purpose_category, self.purpose_category)
+
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {}
         for k, v in self.__dict__.items():
             out[k] = v.isoformat() if isinstance(v, datetime) else v
+        out["purpose_category_label"] = self.purpose_category_label
         return out
 
 
 def info(d: Deployment) -> DeploymentInfo:
     return DeploymentInfo(
         id=d.id, purpose=d.purpose, location=d.location, authorising_officer=d.authorising_officer,
+        purpose_category=d.purpose_category, legal_basis=d.legal_basis, authorising_role=d.authorising_role,
         pack=d.pack, threshold=d.threshold, cameras=list(d.cameras), starts_at=d.starts_at, ends_at=d.ends_at,
         status=d.status, threshold_override_reason=d.threshold_override_reason,
         validated_min_threshold=d.validated_min_threshold, created_at=d.created_at, created_by=d.created_by,
@@ -105,6 +125,16 @@ def list_deployments(store: Store, status: str | None = None) -> list[Deployment
         return [info(d) for d in s.scalars(q)]
 
 
+def parse_purpose_category(value: str) -> str:
+    """A purpose category key from its key or its words (case-insensitive); anything else is refused."""
+    v = " ".join(value.strip().lower().replace("-", " ").split())
+    for key, label in DEPLOYMENT_PURPOSE_CATEGORIES.items():
+        if v and v in (key, key.replace("_", " "), label):
+            return key
+    allowed = "; ".join(f"{k} ({label})" for k, label in DEPLOYMENT_PURPOSE_CATEGORIES.items())
+    raise GovernanceError(f"unknown purpose category {value!r}: the categories are {allowed}")
+
+
 def _aware(name: str, t: datetime) -> datetime:
     if t.tzinfo is None or t.utcoffset() is None:
         raise GovernanceError(f"{name} needs a time zone (e.g. 2025-06-01T09:00+01:00 or ...Z)")
@@ -135,22 +165,35 @@ def create_deployment(
     actor: ActorLike,
     *,
     purpose: str,
+    purpose_category: str,
+    legal_basis: str,
     location: str,
     starts_at: datetime,
     ends_at: datetime,
     authorising_officer: str,
+    authorising_role: str,
     cameras: Sequence[str],
     pack: str | None = None,
     threshold: float | None = None,
     threshold_override_reason: str | None = None,
     clock: Clock = utcnow,
 ) -> DeploymentInfo:
-    """Record a planned deployment (nothing can be scanned until it is opened)."""
+    """Record a planned deployment (nothing can be scanned until it is opened).
+
+    ``purpose_category`` (a key or the words of ``DEPLOYMENT_PURPOSE_CATEGORIES``), ``legal_basis`` (a short
+    summary) and ``authorising_role`` (the authorising officer's rank or role, e.g. "Superintendent") are
+    published with the deployment; ``authorising_officer`` (the name) is kept internal.
+    """
     now = clock()
     who = as_actor(actor)
-    for name, value in (("purpose", purpose), ("location", location), ("authorising officer", authorising_officer)):
+    for name, value in (("purpose", purpose), ("location", location), ("authorising officer", authorising_officer),
+                        ("legal basis", legal_basis), ("rank or role for its authorising officer", authorising_role)):
         if not value or not value.strip():
             raise GovernanceError(f"a deployment needs a {name}")
+    category = parse_purpose_category(purpose_category or "")
+    if authorising_role.strip().casefold() == authorising_officer.strip().casefold():
+        raise GovernanceError("the authorising officer's role is published: give a rank or role "
+                              "(e.g. Superintendent), not the officer's name")
     starts_at, ends_at = _aware("start", starts_at), _aware("end", ends_at)
     if ends_at <= starts_at:
         raise GovernanceError(f"the deployment ends ({ends_at.isoformat()}) before it starts ({starts_at.isoformat()})")
@@ -187,7 +230,8 @@ def create_deployment(
     with store.session() as s:
         dep = Deployment(
             purpose=purpose.strip(), location=location.strip(), starts_at=starts_at, ends_at=ends_at,
-            authorising_officer=authorising_officer.strip(), cameras=cams, pack=pack_name,
+            authorising_officer=authorising_officer.strip(), purpose_category=category,
+            legal_basis=legal_basis.strip(), authorising_role=authorising_role.strip(), cameras=cams, pack=pack_name,
             threshold=float(threshold), threshold_override_reason=reason, status="planned", created_at=now,
             created_by=str(who),
         )
@@ -197,7 +241,9 @@ def create_deployment(
         store.keys.create(s, dep.id, "alerts", now)
         record(s, who, "deployment.create", deployment_id=dep.id, at=now, details={
             "purpose": dep.purpose, "location": dep.location, "starts_at": starts_at.isoformat(),
-            "ends_at": ends_at.isoformat(), "authorising_officer": dep.authorising_officer, "cameras": cams,
+            "ends_at": ends_at.isoformat(), "authorising_officer": dep.authorising_officer,
+            "authorising_role": dep.authorising_role, "purpose_category": category, "legal_basis": dep.legal_basis,
+            "cameras": cams,
             "pack": pack_name, "threshold": dep.threshold, "threshold_override_reason": reason,
         })
         return info(dep)

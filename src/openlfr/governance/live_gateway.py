@@ -105,16 +105,17 @@ class DeploymentGateway:
                    details={"subjects": len(subjects), "templates": len(rows), "purpose": "live search"})
         return WatchlistIndex(templates, [subj.subject_id for _, subj in rows]), subjects
 
-    def _template_id(self, template_index: int) -> str:
+    def _template_id(self, s: Session, template_index: int) -> str:
+        # Uses the caller's session: a second one opened inside it would wait for the first one's write
+        # lock on SQLite (BEGIN IMMEDIATE) and fail with "database is locked".
         if self._rows is None:
-            with self.store.session() as s:
-                self._rows = [t.id for t, _ in self._index_rows(s)]
+            self._rows = [t.id for t, _ in self._index_rows(s)]
         if not 0 <= template_index < len(self._rows):
             raise NotFound(f"template index {template_index} is not in deployment {self.deployment_id}'s watchlist")
         return self._rows[template_index]
 
     def _reference(self, s: Session, subject_id: str, template_index: int) -> bytes:
-        tid = self._template_id(template_index)
+        tid = self._template_id(s, template_index)
         row = s.execute(
             select(WatchlistTemplate, WatchlistSubject.subject_id)
             .join(WatchlistSubject, WatchlistTemplate.subject_pk == WatchlistSubject.id)

@@ -1,9 +1,10 @@
 """The published deployment record: what a force publishes after each deployment.
 
-``deployment_record`` gathers it (date, place, times, purpose, watchlist size and whether it held anyone
-under 18, faces seen, alerts and their outcomes, threshold and pack, and both measures: alert precision
+``deployment_record`` gathers it (date, place, times, purpose and its category, legal basis, who authorised
+it by role, watchlist size and whether it held anyone under 18, faces seen, alerts and their outcomes, threshold and pack, and both measures: alert precision
 with its 95% interval and false alerts per 1,000 faces). ``write_record`` writes it as JSON, CSV and a
-readable HTML page. The record holds no personal data: counts only.
+readable HTML page. The record holds no personal data: counts only, and the authorising officer by role,
+never by name.
 """
 
 from __future__ import annotations
@@ -19,15 +20,44 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from openlfr.config import Settings
 from openlfr.governance.alerts import truth
 from openlfr.governance.audit import ActorLike, record
-from openlfr.governance.deployments import load, watchlist_age_counts
+from openlfr.governance.deployments import DeploymentInfo, load, watchlist_age_counts
 from openlfr.governance.measures import alert_precision, false_alerts_per_1000
 from openlfr.store import Store, utcnow
-from openlfr.store.models import WATCHLIST_CATEGORIES, Alert, CameraCounter, WatchlistSubject
+from openlfr.store.models import (
+    DEPLOYMENT_PURPOSE_CATEGORIES,
+    WATCHLIST_CATEGORIES,
+    Alert,
+    CameraCounter,
+    Deployment,
+    WatchlistSubject,
+)
 from openlfr.vision import get_pack
 
 Clock = Callable[[], datetime]
+
+# Published for deployments recorded before the role was asked for (schema revision 0003).
+GENERIC_AUTHORISING_ROLE = "authorising officer"
+
+
+def published_legal_basis(dep: Deployment | DeploymentInfo, settings: Settings) -> str:
+    """The deployment's legal basis summary; ``server.legal_basis_summary`` only for a deployment that has none
+    (recorded before the deployment carried its own)."""
+    return dep.legal_basis or settings.server.legal_basis_summary
+
+
+def published_role(dep: Deployment | DeploymentInfo) -> str:
+    """Who authorised the deployment, by rank or role (the officer's name is never published)."""
+    return dep.authorising_role or GENERIC_AUTHORISING_ROLE
+
+
+def purpose_category_label(dep: Deployment | DeploymentInfo) -> str | None:
+    """The purpose category in words (None for a deployment recorded before categories existed)."""
+    if dep.purpose_category is None:
+        return None
+    return DEPLOYMENT_PURPOSE_CATEGORIES.get(dep.purpose_category, dep.purpose_category)
 
 
 def deployment_record(
@@ -67,7 +97,9 @@ def deployment_record(
             "date": dep.starts_at.date().isoformat(),
             "location": dep.location,
             "purpose": dep.purpose,
-            "authorising_officer": dep.authorising_officer,
+            "purpose_category": purpose_category_label(dep),
+            "legal_basis": published_legal_basis(dep, store.settings),
+            "authorised_by_role": published_role(dep),
             "starts_at": dep.starts_at.isoformat(),
             "ends_at": dep.ends_at.isoformat(),
             "opened_at": dep.opened_at.isoformat() if dep.opened_at else None,
@@ -110,7 +142,7 @@ def deployment_record(
 # (key, label) in the order of the published table.
 FIELDS: list[tuple[str, str]] = [
     ("deployment_id", "Deployment"), ("date", "Date"), ("location", "Place"), ("purpose", "Purpose"),
-    ("authorising_officer", "Authorised by"), ("starts_at", "Starts"), ("ends_at", "Ends"),
+    ("purpose_category", "Purpose category"), ("legal_basis", "Legal basis"), ("authorised_by_role", "Authorised by"), ("starts_at", "Starts"), ("ends_at", "Ends"),
     ("opened_at", "Opened"), ("closed_at", "Closed"), ("status", "Status"), ("cameras", "Cameras"),
     ("watchlist_size", "Watchlist size"), ("watchlist_holds_under_18", "Watchlist holds anyone under 18"),
     ("watchlist_under_18", "Watchlist entries under 18"),

@@ -37,6 +37,16 @@ WATCHLIST_CATEGORIES: dict[str, str] = {
     "risk_of_harm": "risk of harm to self or others",
 }
 
+# The closed list of deployment purpose categories, published with each deployment (issue 8 §3) beside the
+# free-text purpose. Keys are stored; the words are what the public page shows.
+DEPLOYMENT_PURPOSE_CATEGORIES: dict[str, str] = {
+    "wanted_offenders": "locating people wanted by the courts or police",
+    "serious_crime_prevention": "preventing and detecting serious crime",
+    "missing_persons": "finding missing people who are at risk",
+    "protection_from_harm": "protecting people at risk of harm to themselves or others",
+    "public_event_safety": "keeping a public event or gathering safe",
+}
+
 # Key purposes: a deployment's watchlist and its alerts are kept for different periods (rule 5 vs
 # rule 4), so each has its own data key and each key is destroyed when its data must be gone.
 KEY_PURPOSES = ("watchlist", "alerts")
@@ -51,6 +61,14 @@ class Deployment(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
     authorising_officer: Mapped[str] = mapped_column(String(200))
+    """The authorising officer's name: internal (audit, console), never published."""
+    # Nullable only for deployments recorded before revision 0003; create_deployment requires all three.
+    purpose_category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """A key of :data:`DEPLOYMENT_PURPOSE_CATEGORIES`."""
+    legal_basis: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """A short summary of the legal basis, as published."""
+    authorising_role: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """The authorising officer's rank or role as published (e.g. "Superintendent")."""
     cameras: Mapped[list[str]] = mapped_column(JSON)
     pack: Mapped[str] = mapped_column(String(64))
     threshold: Mapped[float] = mapped_column(Float)

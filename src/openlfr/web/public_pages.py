@@ -32,12 +32,12 @@ def _context(request: Request) -> dict[str, Any]:
 
 @router.get("/public", response_class=HTMLResponse, dependencies=[Depends(rate_limited)])
 def public_index(request: Request, store: Store = Depends(get_store)) -> Response:
-    listing = public_listing(store, request.app.state.settings.server.legal_basis_summary)
+    listing = public_listing(store)
     return _cacheable(request, page(request, "public.html", listing=listing, **_context(request)))
 
 
 @router.get("/public/deployments/{deployment_id}", response_class=HTMLResponse, dependencies=[Depends(rate_limited)])
 def public_deployment_page(deployment_id: str, request: Request, store: Store = Depends(get_store)) -> Response:
     dep = deployments.get_deployment(store, deployment_id)
-    view = public_deployment(store, dep, request.app.state.settings.server.legal_basis_summary)
+    view = public_deployment(store, dep)
     return _cacheable(request, page(request, "public_deployment.html", d=view, **_context(request)))

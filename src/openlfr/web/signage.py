@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from openlfr.config import Settings
 from openlfr.governance.deployments import DeploymentInfo
+from openlfr.governance.report import published_legal_basis, published_role
 from openlfr.web.render import TEMPLATES_DIR, _when
 
 _env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=select_autoescape(["html"]))
@@ -48,5 +49,6 @@ def render_signage(settings: Settings, dep: DeploymentInfo) -> str:
         force_name=settings.server.force_name,
         contact=settings.server.contact,
         retention=retention_words(settings.retention.alert_retention_hours),
-        legal_basis=settings.server.legal_basis_summary,
+        legal_basis=published_legal_basis(dep, settings),
+        role=published_role(dep),
     )
