@@ -242,6 +242,18 @@ class FaceRecognitionLoop:
         return out
 
 
+def reference_index(engine: FaceEngine, truth: dict[str, Any]) -> WatchlistIndex:
+    """The scenario's watchlist enrolled with a peer loop's own engine (one reference photo each)."""
+    embs, ids = [], []
+    for entry in truth["watchlist"]:
+        img = load_image(data_dir() / entry["image"])
+        f = best_face(engine.analyse(img, pad=0.25), img.shape)
+        if f is not None and f.embedding is not None:
+            embs.append(f.embedding)
+            ids.append(entry["subject_id"])
+    return WatchlistIndex(np.stack(embs), ids)
+
+
 class DeepFaceStreamLoop:
     """DeepFace.stream's loop structure (see the module docstring for what is substituted)."""
 
@@ -250,14 +262,7 @@ class DeepFaceStreamLoop:
         self.fps = fps
         self.min_face = min_face
         self.threshold = 1 - 0.593  # deepface's SFace cosine-distance threshold, as a similarity
-        embs, ids = [], []
-        for entry in truth["watchlist"]:
-            img = load_image(data_dir() / entry["image"])
-            f = best_face(self.engine.analyse(img, pad=0.25), img.shape)
-            if f is not None and f.embedding is not None:
-                embs.append(f.embedding)
-                ids.append(entry["subject_id"])
-        self.index = WatchlistIndex(np.stack(embs), ids)
+        self.index = reference_index(self.engine, truth)
         self.consecutive = 0
         self.frozen_until = -1.0
         self.faces = 0
@@ -298,14 +303,7 @@ class FaceAnalysisLoop:
         vision = s.vision.model_copy(update={"flip_augment": False, "detection_score": 0.5})
         self.engine = FaceEngine(get_pack("insightface-s"), vision, s.quality)
         self.threshold = threshold
-        embs, ids = [], []
-        for entry in truth["watchlist"]:
-            img = load_image(data_dir() / entry["image"])
-            f = best_face(self.engine.analyse(img, pad=0.25), img.shape)
-            if f is not None and f.embedding is not None:
-                embs.append(f.embedding)
-                ids.append(entry["subject_id"])
-        self.index = WatchlistIndex(np.stack(embs), ids)
+        self.index = reference_index(self.engine, truth)
         self.faces = 0
 
     def __call__(self, i: int, frame: np.ndarray) -> list[str]:

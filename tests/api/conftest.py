@@ -54,7 +54,7 @@ class World:
 
 def add_users(store: Store) -> None:
     for role in Role:
-        create_user(store, role.value.replace("_", "-"), PASSWORD, role, display_name=f"Test {role.label}")
+        create_user(store, role.value.replace("_", "-"), PASSWORD, role, display_name=f"Test {role.label}", actor="test setup")
 
 
 def enrolled_open_deployment(store: Store, cameras: tuple[str, ...] = ("cam-1",), hours: float = 4) -> str:

@@ -30,18 +30,18 @@ class _Clock:
         return self.now
 
 
+def _stage_gateway(folder: Path, engine: FaceEngine, clock: _Clock) -> InMemoryGateway:
+    """A one-hour deployment, starting now on ``clock``, whose only camera is "stage"."""
+    return InMemoryGateway.from_folder(
+        folder, engine, threshold=THRESHOLD, cameras=["stage"], clock=clock, duration=timedelta(hours=1)
+    )
+
+
 def test_a_closed_window_or_a_foreign_camera_is_not_scanned(
     hamilton: Path, settings: Settings, engine: FaceEngine, watchlist_of_absent_people: Path
 ) -> None:
     clock = _Clock()
-    gateway = InMemoryGateway.from_folder(
-        watchlist_of_absent_people,
-        engine,
-        threshold=THRESHOLD,
-        cameras=["stage"],
-        clock=clock,
-        duration=timedelta(hours=1),
-    )
+    gateway = _stage_gateway(watchlist_of_absent_people, engine, clock)
     foreign = CameraWorker(parse_source(f"lobby={hamilton}"), gateway, settings, engine=engine)
     foreign.run(threading.Event())
     assert foreign.metrics.state == "refused" and "not one of" in foreign.metrics.message
@@ -57,14 +57,7 @@ def test_scanning_stops_when_the_window_closes_mid_run(
     hamilton: Path, settings: Settings, engine: FaceEngine, watchlist_of_absent_people: Path
 ) -> None:
     clock = _Clock()
-    gateway = InMemoryGateway.from_folder(
-        watchlist_of_absent_people,
-        engine,
-        threshold=THRESHOLD,
-        cameras=["stage"],
-        clock=clock,
-        duration=timedelta(hours=1),
-    )
+    gateway = _stage_gateway(watchlist_of_absent_people, engine, clock)
     settings = settings.model_copy(update={"live": LiveSettings(scan_check_interval_s=0.2)})
     worker = CameraWorker(parse_source(f"stage={hamilton}"), gateway, settings, engine=engine, paced=True)
     thread = threading.Thread(target=worker.run, args=(threading.Event(),), daemon=True)

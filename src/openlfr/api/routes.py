@@ -180,9 +180,9 @@ def add_user(
     body: UserIn, store: Store = Depends(get_store), principal: Principal = Depends(require_roles(*roles.MANAGE_USERS))
 ) -> dict[str, object]:
     try:
-        user = users.create_user(store, body.username, body.password, body.role, body.display_name)
+        user = users.create_user(
+            store, body.username, body.password, body.role, body.display_name, actor=actor_of(principal)
+        )
     except users.UserError as exc:
         raise HTTPException(422, str(exc)) from None
-    with store.session() as s:
-        audit.record(s, actor_of(principal), "user.create", target=user.username, details={"role": user.role})
     return {"username": user.username, "role": user.role}

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from openlfr.api import security
+from openlfr.governance import audit
+from openlfr.governance.audit import ActorLike
 from openlfr.store import Store, utcnow
 from openlfr.store.auth_models import AuthSession, LoginAttempt, Role, User
 
@@ -58,8 +60,9 @@ def parse_role(value: str) -> Role:
 
 
 def create_user(
-    store: Store, username: str, password: str, role: Role | str, display_name: str = ""
+    store: Store, username: str, password: str, role: Role | str, display_name: str = "", *, actor: ActorLike
 ) -> User:
+    """Create a local user; the grant of a role is audited in the same transaction (rule 6)."""
     username = username.strip().lower()
     if not _USERNAME.match(username):
         raise UserError("username must be 2-64 characters: lower-case letters, digits, '.', '_' or '-'")
@@ -81,6 +84,7 @@ def create_user(
         )
         session.add(user)
         session.flush()
+        audit.record(session, actor, "user.create", target=username, details={"role": role.value})
         session.expunge(user)
     return user
 
@@ -93,13 +97,14 @@ def list_users(store: Store) -> list[User]:
     return users
 
 
-def set_active(store: Store, username: str, active: bool) -> None:
-    """Enable or disable an account; disabling also revokes its sessions and tokens."""
+def set_active(store: Store, username: str, active: bool, *, actor: ActorLike) -> None:
+    """Enable or disable an account (audited); disabling also revokes its sessions and tokens."""
     with store.session() as session:
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
             raise UserError(f"no user {username!r}")
         user.active = active
+        audit.record(session, actor, "user.enable" if active else "user.disable", target=username)
         if not active:
             for s in user.sessions:
                 s.revoked = True

@@ -102,10 +102,7 @@ def user_add(
             fail("the two passwords differ")
     with clean_errors(StoreError, UserError):
         store = open_store(settings())
-        user = create_user(store, username, password, role, display_name)
-        with store.session() as s:
-            audit.record(s, audit.Actor(getpass.getuser(), "cli"), "user.create", target=user.username,
-                         details={"role": user.role})
+        user = create_user(store, username, password, role, display_name, actor=audit.Actor(getpass.getuser(), "cli"))
     console.print(f"user {user.username} added as {user.role.replace('_', ' ')}")
 
 
@@ -132,7 +129,5 @@ def user_disable(username: str = typer.Argument(...)) -> None:
 
     with clean_errors(StoreError, UserError):
         store = open_store(settings())
-        set_active(store, username, False)
-        with store.session() as s:
-            audit.record(s, audit.Actor(getpass.getuser(), "cli"), "user.disable", target=username)
+        set_active(store, username, False, actor=audit.Actor(getpass.getuser(), "cli"))
     console.print(f"user {username} disabled")

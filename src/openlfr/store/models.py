@@ -216,7 +216,10 @@ class CameraCounter(Base):
     )
     camera_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     faces_seen: Mapped[int] = mapped_column(Integer, default=0)
+    """Face detections summed over frames (one face in view for 10 frames counts 10). Published as
+    "face detections"; the published "faces seen" is ``tracks``."""
     tracks: Mapped[int] = mapped_column(Integer, default=0)
+    """Distinct faces followed (tracks that ended): the denominator of false alerts per 1,000 faces."""
     frames_processed: Mapped[int] = mapped_column(Integer, default=0)
     frames_dropped: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
