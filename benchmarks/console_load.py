@@ -80,7 +80,9 @@ async def main(args: argparse.Namespace) -> None:
         url = f"ws://127.0.0.1:{port}/api/alerts/ws?after=0"
         latencies: list[float] = []
         deadline = time.time() + args.seconds + 10
-        tasks = [asyncio.create_task(client(url, token, total, latencies, deadline)) for _ in range(args.clients)]
+        tasks = [
+            asyncio.create_task(client(url, token, total, latencies, deadline)) for _ in range(args.clients)
+        ]
         await asyncio.sleep(1.0)  # let every client connect
 
         def raise_alerts() -> None:
@@ -88,9 +90,17 @@ async def main(args: argparse.Namespace) -> None:
             for i in range(total):
                 target = start + i / args.rate
                 time.sleep(max(0.0, target - time.monotonic()))
-                gateway.raise_alert(camera_id="cam-1", track_id=f"t{i}", subject_id="W-001", template_index=0,
-                                    score=0.55, threshold=0.4, probe_crop=crop, frame_crop=crop,
-                                    observed_at=datetime.now(UTC))
+                gateway.raise_alert(
+                    camera_id="cam-1",
+                    track_id=f"t{i}",
+                    subject_id="W-001",
+                    template_index=0,
+                    score=0.55,
+                    threshold=0.4,
+                    probe_crop=crop,
+                    frame_crop=crop,
+                    observed_at=datetime.now(UTC),
+                )
                 app.state.broker.wake()
 
         t0 = time.monotonic()
@@ -101,14 +111,20 @@ async def main(args: argparse.Namespace) -> None:
         thread.join(10)
         store.close()
     lat = np.array(latencies) * 1000
-    print(f"clients {args.clients}, alerts {total} raised in {raise_s:.1f} s ({total / raise_s:.1f}/s), "
-          f"delivered {sum(received)}/{total * args.clients}")
-    print(f"delivery latency ms: p50 {np.percentile(lat, 50):.1f}  p95 {np.percentile(lat, 95):.1f}  "
-          f"p99 {np.percentile(lat, 99):.1f}  max {lat.max():.1f}")
+    print(
+        f"clients {args.clients}, alerts {total} raised in {raise_s:.1f} s ({total / raise_s:.1f}/s), "
+        f"delivered {sum(received)}/{total * args.clients}"
+    )
+    print(
+        f"delivery latency ms: p50 {np.percentile(lat, 50):.1f}  p95 {np.percentile(lat, 95):.1f}  "
+        f"p99 {np.percentile(lat, 99):.1f}  max {lat.max():.1f}"
+    )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--rate", type=float, default=10.0, help="alerts per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long alerts are raised")

@@ -46,9 +46,13 @@ def pick_subjects(data: Path, n: int, seed: int) -> list[tuple[str, str]]:
 
 
 def reason_kind(reason: str) -> str:
-    for key, label in (("looks like subject", "same person as another subject"),
-                       ("same image", "same image"), ("no face", "no face found"),
-                       ("faces of similar size", "several faces"), ("quality", "below the quality bar")):
+    for key, label in (
+        ("looks like subject", "same person as another subject"),
+        ("same image", "same image"),
+        ("no face", "no face found"),
+        ("faces of similar size", "several faces"),
+        ("quality", "below the quality bar"),
+    ):
         if key in reason:
             return label
     return "other"
@@ -64,10 +68,17 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--pack", default="opencv-zoo")
     ap.add_argument("--database-url", default=None, help="Default: SQLite in a temporary data directory.")
-    ap.add_argument("--duplicate-similarity", type=float, default=None,
-                    help="Override governance.duplicate_similarity for the pack.")
-    ap.add_argument("--lookalike-reason", default=None,
-                    help="Enrol lookalikes anyway (as an approver may, audited) instead of refusing them.")
+    ap.add_argument(
+        "--duplicate-similarity",
+        type=float,
+        default=None,
+        help="Override governance.duplicate_similarity for the pack.",
+    )
+    ap.add_argument(
+        "--lookalike-reason",
+        default=None,
+        help="Enrol lookalikes anyway (as an approver may, audited) instead of refusing them.",
+    )
     args = ap.parse_args()
 
     from openlfr.config import Settings
@@ -88,17 +99,38 @@ def main() -> None:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         store = open_store(settings)
         now = datetime.now(UTC)
-        dep = create_deployment(store, "benchmark", purpose="benchmark", location="lab", starts_at=now,
-                                ends_at=now + timedelta(hours=8), authorising_officer="benchmark", cameras=["c"],
-                                pack=args.pack, threshold=0.99, purpose_category="wanted_offenders",
-                                legal_basis="benchmark", authorising_role="Inspector")
+        dep = create_deployment(
+            store,
+            "benchmark",
+            purpose="benchmark",
+            location="lab",
+            starts_at=now,
+            ends_at=now + timedelta(hours=8),
+            authorising_officer="benchmark",
+            cameras=["c"],
+            pack=args.pack,
+            threshold=0.99,
+            purpose_category="wanted_offenders",
+            legal_basis="benchmark",
+            authorising_role="Inspector",
+        )
         csv_path = Path(tmp) / "watchlist.csv"
         with open(csv_path, "w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(CSV_COLUMNS)
             for sid, rel in subjects:
-                w.writerow([sid, "wanted by a court", "benchmark", "public data set", "benchmark", "benchmark",
-                            (now + timedelta(days=30)).isoformat(), rel])
+                w.writerow(
+                    [
+                        sid,
+                        "wanted by a court",
+                        "benchmark",
+                        "public data set",
+                        "benchmark",
+                        "benchmark",
+                        (now + timedelta(days=30)).isoformat(),
+                        rel,
+                    ]
+                )
         engine = load_engine(args.pack, settings)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         marks: list[float] = []
@@ -110,8 +142,17 @@ def main() -> None:
             if sys.stderr.isatty() and done % 100 == 0:
                 print(f"\r  {done}/{total} images", end="", file=sys.stderr, flush=True)
 
-        report = import_watchlist(store, "benchmark", dep.id, csv_path, data, engine=engine, allow_partial=True,
-                                  progress=progress, lookalike_reason=args.lookalike_reason)
+        report = import_watchlist(
+            store,
+            "benchmark",
+            dep.id,
+            csv_path,
+            data,
+            engine=engine,
+            allow_partial=True,
+            progress=progress,
+            lookalike_reason=args.lookalike_reason,
+        )
         t1 = time.perf_counter()
         if sys.stderr.isatty():
             print(file=sys.stderr)
@@ -123,7 +164,9 @@ def main() -> None:
         index, _ = gateway.watchlist()
         t3 = time.perf_counter()
         rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        db_mb = dir_mb(settings.data_dir) - dir_mb(settings.blob_dir) if not args.database_url else float("nan")
+        db_mb = (
+            dir_mb(settings.data_dir) - dir_mb(settings.blob_dir) if not args.database_url else float("nan")
+        )
         blob_mb = dir_mb(settings.blob_dir)
         store.close()
 
@@ -142,14 +185,22 @@ def main() -> None:
         ("  analysing + duplicate checks", f"{analyse_s:,.1f} s"),
         ("  encrypt + write (one transaction)", f"{write_s:,.1f} s"),
         ("per subject", f"{per_ms:,.1f} ms"),
-        ("load watchlist for live (decrypt + index)", f"{1000 * (t3 - t2):,.0f} ms for {index.subject_count:,}"),
+        (
+            "load watchlist for live (decrypt + index)",
+            f"{1000 * (t3 - t2):,.0f} ms for {index.subject_count:,}",
+        ),
         ("peak RSS (process, incl. models)", f"{rss_peak:,.0f} MB (before import {rss_before:,.0f} MB)"),
         ("database size", f"{db_mb:,.1f} MB" if db_mb == db_mb else "n/a"),
         ("encrypted image blobs", f"{blob_mb:,.1f} MB"),
     ]
     if n < 10_000:
-        rows.append(("extrapolated to 10,000 subjects (linear)", f"{per_ms * 10_000 / 60_000:,.1f} min "
-                     "(duplicate check grows with size; measured share above)"))
+        rows.append(
+            (
+                "extrapolated to 10,000 subjects (linear)",
+                f"{per_ms * 10_000 / 60_000:,.1f} min "
+                "(duplicate check grows with size; measured share above)",
+            )
+        )
     width = max(len(k) for k, _ in rows)
     print(f"\nEnrolment benchmark ({datetime.now(UTC):%Y-%m-%d}, seed {args.seed})")
     for k, v in rows:

@@ -22,39 +22,50 @@ from openlfr.evaluation.runner import run_evaluation
 
 
 def tables(results: dict[str, dict[str, Any]]) -> str:
-    lines = ["| pack | watchlist size | FNIR @ FPIR 1% (threshold) | FNIR @ FPIR 0.1% (threshold) | how |",
-             "| --- | ---: | ---: | ---: | --- |"]
+    lines = [
+        "| pack | watchlist size | FNIR @ FPIR 1% (threshold) | FNIR @ FPIR 0.1% (threshold) | how |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
     for pack, r in results.items():
         for n in (1000, 10000):
             rows = {row["fpir_target"]: row for row in r["scaling"] if row["watchlist_size"] == n}
             if not rows:
                 continue
-            cells = [f"{100 * rows[t]['fnir']:.1f}% ({rows[t]['threshold']:.3f})" if t in rows else "n/a"
-                     for t in (0.01, 0.001)]
+            cells = [
+                f"{100 * rows[t]['fnir']:.1f}% ({rows[t]['threshold']:.3f})" if t in rows else "n/a"
+                for t in (0.01, 0.001)
+            ]
             method = next(iter(rows.values()))["method"]
             lines.append(f"| {pack} | {n:,} | {cells[0]} | {cells[1]} | {method} |")
     lines.append("")
     for pack, r in results.items():
-        entry = next((g for g in r["equitability"]
-                      if abs(g["threshold"] - r["validated_min_threshold"]) < 1e-12), None)
+        entry = next(
+            (g for g in r["equitability"] if abs(g["threshold"] - r["validated_min_threshold"]) < 1e-12), None
+        )
         state = "validated" if r["validated"] else "NOT validated"
-        lines.append(f"**{pack}**: validated minimum threshold {r['validated_min_threshold']:.4f} ({state}), "
-                     f"watchlist {r['watchlist_size']:,}, crowd faces {r['crowd_searches']:,} "
-                     f"({r['crowd_failed_to_detect']} no face found, {r['crowd_excluded']} excluded by hygiene)")
+        lines.append(
+            f"**{pack}**: validated minimum threshold {r['validated_min_threshold']:.4f} ({state}), "
+            f"watchlist {r['watchlist_size']:,}, crowd faces {r['crowd_searches']:,} "
+            f"({r['crowd_failed_to_detect']} no face found, {r['crowd_excluded']} excluded by hygiene)"
+        )
         if entry is None:
             continue
         fa = entry["false_alerts_per_1000"]
         pr = entry["precision_on_mix"]
-        lines.append(f"overall crowd FPIR {100 * entry['crowd_fpir']['rate']:.2f}%; false alerts per 1,000 faces "
-                     f"{fa['value']:.1f} [{fa['ci_low']:.1f}, {fa['ci_high']:.1f}]; alert precision on the mix "
-                     f"run {100 * pr['rate']:.1f}% [{100 * pr['ci_low']:.1f}, {100 * pr['ci_high']:.1f}]")
+        lines.append(
+            f"overall crowd FPIR {100 * entry['crowd_fpir']['rate']:.2f}%; false alerts per 1,000 faces "
+            f"{fa['value']:.1f} [{fa['ci_low']:.1f}, {fa['ci_high']:.1f}]; alert precision on the mix "
+            f"run {100 * pr['rate']:.1f}% [{100 * pr['ci_low']:.1f}, {100 * pr['ci_high']:.1f}]"
+        )
         lines.append("")
         lines.append("| attribute | group | faces | FPIR | 95% CI | upper bound <= 2x overall? |")
         lines.append("| --- | --- | ---: | ---: | --- | --- |")
         for attr, groups in entry["groups"].items():
             for g, v in groups.items():
-                lines.append(f"| {attr} | {g} | {v['n']} | {100 * v['rate']:.2f}% | "
-                             f"{100 * v['ci_low']:.2f}-{100 * v['ci_high']:.2f}% | {'yes' if v['conclusive'] else 'no'} |")
+                lines.append(
+                    f"| {attr} | {g} | {v['n']} | {100 * v['rate']:.2f}% | "
+                    f"{100 * v['ci_low']:.2f}-{100 * v['ci_high']:.2f}% | {'yes' if v['conclusive'] else 'no'} |"
+                )
         lines.append("")
     return "\n".join(lines)
 
@@ -66,23 +77,31 @@ def main() -> None:
     ap.add_argument("--lfw-people", type=int, default=400)
     ap.add_argument("--crowd", type=int, default=1500)
     ap.add_argument("--seed", type=int, default=None, help="seed of the LFW split and the subsampling")
-    ap.add_argument("--from", dest="from_json", type=Path, help="print the tables of an existing results.json")
+    ap.add_argument(
+        "--from", dest="from_json", type=Path, help="print the tables of an existing results.json"
+    )
     args = ap.parse_args()
     if args.from_json:
         print(tables(json.loads(args.from_json.read_text())["results"]))
         return
     settings = get_settings()
     if args.seed is not None:
-        settings = settings.model_copy(update={"evaluation": settings.evaluation.model_copy(update={"seed": args.seed})})
+        settings = settings.model_copy(
+            update={"evaluation": settings.evaluation.model_copy(update={"seed": args.seed})}
+        )
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as out:
         outcome = run_evaluation(
-            settings, args.pack or ["opencv-zoo"], Path(out),
-            max_lfw_people=None if args.full else args.lfw_people, max_crowd=None if args.full else args.crowd,
+            settings,
+            args.pack or ["opencv-zoo"],
+            Path(out),
+            max_lfw_people=None if args.full else args.lfw_people,
+            max_crowd=None if args.full else args.crowd,
         )
     print(tables(outcome.results))
-    print(f"evaluation took {(time.monotonic() - started) / 60:.1f} min "
-          f"(embedding cache: {settings.cache_dir})")
+    print(
+        f"evaluation took {(time.monotonic() - started) / 60:.1f} min (embedding cache: {settings.cache_dir})"
+    )
 
 
 if __name__ == "__main__":

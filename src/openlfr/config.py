@@ -89,7 +89,10 @@ class GovernanceSettings(BaseModel):
         168.0, gt=0, description="Longest window a deployment may be authorised for."
     )
     ambiguous_face_ratio: float = Field(
-        0.7, gt=0, le=1, description="An enrolment image whose second face is at least this share of the "
+        0.7,
+        gt=0,
+        le=1,
+        description="An enrolment image whose second face is at least this share of the "
         "largest face's size is refused as ambiguous.",
     )
     duplicate_similarity: dict[str, float] = Field(
@@ -178,7 +181,9 @@ class ServerSettings(BaseModel):
         description="camera id -> source (file, folder, rtsp://..., webcam 0). `serve` runs the live pipeline "
         "for every open deployment's cameras found here.",
     )
-    live_check_seconds: float = Field(5.0, gt=0, description="How often `serve` looks for deployments to run.")
+    live_check_seconds: float = Field(
+        5.0, gt=0, description="How often `serve` looks for deployments to run."
+    )
     force_name: str = Field(
         "the police force", description="Who runs the deployments (signage, public page)."
     )
@@ -216,7 +221,8 @@ class EvaluationSettings(BaseModel):
         description="Crowd hygiene: strict threshold = score exceeded by this share of known-different LFW pairs.",
     )
     hygiene_max_per_subject: int = Field(
-        5, ge=1,
+        5,
+        ge=1,
         description="Crowd hygiene: an enrolled person reached by more crowd faces than this attracts strangers "
         "(a lookalike-prone template), so those pairs are kept as false alerts, not excluded.",
     )

@@ -54,23 +54,42 @@ class World:
 
 def add_users(store: Store) -> None:
     for role in Role:
-        create_user(store, role.value.replace("_", "-"), PASSWORD, role, display_name=f"Test {role.label}", actor="test setup")
+        create_user(
+            store,
+            role.value.replace("_", "-"),
+            PASSWORD,
+            role,
+            display_name=f"Test {role.label}",
+            actor="test setup",
+        )
 
 
 def enrolled_open_deployment(store: Store, cameras: tuple[str, ...] = ("cam-1",), hours: float = 4) -> str:
     now = datetime.now(UTC)
     dep = create_deployment(
-        store, "planner", purpose="Find people wanted by the courts", location="Queen Street, Cardiff",
-        starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(hours=hours),
-        authorising_officer="Supt. Jones", cameras=list(cameras), threshold=THRESHOLD,
-        purpose_category="wanted_offenders", legal_basis="Common-law policing powers; DPA 2018 Part 3",
+        store,
+        "planner",
+        purpose="Find people wanted by the courts",
+        location="Queen Street, Cardiff",
+        starts_at=now - timedelta(minutes=5),
+        ends_at=now + timedelta(hours=hours),
+        authorising_officer="Supt. Jones",
+        cameras=list(cameras),
+        threshold=THRESHOLD,
+        purpose_category="wanted_offenders",
+        legal_basis="Common-law policing powers; DPA 2018 Part 3",
         authorising_role="Superintendent",
         threshold_override_reason="test deployment: no calibration in a fresh data directory",
     )
     entry = SubjectEntry(
-        subject_id="W-001", category="wanted_by_court", reason="Failed to appear at Cardiff Crown Court",
-        image_source="custody record", legal_basis="warrant", approved_by="Insp. Evans",
-        expires_at=now + timedelta(days=2), name="Lin-Manuel Miranda",
+        subject_id="W-001",
+        category="wanted_by_court",
+        reason="Failed to appear at Cardiff Crown Court",
+        image_source="custody record",
+        legal_basis="warrant",
+        approved_by="Insp. Evans",
+        expires_at=now + timedelta(days=2),
+        name="Lin-Manuel Miranda",
     )
     enrol_subject(store, "planner", dep.id, entry, [require_data(*MIRANDA)])
     open_deployment(store, "Supt. Jones", dep.id)
@@ -88,8 +107,15 @@ def raise_test_alert(store: Store, deployment_id: str, camera: str = "cam-1") ->
     crop = jpeg_of(require_data(*MIRANDA))
     gateway = DeploymentGateway(store, deployment_id)
     return gateway.raise_alert(
-        camera_id=camera, track_id="t1", subject_id="W-001", template_index=0, score=0.55, threshold=THRESHOLD,
-        probe_crop=crop, frame_crop=crop, observed_at=datetime.now(UTC),
+        camera_id=camera,
+        track_id="t1",
+        subject_id="W-001",
+        template_index=0,
+        score=0.55,
+        threshold=THRESHOLD,
+        probe_crop=crop,
+        frame_crop=crop,
+        observed_at=datetime.now(UTC),
     )
 
 
@@ -110,8 +136,10 @@ def seed(tmp_path_factory: pytest.TempPathFactory) -> Seed:
     add_users(store)
     dep = enrolled_open_deployment(store)
     alert = raise_test_alert(store, dep)
-    tokens = {role: login(store, role.value.replace("_", "-"), PASSWORD, "127.0.0.1", kind="bearer")[0]
-              for role in Role}
+    tokens = {
+        role: login(store, role.value.replace("_", "-"), PASSWORD, "127.0.0.1", kind="bearer")[0]
+        for role in Role
+    }
     store.close()
     return Seed(settings.data_dir, dep, alert, tokens)
 

@@ -23,8 +23,11 @@ def _csrf_of(html: str) -> str:
 
 def _browser_login(world: World, username: str) -> None:
     form = world.client.get("/login")
-    r = world.client.post("/login", data={"username": username, "password": PASSWORD,
-                                          "csrf_token": _csrf_of(form.text)}, follow_redirects=False)
+    r = world.client.post(
+        "/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": _csrf_of(form.text)},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
 
 
@@ -50,8 +53,11 @@ def test_login_is_throttled_after_repeated_failures(world: World) -> None:
 def test_session_cookie_is_httponly_samesite_and_secure_by_default(world: World) -> None:
     form = world.client.get("/login")  # fetched over plain HTTP, so its own cookie must not be Secure yet
     world.client.app.state.settings.server.secure_cookies = True  # type: ignore[attr-defined]
-    r = world.client.post("/login", data={"username": "operator", "password": PASSWORD,
-                                          "csrf_token": _csrf_of(form.text)}, follow_redirects=False)
+    r = world.client.post(
+        "/login",
+        data={"username": "operator", "password": PASSWORD, "csrf_token": _csrf_of(form.text)},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     (cookie,) = [c.lower() for c in r.headers.get_list("set-cookie") if c.startswith("openlfr_session=")]
     assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie
@@ -59,8 +65,11 @@ def test_session_cookie_is_httponly_samesite_and_secure_by_default(world: World)
 
 def test_login_form_without_its_csrf_token_is_refused(world: World) -> None:
     world.client.get("/login")
-    r = world.client.post("/login", data={"username": "operator", "password": PASSWORD, "csrf_token": "forged"},
-                          follow_redirects=False)
+    r = world.client.post(
+        "/login",
+        data={"username": "operator", "password": PASSWORD, "csrf_token": "forged"},
+        follow_redirects=False,
+    )
     assert r.status_code == 403 and "openlfr_session" not in r.headers.get("set-cookie", "")
 
 
@@ -69,25 +78,37 @@ def test_forms_need_the_session_csrf_token(world: World) -> None:
     url = f"/alerts/{world.alert_id}/review"
     r = world.client.post(url, data={"decision": "false_alert"}, follow_redirects=False)
     assert r.status_code == 403
-    r = world.client.post(url, data={"decision": "false_alert", "csrf_token": "not-the-token"}, follow_redirects=False)
+    r = world.client.post(
+        url, data={"decision": "false_alert", "csrf_token": "not-the-token"}, follow_redirects=False
+    )
     assert r.status_code == 403
     page = world.client.get(f"/alerts/{world.alert_id}")
-    r = world.client.post(url, data={"decision": "false_alert", "csrf_token": _csrf_of(page.text)},
-                          follow_redirects=False)
+    r = world.client.post(
+        url, data={"decision": "false_alert", "csrf_token": _csrf_of(page.text)}, follow_redirects=False
+    )
     assert r.status_code == 303
-    assert world.client.get(f"/api/alerts/{world.alert_id}", headers=world.headers(Role.AUDITOR)).json()["review"] == "false_alert"
+    assert (
+        world.client.get(f"/api/alerts/{world.alert_id}", headers=world.headers(Role.AUDITOR)).json()[
+            "review"
+        ]
+        == "false_alert"
+    )
 
 
 def test_every_image_view_is_audited_with_who_and_which(world: World) -> None:
     before = len(audit.entries(world.store, action="alert.image_read"))
     for kind in ("probe", "candidate"):
-        r = world.client.get(f"/api/alerts/{world.alert_id}/images/{kind}", headers=world.headers(Role.ENGAGEMENT_OFFICER))
+        r = world.client.get(
+            f"/api/alerts/{world.alert_id}/images/{kind}", headers=world.headers(Role.ENGAGEMENT_OFFICER)
+        )
         assert r.status_code == 200 and r.headers["content-type"] in ("image/jpeg", "image/png")
         assert r.content[:2] in (b"\xff\xd8", b"\x89P")
         assert "no-store" in r.headers["cache-control"]
     rows = audit.entries(world.store, action="alert.image_read")[before:]
     assert [(e.actor, e.role, json.loads(e.details)["image"]) for e in rows] == [
-        ("engagement-officer", "engagement_officer", "probe"), ("engagement-officer", "engagement_officer", "candidate")]
+        ("engagement-officer", "engagement_officer", "probe"),
+        ("engagement-officer", "engagement_officer", "candidate"),
+    ]
     assert audit.verify(world.store).ok
 
 
@@ -106,8 +127,11 @@ def test_logout_revokes_the_token(world: World) -> None:
 
 
 def test_weak_passwords_are_refused(world: World) -> None:
-    r = world.client.post("/api/users", headers=world.headers(Role.ADMIN),
-                          json={"username": "shorty", "password": "short", "role": "operator"})
+    r = world.client.post(
+        "/api/users",
+        headers=world.headers(Role.ADMIN),
+        json={"username": "shorty", "password": "short", "role": "operator"},
+    )
     assert r.status_code == 422 and "at least" in r.json()["detail"]
 
 
@@ -116,7 +140,9 @@ def test_webhook_is_signed_with_hmac_over_timestamp_and_body(world: World) -> No
     payload = webhook_payload(message)
     assert "images" not in payload["alert"] and payload["alert"]["id"] == world.alert_id
     body, headers = signed_request("s3cret", payload)
-    expected = hmac.new(b"s3cret", headers["X-OpenLFR-Timestamp"].encode() + b"." + body, hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        b"s3cret", headers["X-OpenLFR-Timestamp"].encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
     assert headers["X-OpenLFR-Signature"] == "sha256=" + expected
     _, other = signed_request("another secret", payload)
     assert other["X-OpenLFR-Signature"] != headers["X-OpenLFR-Signature"]

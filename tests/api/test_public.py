@@ -26,7 +26,9 @@ from tests.api.conftest import World
         (8, 42, (8 / 42, 0.0860, 0.3412)),
     ],
 )
-def test_precision_and_its_clopper_pearson_interval(true: int, adjudicated: int, expected: tuple[float, ...]) -> None:
+def test_precision_and_its_clopper_pearson_interval(
+    true: int, adjudicated: int, expected: tuple[float, ...]
+) -> None:
     p = alert_precision(true, adjudicated, unadjudicated=3)
     assert p.value == pytest.approx(expected[0])
     assert p.ci_low == pytest.approx(expected[1], abs=5e-4)
@@ -36,10 +38,21 @@ def test_precision_and_its_clopper_pearson_interval(true: int, adjudicated: int,
 
 def _adjudicate(world: World, alert_id: str, review: str, engagement: str | None = None) -> None:
     url = f"/api/alerts/{alert_id}"
-    assert world.client.post(url + "/review", headers=world.headers(Role.OPERATOR), json={"decision": review}).status_code == 200
+    assert (
+        world.client.post(
+            url + "/review", headers=world.headers(Role.OPERATOR), json={"decision": review}
+        ).status_code
+        == 200
+    )
     if engagement:
-        assert world.client.post(url + "/engagement", headers=world.headers(Role.ENGAGEMENT_OFFICER),
-                                 json={"decision": engagement}).status_code == 200
+        assert (
+            world.client.post(
+                url + "/engagement",
+                headers=world.headers(Role.ENGAGEMENT_OFFICER),
+                json={"decision": engagement},
+            ).status_code
+            == 200
+        )
 
 
 def test_feed_record_has_both_measures_with_the_right_figures(world: World) -> None:
@@ -55,8 +68,14 @@ def test_feed_record_has_both_measures_with_the_right_figures(world: World) -> N
     _adjudicate(world, a2, "false_alert")
     _adjudicate(world, a3, "engage", "confirmed_false")
     DeploymentGateway(world.store, world.deployment_id).record_counters(
-        "cam-1", faces_seen=4000, tracks=900, frames_processed=10_000, frames_dropped=12)
-    assert world.client.post(f"/api/deployments/{world.deployment_id}/close", headers=world.headers(Role.OPERATOR)).status_code == 200
+        "cam-1", faces_seen=4000, tracks=900, frames_processed=10_000, frames_dropped=12
+    )
+    assert (
+        world.client.post(
+            f"/api/deployments/{world.deployment_id}/close", headers=world.headers(Role.OPERATOR)
+        ).status_code
+        == 200
+    )
     _ = datetime.now(UTC)
 
     feed = world.client.get("/public/deployments.json").json()
@@ -66,7 +85,9 @@ def test_feed_record_has_both_measures_with_the_right_figures(world: World) -> N
     # 1 confirmed true of 3 adjudicated (1 true, 1 false alert, 1 confirmed false); 1 still open.
     assert (p["confirmed_true"], p["adjudicated"], p["unadjudicated"]) == (1, 3, 1)
     assert p["precision"] == pytest.approx(1 / 3)
-    assert p["ci95_low"] == pytest.approx(0.00840, abs=5e-5) and p["ci95_high"] == pytest.approx(0.90570, abs=5e-5)
+    assert p["ci95_low"] == pytest.approx(0.00840, abs=5e-5) and p["ci95_high"] == pytest.approx(
+        0.90570, abs=5e-5
+    )
     assert rec["false_alerts"] == 2 and rec["faces_seen"] == 900
     assert rec["false_alerts_per_1000_faces"] == pytest.approx(2 / 900 * 1000)  # per distinct face (track)
 
@@ -79,13 +100,35 @@ def test_feed_record_has_both_measures_with_the_right_figures(world: World) -> N
 def test_a_record_missing_either_measure_is_caught() -> None:
     """csv_rows fills both measures from the record; a record that lacks one shows up as empty cells,
     which this check (the one the feed test applies) refuses."""
-    good = {"announced": [], "past": [{"id": "x", "record": {
-        "alerts": 1, "false_alerts": 0, "faces_seen": 10, "false_alerts_per_1000_faces": 0.0,
-        "alert_precision": {"precision": 1.0, "ci95_low": 0.025, "ci95_high": 1.0, "adjudicated": 1,
-                            "confirmed_true": 1, "unadjudicated": 0}}}]}
+    good = {
+        "announced": [],
+        "past": [
+            {
+                "id": "x",
+                "record": {
+                    "alerts": 1,
+                    "false_alerts": 0,
+                    "faces_seen": 10,
+                    "false_alerts_per_1000_faces": 0.0,
+                    "alert_precision": {
+                        "precision": 1.0,
+                        "ci95_low": 0.025,
+                        "ci95_high": 1.0,
+                        "adjudicated": 1,
+                        "confirmed_true": 1,
+                        "unadjudicated": 0,
+                    },
+                },
+            }
+        ],
+    }
 
     def both_measures(row: dict[str, str]) -> bool:
-        return row["alert_precision"] != "" and row["false_alerts_per_1000_faces"] != "" and row["unadjudicated"] != ""
+        return (
+            row["alert_precision"] != ""
+            and row["false_alerts_per_1000_faces"] != ""
+            and row["unadjudicated"] != ""
+        )
 
     assert all(both_measures(r) for r in csv_rows(good))
     missing = {"announced": [], "past": [{"id": "y", "record": {"alerts": 1, "faces_seen": 10}}]}
@@ -95,10 +138,23 @@ def test_a_record_missing_either_measure_is_caught() -> None:
 def test_public_feeds_are_cacheable_rate_limited_and_carry_no_biometric_field(world: World) -> None:
     r = world.client.get("/public/deployments.json")
     assert r.status_code == 200 and r.headers["cache-control"].startswith("public, max-age=")
-    assert world.client.get("/public/deployments.json", headers={"If-None-Match": r.headers["etag"]}).status_code == 304
+    assert (
+        world.client.get("/public/deployments.json", headers={"If-None-Match": r.headers["etag"]}).status_code
+        == 304
+    )
     text = r.text.lower()
-    for forbidden in ("subject", "template", "image", "embedding", "blob", "alert_id", "supt. jones", "w-001",
-                      "miranda", "probe"):
+    for forbidden in (
+        "subject",
+        "template",
+        "image",
+        "embedding",
+        "blob",
+        "alert_id",
+        "supt. jones",
+        "w-001",
+        "miranda",
+        "probe",
+    ):
         assert forbidden not in text, forbidden
     (dep,) = r.json()["announced"]
     assert dep["authorised_by_role"] == "Superintendent" and dep["location"] == "Queen Street, Cardiff"
@@ -115,7 +171,10 @@ def test_announcements_carry_purpose_category_legal_basis_and_role_never_the_nam
     assert dep["legal_basis"] != world.store.settings.server.legal_basis_summary  # the deployment's own
     (row,) = csv.DictReader(io.StringIO(world.client.get("/public/deployments.csv").text))
     assert (row["purpose_category"], row["legal_basis"], row["authorised_by_role"]) == (
-        dep["purpose_category"], dep["legal_basis"], "Superintendent")
+        dep["purpose_category"],
+        dep["legal_basis"],
+        "Superintendent",
+    )
     for url in ("/public", f"/public/deployments/{world.deployment_id}"):
         page = world.client.get(url).text
         assert "locating people wanted by the courts or police" in page and "DPA 2018 Part 3" in page, url
@@ -143,22 +202,42 @@ def test_feeds_and_page_say_whether_the_watchlist_holds_anyone_under_18(world: W
 
     # W-001 was enrolled without a date of birth: nobody is known to be under 18, one entry is unknown.
     rec, row, page = published()
-    assert (rec["watchlist_size"], rec["watchlist_holds_under_18"], rec["watchlist_date_of_birth_unknown"]) == (1, False, 1)
+    assert (
+        rec["watchlist_size"],
+        rec["watchlist_holds_under_18"],
+        rec["watchlist_date_of_birth_unknown"],
+    ) == (1, False, 1)
     assert (row["watchlist_holds_under_18"], row["watchlist_date_of_birth_unknown"]) == ("no", "1")
     assert "no (0 of 1 entries; 1 with no recorded date of birth)" in page
 
     today = datetime.now(UTC).date()
     sixteen = date(today.year - 16, 1, 1)
-    enrol_subject(world.store, "planner", world.deployment_id,
-                  entry("W-002", datetime.now(UTC), date_of_birth=sixteen), [lfw_people()[0][1][0]])
+    enrol_subject(
+        world.store,
+        "planner",
+        world.deployment_id,
+        entry("W-002", datetime.now(UTC), date_of_birth=sixteen),
+        [lfw_people()[0][1][0]],
+    )
     rec, row, page = published()
     assert (rec["watchlist_size"], rec["watchlist_holds_under_18"], rec["watchlist_under_18"]) == (2, True, 1)
-    assert (row["watchlist_holds_under_18"], row["watchlist_under_18"], row["watchlist_size"]) == ("yes", "1", "2")
+    assert (row["watchlist_holds_under_18"], row["watchlist_under_18"], row["watchlist_size"]) == (
+        "yes",
+        "1",
+        "2",
+    )
     assert "yes (1 of 2 entries; 1 with no recorded date of birth)" in page
 
     # After close the counts are frozen into the record, and the past table shows them too.
-    assert world.client.post(f"/api/deployments/{world.deployment_id}/close",
-                             headers=world.headers(Role.OPERATOR)).status_code == 200
+    assert (
+        world.client.post(
+            f"/api/deployments/{world.deployment_id}/close", headers=world.headers(Role.OPERATOR)
+        ).status_code
+        == 200
+    )
     (past,) = world.client.get("/public/deployments.json").json()["past"]
-    assert past["record"]["watchlist_holds_under_18"] is True and past["record"]["watchlist_date_of_birth_unknown"] == 1
+    assert (
+        past["record"]["watchlist_holds_under_18"] is True
+        and past["record"]["watchlist_date_of_birth_unknown"] == 1
+    )
     assert "yes (1 of 2 entries; 1 with no recorded date of birth)" in world.client.get("/public").text

@@ -15,7 +15,12 @@ from openlfr.store.auth_models import Role
 from tests.api.conftest import World
 
 A, AO, OP, EO, RV, AU = (
-    Role.ADMIN, Role.AUTHORISING_OFFICER, Role.OPERATOR, Role.ENGAGEMENT_OFFICER, Role.REVIEWER, Role.AUDITOR,
+    Role.ADMIN,
+    Role.AUTHORISING_OFFICER,
+    Role.OPERATOR,
+    Role.ENGAGEMENT_OFFICER,
+    Role.REVIEWER,
+    Role.AUDITOR,
 )
 
 
@@ -24,10 +29,16 @@ def _future_deployment() -> dict[str, Any]:
 
     start = datetime.now(UTC) + timedelta(days=1)
     return {
-        "purpose": "Find missing people at risk", "location": "Market Square", "starts_at": start.isoformat(),
-        "ends_at": (start + timedelta(hours=6)).isoformat(), "authorising_officer": "Supt. Jones",
-        "cameras": ["cam-9"], "threshold": 0.5, "threshold_override_reason": "test",
-        "purpose_category": "missing_persons", "legal_basis": "Common-law policing powers",
+        "purpose": "Find missing people at risk",
+        "location": "Market Square",
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=6)).isoformat(),
+        "authorising_officer": "Supt. Jones",
+        "cameras": ["cam-9"],
+        "threshold": 0.5,
+        "threshold_override_reason": "test",
+        "purpose_category": "missing_persons",
+        "legal_basis": "Common-law policing powers",
         "authorising_role": "Superintendent",
     }
 
@@ -48,8 +59,13 @@ ENDPOINTS: list[tuple[str, str, str, Callable[[], Any] | None, tuple[Role, ...]]
     ("audit log", "GET", "/api/audit", None, (A, AU, AO)),
     ("verify audit", "GET", "/api/audit/verify", None, (A, AU)),
     ("list users", "GET", "/api/users", None, (A,)),
-    ("add user", "POST", "/api/users",
-     lambda: {"username": "new-user", "password": "a long enough password", "role": "auditor"}, (A,)),
+    (
+        "add user",
+        "POST",
+        "/api/users",
+        lambda: {"username": "new-user", "password": "a long enough password", "role": "auditor"},
+        (A,),
+    ),
     ("close deployment", "POST", "/api/deployments/{dep}/close", lambda: {"reason": "done"}, (AO, OP)),
 ]
 
@@ -60,7 +76,9 @@ def _call(world: World, role: Role | None, method: str, path: str, body: Callabl
     return r.status_code
 
 
-@pytest.mark.parametrize(("name", "method", "path", "body", "allowed"), ENDPOINTS, ids=[e[0] for e in ENDPOINTS])
+@pytest.mark.parametrize(
+    ("name", "method", "path", "body", "allowed"), ENDPOINTS, ids=[e[0] for e in ENDPOINTS]
+)
 def test_each_role_allowed_or_refused(
     world: World, name: str, method: str, path: str, body: Callable[[], Any] | None, allowed: tuple[Role, ...]
 ) -> None:
@@ -85,22 +103,40 @@ def test_each_role_allowed_or_refused(
 def test_engagement_outcome_and_disposal_roles(world: World) -> None:
     """The later steps of adjudication need the alert passed to engagement first."""
     url = f"/api/alerts/{world.alert_id}"
-    assert world.client.post(url + "/review", headers=world.headers(OP), json={"decision": "engage"}).status_code == 200
+    assert (
+        world.client.post(url + "/review", headers=world.headers(OP), json={"decision": "engage"}).status_code
+        == 200
+    )
     for role in (A, AO, OP, RV, AU):
-        r = world.client.post(url + "/engagement", headers=world.headers(role), json={"decision": "confirmed_true"})
+        r = world.client.post(
+            url + "/engagement", headers=world.headers(role), json={"decision": "confirmed_true"}
+        )
         assert r.status_code == 403, role
     r = world.client.post(url + "/engagement", headers=world.headers(EO), json={"decision": "confirmed_true"})
     assert r.status_code == 200 and r.json()["state"] == "confirmed_true"
     assert r.json()["engaged_by"].startswith("engagement-officer")
     for role in (A, AO, OP, RV, AU):
-        assert world.client.post(url + "/disposal", headers=world.headers(role),
-                                 json={"decision": "advice"}).status_code == 403
+        assert (
+            world.client.post(
+                url + "/disposal", headers=world.headers(role), json={"decision": "advice"}
+            ).status_code
+            == 403
+        )
     r = world.client.post(url + "/disposal", headers=world.headers(EO), json={"decision": "advice"})
     assert r.status_code == 200 and r.json()["disposal"] == "advice"
     for role in (A, OP, EO, RV, AU):
-        assert world.client.post(url + "/evidence", headers=world.headers(role),
-                                 json={"reason": "court case"}).status_code == 403
-    assert world.client.post(url + "/evidence", headers=world.headers(AO), json={"reason": "court case"}).status_code == 200
+        assert (
+            world.client.post(
+                url + "/evidence", headers=world.headers(role), json={"reason": "court case"}
+            ).status_code
+            == 403
+        )
+    assert (
+        world.client.post(
+            url + "/evidence", headers=world.headers(AO), json={"reason": "court case"}
+        ).status_code
+        == 200
+    )
 
 
 def test_open_deployment_only_by_authorising_officer(world: World) -> None:
@@ -108,6 +144,8 @@ def test_open_deployment_only_by_authorising_officer(world: World) -> None:
     assert created.status_code == 201
     dep = created.json()["id"]
     for role in (A, OP, EO, RV, AU):
-        assert world.client.post(f"/api/deployments/{dep}/open", headers=world.headers(role)).status_code == 403
+        assert (
+            world.client.post(f"/api/deployments/{dep}/open", headers=world.headers(role)).status_code == 403
+        )
     r = world.client.post(f"/api/deployments/{dep}/open", headers=world.headers(AO), json={"reason": "test"})
     assert r.status_code == 200 and r.json()["status"] == "open"

@@ -23,8 +23,12 @@ def eval_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def small_evaluation(eval_settings: Settings) -> EvaluationOutcome:
     return run_evaluation(
-        eval_settings, ["opencv-zoo"], eval_settings.data_dir / "report",
-        calibration_dir=eval_settings.data_dir / "calibration", command="pytest", **SUBSET,  # type: ignore[arg-type]
+        eval_settings,
+        ["opencv-zoo"],
+        eval_settings.data_dir / "report",
+        calibration_dir=eval_settings.data_dir / "calibration",
+        command="pytest",
+        **SUBSET,  # type: ignore[arg-type]
     )
 
 

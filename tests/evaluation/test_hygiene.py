@@ -25,8 +25,12 @@ def _data(pack: str, crowd_scores: list[list[float]], rng_seed: int = 0) -> Scor
     held = rng.uniform(0, 0.5, size=(300, 3)).astype(np.float32)
     crowd = np.asarray(crowd_scores, np.float32)
     return ScoreData(
-        pack, subjects, [_rec("lfw", s, s) for s in subjects], [],
-        Searches([_rec("lfw", f"m{i}", subjects[c]) for i, c in enumerate(mate_col)], mated), mate_col,
+        pack,
+        subjects,
+        [_rec("lfw", s, s) for s in subjects],
+        [],
+        Searches([_rec("lfw", f"m{i}", subjects[c]) for i, c in enumerate(mate_col)], mated),
+        mate_col,
         Searches([_rec("lfw", f"h{i}", f"h{i}") for i in range(300)], held),
         Searches([_rec("utkface", f"u{i}", f"u{i}") for i in range(len(crowd))], crowd),
     )

@@ -107,13 +107,15 @@ def test_holm_adjustment_hand_computed() -> None:
 
 
 def test_pairwise_fisher_finds_a_real_difference_and_not_a_fake_one() -> None:
-    tests = pairwise_fisher({"sex": {"female": (40, 1000), "male": (10, 1000)},
-                             "race": {"A": (10, 500), "B": (11, 500)}})
+    tests = pairwise_fisher(
+        {"sex": {"female": (40, 1000), "male": (10, 1000)}, "race": {"A": (10, 500), "B": (11, 500)}}
+    )
     by = {(t.attribute, t.group_a, t.group_b): t for t in tests}
     assert by[("sex", "female", "male")].significant
     assert not by[("race", "A", "B")].significant
     assert by[("sex", "female", "male")].p_value == pytest.approx(
-        stats.fisher_exact([[40, 960], [10, 990]])[1])
+        stats.fisher_exact([[40, 960], [10, 990]])[1]
+    )
 
 
 def test_rate_value_and_interval() -> None:

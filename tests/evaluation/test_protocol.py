@@ -25,7 +25,8 @@ def embedded(eval_settings: Settings, small_evaluation: EvaluationOutcome):  # t
 
 
 def test_cache_holds_every_image_and_reruns_give_the_same_templates(
-    eval_settings: Settings, embedded  # type: ignore[no-untyped-def]
+    eval_settings: Settings,
+    embedded,  # type: ignore[no-untyped-def]
 ) -> None:
     lfw, crowd = embedded
     with sqlite3.connect(cache_path(eval_settings)) as db:
@@ -37,7 +38,8 @@ def test_cache_holds_every_image_and_reruns_give_the_same_templates(
 
 
 def test_split_enrols_one_image_per_person_and_never_searches_it(
-    eval_settings: Settings, embedded  # type: ignore[no-untyped-def]
+    eval_settings: Settings,
+    embedded,  # type: ignore[no-untyped-def]
 ) -> None:
     lfw, crowd = embedded
     data = build_scores(lfw, crowd, eval_settings.evaluation)
@@ -48,8 +50,13 @@ def test_split_enrols_one_image_per_person_and_never_searches_it(
     held = {r.subject for r in data.lfw_nonmated.records + data.lfw_nonmated.undetected}
     assert held and not held & set(data.subjects)
     # Every LFW image is accounted for exactly once.
-    accounted = (len(data.enrolment) + len(data.mated.records) + len(data.mated.undetected)
-                 + len(data.lfw_nonmated.records) + len(data.lfw_nonmated.undetected))
+    accounted = (
+        len(data.enrolment)
+        + len(data.mated.records)
+        + len(data.mated.undetected)
+        + len(data.lfw_nonmated.records)
+        + len(data.lfw_nonmated.undetected)
+    )
     fte_images = sum(1 for r in lfw.records if r.subject in set(data.failed_to_enrol))
     assert accounted + fte_images == len(lfw.records)
     assert len(data.crowd.records) + len(data.crowd.undetected) == len(crowd.records)
@@ -74,7 +81,8 @@ def test_fnir_and_fpir_match_brute_force(eval_settings: Settings, embedded) -> N
 
     def _misses(t: float) -> int:
         return sum(
-            1 for r in data.mated.records
+            1
+            for r in data.mated.records
             if not (best(r.rel)[0] == r.subject and float(gallery[r.subject] @ emb[r.rel]) >= t)
         )
 
@@ -97,7 +105,8 @@ def test_fnir_and_fpir_match_brute_force(eval_settings: Settings, embedded) -> N
 
 
 def test_group_rates_add_up_to_the_overall_crowd_rate(
-    eval_settings: Settings, embedded  # type: ignore[no-untyped-def]
+    eval_settings: Settings,
+    embedded,  # type: ignore[no-untyped-def]
 ) -> None:
     lfw, crowd = embedded
     data = build_scores(lfw, crowd, eval_settings.evaluation)

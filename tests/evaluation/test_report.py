@@ -85,8 +85,13 @@ def test_report_opens_in_chromium_with_its_plots(report_dir: Path) -> None:
             browser.close()
     alts = [a for a, ok in loaded if ok]
     assert len(alts) == len(loaded)
-    for wanted in ("DET curves", "score histograms", "FPIR per group", "top non-mated pairs",
-                   "FPIR vs watchlist size"):
+    for wanted in (
+        "DET curves",
+        "score histograms",
+        "FPIR per group",
+        "top non-mated pairs",
+        "FPIR vs watchlist size",
+    ):
         assert any(wanted in a for a in alts), (wanted, alts)
     assert (ARTIFACTS / "evaluation-report.png").stat().st_size > 10_000
 

@@ -19,8 +19,10 @@ VALIDATED_MIN = 0.40
 @pytest.fixture
 def calibrated(store: Store) -> float:
     """A calibration for opencv-zoo in the store's data directory (it takes precedence over a shipped one)."""
-    save_calibration(Calibration(pack="opencv-zoo", validated_min_threshold=VALIDATED_MIN),
-                     local_calibration_path("opencv-zoo", store.settings.data_dir))
+    save_calibration(
+        Calibration(pack="opencv-zoo", validated_min_threshold=VALIDATED_MIN),
+        local_calibration_path("opencv-zoo", store.settings.data_dir),
+    )
     return VALIDATED_MIN
 
 
@@ -28,10 +30,15 @@ def calibrated(store: Store) -> float:
 def make_deployment(store: Store, clock: Any, calibrated: float) -> Callable[..., DeploymentInfo]:
     def make(**kw: Any) -> DeploymentInfo:
         values: dict[str, Any] = {
-            "purpose": "find people wanted by the courts", "location": "High Street, Cardiff",
-            "starts_at": clock() + timedelta(hours=1), "ends_at": clock() + timedelta(hours=9),
-            "authorising_officer": "Supt. Jones", "cameras": ["cam-1", "cam-2"], "threshold": 0.5,
-            "purpose_category": "wanted_offenders", "legal_basis": "Common-law policing powers; DPA 2018 Part 3",
+            "purpose": "find people wanted by the courts",
+            "location": "High Street, Cardiff",
+            "starts_at": clock() + timedelta(hours=1),
+            "ends_at": clock() + timedelta(hours=9),
+            "authorising_officer": "Supt. Jones",
+            "cameras": ["cam-1", "cam-2"],
+            "threshold": 0.5,
+            "purpose_category": "wanted_offenders",
+            "legal_basis": "Common-law policing powers; DPA 2018 Part 3",
             "authorising_role": "Superintendent",
         }
         values.update(kw)

@@ -64,8 +64,12 @@ def blank_png() -> bytes:
 
 def entry(subject_id: str, now: datetime, **kw: object) -> SubjectEntry:
     values: dict[str, object] = {
-        "subject_id": subject_id, "category": "wanted by a court", "reason": "warrant 123 for burglary",
-        "image_source": "custody image 2023", "legal_basis": "PACE 1984 s64A", "approved_by": "Insp. Smith",
+        "subject_id": subject_id,
+        "category": "wanted by a court",
+        "reason": "warrant 123 for burglary",
+        "image_source": "custody image 2023",
+        "legal_basis": "PACE 1984 s64A",
+        "approved_by": "Insp. Smith",
         "expires_at": now + timedelta(days=30),
     }
     values.update(kw)

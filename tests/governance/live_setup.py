@@ -33,10 +33,15 @@ class Live:
             embedding = face.embedding
         best = self.index.search(embedding, k=1)[0][0]
         args: dict[str, Any] = {
-            "camera_id": "cam-1", "track_id": "t1", "subject_id": best.subject_id,
-            "template_index": best.template_index, "score": max(best.score, self.deployment.threshold),
-            "threshold": self.deployment.threshold, "probe_crop": probe_path.read_bytes(),
-            "frame_crop": probe_path.read_bytes() + b"scene", "observed_at": self.clock(),
+            "camera_id": "cam-1",
+            "track_id": "t1",
+            "subject_id": best.subject_id,
+            "template_index": best.template_index,
+            "score": max(best.score, self.deployment.threshold),
+            "threshold": self.deployment.threshold,
+            "probe_crop": probe_path.read_bytes(),
+            "frame_crop": probe_path.read_bytes() + b"scene",
+            "observed_at": self.clock(),
         }
         args.update(kw)
         return self.gateway.raise_alert(**args)

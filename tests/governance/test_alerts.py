@@ -53,7 +53,9 @@ def test_a_real_probe_raises_an_alert_with_the_threshold_in_force(live: Live) ->
     # The crops are stored encrypted and read back only through an audited call.
     probe = lfw_people()[0][1][1].read_bytes()
     assert alert_image(live.store, "op (operator)", alert_id, "probe") == probe
-    assert alert_image(live.store, "op (operator)", alert_id, "candidate") == lfw_people()[0][1][0].read_bytes()
+    assert (
+        alert_image(live.store, "op (operator)", alert_id, "candidate") == lfw_people()[0][1][0].read_bytes()
+    )
     for f in (live.store.blobs.root / live.deployment.id).iterdir():
         assert probe[:64] not in f.read_bytes()
     reads = [e for e in entries(live.store) if e.action == "alert.image_read"]
@@ -69,7 +71,9 @@ def test_a_fresh_gateway_raises_an_alert_without_loading_the_watchlist_first(liv
     alert_id = live.alert(subject=1, track_id="t9")
     a = get_alert(live.store, alert_id)
     assert a.subject_id == live.people[1] and a.threshold == live.deployment.threshold
-    assert alert_image(live.store, "op (operator)", alert_id, "candidate") == lfw_people()[1][1][0].read_bytes()
+    assert (
+        alert_image(live.store, "op (operator)", alert_id, "candidate") == lfw_people()[1][1][0].read_bytes()
+    )
     other = DeploymentGateway(live.store, live.deployment.id, live.store.settings, clock=live.clock)
     assert other.reference_image(live.people[0], 0) == lfw_people()[0][1][0].read_bytes()
 
@@ -144,7 +148,10 @@ def test_rule7_people_decide_in_order_and_once(live: Live) -> None:
         record_disposal(live.store, "pc (officer)", a, "arrest")
     with pytest.raises(GovernanceError, match="review must be one of"):
         review_alert(live.store, "op (operator)", a, "confirmed_true")
-    assert review_alert(live.store, "op (operator)", a, "engage", note="looks like him").state == "passed_to_engagement"
+    assert (
+        review_alert(live.store, "op (operator)", a, "engage", note="looks like him").state
+        == "passed_to_engagement"
+    )
     with pytest.raises(GovernanceError, match="already reviewed"):
         review_alert(live.store, "op (operator)", a, "false_alert")
     assert record_engagement(live.store, "pc (officer)", a, "confirmed_true").state == "confirmed_true"
@@ -154,9 +161,15 @@ def test_rule7_people_decide_in_order_and_once(live: Live) -> None:
     assert done.state == "disposed:arrest" and done.disposed_by == "pc (officer)"
     with pytest.raises(GovernanceError, match="already has a disposal"):
         record_disposal(live.store, "pc (officer)", a, "advice")
-    steps = [(e.action, e.actor) for e in entries(live.store) if e.target == a and e.action.startswith("alert.")]
-    assert steps == [("alert.raise", "system"), ("alert.review", "op"), ("alert.engagement", "pc"),
-                     ("alert.disposal", "pc")]
+    steps = [
+        (e.action, e.actor) for e in entries(live.store) if e.target == a and e.action.startswith("alert.")
+    ]
+    assert steps == [
+        ("alert.raise", "system"),
+        ("alert.review", "op"),
+        ("alert.engagement", "pc"),
+        ("alert.disposal", "pc"),
+    ]
     assert verify(live.store).ok
 
 

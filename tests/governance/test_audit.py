@@ -15,8 +15,14 @@ from openlfr.store.models import AuditEntry
 def _fill(store: Store, n: int = 6) -> None:
     for i in range(n):
         with store.session() as s:
-            record(s, "alice (operator)", "test.action", deployment_id="d1", target=f"t{i}",
-                   details={"i": i, "note": "café ✓"})
+            record(
+                s,
+                "alice (operator)",
+                "test.action",
+                deployment_id="d1",
+                target=f"t{i}",
+                details={"i": i, "note": "café ✓"},
+            )
 
 
 def test_intact_chain_verifies(store: Store) -> None:
@@ -60,8 +66,17 @@ def test_inserted_row_is_named(store: Store) -> None:
         for seq in range(6, 3, -1):  # make room at 4 (highest first: seq is the primary key)
             s.execute(update(AuditEntry).where(AuditEntry.seq == seq).values(seq=seq + 1))
         prev = s.scalars(select(AuditEntry).where(AuditEntry.seq == 3)).one()
-        forged = AuditEntry(seq=4, at=prev.at, actor="mallory", role="", action="alert.review", deployment_id="d1",
-                            target="x", details="{}", prev_hash=prev.hash)
+        forged = AuditEntry(
+            seq=4,
+            at=prev.at,
+            actor="mallory",
+            role="",
+            action="alert.review",
+            deployment_id="d1",
+            target="x",
+            details="{}",
+            prev_hash=prev.hash,
+        )
         forged.hash = entry_hash(forged)
         s.add(forged)
     result = verify(store)

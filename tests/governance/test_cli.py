@@ -33,8 +33,10 @@ def cli_settings(store_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> I
     else:
         monkeypatch.delenv("OPENLFR_STORE__DATABASE_URL", raising=False)
     get_settings.cache_clear()
-    save_calibration(Calibration(pack="opencv-zoo", validated_min_threshold=0.4),
-                     local_calibration_path("opencv-zoo", store_settings.data_dir))
+    save_calibration(
+        Calibration(pack="opencv-zoo", validated_min_threshold=0.4),
+        local_calibration_path("opencv-zoo", store_settings.data_dir),
+    )
     yield store_settings
     get_settings.cache_clear()
 
@@ -51,12 +53,34 @@ def run_json(*args: str) -> object:
 
 def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Path) -> None:
     now = datetime.now(UTC)
-    dep = run_json("deployment", "create", "--purpose", "wanted offenders", "--location", "Queen St",
-                   "--start", (now - timedelta(minutes=1)).isoformat(), "--end", (now + timedelta(hours=2)).isoformat(),
-                   "--officer", "Supt. Jones", "--camera", "cam-1", "--camera", "cam-2", "--threshold", "0.45",
-                   "--purpose-category", "wanted_offenders", "--legal-basis", "Common-law policing powers",
-                   "--officer-role", "Superintendent",
-                   "--as", "planner (supervisor)")
+    dep = run_json(
+        "deployment",
+        "create",
+        "--purpose",
+        "wanted offenders",
+        "--location",
+        "Queen St",
+        "--start",
+        (now - timedelta(minutes=1)).isoformat(),
+        "--end",
+        (now + timedelta(hours=2)).isoformat(),
+        "--officer",
+        "Supt. Jones",
+        "--camera",
+        "cam-1",
+        "--camera",
+        "cam-2",
+        "--threshold",
+        "0.45",
+        "--purpose-category",
+        "wanted_offenders",
+        "--legal-basis",
+        "Common-law policing powers",
+        "--officer-role",
+        "Superintendent",
+        "--as",
+        "planner (supervisor)",
+    )
     assert isinstance(dep, dict)
     dep_id = dep["id"]
 
@@ -67,17 +91,41 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
     rows = []
     for i, (_person, imgs) in enumerate(people):
         (folder / f"{i}.jpg").write_bytes(imgs[0].read_bytes())
-        rows.append([f"S{i}", "wanted by a court", "warrant", "custody", "PACE", "Insp. Smith", "2031-01-01", f"{i}.jpg"])
+        rows.append(
+            [
+                f"S{i}",
+                "wanted by a court",
+                "warrant",
+                "custody",
+                "PACE",
+                "Insp. Smith",
+                "2031-01-01",
+                f"{i}.jpg",
+            ]
+        )
     (folder / "blank.png").write_bytes(blank_png())
-    header = ["subject_id", "category", "reason", "image_source", "legal_basis", "approved_by", "expires_at", "images"]
+    header = [
+        "subject_id",
+        "category",
+        "reason",
+        "image_source",
+        "legal_basis",
+        "approved_by",
+        "expires_at",
+        "images",
+    ]
     with open(folder / "bad.csv", "w", newline="") as fh:
-        csv.writer(fh).writerows([header, *rows, ["S9", "wanted by a court", "r", "s", "l", "a", "2031-01-01", "blank.png"]])
+        csv.writer(fh).writerows(
+            [header, *rows, ["S9", "wanted by a court", "r", "s", "l", "a", "2031-01-01", "blank.png"]]
+        )
     result = runner.invoke(app, ["watchlist", "import", dep_id, str(folder / "bad.csv")])
     assert result.exit_code == 2 and "S9: blank.png: no face found" in result.output
     assert "Traceback" not in result.output
     with open(folder / "good.csv", "w", newline="") as fh:
         csv.writer(fh).writerows([header, *rows])
-    assert "enrolled 2 subject(s) with 2 image(s)" in run("watchlist", "import", dep_id, str(folder / "good.csv"))
+    assert "enrolled 2 subject(s) with 2 image(s)" in run(
+        "watchlist", "import", dep_id, str(folder / "good.csv")
+    )
     listed = run_json("watchlist", "list", dep_id)
     assert [s["subject_id"] for s in listed] == ["S0", "S1"]  # type: ignore[union-attr]
 
@@ -90,9 +138,17 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
     probe = people[0][1][1].read_bytes()
     face = analyse_reference(load_engine("opencv-zoo"), probe, "probe", store)
     best = index.search(face.embedding, k=1)[0][0]
-    alert_id = gateway.raise_alert(camera_id="cam-1", track_id="t1", subject_id=best.subject_id,
-                                   template_index=best.template_index, score=max(best.score, 0.45), threshold=0.45,
-                                   probe_crop=probe, frame_crop=probe, observed_at=datetime.now(UTC))
+    alert_id = gateway.raise_alert(
+        camera_id="cam-1",
+        track_id="t1",
+        subject_id=best.subject_id,
+        template_index=best.template_index,
+        score=max(best.score, 0.45),
+        threshold=0.45,
+        probe_crop=probe,
+        frame_crop=probe,
+        observed_at=datetime.now(UTC),
+    )
     alerts = run_json("alert", "list", "--deployment", dep_id)
     assert [a["id"] for a in alerts] == [alert_id]  # type: ignore[index]
     run("alert", "review", alert_id, "engage", "--as", "op (operator)")
@@ -128,9 +184,31 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
 def test_cli_errors_are_one_line(cli_settings: Settings) -> None:
     for args, message in (
         (["deployment", "show", "nope"], "no deployment with id 'nope'"),
-        (["deployment", "create", "--purpose", "p", "--location", "l", "--start", "2030-01-01T09:00",
-          "--end", "2030-01-01T10:00Z", "--officer", "o", "--camera", "c", "--purpose-category", "missing_persons",
-          "--legal-basis", "b", "--officer-role", "Inspector"], "needs a time zone"),
+        (
+            [
+                "deployment",
+                "create",
+                "--purpose",
+                "p",
+                "--location",
+                "l",
+                "--start",
+                "2030-01-01T09:00",
+                "--end",
+                "2030-01-01T10:00Z",
+                "--officer",
+                "o",
+                "--camera",
+                "c",
+                "--purpose-category",
+                "missing_persons",
+                "--legal-basis",
+                "b",
+                "--officer-role",
+                "Inspector",
+            ],
+            "needs a time zone",
+        ),
         (["alert", "review", "nope", "engage"], "no alert with id 'nope'"),
     ):
         result = runner.invoke(app, args)

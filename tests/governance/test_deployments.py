@@ -78,6 +78,7 @@ def test_status_only_moves_forward(store, make_deployment, clock) -> None:  # ty
 
 # --- Rule 1 -------------------------------------------------------------------------------------------
 
+
 def test_rule1_scanning_only_inside_the_window_of_an_open_deployment(store, make_deployment, clock) -> None:  # type: ignore[no-untyped-def]
     dep = make_deployment()
     inside = dep.starts_at + timedelta(minutes=5)
@@ -106,13 +107,16 @@ def test_a_deployment_cannot_open_after_its_window(store, make_deployment, clock
 
 # --- Rule 2 -------------------------------------------------------------------------------------------
 
+
 def test_rule2_below_the_validated_minimum_needs_a_reason(store, make_deployment, calibrated, clock) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(GovernanceError, match=r"below pack opencv-zoo's validated minimum 0\.400"):
         make_deployment(threshold=calibrated - 0.05)
     dep = make_deployment(threshold=calibrated - 0.05, threshold_override_reason="search for a missing child")
     opened = open_deployment(store, "sup", dep.id, clock=clock)
     assert opened.status == "open" and opened.validated_min_threshold == calibrated
-    override = [e for e in entries(store, deployment_id=dep.id) if e.action == "deployment.threshold_override"]
+    override = [
+        e for e in entries(store, deployment_id=dep.id) if e.action == "deployment.threshold_override"
+    ]
     assert len(override) == 1
     details = json.loads(override[0].details)
     assert details["reason"] == "search for a missing child" and details["threshold"] == pytest.approx(0.35)
@@ -121,19 +125,34 @@ def test_rule2_below_the_validated_minimum_needs_a_reason(store, make_deployment
 def test_rule2_calibration_lowered_after_creation_is_checked_at_open(store, make_deployment, clock) -> None:  # type: ignore[no-untyped-def]
     dep = make_deployment(threshold=0.45)
     path = local_calibration_path("opencv-zoo", store.settings.data_dir)
-    path.write_text(path.read_text().replace('"validated_min_threshold": 0.4', '"validated_min_threshold": 0.5'))
+    path.write_text(
+        path.read_text().replace('"validated_min_threshold": 0.4', '"validated_min_threshold": 0.5')
+    )
     with pytest.raises(GovernanceError, match=r"cannot open.*below.*0\.500.*override reason"):
         open_deployment(store, "sup", dep.id, clock=clock)
     assert get_deployment(store, dep.id).status == "planned"
-    assert open_deployment(store, "sup", dep.id, override_reason="court-approved", clock=clock).status == "open"
+    assert (
+        open_deployment(store, "sup", dep.id, override_reason="court-approved", clock=clock).status == "open"
+    )
 
 
 def test_rule2_no_calibration_means_an_override_reason(store: Store, clock) -> None:  # type: ignore[no-untyped-def]
     # No calibration file in this data directory (the packaged one, if any, is for other packs).
     dep = create_deployment(
-        store, "planner", purpose="p", location="l", starts_at=clock(), ends_at=clock() + timedelta(hours=2),
-        authorising_officer="Supt", cameras=["c"], pack="dlib", threshold=0.95, clock=clock,
-        purpose_category="missing persons", legal_basis="b", authorising_role="Superintendent",
+        store,
+        "planner",
+        purpose="p",
+        location="l",
+        starts_at=clock(),
+        ends_at=clock() + timedelta(hours=2),
+        authorising_officer="Supt",
+        cameras=["c"],
+        pack="dlib",
+        threshold=0.95,
+        clock=clock,
+        purpose_category="missing persons",
+        legal_basis="b",
+        authorising_role="Superintendent",
     )
     with pytest.raises(GovernanceError, match="no calibration exists for pack dlib"):
         open_deployment(store, "sup", dep.id, clock=clock)
@@ -144,12 +163,22 @@ def test_rule2_no_calibration_means_an_override_reason(store: Store, clock) -> N
 
 @pytest.mark.parametrize(
     ("given", "key"),
-    [("wanted_offenders", "wanted_offenders"), ("Missing persons", "missing_persons"),
-     ("keeping a public event or gathering safe", "public_event_safety"), ("serious-crime-prevention", "serious_crime_prevention")],
+    [
+        ("wanted_offenders", "wanted_offenders"),
+        ("Missing persons", "missing_persons"),
+        ("keeping a public event or gathering safe", "public_event_safety"),
+        ("serious-crime-prevention", "serious_crime_prevention"),
+    ],
 )
 def test_purpose_category_by_key_or_words(make_deployment, given: str, key: str) -> None:  # type: ignore[no-untyped-def]
-    dep = make_deployment(purpose_category=given, legal_basis="  Common-law powers ", authorising_role=" Chief Inspector ")
-    assert (dep.purpose_category, dep.legal_basis, dep.authorising_role) == (key, "Common-law powers", "Chief Inspector")
+    dep = make_deployment(
+        purpose_category=given, legal_basis="  Common-law powers ", authorising_role=" Chief Inspector "
+    )
+    assert (dep.purpose_category, dep.legal_basis, dep.authorising_role) == (
+        key,
+        "Common-law powers",
+        "Chief Inspector",
+    )
     assert dep.authorising_officer == "Supt. Jones"
     assert dep.as_dict()["purpose_category_label"] == DEPLOYMENT_PURPOSE_CATEGORIES[key]
 

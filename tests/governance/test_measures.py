@@ -23,7 +23,7 @@ def test_clopper_pearson_published_values() -> None:
     assert lo == pytest.approx(0.18709, abs=1e-4) and hi == pytest.approx(0.81291, abs=1e-4)
     # 1/2: lower = 1 - sqrt(0.975) = 0.012660, upper = sqrt(0.975) = 0.987421 (solved by hand for n=2).
     lo, hi = clopper_pearson(1, 2)
-    assert lo == pytest.approx(1 - 0.975 ** 0.5, abs=1e-6) and hi == pytest.approx(0.975 ** 0.5, abs=1e-6)
+    assert lo == pytest.approx(1 - 0.975**0.5, abs=1e-6) and hi == pytest.approx(0.975**0.5, abs=1e-6)
 
 
 def test_clopper_pearson_edges() -> None:

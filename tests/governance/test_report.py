@@ -27,14 +27,21 @@ def test_record_counts_outcomes_and_carries_both_measures(store, make_deployment
     review_alert(store, "op", ids[3], "engage")
     record_engagement(store, "pc", ids[3], "not_engaged")
     # ids[4] never reviewed
-    live.gateway.record_counters("cam-1", faces_seen=1500, tracks=900, frames_processed=9000, frames_dropped=12)
+    live.gateway.record_counters(
+        "cam-1", faces_seen=1500, tracks=900, frames_processed=9000, frames_dropped=12
+    )
     live.gateway.record_counters("cam-2", faces_seen=500, tracks=300, frames_processed=9000, frames_dropped=0)
     close_deployment(store, "sup", live.deployment.id, clock=clock)
 
     rec = deployment_record(store, live.deployment.id, actor="analyst (supervisor)", clock=clock)
     assert rec["alerts"] == 5 and rec["true_alerts"] == 1 and rec["false_alerts"] == 2
     assert rec["unadjudicated_alerts"] == 2 and rec["engagements"] == 2 and rec["arrests"] == 1
-    assert rec["faces_seen"] == 1200 and rec["face_detections"] == 2000 and rec["watchlist_size"] == 2 and rec["watchlist_holds_under_18"] is False
+    assert (
+        rec["faces_seen"] == 1200
+        and rec["face_detections"] == 2000
+        and rec["watchlist_size"] == 2
+        and rec["watchlist_holds_under_18"] is False
+    )
     assert rec["alert_precision"] == pytest.approx(1 / 3)
     assert rec["alert_precision_ci95"] == pytest.approx(list(clopper_pearson(1, 3)))
     assert rec["false_alerts_per_1000_faces"] == pytest.approx(2 / 1200 * 1000)  # per distinct face (track)

@@ -38,7 +38,11 @@ def _blob_files(live: Live, alert_id: str) -> list:  # type: ignore[type-arg]
 
     with live.store.session() as s:
         a = s.query(Alert).filter_by(id=alert_id).one()
-        return [live.store.blobs.path(a.deployment_id, b) for b in (a.probe_blob, a.frame_blob, a.candidate_blob) if b]
+        return [
+            live.store.blobs.path(a.deployment_id, b)
+            for b in (a.probe_blob, a.frame_blob, a.candidate_blob)
+            if b
+        ]
 
 
 def test_alert_and_its_blobs_are_purged_after_the_period(live: Live, clock) -> None:  # type: ignore[no-untyped-def]
@@ -54,7 +58,12 @@ def test_alert_and_its_blobs_are_purged_after_the_period(live: Live, clock) -> N
     assert report.alerts_purged == 1 and report.blobs_deleted == 3
     assert not any(f.exists() for f in files)
     info = get_alert(live.store, a)
-    assert info.purged_at == clock() and info.subject_id is None and info.track_id is None and not info.has_images
+    assert (
+        info.purged_at == clock()
+        and info.subject_id is None
+        and info.track_id is None
+        and not info.has_images
+    )
     with pytest.raises(GovernanceError, match="purged"):
         alert_image(live.store, "op", a, "probe")
     purged = [e for e in entries(live.store) if e.action == "alert.purge"]
@@ -83,8 +92,11 @@ def test_evidence_and_adjudication_holds_survive_the_purge_until_released(live: 
     assert get_alert(live.store, unreviewed).purged_at is not None
     assert all(f.is_file() for f in _blob_files(live, held) + _blob_files(live, engaged))
     kept = [e for e in entries(live.store) if e.action == "alert.retention_kept"]
-    assert json.loads(kept[-1].details) == {"evidence": [held], "under_adjudication": [engaged],
-                                            "retention_hours": 720.0}
+    assert json.loads(kept[-1].details) == {
+        "evidence": [held],
+        "under_adjudication": [engaged],
+        "retention_hours": 720.0,
+    }
     # Concluding the adjudication, and releasing the evidence hold, let the next purge delete them.
     record_engagement(live.store, "pc", engaged, "confirmed_false")
     assert purge(live.store, clock=clock).kept_under_adjudication == [engaged]  # awaiting its disposal
@@ -94,7 +106,9 @@ def test_evidence_and_adjudication_holds_survive_the_purge_until_released(live: 
     assert report.alerts_purged == 2 and report.kept_as_evidence == []
     assert not any(f.exists() for f in _blob_files(live, held) + _blob_files(live, engaged))
     assert [e.action for e in entries(live.store, action="alert.evidence_%")] == [
-        "alert.evidence_hold", "alert.evidence_release"]
+        "alert.evidence_hold",
+        "alert.evidence_release",
+    ]
 
 
 def test_purge_closes_ended_deployments_and_destroys_the_alerts_key_last(live: Live, clock) -> None:  # type: ignore[no-untyped-def]
@@ -124,8 +138,14 @@ def test_purge_closes_ended_deployments_and_destroys_the_alerts_key_last(live: L
 
 def test_expired_watchlist_entries_are_deleted(live: Live, clock, store) -> None:  # type: ignore[no-untyped-def]
     third = lfw_people()[2]
-    enrol_subject(store, "e", live.deployment.id, entry("short", clock(), expires_at=clock() + timedelta(hours=2)),
-                  [third[1][0]], clock=clock)
+    enrol_subject(
+        store,
+        "e",
+        live.deployment.id,
+        entry("short", clock(), expires_at=clock() + timedelta(hours=2)),
+        [third[1][0]],
+        clock=clock,
+    )
     assert len(list_subjects(store, live.deployment.id)) == 3
     clock.advance(hours=3)
     index, subjects = live.gateway.watchlist()

@@ -39,7 +39,9 @@ def test_enrol_several_images_per_subject(store, make_deployment, clock) -> None
     (p1, imgs1), (p2, imgs2) = lfw_people()[:2]
     r = enrol_subject(store, "enroller", dep.id, entry(p1, clock()), list(imgs1), clock=clock)
     assert (r.subjects_enrolled, r.images_enrolled, r.refused) == (1, 2, [])
-    enrol_subject(store, "enroller", dep.id, entry(p2, clock(), category="missing_at_risk"), [imgs2[0]], clock=clock)
+    enrol_subject(
+        store, "enroller", dep.id, entry(p2, clock(), category="missing_at_risk"), [imgs2[0]], clock=clock
+    )
     assert _counts(store, dep.id) == (2, 3, 3)
     subjects = {s.subject_id: s for s in list_subjects(store, dep.id)}
     assert subjects[p1].templates == 2 and subjects[p2].category == "missing_at_risk"
@@ -104,8 +106,14 @@ def test_entry_fields_are_checked(store, make_deployment, clock, change, message
 def test_expiry_in_the_past_is_refused(store, make_deployment, clock) -> None:  # type: ignore[no-untyped-def]
     dep = make_deployment()
     with pytest.raises(GovernanceError, match=r"expiry .* is in the past"):
-        enrol_subject(store, "e", dep.id, entry("S", clock(), expires_at=clock() - timedelta(days=1)),
-                      [lfw_people()[0][1][0]], clock=clock)
+        enrol_subject(
+            store,
+            "e",
+            dep.id,
+            entry("S", clock(), expires_at=clock() - timedelta(days=1)),
+            [lfw_people()[0][1][0]],
+            clock=clock,
+        )
 
 
 def test_categories_are_a_closed_list() -> None:
@@ -118,8 +126,17 @@ def test_categories_are_a_closed_list() -> None:
 
 # --- CSV import -----------------------------------------------------------------------------------------
 
-HEADER = ["subject_id", "category", "reason", "image_source", "legal_basis", "approved_by", "expires_at",
-          "images", "date_of_birth"]
+HEADER = [
+    "subject_id",
+    "category",
+    "reason",
+    "image_source",
+    "legal_basis",
+    "approved_by",
+    "expires_at",
+    "images",
+    "date_of_birth",
+]
 
 
 def _write_csv(folder: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
@@ -131,8 +148,9 @@ def _write_csv(folder: Path, rows: list[list[str]], header: list[str] = HEADER) 
     return path
 
 
-def _row(sid: str, images: str, expires: str = "2031-01-01", category: str = "wanted by a court",
-         dob: str = "") -> list[str]:
+def _row(
+    sid: str, images: str, expires: str = "2031-01-01", category: str = "wanted by a court", dob: str = ""
+) -> list[str]:
     return [sid, category, "warrant", "custody", "PACE s64A", "Insp. Smith", expires, images, dob]
 
 
@@ -150,14 +168,18 @@ def image_folder(tmp_path: Path) -> Path:
 def test_import_with_progress_and_age_flag(store, make_deployment, clock, image_folder) -> None:  # type: ignore[no-untyped-def]
     dep = make_deployment()
     people = [p for p, _ in lfw_people()[:3]]
-    csv_path = _write_csv(image_folder, [
-        _row("S1", f"{people[0]}_0.jpg;{people[0]}_1.jpg", dob="2015-03-01"),
-        _row("S2", f"{people[1]}_0.jpg", category="missing and at increased risk"),
-        _row("S3", f"{people[2]}_1.jpg", category="risk of harm to self or others", dob="1980-01-01"),
-    ])
+    csv_path = _write_csv(
+        image_folder,
+        [
+            _row("S1", f"{people[0]}_0.jpg;{people[0]}_1.jpg", dob="2015-03-01"),
+            _row("S2", f"{people[1]}_0.jpg", category="missing and at increased risk"),
+            _row("S3", f"{people[2]}_1.jpg", category="risk of harm to self or others", dob="1980-01-01"),
+        ],
+    )
     seen: list[tuple[int, int]] = []
-    report = import_watchlist(store, "enroller", dep.id, csv_path, progress=lambda d, t: seen.append((d, t)),
-                              clock=clock)
+    report = import_watchlist(
+        store, "enroller", dep.id, csv_path, progress=lambda d, t: seen.append((d, t)), clock=clock
+    )
     assert (report.subjects_enrolled, report.images_enrolled) == (3, 4)
     assert seen[-1] == (4, 4) and len(seen) == 4
     assert _counts(store, dep.id) == (3, 4, 4)
@@ -206,9 +228,14 @@ def test_malformed_csv_files(store, make_deployment, clock, image_folder) -> Non
 def test_refused_image_aborts_the_import_unless_partial(store, make_deployment, clock, image_folder) -> None:  # type: ignore[no-untyped-def]
     dep = make_deployment()
     people = [p for p, _ in lfw_people()[:2]]
-    csv_path = _write_csv(image_folder, [
-        _row("S1", f"{people[0]}_0.jpg"), _row("S2", "blank.png"), _row("S3", f"{people[1]}_0.jpg"),
-    ])
+    csv_path = _write_csv(
+        image_folder,
+        [
+            _row("S1", f"{people[0]}_0.jpg"),
+            _row("S2", "blank.png"),
+            _row("S3", f"{people[1]}_0.jpg"),
+        ],
+    )
     with pytest.raises(EnrolmentError, match=r"(?s)nothing enrolled: 1 image.*S2: blank.png: no face found"):
         import_watchlist(store, "e", dep.id, csv_path, clock=clock)
     assert _counts(store, dep.id) == (0, 0, 0)
@@ -221,11 +248,18 @@ def test_refused_image_aborts_the_import_unless_partial(store, make_deployment, 
 
 # --- Rule 5 ---------------------------------------------------------------------------------------------
 
+
 def test_rule5_close_destroys_the_watchlist_its_images_and_its_key(store, make_deployment, clock) -> None:  # type: ignore[no-untyped-def]
     dep = make_deployment()
     (p1, imgs1), (p2, imgs2) = lfw_people()[:2]
-    enrol_subject(store, "e", dep.id, entry(p1, clock(), date_of_birth=clock().date().replace(year=2020)),
-                  list(imgs1), clock=clock)
+    enrol_subject(
+        store,
+        "e",
+        dep.id,
+        entry(p1, clock(), date_of_birth=clock().date().replace(year=2020)),
+        list(imgs1),
+        clock=clock,
+    )
     enrol_subject(store, "e", dep.id, entry(p2, clock()), [imgs2[0]], clock=clock)
     open_deployment(store, "sup", dep.id, clock=clock)
     gateway = DeploymentGateway(store, dep.id, store.settings, clock=clock)
@@ -248,7 +282,9 @@ def test_rule5_close_destroys_the_watchlist_its_images_and_its_key(store, make_d
     for name, data in saved.items():
         (store.blobs.root / dep.id / name).write_bytes(data)
     with store.session() as s, pytest.raises(KeyDestroyed):
-        store.blobs.get(dep.id, next(iter(saved)).removesuffix(".bin"), store.keys.get(s, dep.id, "watchlist"))
+        store.blobs.get(
+            dep.id, next(iter(saved)).removesuffix(".bin"), store.keys.get(s, dep.id, "watchlist")
+        )
     with pytest.raises(CryptoError):
         store.blobs.get(dep.id, next(iter(saved)).removesuffix(".bin"), b"\x00" * 32)
     # Nothing more can be enrolled; the record keeps the size and the under-18 count.
@@ -265,11 +301,22 @@ def test_a_lookalike_can_be_enrolled_with_a_stated_reason(store, make_deployment
     dep = make_deployment()
     (_person, imgs), _ = lfw_people()[:2]
     enrol_subject(store, "enroller", dep.id, entry("A", clock()), [imgs[0]], clock=clock)
-    report = enrol_subject(store, "enroller", dep.id, entry("B", clock()), [imgs[1]],
-                           lookalike_reason="twin brother, separate warrant", clock=clock)
+    report = enrol_subject(
+        store,
+        "enroller",
+        dep.id,
+        entry("B", clock()),
+        [imgs[1]],
+        lookalike_reason="twin brother, separate warrant",
+        clock=clock,
+    )
     assert report.subjects_enrolled == 1 and "looks like subject A" in str(report.lookalikes[0])
     override = entries(store, action="watchlist.lookalike_override")
-    assert len(override) == 1 and json.loads(override[0].details)["reason"] == "twin brother, separate warrant"
+    assert (
+        len(override) == 1 and json.loads(override[0].details)["reason"] == "twin brother, separate warrant"
+    )
     # The same image twice is never a lookalike: still refused.
     with pytest.raises(EnrolmentError, match="same image"):
-        enrol_subject(store, "enroller", dep.id, entry("C", clock()), [imgs[1]], lookalike_reason="x", clock=clock)
+        enrol_subject(
+            store, "enroller", dep.id, entry("C", clock()), [imgs[1]], lookalike_reason="x", clock=clock
+        )

@@ -25,8 +25,16 @@ def test_migrations_have_one_head_starting_at_0001() -> None:
 
 def test_open_creates_schema_and_reopens(store: Store) -> None:
     tables = set(inspect(store.engine).get_table_names())
-    assert {"deployments", "watchlist_subjects", "watchlist_templates", "alerts", "audit_log",
-            "deployment_keys", "camera_counters", "alembic_version"} <= tables
+    assert {
+        "deployments",
+        "watchlist_subjects",
+        "watchlist_templates",
+        "alerts",
+        "audit_log",
+        "deployment_keys",
+        "camera_counters",
+        "alembic_version",
+    } <= tables
     again = open_store(store.settings)  # migrating an up-to-date database is a no-op
     with again.engine.connect() as conn:
         heads = ScriptDirectory.from_config(alembic_config()).get_heads()
@@ -44,8 +52,10 @@ def test_sqlite_runs_in_wal_mode(settings: Settings) -> None:
 
 
 def test_unreachable_database_is_a_clear_error(settings: Settings) -> None:
-    bad = Settings(data_dir=settings.data_dir,
-                   store={"database_url": "postgresql+psycopg://nobody:secret@127.0.0.1:1/none"})
+    bad = Settings(
+        data_dir=settings.data_dir,
+        store={"database_url": "postgresql+psycopg://nobody:secret@127.0.0.1:1/none"},
+    )
     with pytest.raises(StoreError, match="cannot open the database") as err:
         open_store(bad)
     assert "secret" not in str(err.value)
@@ -53,9 +63,20 @@ def test_unreachable_database_is_a_clear_error(settings: Settings) -> None:
 
 def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(Exception, match="naive datetime"), store.session() as s:
-        s.add(Deployment(purpose="p", location="l", starts_at=datetime(2030, 1, 1), ends_at=datetime(2030, 1, 2),
-                         authorising_officer="a", cameras=["c"], pack="opencv-zoo", threshold=0.5,
-                         created_at=datetime(2030, 1, 1), created_by="x"))
+        s.add(
+            Deployment(
+                purpose="p",
+                location="l",
+                starts_at=datetime(2030, 1, 1),
+                ends_at=datetime(2030, 1, 2),
+                authorising_officer="a",
+                cameras=["c"],
+                pack="opencv-zoo",
+                threshold=0.5,
+                created_at=datetime(2030, 1, 1),
+                created_by="x",
+            )
+        )
 
 
 def test_master_key_is_created_private_and_reused(settings: Settings) -> None:
@@ -107,9 +128,21 @@ def test_blobs_hold_only_ciphertext_and_cannot_be_swapped(store: Store) -> None:
 
 def test_destroyed_data_key_is_gone_for_good(store: Store, clock) -> None:  # type: ignore[no-untyped-def]
     with store.session() as s:
-        s.add(Deployment(id="dep1", purpose="p", location="l", starts_at=clock(), ends_at=clock(),
-                         authorising_officer="a", cameras=["c"], pack="opencv-zoo", threshold=0.5,
-                         created_at=clock(), created_by="x"))
+        s.add(
+            Deployment(
+                id="dep1",
+                purpose="p",
+                location="l",
+                starts_at=clock(),
+                ends_at=clock(),
+                authorising_officer="a",
+                cameras=["c"],
+                pack="opencv-zoo",
+                threshold=0.5,
+                created_at=clock(),
+                created_by="x",
+            )
+        )
         s.flush()
         key = store.keys.create(s, "dep1", "watchlist", clock())
     blob = store.blobs.put("dep1", key, b"reference image")
@@ -122,7 +155,9 @@ def test_destroyed_data_key_is_gone_for_good(store: Store, clock) -> None:  # ty
     # Nothing the store still holds opens the saved copy.
     store.blobs.path("dep1", blob).write_bytes(saved)
     with store.session() as s:
-        row_key = s.execute(text("SELECT wrapped_key FROM deployment_keys WHERE deployment_id='dep1'")).scalar()
+        row_key = s.execute(
+            text("SELECT wrapped_key FROM deployment_keys WHERE deployment_id='dep1'")
+        ).scalar()
     assert row_key is None
     with pytest.raises(CryptoError):
         store.blobs.get("dep1", blob, new_data_key())
@@ -171,15 +206,22 @@ def test_revision_0003_adds_the_published_deployment_fields_and_keeps_older_rows
     migrate(engine, "0002")
     with engine.begin() as conn:
         assert "purpose_category" not in {c["name"] for c in inspect(conn).get_columns("deployments")}
-        conn.execute(text(
-            "INSERT INTO deployments (id, purpose, location, starts_at, ends_at, authorising_officer, cameras, pack, "
-            "threshold, status, created_at, created_by) VALUES ('old1', 'p', 'l', '2030-01-01 09:00:00.000000', "
-            "'2030-01-01 17:00:00.000000', 'Supt. Old', '[\"c\"]', 'opencv-zoo', 0.5, 'planned', "
-            "'2029-12-01 09:00:00.000000', 'planner')"))
+        conn.execute(
+            text(
+                "INSERT INTO deployments (id, purpose, location, starts_at, ends_at, authorising_officer, cameras, pack, "
+                "threshold, status, created_at, created_by) VALUES ('old1', 'p', 'l', '2030-01-01 09:00:00.000000', "
+                "'2030-01-01 17:00:00.000000', 'Supt. Old', '[\"c\"]', 'opencv-zoo', 0.5, 'planned', "
+                "'2029-12-01 09:00:00.000000', 'planner')"
+            )
+        )
     migrate(engine)
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT authorising_officer, purpose_category, legal_basis, authorising_role "
-                                "FROM deployments WHERE id = 'old1'")).one()
+        row = conn.execute(
+            text(
+                "SELECT authorising_officer, purpose_category, legal_basis, authorising_role "
+                "FROM deployments WHERE id = 'old1'"
+            )
+        ).one()
         assert tuple(row) == ("Supt. Old", None, None, None)
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
         assert [d for d in diff if "deployments" in repr(d)] == []

@@ -41,7 +41,9 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     store = open_store(settings)
     add_users(store)
     app = create_server_app(settings, store=store, background=[])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

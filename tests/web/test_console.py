@@ -28,8 +28,13 @@ def test_operator_sees_live_alert_from_real_clip_and_adjudicates_it(live_server:
     # The live pipeline on the real clip, raising alerts through governance as `serve` runs it.
     broker = live_server.app.state.broker  # type: ignore[attr-defined]
     gateway = DeploymentGateway(live_server.store, dep)
-    pipeline = LivePipeline([parse_source(f"stage={clip}")], gateway, live_server.store.settings, paced=False,
-                            on_alert=lambda _a: broker.wake())
+    pipeline = LivePipeline(
+        [parse_source(f"stage={clip}")],
+        gateway,
+        live_server.store.settings,
+        paced=False,
+        on_alert=lambda _a: broker.wake(),
+    )
     runner = threading.Thread(target=pipeline.run, daemon=True)
     runner.start()
     card = page.locator("article.alert-card").first
@@ -82,7 +87,10 @@ def test_logged_out_user_sees_no_image(live_server: LiveServer, browser) -> None
     context = browser.new_context()
     page = context.new_page()
     images: list[str] = []
-    page.on("response", lambda r: images.append(r.url) if r.headers.get("content-type", "").startswith("image/") else None)
+    page.on(
+        "response",
+        lambda r: images.append(r.url) if r.headers.get("content-type", "").startswith("image/") else None,
+    )
     response = page.goto(f"{live_server.url}/alerts/{alert}")
     assert response is not None and "/login" in page.url
     assert page.locator("img").count() == 0

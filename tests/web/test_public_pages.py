@@ -17,8 +17,22 @@ from tests.api.conftest import PASSWORD, enrolled_open_deployment, raise_test_al
 from tests.web.conftest import ARTIFACTS, LiveServer, shot
 
 # Field names and values that only biometric data or alert details would bring (the prose may say "image").
-BIOMETRIC_MARKERS = ("embedding", "template", "probe", "candidate", "_blob", "subject_id", "w-001", "miranda",
-                     "<img", "data:image", "/images/", "\x89png", "track_id", "score")
+BIOMETRIC_MARKERS = (
+    "embedding",
+    "template",
+    "probe",
+    "candidate",
+    "_blob",
+    "subject_id",
+    "w-001",
+    "miranda",
+    "<img",
+    "data:image",
+    "/images/",
+    "\x89png",
+    "track_id",
+    "score",
+)
 
 
 def test_public_page_lists_api_created_deployment_and_leaks_nothing(live_server: LiveServer, browser) -> None:  # type: ignore[no-untyped-def]
@@ -29,13 +43,23 @@ def test_public_page_lists_api_created_deployment_and_leaks_nothing(live_server:
     raise_test_alert(live_server.store, dep_with_alert)
     token, _ = login(live_server.store, "authorising-officer", PASSWORD, "127.0.0.1", kind="bearer")
     start = datetime.now(UTC) + timedelta(days=3)
-    r = httpx.post(f"{live_server.url}/api/deployments", headers={"Authorization": f"Bearer {token}"}, json={
-        "purpose": "Locate people wanted on warrant", "location": "Cardiff Central station forecourt",
-        "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=8)).isoformat(),
-        "authorising_officer": "Supt. Rhys Morgan", "cameras": ["van-1"], "threshold": 0.45,
-        "threshold_override_reason": "test", "purpose_category": "wanted_offenders",
-        "legal_basis": "Common-law powers; warrants issued by Cardiff Magistrates", "authorising_role": "Superintendent",
-    })
+    r = httpx.post(
+        f"{live_server.url}/api/deployments",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "purpose": "Locate people wanted on warrant",
+            "location": "Cardiff Central station forecourt",
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=8)).isoformat(),
+            "authorising_officer": "Supt. Rhys Morgan",
+            "cameras": ["van-1"],
+            "threshold": 0.45,
+            "threshold_override_reason": "test",
+            "purpose_category": "wanted_offenders",
+            "legal_basis": "Common-law powers; warrants issued by Cardiff Magistrates",
+            "authorising_role": "Superintendent",
+        },
+    )
     assert r.status_code == 201, r.text
     dep_id = r.json()["id"]
 
@@ -105,5 +129,7 @@ def test_signage_renders_and_its_qr_decodes_to_the_public_page(live_server: Live
     assert "Live facial recognition in use here" in html and "30 days" in html
     assert "Queen Street, Cardiff" in html and "Find people wanted by the courts" in html
     # The deployment's own legal basis and the authorising role, not the officer's name.
-    assert "Common-law policing powers; DPA 2018 Part 3" in html and "authorised by the Superintendent" in html
+    assert (
+        "Common-law policing powers; DPA 2018 Part 3" in html and "authorised by the Superintendent" in html
+    )
     assert "Jones" not in html

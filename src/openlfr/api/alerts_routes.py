@@ -45,14 +45,18 @@ def list_alert_summaries(
 
 @router.get("/{alert_id}", description=_doc(roles.VIEW_ALERTS))
 def get_alert(
-    alert_id: str, store: Store = Depends(get_store), _p: Principal = Depends(require_roles(*roles.VIEW_ALERTS))
+    alert_id: str,
+    store: Store = Depends(get_store),
+    _p: Principal = Depends(require_roles(*roles.VIEW_ALERTS)),
 ) -> dict[str, Any]:
     return alert_message(store, alerts.get_alert(store, alert_id))
 
 
 @router.get(
     "/{alert_id}/images/{kind}",
-    description=_doc(roles.VIEW_ALERT_IMAGES, "An image of the alert: probe crop, matched reference, or scene. Audited."),
+    description=_doc(
+        roles.VIEW_ALERT_IMAGES, "An image of the alert: probe crop, matched reference, or scene. Audited."
+    ),
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}},
     response_class=Response,
 )
@@ -79,7 +83,9 @@ def image_media_type(data: bytes) -> str:
 
 @router.post("/{alert_id}/review", description=_doc(roles.OPERATOR_REVIEW, "`false_alert` or `engage`."))
 def review(
-    alert_id: str, body: Decision, store: Store = Depends(get_store),
+    alert_id: str,
+    body: Decision,
+    store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.OPERATOR_REVIEW)),
 ) -> dict[str, Any]:
     a = alerts.review_alert(store, actor_of(principal), alert_id, body.decision, note=body.note)
@@ -91,7 +97,9 @@ def review(
     description=_doc(roles.ENGAGEMENT_OUTCOME, "`confirmed_true`, `confirmed_false` or `not_engaged`."),
 )
 def engagement(
-    alert_id: str, body: Decision, store: Store = Depends(get_store),
+    alert_id: str,
+    body: Decision,
+    store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.ENGAGEMENT_OUTCOME)),
 ) -> dict[str, Any]:
     a = alerts.record_engagement(store, actor_of(principal), alert_id, body.decision, note=body.note)
@@ -100,16 +108,22 @@ def engagement(
 
 @router.post("/{alert_id}/disposal", description=_doc(roles.DISPOSAL, "`arrest`, `advice` or `no_action`."))
 def disposal(
-    alert_id: str, body: Decision, store: Store = Depends(get_store),
+    alert_id: str,
+    body: Decision,
+    store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.DISPOSAL)),
 ) -> dict[str, Any]:
     a = alerts.record_disposal(store, actor_of(principal), alert_id, body.decision, note=body.note)
     return alert_message(store, a)
 
 
-@router.post("/{alert_id}/evidence", description=_doc(roles.EVIDENCE_HOLD, "Keep past retention until released."))
+@router.post(
+    "/{alert_id}/evidence", description=_doc(roles.EVIDENCE_HOLD, "Keep past retention until released.")
+)
 def hold(
-    alert_id: str, body: HoldIn, store: Store = Depends(get_store),
+    alert_id: str,
+    body: HoldIn,
+    store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.EVIDENCE_HOLD)),
 ) -> dict[str, Any]:
     return alert_message(store, alerts.hold_as_evidence(store, actor_of(principal), alert_id, body.reason))

@@ -57,7 +57,9 @@ async def alerts_ws(ws: WebSocket, after: int = 0, deployment_id: str | None = N
     sub = broker.subscribe(deployment_id)
     sent = max(0, after)
     try:
-        backlog: list[dict[str, Any]] = await asyncio.to_thread(alert_messages_after, store, sent, deployment_id, 5000)
+        backlog: list[dict[str, Any]] = await asyncio.to_thread(
+            alert_messages_after, store, sent, deployment_id, 5000
+        )
         for message in backlog:
             await ws.send_json({"type": "alert", "alert": message})
             sent = max(sent, int(message["seq"]))

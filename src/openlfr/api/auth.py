@@ -38,15 +38,23 @@ def do_login(store: Store, username: str, password: str, address: str, kind: str
         token, principal = users.login(store, username, password, address, kind=kind)
     except LoginThrottled as exc:
         with store.session() as s:
-            audit.record(s, audit.Actor(username.strip().lower()[:64] or "?", "unauthenticated"),
-                         "auth.login_throttled", details={"address": address})
+            audit.record(
+                s,
+                audit.Actor(username.strip().lower()[:64] or "?", "unauthenticated"),
+                "auth.login_throttled",
+                details={"address": address},
+            )
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": str(exc.retry_after_s)}
         ) from None
     except PermissionError as exc:
         with store.session() as s:
-            audit.record(s, audit.Actor(username.strip().lower()[:64] or "?", "unauthenticated"),
-                         "auth.login_failed", details={"address": address})
+            audit.record(
+                s,
+                audit.Actor(username.strip().lower()[:64] or "?", "unauthenticated"),
+                "auth.login_failed",
+                details={"address": address},
+            )
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
     with store.session() as s:
         audit.record(s, actor_of(principal), "auth.login", details={"address": address, "kind": kind})

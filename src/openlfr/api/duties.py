@@ -99,8 +99,20 @@ class _Failed:
 
 def webhook_payload(message: AlertMessage) -> dict[str, Any]:
     """What the webhook carries: the alert's facts and a link, never an image."""
-    keys = ("id", "seq", "deployment_id", "camera_id", "subject_id", "category", "category_label", "score",
-            "threshold", "observed_at", "raised_at", "url")
+    keys = (
+        "id",
+        "seq",
+        "deployment_id",
+        "camera_id",
+        "subject_id",
+        "category",
+        "category_label",
+        "score",
+        "threshold",
+        "observed_at",
+        "raised_at",
+        "url",
+    )
     return {"type": "alert.raised", "alert": {k: message.get(k) for k in keys}}
 
 

@@ -33,10 +33,30 @@ from openlfr.store import Store
 router = APIRouter(prefix="/public", tags=["public"])
 
 CSV_COLUMNS = (
-    "id", "status", "location", "date", "starts_at", "ends_at", "purpose", "purpose_category",
-    "authorised_by_role", "legal_basis", "cameras", "watchlist_size", "watchlist_holds_under_18",
-    "watchlist_under_18", "watchlist_date_of_birth_unknown", "alerts", "adjudicated", "confirmed_true", "unadjudicated",
-    "alert_precision", "precision_ci95_low", "precision_ci95_high", "false_alerts", "faces_seen",
+    "id",
+    "status",
+    "location",
+    "date",
+    "starts_at",
+    "ends_at",
+    "purpose",
+    "purpose_category",
+    "authorised_by_role",
+    "legal_basis",
+    "cameras",
+    "watchlist_size",
+    "watchlist_holds_under_18",
+    "watchlist_under_18",
+    "watchlist_date_of_birth_unknown",
+    "alerts",
+    "adjudicated",
+    "confirmed_true",
+    "unadjudicated",
+    "alert_precision",
+    "precision_ci95_low",
+    "precision_ci95_high",
+    "false_alerts",
+    "faces_seen",
     "false_alerts_per_1000_faces",
 )
 
@@ -59,7 +79,9 @@ class RateLimiter:
                 q.popleft()
             if len(q) >= self.per_minute:
                 retry = int(60 - (now - q[0])) + 1
-                raise HTTPException(429, "too many requests: please slow down", headers={"Retry-After": str(retry)})
+                raise HTTPException(
+                    429, "too many requests: please slow down", headers={"Retry-After": str(retry)}
+                )
             q.append(now)
 
 
@@ -84,7 +106,9 @@ def measures_for(store: Store, dep: DeploymentInfo) -> dict[str, Any]:
         "watchlist_under_18": rec["watchlist_under_18"],
         "watchlist_date_of_birth_unknown": rec["watchlist_date_of_birth_unknown"],
         "alerts": rec["alerts"],
-        "alert_precision": alert_precision(rec["true_alerts"], adjudicated, rec["unadjudicated_alerts"]).as_dict(),
+        "alert_precision": alert_precision(
+            rec["true_alerts"], adjudicated, rec["unadjudicated_alerts"]
+        ).as_dict(),
         "false_alerts": rec["false_alerts"],
         "faces_seen": rec["faces_seen"],
         "false_alerts_per_1000_faces": rec["false_alerts_per_1000_faces"],
@@ -145,17 +169,24 @@ def csv_rows(listing: dict[str, Any]) -> list[dict[str, Any]]:
         rec = dep.get("record") or {}
         prec = rec.get("alert_precision") or {}
         row = {k: dep.get(k, "") for k in CSV_COLUMNS}
-        row.update({
-            "alerts": rec.get("alerts", ""), "adjudicated": prec.get("adjudicated", ""),
-            "confirmed_true": prec.get("confirmed_true", ""), "unadjudicated": prec.get("unadjudicated", ""),
-            "alert_precision": _num(prec.get("precision")), "precision_ci95_low": _num(prec.get("ci95_low")),
-            "precision_ci95_high": _num(prec.get("ci95_high")), "false_alerts": rec.get("false_alerts", ""),
-            "faces_seen": rec.get("faces_seen", ""), "watchlist_size": rec.get("watchlist_size", ""),
-            "watchlist_holds_under_18": _yes_no(rec.get("watchlist_holds_under_18")),
-            "watchlist_under_18": rec.get("watchlist_under_18", ""),
-            "watchlist_date_of_birth_unknown": rec.get("watchlist_date_of_birth_unknown", ""),
-            "false_alerts_per_1000_faces": _num(rec.get("false_alerts_per_1000_faces")),
-        })
+        row.update(
+            {
+                "alerts": rec.get("alerts", ""),
+                "adjudicated": prec.get("adjudicated", ""),
+                "confirmed_true": prec.get("confirmed_true", ""),
+                "unadjudicated": prec.get("unadjudicated", ""),
+                "alert_precision": _num(prec.get("precision")),
+                "precision_ci95_low": _num(prec.get("ci95_low")),
+                "precision_ci95_high": _num(prec.get("ci95_high")),
+                "false_alerts": rec.get("false_alerts", ""),
+                "faces_seen": rec.get("faces_seen", ""),
+                "watchlist_size": rec.get("watchlist_size", ""),
+                "watchlist_holds_under_18": _yes_no(rec.get("watchlist_holds_under_18")),
+                "watchlist_under_18": rec.get("watchlist_under_18", ""),
+                "watchlist_date_of_birth_unknown": rec.get("watchlist_date_of_birth_unknown", ""),
+                "false_alerts_per_1000_faces": _num(rec.get("false_alerts_per_1000_faces")),
+            }
+        )
         rows.append(row)
     return rows
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from openlfr.store.auth_models import Role
 
 A, AO, OP, EO, RV, AU = (
-    Role.ADMIN, Role.AUTHORISING_OFFICER, Role.OPERATOR, Role.ENGAGEMENT_OFFICER, Role.REVIEWER, Role.AUDITOR,
+    Role.ADMIN,
+    Role.AUTHORISING_OFFICER,
+    Role.OPERATOR,
+    Role.ENGAGEMENT_OFFICER,
+    Role.REVIEWER,
+    Role.AUDITOR,
 )
 
 # Seeing that deployments exist and their status (no biometric data).

@@ -30,17 +30,26 @@ def _roles_doc(allowed: tuple[Any, ...]) -> str:
 class DeploymentIn(BaseModel):
     purpose: str = Field(..., min_length=1, max_length=2000)
     purpose_category: str = Field(
-        ..., min_length=1, max_length=200,
-        description="One of: " + "; ".join(f"{k} ({v})" for k, v in DEPLOYMENT_PURPOSE_CATEGORIES.items())
+        ...,
+        min_length=1,
+        max_length=200,
+        description="One of: "
+        + "; ".join(f"{k} ({v})" for k, v in DEPLOYMENT_PURPOSE_CATEGORIES.items())
         + " (the key or the words). Published.",
     )
-    legal_basis: str = Field(..., min_length=1, max_length=2000, description="Short summary of the legal basis. Published.")
+    legal_basis: str = Field(
+        ..., min_length=1, max_length=2000, description="Short summary of the legal basis. Published."
+    )
     location: str = Field(..., min_length=1, max_length=500)
     starts_at: AwareDatetime
     ends_at: AwareDatetime
-    authorising_officer: str = Field(..., min_length=1, max_length=200, description="The officer's name (internal).")
+    authorising_officer: str = Field(
+        ..., min_length=1, max_length=200, description="The officer's name (internal)."
+    )
     authorising_role: str = Field(
-        ..., min_length=1, max_length=200,
+        ...,
+        min_length=1,
+        max_length=200,
         description='The authorising officer\'s rank or role, e.g. "Superintendent". Published instead of the name.',
     )
     cameras: list[str] = Field(..., min_length=1, max_length=64)
@@ -69,7 +78,9 @@ def list_deployments(
     return [d.as_dict() for d in deployments.list_deployments(store, status)]
 
 
-@router.post("/deployments", status_code=201, tags=["deployments"], description=_roles_doc(roles.PLAN_DEPLOYMENT))
+@router.post(
+    "/deployments", status_code=201, tags=["deployments"], description=_roles_doc(roles.PLAN_DEPLOYMENT)
+)
 def create_deployment(
     body: DeploymentIn,
     store: Store = Depends(get_store),
@@ -79,7 +90,9 @@ def create_deployment(
     return dep.as_dict()
 
 
-@router.get("/deployments/{deployment_id}", tags=["deployments"], description=_roles_doc(roles.VIEW_DEPLOYMENTS))
+@router.get(
+    "/deployments/{deployment_id}", tags=["deployments"], description=_roles_doc(roles.VIEW_DEPLOYMENTS)
+)
 def get_deployment(
     deployment_id: str,
     store: Store = Depends(get_store),
@@ -88,7 +101,9 @@ def get_deployment(
     return deployments.get_deployment(store, deployment_id).as_dict()
 
 
-@router.post("/deployments/{deployment_id}/open", tags=["deployments"], description=_roles_doc(roles.OPEN_DEPLOYMENT))
+@router.post(
+    "/deployments/{deployment_id}/open", tags=["deployments"], description=_roles_doc(roles.OPEN_DEPLOYMENT)
+)
 def open_deployment(
     deployment_id: str,
     body: Reason | None = None,
@@ -96,10 +111,14 @@ def open_deployment(
     principal: Principal = Depends(require_roles(*roles.OPEN_DEPLOYMENT)),
 ) -> dict[str, object]:
     reason = body.reason if body else None
-    return deployments.open_deployment(store, actor_of(principal), deployment_id, override_reason=reason).as_dict()
+    return deployments.open_deployment(
+        store, actor_of(principal), deployment_id, override_reason=reason
+    ).as_dict()
 
 
-@router.post("/deployments/{deployment_id}/close", tags=["deployments"], description=_roles_doc(roles.CLOSE_DEPLOYMENT))
+@router.post(
+    "/deployments/{deployment_id}/close", tags=["deployments"], description=_roles_doc(roles.CLOSE_DEPLOYMENT)
+)
 def close_deployment(
     deployment_id: str,
     body: Reason | None = None,
@@ -132,8 +151,10 @@ def watchlist_summary(store: Store, deployment_id: str) -> dict[str, object]:
 
 
 @router.get(
-    "/deployments/{deployment_id}/watchlist", tags=["deployments"],
-    description="Watchlist size and categories (no entries, no images). " + _roles_doc(roles.VIEW_WATCHLIST_SUMMARY),
+    "/deployments/{deployment_id}/watchlist",
+    tags=["deployments"],
+    description="Watchlist size and categories (no entries, no images). "
+    + _roles_doc(roles.VIEW_WATCHLIST_SUMMARY),
 )
 def get_watchlist_summary(
     deployment_id: str,
@@ -151,7 +172,10 @@ def audit_entries(
     store: Store = Depends(get_store),
     _p: Principal = Depends(require_roles(*roles.VIEW_AUDIT)),
 ) -> list[dict[str, Any]]:
-    return [audit.entry_as_dict(e) for e in audit.entries(store, deployment_id=deployment_id, action=action, last=last)]
+    return [
+        audit.entry_as_dict(e)
+        for e in audit.entries(store, deployment_id=deployment_id, action=action, last=last)
+    ]
 
 
 @router.get("/audit/verify", tags=["audit"], description=_roles_doc(roles.VERIFY_AUDIT))
@@ -160,8 +184,13 @@ def audit_verify(
     principal: Principal = Depends(require_roles(*roles.VERIFY_AUDIT)),
 ) -> dict[str, object]:
     result = audit.verify(store, actor=actor_of(principal))
-    return {"ok": result.ok, "rows": result.rows, "bad_seq": result.bad_seq, "problem": result.problem,
-            "last_hash": result.last_hash}
+    return {
+        "ok": result.ok,
+        "rows": result.rows,
+        "bad_seq": result.bad_seq,
+        "problem": result.problem,
+        "last_hash": result.last_hash,
+    }
 
 
 @router.get("/users", tags=["users"], description=_roles_doc(roles.MANAGE_USERS))
@@ -169,15 +198,22 @@ def list_users(
     store: Store = Depends(get_store), _p: Principal = Depends(require_roles(*roles.MANAGE_USERS))
 ) -> list[dict[str, object]]:
     return [
-        {"username": u.username, "display_name": u.display_name, "role": u.role, "active": u.active,
-         "created_at": u.created_at.isoformat()}
+        {
+            "username": u.username,
+            "display_name": u.display_name,
+            "role": u.role,
+            "active": u.active,
+            "created_at": u.created_at.isoformat(),
+        }
         for u in users.list_users(store)
     ]
 
 
 @router.post("/users", status_code=201, tags=["users"], description=_roles_doc(roles.MANAGE_USERS))
 def add_user(
-    body: UserIn, store: Store = Depends(get_store), principal: Principal = Depends(require_roles(*roles.MANAGE_USERS))
+    body: UserIn,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(require_roles(*roles.MANAGE_USERS)),
 ) -> dict[str, object]:
     try:
         user = users.create_user(

@@ -13,11 +13,19 @@ from openlfr.store.models import CameraCounter
 def camera_counters(store: Store, deployment_id: str) -> list[dict[str, Any]]:
     """What the live pipeline recorded per camera: counts only (rule 3)."""
     with store.session() as s:
-        rows = s.scalars(select(CameraCounter).where(CameraCounter.deployment_id == deployment_id)
-                         .order_by(CameraCounter.camera_id))
+        rows = s.scalars(
+            select(CameraCounter)
+            .where(CameraCounter.deployment_id == deployment_id)
+            .order_by(CameraCounter.camera_id)
+        )
         return [
-            {"camera_id": r.camera_id, "faces_seen": r.faces_seen, "tracks": r.tracks,
-             "frames_processed": r.frames_processed, "frames_dropped": r.frames_dropped,
-             "updated_at": r.updated_at.isoformat()}
+            {
+                "camera_id": r.camera_id,
+                "faces_seen": r.faces_seen,
+                "tracks": r.tracks,
+                "frames_processed": r.frames_processed,
+                "frames_dropped": r.frames_dropped,
+                "updated_at": r.updated_at.isoformat(),
+            }
             for r in rows
         ]

@@ -72,7 +72,8 @@ def alert_message(store: Store, a: AlertInfo) -> dict[str, Any]:
     out["url"] = f"/alerts/{a.id}"
     out["images"] = (
         {kind: f"/api/alerts/{a.id}/images/{kind}" for kind in ("probe", "candidate", "frame")}
-        if a.has_images else {}
+        if a.has_images
+        else {}
     )
     return out
 
@@ -83,5 +84,9 @@ def latest_alert_seq(store: Store) -> int:
         return int(s.scalar(select(func.max(Alert.seq))) or 0)
 
 
-def alert_messages_after(store: Store, after_seq: int, deployment_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    return [alert_message(store, a) for a in list_alerts(store, deployment_id, after_seq=after_seq, limit=limit)]
+def alert_messages_after(
+    store: Store, after_seq: int, deployment_id: str | None = None, limit: int = 500
+) -> list[dict[str, Any]]:
+    return [
+        alert_message(store, a) for a in list_alerts(store, deployment_id, after_seq=after_seq, limit=limit)
+    ]

@@ -27,12 +27,18 @@ from openlfr.vision import ModelPackError
 @app.command()
 def evaluate(
     pack: list[str] = typer.Option(
-        None, "--pack", "-p", help="Model pack(s) to evaluate; repeat for several (crowd hygiene then needs "
-        "two packs to agree). Default: the configured pack."
+        None,
+        "--pack",
+        "-p",
+        help="Model pack(s) to evaluate; repeat for several (crowd hygiene then needs "
+        "two packs to agree). Default: the configured pack.",
     ),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Report folder (default <data_dir>/evaluation/<time>)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Report folder (default <data_dir>/evaluation/<time>)."
+    ),
     calibration_dir: Path | None = typer.Option(
-        None, "--calibration-dir",
+        None,
+        "--calibration-dir",
         help="Where to write <pack>.json calibration files (default: this force's own, <data_dir>/calibration).",
     ),
     no_calibration: bool = typer.Option(False, "--no-calibration", help="Write the report only."),
@@ -47,14 +53,21 @@ def evaluate(
     for name in packs:
         choose_pack(name)
     if (max_lfw_people or max_crowd) and not no_calibration and calibration_dir is None:
-        err_console.print("[yellow]subset run: not writing calibration files (pass --calibration-dir to force)[/]")
+        err_console.print(
+            "[yellow]subset run: not writing calibration files (pass --calibration-dir to force)[/]"
+        )
         no_calibration = True
     out_dir = out or s.data_dir / "evaluation" / time.strftime("%Y%m%d-%H%M%S")
     cal_dir = None if no_calibration else (calibration_dir or local_calibration_path("x", s.data_dir).parent)
     started = time.monotonic()
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TimeRemainingColumn(), console=err_console, transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
     ) as bar:
         tasks: dict[str, int] = {}
 
@@ -65,8 +78,14 @@ def evaluate(
 
         with clean_errors(DatasetError, ModelPackError, ValueError, OSError):
             outcome = run_evaluation(
-                s, packs, out_dir, calibration_dir=cal_dir, max_lfw_people=max_lfw_people, max_crowd=max_crowd,
-                use_cache=not no_cache, progress=progress,
+                s,
+                packs,
+                out_dir,
+                calibration_dir=cal_dir,
+                max_lfw_people=max_lfw_people,
+                max_crowd=max_crowd,
+                use_cache=not no_cache,
+                progress=progress,
                 command="openlfr " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
             )
     elapsed = time.monotonic() - started
@@ -74,11 +93,14 @@ def evaluate(
         cells = "; ".join(
             f"FPIR {row['fpir_target']:g} @ N={row['watchlist_size']}: t={row['threshold']:.3f} "
             f"FNIR={row['fnir']:.3f} ({row['method']})"
-            for row in r["scaling"] if row["watchlist_size"] in (1000, 10000)
+            for row in r["scaling"]
+            if row["watchlist_size"] in (1000, 10000)
         )
         state = "" if r["validated"] else " [red](NOT validated: a difference remains at every threshold)[/]"
-        console.print(f"[bold]{name}[/]: watchlist {r['watchlist_size']}, rank-1 {r['rank1']['rate']:.3f}, "
-                      f"validated minimum threshold {r['validated_min_threshold']:.4f}{state}")
+        console.print(
+            f"[bold]{name}[/]: watchlist {r['watchlist_size']}, rank-1 {r['rank1']['rate']:.3f}, "
+            f"validated minimum threshold {r['validated_min_threshold']:.4f}{state}"
+        )
         console.print(f"  {cells}", highlight=False)
     console.print(f"crowd faces excluded by hygiene: {len(outcome.exclusions)}")
     console.print(f"report: {outcome.report_path}")

@@ -59,12 +59,23 @@ app.add_typer(alert_app, name="alert")
 app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
 
-ERRORS = (GovernanceError, StoreError, CryptoError, BlobNotFound, ImageError, ModelPackError, CalibrationError)
+ERRORS = (
+    GovernanceError,
+    StoreError,
+    CryptoError,
+    BlobNotFound,
+    ImageError,
+    ModelPackError,
+    CalibrationError,
+)
 
-ActorOption = typer.Option(None, "--as", help='Who is acting, as "NAME (ROLE)" (default: login name, role cli).')
+ActorOption = typer.Option(
+    None, "--as", help='Who is acting, as "NAME (ROLE)" (default: login name, role cli).'
+)
 JsonOption = typer.Option(False, "--json", help="Machine-readable output.")
 LookalikeOption = typer.Option(
-    None, help="Enrol images that look like another subject anyway, stating why they are different people "
+    None,
+    help="Enrol images that look like another subject anyway, stating why they are different people "
     "(audited). Without it they are refused as possible duplicates.",
 )
 
@@ -107,13 +118,22 @@ def _fmt(t: datetime | None) -> str:
 def _show_deployment(d: DeploymentInfo) -> None:
     table = Table(show_header=False, title=f"Deployment {d.id}")
     for k, v in (
-        ("status", d.status), ("purpose", d.purpose), ("purpose category", d.purpose_category_label or "-"),
-        ("legal basis", d.legal_basis or "-"), ("location", d.location),
+        ("status", d.status),
+        ("purpose", d.purpose),
+        ("purpose category", d.purpose_category_label or "-"),
+        ("legal basis", d.legal_basis or "-"),
+        ("location", d.location),
         ("window", f"{_fmt(d.starts_at)} to {_fmt(d.ends_at)}"),
         ("authorised by", f"{d.authorising_officer} ({d.authorising_role or 'authorising officer'})"),
-        ("cameras", ", ".join(d.cameras)), ("pack", d.pack), ("threshold", f"{d.threshold:.3f}"),
-        ("validated minimum", f"{d.validated_min_threshold:.3f}" if d.validated_min_threshold is not None else "-"),
-        ("override reason", d.threshold_override_reason or "-"), ("created", f"{_fmt(d.created_at)} by {d.created_by}"),
+        ("cameras", ", ".join(d.cameras)),
+        ("pack", d.pack),
+        ("threshold", f"{d.threshold:.3f}"),
+        (
+            "validated minimum",
+            f"{d.validated_min_threshold:.3f}" if d.validated_min_threshold is not None else "-",
+        ),
+        ("override reason", d.threshold_override_reason or "-"),
+        ("created", f"{_fmt(d.created_at)} by {d.created_by}"),
         ("opened", f"{_fmt(d.opened_at)} by {d.opened_by}" if d.opened_at else "-"),
         ("closed", f"{_fmt(d.closed_at)} by {d.closed_by}" if d.closed_at else "-"),
     ):
@@ -123,53 +143,80 @@ def _show_deployment(d: DeploymentInfo) -> None:
 
 # --- deployment -----------------------------------------------------------------------------------------
 
+
 @deployment_app.command("create")
 def deployment_create(
     purpose: str = typer.Option(..., help="Why: the operational purpose."),
     purpose_category: str = typer.Option(
-        ..., "--purpose-category",
+        ...,
+        "--purpose-category",
         help="Published purpose category, by key or words: "
-        + "; ".join(f"{k} ({v})" for k, v in DEPLOYMENT_PURPOSE_CATEGORIES.items()) + ".",
+        + "; ".join(f"{k} ({v})" for k, v in DEPLOYMENT_PURPOSE_CATEGORIES.items())
+        + ".",
     ),
-    legal_basis: str = typer.Option(..., "--legal-basis", help="Short summary of the legal basis (published)."),
+    legal_basis: str = typer.Option(
+        ..., "--legal-basis", help="Short summary of the legal basis (published)."
+    ),
     location: str = typer.Option(..., help="Where."),
     start: str = typer.Option(..., help="Start, ISO time with zone (2030-06-01T09:00Z)."),
     end: str = typer.Option(..., help="End, ISO time with zone."),
-    officer: str = typer.Option(..., "--officer", help="The authorising officer's name (internal, never published)."),
+    officer: str = typer.Option(
+        ..., "--officer", help="The authorising officer's name (internal, never published)."
+    ),
     officer_role: str = typer.Option(
-        ..., "--officer-role", help="The authorising officer's rank or role as published, e.g. Superintendent."
+        ...,
+        "--officer-role",
+        help="The authorising officer's rank or role as published, e.g. Superintendent.",
     ),
     camera: list[str] = typer.Option(..., "--camera", help="A camera id (repeat for several)."),
     pack: str | None = typer.Option(None, help="Model pack (default: the configured one)."),
     threshold: float | None = typer.Option(None, help="Alert threshold (default: the validated minimum)."),
-    override_reason: str | None = typer.Option(None, help="Why the threshold is below the validated minimum."),
+    override_reason: str | None = typer.Option(
+        None, help="Why the threshold is below the validated minimum."
+    ),
     as_: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Plan a deployment (nothing is scanned until it is opened)."""
     with store_session() as store, clean_errors(*ERRORS, ValueError):
         d = create_deployment(
-            store, actor_of(as_), purpose=purpose, purpose_category=purpose_category, legal_basis=legal_basis,
-            location=location, starts_at=when(start, "--start"), ends_at=when(end, "--end"),
-            authorising_officer=officer, authorising_role=officer_role, cameras=camera, pack=pack, threshold=threshold,
+            store,
+            actor_of(as_),
+            purpose=purpose,
+            purpose_category=purpose_category,
+            legal_basis=legal_basis,
+            location=location,
+            starts_at=when(start, "--start"),
+            ends_at=when(end, "--end"),
+            authorising_officer=officer,
+            authorising_role=officer_role,
+            cameras=camera,
+            pack=pack,
+            threshold=threshold,
             threshold_override_reason=override_reason,
         )
     if as_json:
         console.print_json(json.dumps(d.as_dict()))
     else:
-        console.print(f"deployment [bold]{d.id}[/] planned: {d.location}, {_fmt(d.starts_at)} to {_fmt(d.ends_at)}")
+        console.print(
+            f"deployment [bold]{d.id}[/] planned: {d.location}, {_fmt(d.starts_at)} to {_fmt(d.ends_at)}"
+        )
 
 
 @deployment_app.command("open")
 def deployment_open(
     deployment_id: str = typer.Argument(...),
-    override_reason: str | None = typer.Option(None, help="Needed when the threshold is below the validated minimum."),
+    override_reason: str | None = typer.Option(
+        None, help="Needed when the threshold is below the validated minimum."
+    ),
     as_: str | None = ActorOption,
 ) -> None:
     """Open a planned deployment (checks the threshold against the pack's validated minimum)."""
     with store_session() as store:
         d = open_deployment(store, actor_of(as_), deployment_id, override_reason=override_reason)
-    console.print(f"deployment [bold]{d.id}[/] is open; scanning is allowed {_fmt(d.starts_at)} to {_fmt(d.ends_at)}")
+    console.print(
+        f"deployment [bold]{d.id}[/] is open; scanning is allowed {_fmt(d.starts_at)} to {_fmt(d.ends_at)}"
+    )
 
 
 @deployment_app.command("close")
@@ -188,8 +235,9 @@ def deployment_close(
 
 
 @deployment_app.command("list")
-def deployment_list(status: str | None = typer.Option(None, help="planned, open or closed."),
-                    as_json: bool = JsonOption) -> None:
+def deployment_list(
+    status: str | None = typer.Option(None, help="planned, open or closed."), as_json: bool = JsonOption
+) -> None:
     """Deployments, earliest first."""
     with store_session() as store:
         deps = list_deployments(store, status)
@@ -200,8 +248,15 @@ def deployment_list(status: str | None = typer.Option(None, help="planned, open 
     for col in ("id", "status", "location", "starts", "ends", "cameras", "threshold"):
         table.add_column(col)
     for d in deps:
-        table.add_row(d.id, d.status, d.location, _fmt(d.starts_at), _fmt(d.ends_at), str(len(d.cameras)),
-                      f"{d.threshold:.3f}")
+        table.add_row(
+            d.id,
+            d.status,
+            d.location,
+            _fmt(d.starts_at),
+            _fmt(d.ends_at),
+            str(len(d.cameras)),
+            f"{d.threshold:.3f}",
+        )
     console.print(table)
 
 
@@ -217,6 +272,7 @@ def deployment_show(deployment_id: str = typer.Argument(...), as_json: bool = Js
 
 
 # --- watchlist ------------------------------------------------------------------------------------------
+
 
 def _print_report(report: ImportReport) -> None:
     console.print(f"enrolled {report.subjects_enrolled} subject(s) with {report.images_enrolled} image(s)")
@@ -250,32 +306,60 @@ def watchlist_enrol(
     """Enrol one subject from one or more images (refused images are listed with the reason)."""
     with store_session() as store:
         dob_value: date | None = parse_date(dob, "date of birth") if dob else None
-        entry = SubjectEntry(subject_id=subject_id, category=category, reason=reason, image_source=image_source,
-                             legal_basis=legal_basis, approved_by=approved_by, expires_at=parse_time(expires, "expiry"),
-                             name=name, date_of_birth=dob_value)
-        report = enrol_subject(store, actor_of(as_), deployment_id, entry, images, lookalike_reason=lookalike_reason)
+        entry = SubjectEntry(
+            subject_id=subject_id,
+            category=category,
+            reason=reason,
+            image_source=image_source,
+            legal_basis=legal_basis,
+            approved_by=approved_by,
+            expires_at=parse_time(expires, "expiry"),
+            name=name,
+            date_of_birth=dob_value,
+        )
+        report = enrol_subject(
+            store, actor_of(as_), deployment_id, entry, images, lookalike_reason=lookalike_reason
+        )
     _print_report(report)
 
 
 @watchlist_app.command("import")
 def watchlist_import(
     deployment_id: str = typer.Argument(...),
-    csv_file: Path = typer.Argument(..., help="CSV: subject_id, category, reason, image_source, legal_basis, "
-                                    "approved_by, expires_at, images (';'-separated) [, name, date_of_birth]."),
-    images: Path | None = typer.Option(None, "--images", help="Folder the image names are relative to "
-                                       "(default: the CSV's folder)."),
-    allow_partial: bool = typer.Option(False, help="Enrol the acceptable subjects even if some images are refused."),
+    csv_file: Path = typer.Argument(
+        ...,
+        help="CSV: subject_id, category, reason, image_source, legal_basis, "
+        "approved_by, expires_at, images (';'-separated) [, name, date_of_birth].",
+    ),
+    images: Path | None = typer.Option(
+        None, "--images", help="Folder the image names are relative to (default: the CSV's folder)."
+    ),
+    allow_partial: bool = typer.Option(
+        False, help="Enrol the acceptable subjects even if some images are refused."
+    ),
     lookalike_reason: str | None = LookalikeOption,
     as_: str | None = ActorOption,
 ) -> None:
     """Import a whole watchlist. All or nothing: any problem stops it before anything is stored."""
-    with store_session() as store, Progress(
-        TextColumn("analysing images"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err_console, transient=True,
-    ) as progress:
+    with (
+        store_session() as store,
+        Progress(
+            TextColumn("analysing images"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        ) as progress,
+    ):
         task = progress.add_task("import", total=None)
         report = import_watchlist(
-            store, actor_of(as_), deployment_id, csv_file, images, allow_partial=allow_partial,
+            store,
+            actor_of(as_),
+            deployment_id,
+            csv_file,
+            images,
+            allow_partial=allow_partial,
             lookalike_reason=lookalike_reason,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
@@ -288,24 +372,35 @@ def watchlist_list(deployment_id: str = typer.Argument(...), as_json: bool = Jso
     with store_session() as store:
         subjects = list_subjects(store, deployment_id)
     if as_json:
-        console.print_json(json.dumps([{**s.__dict__, "expires_at": s.expires_at.isoformat() if s.expires_at else None}
-                                       for s in subjects]))
+        console.print_json(
+            json.dumps(
+                [
+                    {**s.__dict__, "expires_at": s.expires_at.isoformat() if s.expires_at else None}
+                    for s in subjects
+                ]
+            )
+        )
         return
     table = Table(title=f"Watchlist of {deployment_id}: {len(subjects)} subject(s)")
     for col in ("subject", "name", "category", "reason", "images", "expires"):
         table.add_column(col)
     for s in subjects:
-        table.add_row(s.subject_id, s.name or "", s.category_label, s.reason, str(s.templates), _fmt(s.expires_at))
+        table.add_row(
+            s.subject_id, s.name or "", s.category_label, s.reason, str(s.templates), _fmt(s.expires_at)
+        )
     console.print(table)
 
 
 # --- alert ----------------------------------------------------------------------------------------------
 
+
 @alert_app.command("list")
 def alert_list(
     deployment_id: str | None = typer.Option(None, "--deployment", "-d"),
     after_seq: int | None = typer.Option(None, help="Only alerts after this sequence number."),
-    state: str | None = typer.Option(None, help="e.g. raised, passed_to_engagement, confirmed_true, disposed."),
+    state: str | None = typer.Option(
+        None, help="e.g. raised, passed_to_engagement, confirmed_true, disposed."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Alerts, oldest first (no images)."""
@@ -315,11 +410,32 @@ def alert_list(
         console.print_json(json.dumps([a.as_dict() for a in found]))
         return
     table = Table(title=f"Alerts ({len(found)})")
-    for col in ("seq", "id", "deployment", "camera", "subject", "score", "threshold", "raised", "state", "held"):
+    for col in (
+        "seq",
+        "id",
+        "deployment",
+        "camera",
+        "subject",
+        "score",
+        "threshold",
+        "raised",
+        "state",
+        "held",
+    ):
         table.add_column(col)
     for a in found:
-        table.add_row(str(a.seq), a.id, a.deployment_id, a.camera_id, a.subject_id or "(purged)", f"{a.score:.3f}",
-                      f"{a.threshold:.3f}", _fmt(a.raised_at), a.state, "evidence" if a.evidence_hold else "")
+        table.add_row(
+            str(a.seq),
+            a.id,
+            a.deployment_id,
+            a.camera_id,
+            a.subject_id or "(purged)",
+            f"{a.score:.3f}",
+            f"{a.threshold:.3f}",
+            _fmt(a.raised_at),
+            a.state,
+            "evidence" if a.evidence_hold else "",
+        )
     console.print(table)
 
 
@@ -328,33 +444,47 @@ def _decided(a: alert_svc.AlertInfo) -> None:
 
 
 @alert_app.command("review")
-def alert_review(alert_id: str, decision: str = typer.Argument(..., help="false_alert or engage"),
-                 note: str | None = typer.Option(None), as_: str | None = ActorOption) -> None:
+def alert_review(
+    alert_id: str,
+    decision: str = typer.Argument(..., help="false_alert or engage"),
+    note: str | None = typer.Option(None),
+    as_: str | None = ActorOption,
+) -> None:
     """Operator review: dismiss as a false alert, or pass to engagement."""
     with store_session() as store:
         _decided(alert_svc.review_alert(store, actor_of(as_), alert_id, decision, note=note))
 
 
 @alert_app.command("engage")
-def alert_engage(alert_id: str,
-                 outcome: str = typer.Argument(..., help="confirmed_true, confirmed_false or not_engaged"),
-                 note: str | None = typer.Option(None), as_: str | None = ActorOption) -> None:
+def alert_engage(
+    alert_id: str,
+    outcome: str = typer.Argument(..., help="confirmed_true, confirmed_false or not_engaged"),
+    note: str | None = typer.Option(None),
+    as_: str | None = ActorOption,
+) -> None:
     """The engagement outcome, as found by the officer who engaged."""
     with store_session() as store:
         _decided(alert_svc.record_engagement(store, actor_of(as_), alert_id, outcome, note=note))
 
 
 @alert_app.command("dispose")
-def alert_dispose(alert_id: str, disposal: str = typer.Argument(..., help="arrest, advice or no_action"),
-                  note: str | None = typer.Option(None), as_: str | None = ActorOption) -> None:
+def alert_dispose(
+    alert_id: str,
+    disposal: str = typer.Argument(..., help="arrest, advice or no_action"),
+    note: str | None = typer.Option(None),
+    as_: str | None = ActorOption,
+) -> None:
     """The disposal that followed the engagement."""
     with store_session() as store:
         _decided(alert_svc.record_disposal(store, actor_of(as_), alert_id, disposal, note=note))
 
 
 @alert_app.command("hold")
-def alert_hold(alert_id: str, reason: str = typer.Option(..., help="Why it is kept (e.g. case reference)."),
-               as_: str | None = ActorOption) -> None:
+def alert_hold(
+    alert_id: str,
+    reason: str = typer.Option(..., help="Why it is kept (e.g. case reference)."),
+    as_: str | None = ActorOption,
+) -> None:
     """Keep an alert as evidence past its retention period."""
     with store_session() as store:
         alert_svc.hold_as_evidence(store, actor_of(as_), alert_id, reason)
@@ -370,9 +500,12 @@ def alert_release(alert_id: str, reason: str = typer.Option(...), as_: str | Non
 
 
 @alert_app.command("image")
-def alert_image(alert_id: str, out: Path = typer.Option(..., help="File to write the image to."),
-                kind: str = typer.Option("probe", help="probe, frame or candidate"),
-                as_: str | None = ActorOption) -> None:
+def alert_image(
+    alert_id: str,
+    out: Path = typer.Option(..., help="File to write the image to."),
+    kind: str = typer.Option("probe", help="probe, frame or candidate"),
+    as_: str | None = ActorOption,
+) -> None:
     """Write an alert's image to a file (audited)."""
     if kind not in ("probe", "frame", "candidate"):
         fail("--kind must be probe, frame or candidate")
@@ -383,6 +516,7 @@ def alert_image(alert_id: str, out: Path = typer.Option(..., help="File to write
 
 
 # --- purge, audit, report -------------------------------------------------------------------------------
+
 
 @app.command("purge")
 def purge(as_json: bool = JsonOption) -> None:
@@ -429,8 +563,15 @@ def audit_show(
     for col in ("seq", "at", "actor", "action", "deployment", "target", "details"):
         table.add_column(col)
     for e in rows:
-        table.add_row(str(e.seq), _fmt(e.at), f"{e.actor} ({e.role})" if e.role else e.actor, e.action,
-                      e.deployment_id or "", e.target or "", e.details[:80])
+        table.add_row(
+            str(e.seq),
+            _fmt(e.at),
+            f"{e.actor} ({e.role})" if e.role else e.actor,
+            e.action,
+            e.deployment_id or "",
+            e.target or "",
+            e.details[:80],
+        )
     console.print(table)
 
 

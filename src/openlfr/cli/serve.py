@@ -32,12 +32,19 @@ def serve(
         s.server.run_live = False
     with clean_errors(StoreError):
         application = create_server_app(s)
-    console.print(f"openlfr serving on http://{host or s.server.host}:{port or s.server.port} "
-                  f"(public page /public, API docs /docs)")
+    console.print(
+        f"openlfr serving on http://{host or s.server.host}:{port or s.server.port} "
+        f"(public page /public, API docs /docs)"
+    )
     if not s.server.secure_cookies:
         console.print("[yellow]secure_cookies is off: use this only behind no network or for tests[/]")
-    uvicorn.run(application, host=host or s.server.host, port=port or s.server.port, log_level="info",
-                proxy_headers=False)
+    uvicorn.run(
+        application,
+        host=host or s.server.host,
+        port=port or s.server.port,
+        log_level="info",
+        proxy_headers=False,
+    )
 
 
 @app.command()
@@ -68,9 +75,20 @@ def signage(
         chromium = os.environ.get("OPENLFR_CHROMIUM", "/usr/bin/chromium")
         pdf_path = target.with_suffix(".pdf")
         result = subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--no-pdf-header-footer", f"--print-to-pdf={pdf_path.resolve()}", target.resolve().as_uri()],
-            capture_output=True, text=True, timeout=120, check=False,
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--no-pdf-header-footer",
+                f"--print-to-pdf={pdf_path.resolve()}",
+                target.resolve().as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         if result.returncode != 0 or not pdf_path.exists():
             fail(f"chromium could not print the PDF: {result.stderr.strip()[-300:]}")
@@ -80,8 +98,12 @@ def signage(
 @user_app.command("add")
 def user_add(
     username: str = typer.Argument(...),
-    role: str = typer.Option(..., "--role", "-r", help="admin, authorising_officer, operator, "
-                             "engagement_officer, reviewer or auditor."),
+    role: str = typer.Option(
+        ...,
+        "--role",
+        "-r",
+        help="admin, authorising_officer, operator, engagement_officer, reviewer or auditor.",
+    ),
     display_name: str = typer.Option("", "--name", help="Full name shown in the console and audit log."),
     password_env: str | None = typer.Option(
         None, "--password-env", help="Read the password from this environment variable (else prompt)."
@@ -102,7 +124,9 @@ def user_add(
             fail("the two passwords differ")
     with clean_errors(StoreError, UserError):
         store = open_store(settings())
-        user = create_user(store, username, password, role, display_name, actor=audit.Actor(getpass.getuser(), "cli"))
+        user = create_user(
+            store, username, password, role, display_name, actor=audit.Actor(getpass.getuser(), "cli")
+        )
     console.print(f"user {user.username} added as {user.role.replace('_', ' ')}")
 
 

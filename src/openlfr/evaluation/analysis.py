@@ -85,12 +85,15 @@ def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSetting
     for target in cfg.fpir_targets:
         t = threshold_for_fpir(nm_best, target)
         hits, n = _hits(data, t)
-        full.append({
-            "fpir_target": target, "threshold": t,
-            "fpir": Rate.of(int(np.sum(nm_best >= t)), nm_best.size, alpha).as_dict(),
-            "fnir": Rate.of(n - hits, n, alpha).as_dict(),
-            "fnir_incl_ftd": Rate.of(n_mated_total - hits, n_mated_total, alpha).as_dict(),
-        })
+        full.append(
+            {
+                "fpir_target": target,
+                "threshold": t,
+                "fpir": Rate.of(int(np.sum(nm_best >= t)), nm_best.size, alpha).as_dict(),
+                "fnir": Rate.of(n - hits, n, alpha).as_dict(),
+                "fnir_incl_ftd": Rate.of(n_mated_total - hits, n_mated_total, alpha).as_dict(),
+            }
+        )
     out["full_watchlist"] = full
 
     # Pooled single-comparison tail (for extrapolation).
@@ -114,16 +117,24 @@ def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSetting
                     hits, m = _hits(data, t, cols)
                     thresholds.append(t)
                     fnirs.append(1 - hits / m if m else float("nan"))
-                row.update(method="measured", threshold=float(np.mean(thresholds)),
-                           threshold_sd=float(np.std(thresholds)), fnir=float(np.nanmean(fnirs)),
-                           repeats=repeats)
+                row.update(
+                    method="measured",
+                    threshold=float(np.mean(thresholds)),
+                    threshold_sd=float(np.std(thresholds)),
+                    fnir=float(np.nanmean(fnirs)),
+                    repeats=repeats,
+                )
                 t_pred, support = tail.threshold_for(target, n)
                 row.update(extrapolated_threshold=t_pred, support=support)
             else:
                 t, support = tail.threshold_for(target, n)
                 hits, m = _hits(data, t)
-                row.update(method="extrapolated", threshold=t, fnir=1 - hits / m if m else float("nan"),
-                           support=support)
+                row.update(
+                    method="extrapolated",
+                    threshold=t,
+                    fnir=1 - hits / m if m else float("nan"),
+                    support=support,
+                )
             scaling.append(row)
     # A larger watchlist needs a threshold at least as strict: enforce it against sampling noise.
     for target in cfg.fpir_targets:
@@ -144,8 +155,14 @@ def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSetting
             for _ in range(1 if n == n_full else cfg.subsample_repeats):
                 cols = np.sort(rng.choice(n_full, size=n, replace=False)) if n < n_full else None
                 vals.append(fpir(data.nonmated_best(crowd_keep=crowd_keep, columns=cols), t))
-            check.append({"threshold": t, "watchlist_size": n, "measured_fpir": float(np.mean(vals)),
-                          "predicted_fpir": tail.predicted_fpir(t, n)})
+            check.append(
+                {
+                    "threshold": t,
+                    "watchlist_size": n,
+                    "measured_fpir": float(np.mean(vals)),
+                    "predicted_fpir": tail.predicted_fpir(t, n),
+                }
+            )
     out["scaling_check"] = check
 
     thr, fp, fn = det_curve(ms, r1, nm_best)
@@ -185,7 +202,8 @@ def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSetting
         hit = mated_hit_base & (ms >= t)
         fnir_groups = {
             g: (int((~hit[mated_sex == g]).sum()), int((mated_sex == g).sum()))
-            for g in sorted(set(mated_sex.tolist())) if g != "unknown"
+            for g in sorted(set(mated_sex.tolist()))
+            if g != "unknown"
         }
         fnir_tests = pairwise_fisher({"sex": fnir_groups}, alpha)
         # Alerts on the mix we ran (full watchlist): true = mated hits; false = non-mated alerts plus mated
@@ -205,8 +223,12 @@ def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSetting
         # Which enrolled people draw the crowd's false alerts: a few lookalike-prone templates (e.g. an infant
         # photo) can make a whole group's FPIR, which a watchlist owner can act on.
         alert_cols = crowd_col[crowd_alert]
-        counts = np.bincount(alert_cols, minlength=len(data.subjects)) if alert_cols.size else np.zeros(0, int)
-        top_subjects = [(data.subjects[int(j)], int(counts[j])) for j in np.argsort(-counts)[:5] if counts[j] > 0]
+        counts = (
+            np.bincount(alert_cols, minlength=len(data.subjects)) if alert_cols.size else np.zeros(0, int)
+        )
+        top_subjects = [
+            (data.subjects[int(j)], int(counts[j])) for j in np.argsort(-counts)[:5] if counts[j] > 0
+        ]
         return {
             "top_alert_subjects": top_subjects,
             "crowd_fpir_level": level,
@@ -220,11 +242,18 @@ def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSetting
             "fnir": Rate.of(int(ms.size - hit.sum()), int(ms.size), alpha).as_dict(),
             "precision_on_mix": Rate.of(true_alerts, true_alerts + wrong_mated + nm_alerts, alpha).as_dict(),
             "precision_at_prevalence": {
-                "prevalence": prev, "value": ppv(tpir.value, nm_rate.value),
-                "ci_low": ppv(tpir.lo, nm_rate.hi), "ci_high": ppv(tpir.hi, nm_rate.lo),
+                "prevalence": prev,
+                "value": ppv(tpir.value, nm_rate.value),
+                "ci_low": ppv(tpir.lo, nm_rate.hi),
+                "ci_high": ppv(tpir.hi, nm_rate.lo),
             },
-            "false_alerts_per_1000": {"value": 1000 * nm_rate.value, "ci_low": 1000 * nm_rate.lo,
-                                      "ci_high": 1000 * nm_rate.hi, "k": nm_alerts, "n": nm_rate.n},
+            "false_alerts_per_1000": {
+                "value": 1000 * nm_rate.value,
+                "ci_low": 1000 * nm_rate.lo,
+                "ci_high": 1000 * nm_rate.hi,
+                "k": nm_alerts,
+                "n": nm_rate.n,
+            },
         }
 
     grid = []

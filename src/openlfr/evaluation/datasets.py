@@ -50,7 +50,9 @@ def load_lfw(dataset_dir: Path) -> list[ImageRecord]:
     for row in _read_manifest(folder):
         try:
             out.append(
-                ImageRecord("lfw", folder / row["path"], row["path"], row["identity"], row["gender"] or "unknown")
+                ImageRecord(
+                    "lfw", folder / row["path"], row["path"], row["identity"], row["gender"] or "unknown"
+                )
             )
         except KeyError as exc:
             raise DatasetError(f"{folder / 'manifest.csv'} has no column {exc}") from exc
@@ -65,8 +67,13 @@ def load_utkface(dataset_dir: Path) -> list[ImageRecord]:
         try:
             out.append(
                 ImageRecord(
-                    "utkface", folder / row["path"], row["path"], "utk:" + row["path"], row["gender"] or "unknown",
-                    row["race"] or "unknown", int(row["age"]),
+                    "utkface",
+                    folder / row["path"],
+                    row["path"],
+                    "utk:" + row["path"],
+                    row["gender"] or "unknown",
+                    row["race"] or "unknown",
+                    int(row["age"]),
                 )
             )
         except (KeyError, ValueError) as exc:

@@ -45,8 +45,12 @@ class EmbeddingSet:
     def subset(self, dataset: str) -> EmbeddingSet:
         idx = [i for i, r in enumerate(self.records) if r.dataset == dataset]
         return EmbeddingSet(
-            self.pack, [self.records[i] for i in idx], self.embeddings[idx], self.detected[idx],
-            self.acceptable[idx], self.quality[idx],
+            self.pack,
+            [self.records[i] for i in idx],
+            self.embeddings[idx],
+            self.detected[idx],
+            self.acceptable[idx],
+            self.quality[idx],
         )
 
 
@@ -96,13 +100,28 @@ class EmbeddingCache:
         return out
 
     def put(
-        self, pack: str, sha: str, policy: str, fingerprint: str,
-        detected: bool, acceptable: bool, quality: float, vector: npt.NDArray[np.float32] | None,
+        self,
+        pack: str,
+        sha: str,
+        policy: str,
+        fingerprint: str,
+        detected: bool,
+        acceptable: bool,
+        quality: float,
+        vector: npt.NDArray[np.float32] | None,
     ) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO template VALUES (?,?,?,?,?,?,?,?)",
-            (pack, sha, policy, fingerprint, int(detected), int(acceptable), float(quality),
-             None if vector is None else np.asarray(vector, np.float32).tobytes()),
+            (
+                pack,
+                sha,
+                policy,
+                fingerprint,
+                int(detected),
+                int(acceptable),
+                float(quality),
+                None if vector is None else np.asarray(vector, np.float32).tobytes(),
+            ),
         )
 
     def commit(self) -> None:
@@ -117,13 +136,15 @@ def cache_path(settings: Settings) -> Path:
     return settings.cache_dir / "evaluation-embeddings.sqlite"
 
 
-def embed_one(engine: FaceEngine, record: ImageRecord, settings: Settings) -> tuple[
-    bool, bool, float, npt.NDArray[np.float32] | None
-]:
+def embed_one(
+    engine: FaceEngine, record: ImageRecord, settings: Settings
+) -> tuple[bool, bool, float, npt.NDArray[np.float32] | None]:
     """(detected, acceptable, quality score, template) for the main face of one evaluation image."""
     try:
         image = load_image(
-            record.path, max_pixels=settings.vision.max_image_pixels, max_bytes=settings.vision.max_image_bytes
+            record.path,
+            max_pixels=settings.vision.max_image_pixels,
+            max_bytes=settings.vision.max_image_bytes,
         )
     except ImageError:
         return False, False, 0.0, None

@@ -131,7 +131,10 @@ class SingleComparisonTail:
 
 
 def det_curve(
-    mate_scores: FloatArray, mate_is_rank1: npt.NDArray[np.bool_], nonmated_best: FloatArray, points: int = 400
+    mate_scores: FloatArray,
+    mate_is_rank1: npt.NDArray[np.bool_],
+    nonmated_best: FloatArray,
+    points: int = 400,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """(thresholds, FPIR, FNIR) over the range of observed scores."""
     nm = np.sort(np.asarray(nonmated_best, dtype=np.float64))
@@ -181,4 +184,6 @@ def pairwise_fisher(
             _, p = stats.fisher_exact([[ka, na - ka], [kb, nb - kb]])
             raw.append((attr, a, b, float(p)))
     adjusted = holm([r[3] for r in raw])
-    return [GroupTest(attr, a, b, p, pa, pa < alpha) for (attr, a, b, p), pa in zip(raw, adjusted, strict=True)]
+    return [
+        GroupTest(attr, a, b, p, pa, pa < alpha) for (attr, a, b, p), pa in zip(raw, adjusted, strict=True)
+    ]

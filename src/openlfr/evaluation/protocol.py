@@ -61,9 +61,9 @@ class ScoreData:
     def watchlist_size(self) -> int:
         return len(self.subjects)
 
-    def mate_scores(self, columns: npt.NDArray[np.int64] | None = None) -> tuple[
-        npt.NDArray[np.float32], npt.NDArray[np.bool_]
-    ]:
+    def mate_scores(
+        self, columns: npt.NDArray[np.int64] | None = None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
         """(mate score, mate is rank 1) of each mated search, optionally on a sub-watchlist of columns
         (searches whose mate is not in it are left out by the caller)."""
         s = self.mated.scores if columns is None else self.mated.scores[:, columns]
@@ -79,8 +79,12 @@ class ScoreData:
         rank1 = s.argmax(axis=1) == mate_col if s.size else np.zeros(0, bool)
         return ms, rank1
 
-    def nonmated_best(self, include_lfw: bool = True, crowd_keep: npt.NDArray[np.bool_] | None = None,
-                      columns: npt.NDArray[np.int64] | None = None) -> npt.NDArray[np.float32]:
+    def nonmated_best(
+        self,
+        include_lfw: bool = True,
+        crowd_keep: npt.NDArray[np.bool_] | None = None,
+        columns: npt.NDArray[np.int64] | None = None,
+    ) -> npt.NDArray[np.float32]:
         crowd = self.crowd.scores if crowd_keep is None else self.crowd.scores[crowd_keep]
         parts = [crowd]
         if include_lfw:

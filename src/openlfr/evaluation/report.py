@@ -91,8 +91,13 @@ def scaling_plot(pack: str, r: dict[str, Any]) -> bytes:
         rows.sort(key=lambda c: c["watchlist_size"])
         n = [c["watchlist_size"] for c in rows]
         line = ax.plot(n, [c["measured_fpir"] for c in rows], "o-", label=f"measured, t={t:.3f}")
-        ax.plot(n, [c["predicted_fpir"] for c in rows], "x--", color=line[0].get_color(),
-                label=f"1-(1-p1)^N, t={t:.3f}")
+        ax.plot(
+            n,
+            [c["predicted_fpir"] for c in rows],
+            "x--",
+            color=line[0].get_color(),
+            label=f"1-(1-p1)^N, t={t:.3f}",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("watchlist size N")
@@ -120,7 +125,9 @@ def pairs_grid(pairs: list[tuple[Path, Path, str]], columns: int = 4) -> bytes:
         y, x = (i // columns) * tile_h, (i % columns) * tile_w
         canvas[y : y + size, x : x + size] = _thumb(a, size)
         canvas[y : y + size, x + size + 4 : x + 2 * size + 4] = _thumb(b, size)
-        cv2.putText(canvas, caption[:38], (x + 2, y + size + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1)
+        cv2.putText(
+            canvas, caption[:38], (x + 2, y + size + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1
+        )
     ok, buf = cv2.imencode(".png", canvas)
     if not ok:  # pragma: no cover - encoding a uint8 array does not fail
         raise RuntimeError("cannot encode grid")
@@ -180,9 +187,11 @@ def render_html(
     out.append("</table>")
     out.append(_img(images["det"], "DET curves"))
 
-    out.append("<h2>FNIR at FPIR targets by watchlist size</h2><table><tr><th class='l'>pack</th>"
-               "<th>watchlist size</th><th>FPIR target</th><th>threshold</th><th>FNIR</th><th>how</th>"
-               "<th>support (pairs &ge; t)</th><th>1-(1-p1)^N would give</th></tr>")
+    out.append(
+        "<h2>FNIR at FPIR targets by watchlist size</h2><table><tr><th class='l'>pack</th>"
+        "<th>watchlist size</th><th>FPIR target</th><th>threshold</th><th>FNIR</th><th>how</th>"
+        "<th>support (pairs &ge; t)</th><th>1-(1-p1)^N would give</th></tr>"
+    )
     for pack, r in results.items():
         for row in r["scaling"]:
             cls = "m" if row["method"] == "measured" else "x"
@@ -192,8 +201,11 @@ def render_html(
                 f"<td class='l {cls}'>{row['method']}"
                 f"{' (' + str(row.get('repeats')) + ' draws)' if row['method'] == 'measured' else ''}</td>"
                 f"<td>{row.get('support', '')}</td>"
-                + (f"<td>{row['extrapolated_threshold']:.4f}</td></tr>" if row["method"] == "measured"
-                   else "<td></td></tr>")
+                + (
+                    f"<td>{row['extrapolated_threshold']:.4f}</td></tr>"
+                    if row["method"] == "measured"
+                    else "<td></td></tr>"
+                )
             )
     out.append("</table>")
 
@@ -208,20 +220,26 @@ def render_html(
             f"Rank-1 identification rate {_rate(r['rank1'])}; counting searches with no face as misses "
             f"{_rate(r['rank1_incl_ftd'])}.</p>"
         )
-        out.append("<table><tr><th>FPIR target</th><th>threshold</th><th>FPIR measured</th><th>FNIR</th>"
-                   "<th>FNIR counting no-face searches as misses</th></tr>")
+        out.append(
+            "<table><tr><th>FPIR target</th><th>threshold</th><th>FPIR measured</th><th>FNIR</th>"
+            "<th>FNIR counting no-face searches as misses</th></tr>"
+        )
         for row in r["full_watchlist"]:
-            out.append(f"<tr><td>{row['fpir_target']:g}</td><td>{row['threshold']:.4f}</td>"
-                       f"<td>{_rate(row['fpir'])}</td><td>{_rate(row['fnir'])}</td>"
-                       f"<td>{_rate(row['fnir_incl_ftd'])}</td></tr>")
+            out.append(
+                f"<tr><td>{row['fpir_target']:g}</td><td>{row['threshold']:.4f}</td>"
+                f"<td>{_rate(row['fpir'])}</td><td>{_rate(row['fnir'])}</td>"
+                f"<td>{_rate(row['fnir_incl_ftd'])}</td></tr>"
+            )
         out.append("</table>")
         out.append(_img(images[f"hist:{pack}"], f"{pack} score histograms"))
         out.append("<h3>Watchlist size: measured vs extrapolated</h3>")
         out.append(_img(images[f"scaling:{pack}"], f"{pack} FPIR vs watchlist size"))
         out.append("<table><tr><th>threshold</th><th>N</th><th>measured FPIR</th><th>1-(1-p1)^N</th></tr>")
         for c in r["scaling_check"]:
-            out.append(f"<tr><td>{c['threshold']:.4f}</td><td>{c['watchlist_size']}</td>"
-                       f"<td>{_pct(c['measured_fpir'], 3)}</td><td>{_pct(c['predicted_fpir'], 3)}</td></tr>")
+            out.append(
+                f"<tr><td>{c['threshold']:.4f}</td><td>{c['watchlist_size']}</td>"
+                f"<td>{_pct(c['measured_fpir'], 3)}</td><td>{_pct(c['predicted_fpir'], 3)}</td></tr>"
+            )
         out.append("</table>")
 
         out.append("<h3>Equitability (UTKFace crowd, full watchlist)</h3>")
@@ -243,42 +261,67 @@ def render_html(
             entry = _pick(r, key)
             if entry is None:
                 continue
-            label = ("at the validated minimum threshold" if key == "validated" and r["validated"]
-                     else "at the minimum threshold (NOT validated)" if key == "validated"
-                     else "at the threshold giving crowd FPIR 1%")
+            label = (
+                "at the validated minimum threshold"
+                if key == "validated" and r["validated"]
+                else "at the minimum threshold (NOT validated)"
+                if key == "validated"
+                else "at the threshold giving crowd FPIR 1%"
+            )
             out.append(f"<h4>FPIR per group {label} ({entry['threshold']:.4f})</h4>")
             out.append(_img(images[f"groups:{key}:{pack}"], f"{pack} FPIR per group {label}"))
-            out.append("<table><tr><th class='l'>attribute</th><th class='l'>group</th><th>faces</th>"
-                       "<th>FPIR [95% CI] (alerts/faces)</th><th class='l'>conclusive: upper bound at most twice the "
-                       "overall FPIR?</th></tr>")
+            out.append(
+                "<table><tr><th class='l'>attribute</th><th class='l'>group</th><th>faces</th>"
+                "<th>FPIR [95% CI] (alerts/faces)</th><th class='l'>conclusive: upper bound at most twice the "
+                "overall FPIR?</th></tr>"
+            )
             for attr, groups in entry["groups"].items():
                 for name, v in groups.items():
-                    out.append(f"<tr><td class='l'>{e(attr)}</td><td class='l'>{e(name)}</td><td>{v['n']}</td>"
-                               f"<td>{_rate(v)}</td><td class='l'>{'yes' if v['conclusive'] else 'no'}</td></tr>")
+                    out.append(
+                        f"<tr><td class='l'>{e(attr)}</td><td class='l'>{e(name)}</td><td>{v['n']}</td>"
+                        f"<td>{_rate(v)}</td><td class='l'>{'yes' if v['conclusive'] else 'no'}</td></tr>"
+                    )
             out.append("</table>")
         out.append("<h4>Every threshold of the grid</h4>")
-        out.append("<table><tr><th>threshold</th><th>crowd FPIR</th><th class='l'>highest-FPIR group</th>"
-                   "<th class='l'>children (0-17)</th><th class='l'>enrolled people drawing most crowd alerts</th>"
-                   "<th class='l'>significant FPIR differences (Holm p)</th><th class='l'>FNIR by sex (LFW)</th>"
-                   "<th>alert precision (mix run)</th><th>precision at assumed prevalence</th>"
-                   "<th>false alerts / 1,000 faces</th></tr>")
+        out.append(
+            "<table><tr><th>threshold</th><th>crowd FPIR</th><th class='l'>highest-FPIR group</th>"
+            "<th class='l'>children (0-17)</th><th class='l'>enrolled people drawing most crowd alerts</th>"
+            "<th class='l'>significant FPIR differences (Holm p)</th><th class='l'>FNIR by sex (LFW)</th>"
+            "<th>alert precision (mix run)</th><th>precision at assumed prevalence</th>"
+            "<th>false alerts / 1,000 faces</th></tr>"
+        )
         for g in r["equitability"]:
-            worst = max(((a, name, v) for a, d in g["groups"].items() for name, v in d.items()),
-                        key=lambda x: x[2]["rate"])
+            worst = max(
+                ((a, name, v) for a, d in g["groups"].items() for name, v in d.items()),
+                key=lambda x: x[2]["rate"],
+            )
             worst_s = f"{e(worst[0])} {e(worst[1])}: {_rate(worst[2])}"
             child = g["groups"].get("age", {}).get("0-17")
             child_s = f"{_rate(child)}; {_verdict(child, g['crowd_fpir']['rate'])}" if child else "none"
-            sig = "<br>".join(f"{e(t['attribute'])}: {e(t['group_a'])} vs {e(t['group_b'])} p={t['p_holm']:.2g}"
-                              for t in g["tests"] if t["significant"]) or "none"
-            fn = ", ".join(f"{e(sx)} {_pct(v['rate'])} [{_pct(v['ci_low'])},{_pct(v['ci_high'])}]"
-                           for sx, v in g["fnir_by_sex"].items())
+            sig = (
+                "<br>".join(
+                    f"{e(t['attribute'])}: {e(t['group_a'])} vs {e(t['group_b'])} p={t['p_holm']:.2g}"
+                    for t in g["tests"]
+                    if t["significant"]
+                )
+                or "none"
+            )
+            fn = ", ".join(
+                f"{e(sx)} {_pct(v['rate'])} [{_pct(v['ci_low'])},{_pct(v['ci_high'])}]"
+                for sx, v in g["fnir_by_sex"].items()
+            )
             fn_sig = [t for t in g["fnir_tests"] if t["significant"]]
             fn += f" <b>(differ, p={fn_sig[0]['p_holm']:.2g})</b>" if fn_sig else ""
             pp = g["precision_at_prevalence"]
             fa = g["false_alerts_per_1000"]
             is_min = abs(g["threshold"] - r["validated_min_threshold"]) < 1e-12
-            mark = ("" if not is_min else " <b>&larr; validated minimum</b>" if r["validated"]
-                    else " <b class=warn>&larr; minimum, NOT validated (above every crowd score)</b>")
+            mark = (
+                ""
+                if not is_min
+                else " <b>&larr; validated minimum</b>"
+                if r["validated"]
+                else " <b class=warn>&larr; minimum, NOT validated (above every crowd score)</b>"
+            )
             out.append(
                 f"<tr><td>{g['threshold']:.4f}{mark}</td><td>{_rate(g['crowd_fpir'])}</td>"
                 f"<td class='l'>{worst_s}</td><td class='l'>{child_s}</td><td class='l'>"
@@ -294,25 +337,41 @@ def render_html(
     out.append(
         "<p>UTKFace includes celebrities who are also in LFW. Strict threshold per pack (score reached by only "
         f"{meta.get('hygiene_fmr', '')} of known-different LFW comparisons): "
-        + ", ".join(f"{e(p)} {t:.4f}" if t != float("inf") else f"{e(p)} not set (too few known-different "
-                    "comparisons: no hygiene)" for p, t in strict.items())
-        + (". A crowd face is excluded when at least two packs put the same enrolled person at or above their "
-           "strict thresholds." if len(strict) > 1 else
-           ". Only one pack was evaluated, so a crowd face is excluded when that pack alone reaches its strict "
-           "threshold: <b>weaker evidence</b>; check the grid below.")
+        + ", ".join(
+            f"{e(p)} {t:.4f}"
+            if t != float("inf")
+            else f"{e(p)} not set (too few known-different comparisons: no hygiene)"
+            for p, t in strict.items()
+        )
+        + (
+            ". A crowd face is excluded when at least two packs put the same enrolled person at or above their "
+            "strict thresholds."
+            if len(strict) > 1
+            else ". Only one pack was evaluated, so a crowd face is excluded when that pack alone reaches its strict "
+            "threshold: <b>weaker evidence</b>; check the grid below."
+        )
         + f" Enrolled people reached by more than {meta.get('hygiene_max_per_subject', '')} crowd faces attract "
         "strangers (a lookalike-prone template) and are not excluded: "
-        + (", ".join(f"{e(s)} ({n} crowd faces)" for s, n in meta.get("hygiene_kept_subjects", {}).items())
-           or "none")
+        + (
+            ", ".join(f"{e(s)} ({n} crowd faces)" for s, n in meta.get("hygiene_kept_subjects", {}).items())
+            or "none"
+        )
         + f". {len(exclusions)} crowd faces excluded.</p>"
     )
     if "excluded_grid" in images:
-        out.append(_img(images["excluded_grid"], "excluded crowd faces beside the enrolled image they matched"))
-    out.append("<table><tr><th class='l'>crowd face</th><th class='l'>matched enrolled person</th>"
-               "<th class='l'>scores</th></tr>")
+        out.append(
+            _img(images["excluded_grid"], "excluded crowd faces beside the enrolled image they matched")
+        )
+    out.append(
+        "<table><tr><th class='l'>crowd face</th><th class='l'>matched enrolled person</th>"
+        "<th class='l'>scores</th></tr>"
+    )
     for x in exclusions:
-        out.append(f"<tr><td class='l'>{e(x.crowd_rel)}</td><td class='l'>{e(x.subject)}</td><td class='l'>"
-                   + ", ".join(f"{e(p)} {s:.4f}" for p, s in x.scores.items()) + "</td></tr>")
+        out.append(
+            f"<tr><td class='l'>{e(x.crowd_rel)}</td><td class='l'>{e(x.subject)}</td><td class='l'>"
+            + ", ".join(f"{e(p)} {s:.4f}" for p, s in x.scores.items())
+            + "</td></tr>"
+        )
     out.append("</table>")
     for pack in results:
         if f"top_grid:{pack}" in images:
@@ -335,15 +394,19 @@ def _pick(r: dict[str, Any], key: str) -> dict[str, Any] | None:
     grid = r["equitability"]
     if key == "validated":
         return next((g for g in grid if abs(g["threshold"] - r["validated_min_threshold"]) < 1e-12), None)
-    return next((g for g in grid if g["crowd_fpir_level"] is not None and abs(g["crowd_fpir_level"] - 0.01) < 1e-12),
-                None)
+    return next(
+        (g for g in grid if g["crowd_fpir_level"] is not None and abs(g["crowd_fpir_level"] - 0.01) < 1e-12),
+        None,
+    )
 
 
 def group_images(pack: str, r: dict[str, Any]) -> dict[str, bytes]:
     out = {}
     minimum = "validated minimum threshold" if r["validated"] else "minimum threshold (NOT validated)"
-    for key, title in (("validated", f"FPIR per group at the {minimum}"),
-                       ("low", "FPIR per group at the threshold giving crowd FPIR 1%")):
+    for key, title in (
+        ("validated", f"FPIR per group at the {minimum}"),
+        ("low", "FPIR per group at the threshold giving crowd FPIR 1%"),
+    ):
         entry = _pick(r, key)
         if entry is not None:
             out[f"groups:{key}:{pack}"] = group_plot(pack, entry, f"{title} ({entry['threshold']:.4f})")

@@ -61,13 +61,22 @@ def select_records(
 def calibration_from(result: dict[str, Any], meta: dict[str, Any], n_exclusions: int) -> Calibration:
     points = tuple(
         ThresholdPoint(
-            fpir=row["fpir_target"], watchlist_size=row["watchlist_size"], threshold=row["threshold"],
-            fnir=row["fnir"], method=row["method"],
+            fpir=row["fpir_target"],
+            watchlist_size=row["watchlist_size"],
+            threshold=row["threshold"],
+            fnir=row["fnir"],
+            method=row["method"],
         )
         for row in result["scaling"]
     )
-    validated = next((g for g in result["equitability"]
-                      if abs(g["threshold"] - result["validated_min_threshold"]) < 1e-12), None)
+    validated = next(
+        (
+            g
+            for g in result["equitability"]
+            if abs(g["threshold"] - result["validated_min_threshold"]) < 1e-12
+        ),
+        None,
+    )
     extra: dict[str, Any] = {
         "validated": result["validated"],
         "validated_at": {
@@ -79,13 +88,15 @@ def calibration_from(result: dict[str, Any], meta: dict[str, Any], n_exclusions:
         "measured_watchlist_size": result["watchlist_size"],
         "rank1": result["rank1"],
         "failed_to_enrol": result["failed_to_enrol"],
-        "failures_to_detect": {"mated": result["mated_failed_to_detect"],
-                               "crowd": result["crowd_failed_to_detect"],
-                               "lfw_nonmated": result["lfw_nonmated_failed_to_detect"]},
+        "failures_to_detect": {
+            "mated": result["mated_failed_to_detect"],
+            "crowd": result["crowd_failed_to_detect"],
+            "lfw_nonmated": result["lfw_nonmated_failed_to_detect"],
+        },
         "crowd_excluded_by_hygiene": n_exclusions,
         "multiple_comparisons": "Fisher's exact between every pair of groups (race, sex, age band) at each "
-                                "threshold, Holm-corrected over those tests; minimum = lowest grid threshold "
-                                "with no significant difference there and at every higher grid threshold",
+        "threshold, Holm-corrected over those tests; minimum = lowest grid threshold "
+        "with no significant difference there and at every higher grid threshold",
         "alpha": meta["alpha"],
         "command": meta["command"],
     }
@@ -142,7 +153,7 @@ def run_evaluation(
     meta = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "dataset": f"{settings.dataset_dir.resolve()}: LFW {len(lfw_records)} images, "
-                   f"UTKFace {len(crowd_records)} images",
+        f"UTKFace {len(crowd_records)} images",
         "command": command,
         "alpha": cfg.alpha,
         "hygiene_fmr": cfg.hygiene_fmr,
@@ -159,21 +170,36 @@ def run_evaluation(
     enrol_path = {rec.subject: rec.path for d in scores.values() for rec in d.enrolment}
     crowd_path = {r.rel: r.path for r in crowd_records}
     if exclusions:
-        images["excluded_grid"] = report.pairs_grid([
-            (crowd_path[x.crowd_rel], enrol_path[x.subject],
-             f"{x.subject[:22]} {max(x.scores.values()):.3f}") for x in exclusions[:48]
-        ])
+        images["excluded_grid"] = report.pairs_grid(
+            [
+                (
+                    crowd_path[x.crowd_rel],
+                    enrol_path[x.subject],
+                    f"{x.subject[:22]} {max(x.scores.values()):.3f}",
+                )
+                for x in exclusions[:48]
+            ]
+        )
     for name, png in images.items():
         (out_dir / (name.replace(":", "_") + ".png")).write_bytes(png)
     page = report.render_html(results, images, exclusions, strict, meta)
     report_path = out_dir / "report.html"
     report_path.write_text(page, encoding="utf-8")
-    (out_dir / "results.json").write_text(json.dumps(
-        {"meta": meta, "strict_thresholds": {p: (t if np.isfinite(t) else None) for p, t in strict.items()},
-         "exclusions": [vars(x) for x in exclusions],
-         "results": {p: {k: v for k, v in r.items() if k not in ("det", "histograms")} for p, r in results.items()}},
-        indent=1, default=float,
-    ))
+    (out_dir / "results.json").write_text(
+        json.dumps(
+            {
+                "meta": meta,
+                "strict_thresholds": {p: (t if np.isfinite(t) else None) for p, t in strict.items()},
+                "exclusions": [vars(x) for x in exclusions],
+                "results": {
+                    p: {k: v for k, v in r.items() if k not in ("det", "histograms")}
+                    for p, r in results.items()
+                },
+            },
+            indent=1,
+            default=float,
+        )
+    )
     outcome = EvaluationOutcome(results, exclusions, strict, report_path)
     if calibration_dir is not None:
         for pack, r in results.items():
@@ -189,7 +215,10 @@ def _top_pairs(data: ScoreData, excluded: set[str], n: int) -> list[tuple[Path, 
     order = [i for i in np.argsort(-best) if data.crowd.records[i].rel not in excluded][:n]
     enrol = {r.subject: r.path for r in data.enrolment}
     return [
-        (data.crowd.records[i].path, enrol[data.subjects[int(col[i])]],
-         f"{data.subjects[int(col[i])][:22]} {best[i]:.3f}")
+        (
+            data.crowd.records[i].path,
+            enrol[data.subjects[int(col[i])]],
+            f"{data.subjects[int(col[i])][:22]} {best[i]:.3f}",
+        )
         for i in order
     ]

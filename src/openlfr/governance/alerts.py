@@ -101,19 +101,43 @@ class AlertInfo:
 
 def alert_info(a: Alert) -> AlertInfo:
     return AlertInfo(
-        seq=a.seq, id=a.id, deployment_id=a.deployment_id, camera_id=a.camera_id, track_id=a.track_id,
-        subject_id=a.subject_id, category=a.category, template_index=a.template_index, score=a.score,
-        threshold=a.threshold, observed_at=a.observed_at, raised_at=a.raised_at, state=alert_state(a),
-        review=a.review, reviewed_by=a.reviewed_by, reviewed_at=a.reviewed_at, engagement=a.engagement,
-        engaged_by=a.engaged_by, engaged_at=a.engaged_at, disposal=a.disposal, disposed_by=a.disposed_by,
-        disposed_at=a.disposed_at, evidence_hold=a.evidence_hold, evidence_reason=a.evidence_reason,
-        purged_at=a.purged_at, has_images=a.purged_at is None and a.probe_blob is not None,
+        seq=a.seq,
+        id=a.id,
+        deployment_id=a.deployment_id,
+        camera_id=a.camera_id,
+        track_id=a.track_id,
+        subject_id=a.subject_id,
+        category=a.category,
+        template_index=a.template_index,
+        score=a.score,
+        threshold=a.threshold,
+        observed_at=a.observed_at,
+        raised_at=a.raised_at,
+        state=alert_state(a),
+        review=a.review,
+        reviewed_by=a.reviewed_by,
+        reviewed_at=a.reviewed_at,
+        engagement=a.engagement,
+        engaged_by=a.engaged_by,
+        engaged_at=a.engaged_at,
+        disposal=a.disposal,
+        disposed_by=a.disposed_by,
+        disposed_at=a.disposed_at,
+        evidence_hold=a.evidence_hold,
+        evidence_reason=a.evidence_reason,
+        purged_at=a.purged_at,
+        has_images=a.purged_at is None and a.probe_blob is not None,
     )
 
 
 def list_alerts(
-    store: Store, deployment_id: str | None = None, *, after_seq: int | None = None, since: datetime | None = None,
-    state: str | None = None, limit: int | None = None,
+    store: Store,
+    deployment_id: str | None = None,
+    *,
+    after_seq: int | None = None,
+    since: datetime | None = None,
+    state: str | None = None,
+    limit: int | None = None,
 ) -> list[AlertInfo]:
     """Alerts oldest first; ``after_seq`` returns only those raised after the alert with that ``seq``
     (poll with the last ``seq`` seen to get new alerts), ``since`` only those raised at or after a time."""
@@ -145,7 +169,9 @@ def get_alert(store: Store, alert_id: str) -> AlertInfo:
         return alert_info(_load(s, alert_id))
 
 
-def alert_image(store: Store, actor: ActorLike, alert_id: str, kind: ImageKind = "probe", *, clock: Clock = utcnow) -> bytes:
+def alert_image(
+    store: Store, actor: ActorLike, alert_id: str, kind: ImageKind = "probe", *, clock: Clock = utcnow
+) -> bytes:
     """The decrypted probe crop, scene crop or matched reference image of an alert (audited: rule 6)."""
     with store.session() as s:
         a = _load(s, alert_id)
@@ -156,8 +182,15 @@ def alert_image(store: Store, actor: ActorLike, alert_id: str, kind: ImageKind =
             raise NotFound(f"alert {alert_id} has no {kind} image")
         key = store.keys.get(s, a.deployment_id, "alerts")
         data = store.blobs.get(a.deployment_id, blob, key)
-        record(s, actor, "alert.image_read", deployment_id=a.deployment_id, target=a.id, at=clock(),
-               details={"image": kind})
+        record(
+            s,
+            actor,
+            "alert.image_read",
+            deployment_id=a.deployment_id,
+            target=a.id,
+            at=clock(),
+            details={"image": kind},
+        )
         return data
 
 
@@ -184,9 +217,13 @@ def _decide(
             a.review, a.reviewed_by, a.reviewed_at, a.review_note = value, who, now, note
         elif step == "engagement":
             if value not in ENGAGEMENTS:
-                raise GovernanceError(f"engagement outcome must be one of {', '.join(ENGAGEMENTS)}, not {value!r}")
+                raise GovernanceError(
+                    f"engagement outcome must be one of {', '.join(ENGAGEMENTS)}, not {value!r}"
+                )
             if a.review != "engage":
-                raise GovernanceError(f"alert {a.id} is {state}: only an alert passed to engagement has an outcome")
+                raise GovernanceError(
+                    f"alert {a.id} is {state}: only an alert passed to engagement has an outcome"
+                )
             if a.engagement is not None:
                 raise GovernanceError(f"alert {a.id} already has an engagement outcome ({a.engagement})")
             a.engagement, a.engaged_by, a.engaged_at, a.engagement_note = value, who, now, note
@@ -203,30 +240,60 @@ def _decide(
             a.disposal, a.disposed_by, a.disposed_at, a.disposal_note = value, who, now, note
         else:  # pragma: no cover - internal
             raise ValueError(step)
-        record(s, actor, f"alert.{step}", deployment_id=a.deployment_id, target=a.id, at=now,
-               details={"decision": value, "note": note, "from_state": state, "to_state": alert_state(a)})
+        record(
+            s,
+            actor,
+            f"alert.{step}",
+            deployment_id=a.deployment_id,
+            target=a.id,
+            at=now,
+            details={"decision": value, "note": note, "from_state": state, "to_state": alert_state(a)},
+        )
         return alert_info(a)
 
 
-def review_alert(store: Store, actor: ActorLike, alert_id: str, decision: str, *, note: str | None = None,
-                 clock: Clock = utcnow) -> AlertInfo:
+def review_alert(
+    store: Store,
+    actor: ActorLike,
+    alert_id: str,
+    decision: str,
+    *,
+    note: str | None = None,
+    clock: Clock = utcnow,
+) -> AlertInfo:
     """Operator review: ``false_alert`` or ``engage`` (pass to the officers on the ground)."""
     return _decide(store, actor, alert_id, "review", decision, note, clock)
 
 
-def record_engagement(store: Store, actor: ActorLike, alert_id: str, outcome: str, *, note: str | None = None,
-                      clock: Clock = utcnow) -> AlertInfo:
+def record_engagement(
+    store: Store,
+    actor: ActorLike,
+    alert_id: str,
+    outcome: str,
+    *,
+    note: str | None = None,
+    clock: Clock = utcnow,
+) -> AlertInfo:
     """What the engaging officer found: ``confirmed_true``, ``confirmed_false`` or ``not_engaged``."""
     return _decide(store, actor, alert_id, "engagement", outcome, note, clock)
 
 
-def record_disposal(store: Store, actor: ActorLike, alert_id: str, disposal: str, *, note: str | None = None,
-                    clock: Clock = utcnow) -> AlertInfo:
+def record_disposal(
+    store: Store,
+    actor: ActorLike,
+    alert_id: str,
+    disposal: str,
+    *,
+    note: str | None = None,
+    clock: Clock = utcnow,
+) -> AlertInfo:
     """What followed the engagement: ``arrest``, ``advice`` or ``no_action``."""
     return _decide(store, actor, alert_id, "disposal", disposal, note, clock)
 
 
-def hold_as_evidence(store: Store, actor: ActorLike, alert_id: str, reason: str, *, clock: Clock = utcnow) -> AlertInfo:
+def hold_as_evidence(
+    store: Store, actor: ActorLike, alert_id: str, reason: str, *, clock: Clock = utcnow
+) -> AlertInfo:
     """Keep an alert past its retention period until released (audited)."""
     who = _person(actor)
     if not reason or not reason.strip():
@@ -239,12 +306,21 @@ def hold_as_evidence(store: Store, actor: ActorLike, alert_id: str, reason: str,
         if a.evidence_hold:
             raise GovernanceError(f"alert {a.id} is already held as evidence ({a.evidence_reason})")
         a.evidence_hold, a.evidence_reason = True, reason.strip()
-        record(s, actor, "alert.evidence_hold", deployment_id=a.deployment_id, target=a.id, at=now,
-               details={"reason": a.evidence_reason, "by": who})
+        record(
+            s,
+            actor,
+            "alert.evidence_hold",
+            deployment_id=a.deployment_id,
+            target=a.id,
+            at=now,
+            details={"reason": a.evidence_reason, "by": who},
+        )
         return alert_info(a)
 
 
-def release_evidence(store: Store, actor: ActorLike, alert_id: str, reason: str, *, clock: Clock = utcnow) -> AlertInfo:
+def release_evidence(
+    store: Store, actor: ActorLike, alert_id: str, reason: str, *, clock: Clock = utcnow
+) -> AlertInfo:
     """End an evidence hold: the alert is then purged with the next purge once past its period (audited)."""
     who = _person(actor)
     if not reason or not reason.strip():
@@ -255,6 +331,13 @@ def release_evidence(store: Store, actor: ActorLike, alert_id: str, reason: str,
         if not a.evidence_hold:
             raise GovernanceError(f"alert {a.id} is not held as evidence")
         a.evidence_hold = False
-        record(s, actor, "alert.evidence_release", deployment_id=a.deployment_id, target=a.id, at=now,
-               details={"reason": reason.strip(), "held_for": a.evidence_reason, "by": who})
+        record(
+            s,
+            actor,
+            "alert.evidence_release",
+            deployment_id=a.deployment_id,
+            target=a.id,
+            at=now,
+            details={"reason": reason.strip(), "held_for": a.evidence_reason, "by": who},
+        )
         return alert_info(a)

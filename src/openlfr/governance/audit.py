@@ -74,8 +74,15 @@ def _format_time(at: datetime) -> str:
 
 
 def row_hash(
-    *, at: datetime, actor: str, role: str, action: str, deployment_id: str | None, target: str | None,
-    details: str, prev_hash: str,
+    *,
+    at: datetime,
+    actor: str,
+    role: str,
+    action: str,
+    deployment_id: str | None,
+    target: str | None,
+    details: str,
+    prev_hash: str,
 ) -> str:
     body = canonical_json(
         {
@@ -93,8 +100,14 @@ def row_hash(
 
 def entry_hash(entry: AuditEntry) -> str:
     return row_hash(
-        at=entry.at, actor=entry.actor, role=entry.role, action=entry.action, deployment_id=entry.deployment_id,
-        target=entry.target, details=entry.details, prev_hash=entry.prev_hash,
+        at=entry.at,
+        actor=entry.actor,
+        role=entry.role,
+        action=entry.action,
+        deployment_id=entry.deployment_id,
+        target=entry.target,
+        details=entry.details,
+        prev_hash=entry.prev_hash,
     )
 
 
@@ -112,13 +125,22 @@ def record(
     who = as_actor(actor)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-    last = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    last = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     when = at or utcnow()
     body = canonical_json(details or {})
     entry = AuditEntry(
-        seq=seq, at=when, actor=who.name, role=who.role, action=action, deployment_id=deployment_id,
-        target=target, details=body, prev_hash=prev,
+        seq=seq,
+        at=when,
+        actor=who.name,
+        role=who.role,
+        action=action,
+        deployment_id=deployment_id,
+        target=target,
+        details=body,
+        prev_hash=prev,
     )
     entry.hash = entry_hash(entry)
     session.add(entry)
@@ -140,7 +162,9 @@ class VerifyResult:
         return f"audit log BROKEN at row {self.bad_seq}: {self.problem}"
 
 
-def verify(store: Store, actor: ActorLike | None = None, clock: Callable[[], datetime] = utcnow) -> VerifyResult:
+def verify(
+    store: Store, actor: ActorLike | None = None, clock: Callable[[], datetime] = utcnow
+) -> VerifyResult:
     """Walk the whole chain; name the first row that was edited, inserted or deleted.
 
     With ``actor`` given, the check itself is then audited (after verifying, so it does not verify itself).
@@ -148,9 +172,18 @@ def verify(store: Store, actor: ActorLike | None = None, clock: Callable[[], dat
     result = _verify(store)
     if actor is not None:
         with store.session() as s:
-            record(s, actor, "audit.verify", details={"ok": result.ok, "rows": result.rows,
-                                                     "bad_seq": result.bad_seq, "problem": result.problem},
-                   at=clock())
+            record(
+                s,
+                actor,
+                "audit.verify",
+                details={
+                    "ok": result.ok,
+                    "rows": result.rows,
+                    "bad_seq": result.bad_seq,
+                    "problem": result.problem,
+                },
+                at=clock(),
+            )
     return result
 
 
@@ -160,28 +193,39 @@ def _verify(store: Store) -> VerifyResult:
     prev_seq = 0
     rows = 0
     with store.sessions() as s:
-        stream = s.execute(select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=2000)).scalars()
+        stream = s.execute(
+            select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=2000)
+        ).scalars()
         for entry in stream:
             rows += 1
             own_ok = entry_hash(entry) == entry.hash
             if not own_ok:
                 return VerifyResult(
-                    False, rows, entry.seq,
+                    False,
+                    rows,
+                    entry.seq,
                     f"row {entry.seq} ({entry.action} by {entry.actor} at {_format_time(entry.at)}) was edited: "
                     "its content does not match its hash",
                 )
             if entry.prev_hash != prev_hash:
                 if prev_prev_hash is not None and entry.prev_hash == prev_prev_hash:
                     return VerifyResult(
-                        False, rows, prev_seq,
+                        False,
+                        rows,
+                        prev_seq,
                         f"row {prev_seq} was inserted: row {entry.seq} follows the row before it",
                     )
                 if entry.seq != prev_seq + 1:
-                    missing = (f"row {prev_seq + 1}" if entry.seq == prev_seq + 2
-                               else f"rows {prev_seq + 1}-{entry.seq - 1}")
+                    missing = (
+                        f"row {prev_seq + 1}"
+                        if entry.seq == prev_seq + 2
+                        else f"rows {prev_seq + 1}-{entry.seq - 1}"
+                    )
                     return VerifyResult(False, rows, entry.seq, f"{missing} deleted before row {entry.seq}")
                 return VerifyResult(
-                    False, rows, entry.seq,
+                    False,
+                    rows,
+                    entry.seq,
                     f"row {entry.seq} does not follow row {prev_seq}: a row before it was deleted, replaced or "
                     "inserted",
                 )
@@ -207,7 +251,14 @@ def entries(
 
 def entry_as_dict(e: AuditEntry) -> dict[str, Any]:
     return {
-        "seq": e.seq, "at": _format_time(e.at), "actor": e.actor, "role": e.role, "action": e.action,
-        "deployment_id": e.deployment_id, "target": e.target, "details": json.loads(e.details),
-        "prev_hash": e.prev_hash, "hash": e.hash,
+        "seq": e.seq,
+        "at": _format_time(e.at),
+        "actor": e.actor,
+        "role": e.role,
+        "action": e.action,
+        "deployment_id": e.deployment_id,
+        "target": e.target,
+        "details": json.loads(e.details),
+        "prev_hash": e.prev_hash,
+        "hash": e.hash,
     }

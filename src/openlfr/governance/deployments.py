@@ -77,12 +77,27 @@ class DeploymentInfo:
 
 def info(d: Deployment) -> DeploymentInfo:
     return DeploymentInfo(
-        id=d.id, purpose=d.purpose, location=d.location, authorising_officer=d.authorising_officer,
-        purpose_category=d.purpose_category, legal_basis=d.legal_basis, authorising_role=d.authorising_role,
-        pack=d.pack, threshold=d.threshold, cameras=list(d.cameras), starts_at=d.starts_at, ends_at=d.ends_at,
-        status=d.status, threshold_override_reason=d.threshold_override_reason,
-        validated_min_threshold=d.validated_min_threshold, created_at=d.created_at, created_by=d.created_by,
-        opened_at=d.opened_at, opened_by=d.opened_by, closed_at=d.closed_at, closed_by=d.closed_by,
+        id=d.id,
+        purpose=d.purpose,
+        location=d.location,
+        authorising_officer=d.authorising_officer,
+        purpose_category=d.purpose_category,
+        legal_basis=d.legal_basis,
+        authorising_role=d.authorising_role,
+        pack=d.pack,
+        threshold=d.threshold,
+        cameras=list(d.cameras),
+        starts_at=d.starts_at,
+        ends_at=d.ends_at,
+        status=d.status,
+        threshold_override_reason=d.threshold_override_reason,
+        validated_min_threshold=d.validated_min_threshold,
+        created_at=d.created_at,
+        created_by=d.created_by,
+        opened_at=d.opened_at,
+        opened_by=d.opened_by,
+        closed_at=d.closed_at,
+        closed_by=d.closed_by,
     )
 
 
@@ -186,17 +201,26 @@ def create_deployment(
     """
     now = clock()
     who = as_actor(actor)
-    for name, value in (("purpose", purpose), ("location", location), ("authorising officer", authorising_officer),
-                        ("legal basis", legal_basis), ("rank or role for its authorising officer", authorising_role)):
+    for name, value in (
+        ("purpose", purpose),
+        ("location", location),
+        ("authorising officer", authorising_officer),
+        ("legal basis", legal_basis),
+        ("rank or role for its authorising officer", authorising_role),
+    ):
         if not value or not value.strip():
             raise GovernanceError(f"a deployment needs a {name}")
     category = parse_purpose_category(purpose_category or "")
     if authorising_role.strip().casefold() == authorising_officer.strip().casefold():
-        raise GovernanceError("the authorising officer's role is published: give a rank or role "
-                              "(e.g. Superintendent), not the officer's name")
+        raise GovernanceError(
+            "the authorising officer's role is published: give a rank or role "
+            "(e.g. Superintendent), not the officer's name"
+        )
     starts_at, ends_at = _aware("start", starts_at), _aware("end", ends_at)
     if ends_at <= starts_at:
-        raise GovernanceError(f"the deployment ends ({ends_at.isoformat()}) before it starts ({starts_at.isoformat()})")
+        raise GovernanceError(
+            f"the deployment ends ({ends_at.isoformat()}) before it starts ({starts_at.isoformat()})"
+        )
     if ends_at <= now:
         raise GovernanceError(f"the deployment's end {ends_at.isoformat()} is already past")
     max_hours = store.settings.governance.max_deployment_hours
@@ -218,7 +242,9 @@ def create_deployment(
     if threshold is None:
         cal = load_calibration(pack_name, store.settings.data_dir)
         if cal is None:
-            raise GovernanceError(f"no calibration exists for pack {pack_name}: give the threshold explicitly")
+            raise GovernanceError(
+                f"no calibration exists for pack {pack_name}: give the threshold explicitly"
+            )
         threshold = cal.validated_min_threshold
     if not -1.0 <= threshold <= 1.0:
         raise GovernanceError(f"threshold {threshold} is not a cosine similarity (-1..1)")
@@ -229,28 +255,57 @@ def create_deployment(
         raise GovernanceError(problem)
     with store.session() as s:
         dep = Deployment(
-            purpose=purpose.strip(), location=location.strip(), starts_at=starts_at, ends_at=ends_at,
-            authorising_officer=authorising_officer.strip(), purpose_category=category,
-            legal_basis=legal_basis.strip(), authorising_role=authorising_role.strip(), cameras=cams, pack=pack_name,
-            threshold=float(threshold), threshold_override_reason=reason, status="planned", created_at=now,
+            purpose=purpose.strip(),
+            location=location.strip(),
+            starts_at=starts_at,
+            ends_at=ends_at,
+            authorising_officer=authorising_officer.strip(),
+            purpose_category=category,
+            legal_basis=legal_basis.strip(),
+            authorising_role=authorising_role.strip(),
+            cameras=cams,
+            pack=pack_name,
+            threshold=float(threshold),
+            threshold_override_reason=reason,
+            status="planned",
+            created_at=now,
             created_by=str(who),
         )
         s.add(dep)
         s.flush()
         store.keys.create(s, dep.id, "watchlist", now)
         store.keys.create(s, dep.id, "alerts", now)
-        record(s, who, "deployment.create", deployment_id=dep.id, at=now, details={
-            "purpose": dep.purpose, "location": dep.location, "starts_at": starts_at.isoformat(),
-            "ends_at": ends_at.isoformat(), "authorising_officer": dep.authorising_officer,
-            "authorising_role": dep.authorising_role, "purpose_category": category, "legal_basis": dep.legal_basis,
-            "cameras": cams,
-            "pack": pack_name, "threshold": dep.threshold, "threshold_override_reason": reason,
-        })
+        record(
+            s,
+            who,
+            "deployment.create",
+            deployment_id=dep.id,
+            at=now,
+            details={
+                "purpose": dep.purpose,
+                "location": dep.location,
+                "starts_at": starts_at.isoformat(),
+                "ends_at": ends_at.isoformat(),
+                "authorising_officer": dep.authorising_officer,
+                "authorising_role": dep.authorising_role,
+                "purpose_category": category,
+                "legal_basis": dep.legal_basis,
+                "cameras": cams,
+                "pack": pack_name,
+                "threshold": dep.threshold,
+                "threshold_override_reason": reason,
+            },
+        )
         return info(dep)
 
 
 def open_deployment(
-    store: Store, actor: ActorLike, deployment_id: str, *, override_reason: str | None = None, clock: Clock = utcnow
+    store: Store,
+    actor: ActorLike,
+    deployment_id: str,
+    *,
+    override_reason: str | None = None,
+    clock: Clock = utcnow,
 ) -> DeploymentInfo:
     """planned -> open. Rule 2: the threshold must be at or above the pack's validated minimum, or an
     override reason must be given (here or at creation); the override is audited."""
@@ -259,27 +314,50 @@ def open_deployment(
     with store.session() as s:
         dep = load(s, deployment_id, for_update=True)
         if dep.status != "planned":
-            raise GovernanceError(f"deployment {dep.id} is {dep.status}: only a planned deployment can be opened")
+            raise GovernanceError(
+                f"deployment {dep.id} is {dep.status}: only a planned deployment can be opened"
+            )
         if now >= dep.ends_at:
-            raise GovernanceError(f"deployment {dep.id}'s window ended at {dep.ends_at.isoformat()}: it cannot open")
+            raise GovernanceError(
+                f"deployment {dep.id}'s window ended at {dep.ends_at.isoformat()}: it cannot open"
+            )
         validated_min, problem = _threshold_problem(store, dep.pack, dep.threshold)
         reason = (override_reason or "").strip() or dep.threshold_override_reason
         if problem:
             if not reason:
                 raise GovernanceError(f"deployment {dep.id} cannot open: {problem} (--override-reason)")
-            record(s, who, "deployment.threshold_override", deployment_id=dep.id, at=now, details={
-                "threshold": dep.threshold, "validated_min_threshold": validated_min, "pack": dep.pack,
-                "problem": problem, "reason": reason,
-            })
+            record(
+                s,
+                who,
+                "deployment.threshold_override",
+                deployment_id=dep.id,
+                at=now,
+                details={
+                    "threshold": dep.threshold,
+                    "validated_min_threshold": validated_min,
+                    "pack": dep.pack,
+                    "problem": problem,
+                    "reason": reason,
+                },
+            )
             dep.threshold_override_reason = reason
         dep.validated_min_threshold = validated_min
         dep.status = "open"
         dep.opened_at = now
         dep.opened_by = str(who)
         n_subjects = s.scalar(select(func.count()).where(WatchlistSubject.deployment_id == dep.id)) or 0
-        record(s, who, "deployment.open", deployment_id=dep.id, at=now, details={
-            "threshold": dep.threshold, "validated_min_threshold": validated_min, "watchlist_size": n_subjects,
-        })
+        record(
+            s,
+            who,
+            "deployment.open",
+            deployment_id=dep.id,
+            at=now,
+            details={
+                "threshold": dep.threshold,
+                "validated_min_threshold": validated_min,
+                "watchlist_size": n_subjects,
+            },
+        )
         return info(dep)
 
 
@@ -289,7 +367,11 @@ def _age_on(dob: date, day: date) -> int:
 
 def watchlist_age_counts(session: Session, dep: Deployment) -> tuple[int, int, int]:
     """(subjects, under 18 on the deployment's first day, date of birth unknown)."""
-    dobs = list(session.scalars(select(WatchlistSubject.date_of_birth).where(WatchlistSubject.deployment_id == dep.id)))
+    dobs = list(
+        session.scalars(
+            select(WatchlistSubject.date_of_birth).where(WatchlistSubject.deployment_id == dep.id)
+        )
+    )
     start = dep.starts_at.date()
     under = sum(1 for d in dobs if d is not None and _age_on(d, start) < 18)
     unknown = sum(1 for d in dobs if d is None)
@@ -319,14 +401,17 @@ def close_deployment(
         if dep.status == "closed":
             raise GovernanceError(f"deployment {dep.id} is already closed")
         size, under, unknown = watchlist_age_counts(s, dep)
-        blob_ids = list(s.scalars(select(WatchlistTemplate.image_blob).where(WatchlistTemplate.deployment_id == dep.id)))
+        blob_ids = list(
+            s.scalars(select(WatchlistTemplate.image_blob).where(WatchlistTemplate.deployment_id == dep.id))
+        )
         n_templates = len(blob_ids)
         s.execute(delete(WatchlistTemplate).where(WatchlistTemplate.deployment_id == dep.id))
         s.execute(delete(WatchlistSubject).where(WatchlistSubject.deployment_id == dep.id))
         store.keys.destroy(s, dep.id, "watchlist", now)
-        live_alerts = s.scalar(
-            select(func.count()).where(Alert.deployment_id == dep.id, Alert.purged_at.is_(None))
-        ) or 0
+        live_alerts = (
+            s.scalar(select(func.count()).where(Alert.deployment_id == dep.id, Alert.purged_at.is_(None)))
+            or 0
+        )
         if live_alerts == 0:
             store.keys.destroy(s, dep.id, "alerts", now)
         previous = dep.status
@@ -336,11 +421,22 @@ def close_deployment(
         dep.watchlist_size_at_close = size
         dep.watchlist_under_18_at_close = under
         dep.watchlist_dob_unknown_at_close = unknown
-        record(s, who, "deployment.close", deployment_id=dep.id, at=now, details={
-            "previous_status": previous, "reason": reason, "subjects_destroyed": size,
-            "templates_destroyed": n_templates, "watchlist_key_destroyed": True,
-            "alerts_key_destroyed": live_alerts == 0, "alerts_kept": live_alerts,
-        })
+        record(
+            s,
+            who,
+            "deployment.close",
+            deployment_id=dep.id,
+            at=now,
+            details={
+                "previous_status": previous,
+                "reason": reason,
+                "subjects_destroyed": size,
+                "templates_destroyed": n_templates,
+                "watchlist_key_destroyed": True,
+                "alerts_key_destroyed": live_alerts == 0,
+                "alerts_kept": live_alerts,
+            },
+        )
         result_info = info(dep)
     # Files go after the commit: had the transaction failed, rows would otherwise point at missing files.
     # The key is already destroyed, so any file a crash leaves behind is unreadable ciphertext.

@@ -40,8 +40,13 @@ class DeploymentGateway:
     """
 
     def __init__(
-        self, store: Store, deployment_id: str, settings: Settings | None = None,
-        clock: Callable[[], datetime] | None = None, *, actor: str = "system",
+        self,
+        store: Store,
+        deployment_id: str,
+        settings: Settings | None = None,
+        clock: Callable[[], datetime] | None = None,
+        *,
+        actor: str = "system",
     ) -> None:
         self.store = store
         self.deployment_id = deployment_id
@@ -68,7 +73,9 @@ class DeploymentGateway:
             for t, subj in s.execute(
                 select(WatchlistTemplate, WatchlistSubject)
                 .join(WatchlistSubject, WatchlistTemplate.subject_pk == WatchlistSubject.id)
-                .where(WatchlistTemplate.deployment_id == self.deployment_id, WatchlistSubject.expires_at > now)
+                .where(
+                    WatchlistTemplate.deployment_id == self.deployment_id, WatchlistSubject.expires_at > now
+                )
                 .order_by(WatchlistTemplate.position)
             ).tuples()
         ]
@@ -84,25 +91,44 @@ class DeploymentGateway:
         with self.store.session() as s:
             dep = load(s, self.deployment_id)
             if dep.status != "open":
-                raise ScanRefused(f"deployment {dep.id} is {dep.status}, not open: its watchlist cannot be loaded")
+                raise ScanRefused(
+                    f"deployment {dep.id} is {dep.status}, not open: its watchlist cannot be loaded"
+                )
             if now >= dep.ends_at:
-                raise ScanRefused(f"deployment {dep.id}'s window ended at {dep.ends_at.isoformat()}: its watchlist "
-                                  "cannot be loaded")
+                raise ScanRefused(
+                    f"deployment {dep.id}'s window ended at {dep.ends_at.isoformat()}: its watchlist "
+                    "cannot be loaded"
+                )
             key = self.store.keys.get(s, dep.id, "watchlist")
             rows = self._index_rows(s)
             dim = rows[0][0].embedding_size if rows else 0
-            templates = np.stack([decode_template(key, t) for t, _ in rows]) if rows else np.zeros((0, max(dim, 1)), np.float32)
+            templates = (
+                np.stack([decode_template(key, t) for t, _ in rows])
+                if rows
+                else np.zeros((0, max(dim, 1)), np.float32)
+            )
             subjects: dict[str, SubjectInfo] = {}
             counts: dict[str, int] = {}
             for _, subj in rows:
                 counts[subj.subject_id] = counts.get(subj.subject_id, 0) + 1
             for _, subj in rows:
                 subjects[subj.subject_id] = SubjectInfo(
-                    subj.subject_id, subj.category, subj.reason, subj.name, subj.expires_at, counts[subj.subject_id]
+                    subj.subject_id,
+                    subj.category,
+                    subj.reason,
+                    subj.name,
+                    subj.expires_at,
+                    counts[subj.subject_id],
                 )
             self._rows = [t.id for t, _ in rows]
-            record(s, self.actor, "watchlist.load", deployment_id=dep.id, at=now,
-                   details={"subjects": len(subjects), "templates": len(rows), "purpose": "live search"})
+            record(
+                s,
+                self.actor,
+                "watchlist.load",
+                deployment_id=dep.id,
+                at=now,
+                details={"subjects": len(subjects), "templates": len(rows), "purpose": "live search"},
+            )
         return WatchlistIndex(templates, [subj.subject_id for _, subj in rows]), subjects
 
     def _template_id(self, s: Session, template_index: int) -> str:
@@ -111,7 +137,9 @@ class DeploymentGateway:
         if self._rows is None:
             self._rows = [t.id for t, _ in self._index_rows(s)]
         if not 0 <= template_index < len(self._rows):
-            raise NotFound(f"template index {template_index} is not in deployment {self.deployment_id}'s watchlist")
+            raise NotFound(
+                f"template index {template_index} is not in deployment {self.deployment_id}'s watchlist"
+            )
         return self._rows[template_index]
 
     def _reference(self, s: Session, subject_id: str, template_index: int) -> bytes:
@@ -132,13 +160,30 @@ class DeploymentGateway:
         """The enrolled reference image (JPEG/PNG bytes as enrolled); audited."""
         with self.store.session() as s:
             data = self._reference(s, subject_id, template_index)
-            record(s, self.actor, "watchlist.image_read", deployment_id=self.deployment_id, target=subject_id,
-                   at=self.clock(), details={"template_index": template_index})
+            record(
+                s,
+                self.actor,
+                "watchlist.image_read",
+                deployment_id=self.deployment_id,
+                target=subject_id,
+                at=self.clock(),
+                details={"template_index": template_index},
+            )
         return data
 
     def raise_alert(
-        self, *, camera_id: str, track_id: str, subject_id: str, template_index: int, score: float,
-        threshold: float, probe_crop: bytes, frame_crop: bytes, observed_at: datetime, alert_id: str | None = None,
+        self,
+        *,
+        camera_id: str,
+        track_id: str,
+        subject_id: str,
+        template_index: int,
+        score: float,
+        threshold: float,
+        probe_crop: bytes,
+        frame_crop: bytes,
+        observed_at: datetime,
+        alert_id: str | None = None,
     ) -> str:
         """Store an alert and return its id.
 
@@ -162,13 +207,20 @@ class DeploymentGateway:
                     f"alert threshold {threshold:.3f} is below deployment {dep.id}'s threshold {dep.threshold:.3f}"
                 )
             if score < threshold:
-                raise GovernanceError(f"score {score:.3f} is below the threshold {threshold:.3f}: not an alert")
-            subject = s.scalars(select(WatchlistSubject).where(
-                WatchlistSubject.deployment_id == dep.id, WatchlistSubject.subject_id == subject_id)).first()
+                raise GovernanceError(
+                    f"score {score:.3f} is below the threshold {threshold:.3f}: not an alert"
+                )
+            subject = s.scalars(
+                select(WatchlistSubject).where(
+                    WatchlistSubject.deployment_id == dep.id, WatchlistSubject.subject_id == subject_id
+                )
+            ).first()
             if subject is None:
                 raise NotFound(f"subject {subject_id} is not on deployment {dep.id}'s watchlist")
             if subject.expires_at <= observed_at:
-                raise ScanRefused(f"subject {subject_id}'s watchlist entry expired at {subject.expires_at.isoformat()}")
+                raise ScanRefused(
+                    f"subject {subject_id}'s watchlist entry expired at {subject.expires_at.isoformat()}"
+                )
             reference = self._reference(s, subject_id, template_index)
             key = self.store.keys.get(s, dep.id, "alerts")
             blobs: list[str] = []
@@ -176,19 +228,41 @@ class DeploymentGateway:
                 for data in (probe_crop, frame_crop, reference):
                     blobs.append(self.store.blobs.put(dep.id, key, data))
                 alert = Alert(
-                    deployment_id=dep.id, camera_id=camera_id, track_id=track_id, subject_id=subject_id,
-                    category=subject.category, template_index=template_index, score=float(score),
-                    threshold=float(threshold), probe_blob=blobs[0], frame_blob=blobs[1], candidate_blob=blobs[2],
-                    observed_at=observed_at, raised_at=now, evidence_hold=False,
+                    deployment_id=dep.id,
+                    camera_id=camera_id,
+                    track_id=track_id,
+                    subject_id=subject_id,
+                    category=subject.category,
+                    template_index=template_index,
+                    score=float(score),
+                    threshold=float(threshold),
+                    probe_blob=blobs[0],
+                    frame_blob=blobs[1],
+                    candidate_blob=blobs[2],
+                    observed_at=observed_at,
+                    raised_at=now,
+                    evidence_hold=False,
                 )
                 if alert_id is not None:
                     alert.id = alert_id
                 s.add(alert)
                 s.flush([alert])
-                record(s, self.actor, "alert.raise", deployment_id=dep.id, target=alert.id, at=now, details={
-                    "camera_id": camera_id, "track_id": track_id, "subject_id": subject_id, "score": round(score, 6),
-                    "threshold": threshold, "observed_at": observed_at.isoformat(),
-                })
+                record(
+                    s,
+                    self.actor,
+                    "alert.raise",
+                    deployment_id=dep.id,
+                    target=alert.id,
+                    at=now,
+                    details={
+                        "camera_id": camera_id,
+                        "track_id": track_id,
+                        "subject_id": subject_id,
+                        "score": round(score, 6),
+                        "threshold": threshold,
+                        "observed_at": observed_at.isoformat(),
+                    },
+                )
                 return alert.id
             except BaseException:
                 self.store.blobs.delete_many(dep.id, blobs)
@@ -198,8 +272,12 @@ class DeploymentGateway:
         self, camera_id: str, *, faces_seen: int, tracks: int, frames_processed: int, frames_dropped: int
     ) -> None:
         """Add to the camera's counters (what the published record reports as faces seen)."""
-        values = {"faces_seen": faces_seen, "tracks": tracks, "frames_processed": frames_processed,
-                  "frames_dropped": frames_dropped}
+        values = {
+            "faces_seen": faces_seen,
+            "tracks": tracks,
+            "frames_processed": frames_processed,
+            "frames_dropped": frames_dropped,
+        }
         for k, v in values.items():
             if v < 0:
                 raise ValueError(f"{k} cannot be negative ({v})")
@@ -207,11 +285,21 @@ class DeploymentGateway:
             dep = load(s, self.deployment_id)
             if camera_id not in dep.cameras:
                 raise ScanRefused(f"camera {camera_id!r} is not one of deployment {dep.id}'s cameras")
-            row = s.scalars(select(CameraCounter).where(
-                CameraCounter.deployment_id == dep.id, CameraCounter.camera_id == camera_id).with_for_update()).first()
+            row = s.scalars(
+                select(CameraCounter)
+                .where(CameraCounter.deployment_id == dep.id, CameraCounter.camera_id == camera_id)
+                .with_for_update()
+            ).first()
             if row is None:
-                row = CameraCounter(deployment_id=dep.id, camera_id=camera_id, faces_seen=0, tracks=0,
-                                    frames_processed=0, frames_dropped=0, updated_at=self.clock())
+                row = CameraCounter(
+                    deployment_id=dep.id,
+                    camera_id=camera_id,
+                    faces_seen=0,
+                    tracks=0,
+                    frames_processed=0,
+                    frames_dropped=0,
+                    updated_at=self.clock(),
+                )
                 s.add(row)
             row.faces_seen += faces_seen
             row.tracks += tracks

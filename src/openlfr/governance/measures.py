@@ -38,13 +38,18 @@ class Precision:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "confirmed_true": self.confirmed_true, "adjudicated": self.adjudicated,
-            "unadjudicated": self.unadjudicated, "precision": self.value,
-            "ci95_low": self.ci_low, "ci95_high": self.ci_high,
+            "confirmed_true": self.confirmed_true,
+            "adjudicated": self.adjudicated,
+            "unadjudicated": self.unadjudicated,
+            "precision": self.value,
+            "ci95_low": self.ci_low,
+            "ci95_high": self.ci_high,
         }
 
 
-def alert_precision(confirmed_true: int, adjudicated: int, unadjudicated: int = 0, confidence: float = 0.95) -> Precision:
+def alert_precision(
+    confirmed_true: int, adjudicated: int, unadjudicated: int = 0, confidence: float = 0.95
+) -> Precision:
     lo, hi = clopper_pearson(confirmed_true, adjudicated, confidence)
     value = confirmed_true / adjudicated if adjudicated else None
     return Precision(confirmed_true, adjudicated, unadjudicated, value, lo, hi)

@@ -74,9 +74,15 @@ def deployment_record(
             by_category: dict[str, int] | None = None
         else:
             size, under, unknown = watchlist_age_counts(s, dep)
-            by_category = dict(s.execute(
-                select(WatchlistSubject.category, func.count()).where(WatchlistSubject.deployment_id == dep.id)
-                .group_by(WatchlistSubject.category)).tuples().all())
+            by_category = dict(
+                s.execute(
+                    select(WatchlistSubject.category, func.count())
+                    .where(WatchlistSubject.deployment_id == dep.id)
+                    .group_by(WatchlistSubject.category)
+                )
+                .tuples()
+                .all()
+            )
         counters = list(s.scalars(select(CameraCounter).where(CameraCounter.deployment_id == dep.id)))
         alerts = list(s.scalars(select(Alert).where(Alert.deployment_id == dep.id)))
         # "Faces seen" counts people (tracks), not per-frame detections: dividing false alerts by detections
@@ -110,7 +116,9 @@ def deployment_record(
             "watchlist_holds_under_18": under > 0,
             "watchlist_date_of_birth_unknown": unknown,
             "watchlist_by_category": (
-                {WATCHLIST_CATEGORIES.get(k, k): v for k, v in sorted(by_category.items())} if by_category else None
+                {WATCHLIST_CATEGORIES.get(k, k): v for k, v in sorted(by_category.items())}
+                if by_category
+                else None
             ),
             "faces_seen": faces_seen,
             "face_detections": sum(c.faces_seen for c in counters),
@@ -135,26 +143,48 @@ def deployment_record(
             "generated_at": now.isoformat(),
         }
         if actor is not None:
-            record(s, actor, "report.deployment", deployment_id=dep.id, at=now, details={"alerts": len(alerts)})
+            record(
+                s, actor, "report.deployment", deployment_id=dep.id, at=now, details={"alerts": len(alerts)}
+            )
     return rec
 
 
 # (key, label) in the order of the published table.
 FIELDS: list[tuple[str, str]] = [
-    ("deployment_id", "Deployment"), ("date", "Date"), ("location", "Place"), ("purpose", "Purpose"),
-    ("purpose_category", "Purpose category"), ("legal_basis", "Legal basis"), ("authorised_by_role", "Authorised by"), ("starts_at", "Starts"), ("ends_at", "Ends"),
-    ("opened_at", "Opened"), ("closed_at", "Closed"), ("status", "Status"), ("cameras", "Cameras"),
-    ("watchlist_size", "Watchlist size"), ("watchlist_holds_under_18", "Watchlist holds anyone under 18"),
+    ("deployment_id", "Deployment"),
+    ("date", "Date"),
+    ("location", "Place"),
+    ("purpose", "Purpose"),
+    ("purpose_category", "Purpose category"),
+    ("legal_basis", "Legal basis"),
+    ("authorised_by_role", "Authorised by"),
+    ("starts_at", "Starts"),
+    ("ends_at", "Ends"),
+    ("opened_at", "Opened"),
+    ("closed_at", "Closed"),
+    ("status", "Status"),
+    ("cameras", "Cameras"),
+    ("watchlist_size", "Watchlist size"),
+    ("watchlist_holds_under_18", "Watchlist holds anyone under 18"),
     ("watchlist_under_18", "Watchlist entries under 18"),
     ("watchlist_date_of_birth_unknown", "Watchlist entries with no date of birth"),
-    ("faces_seen", "Faces seen"), ("alerts", "Alerts"), ("true_alerts", "True alerts (confirmed)"),
-    ("false_alerts", "False alerts"), ("unadjudicated_alerts", "Alerts not adjudicated"),
-    ("engagements", "Engagements"), ("arrests", "Arrests"), ("advice", "Words of advice"),
-    ("alert_precision", "Alert precision"), ("alert_precision_ci95", "Alert precision, 95% interval"),
-    ("false_alerts_per_1000_faces", "False alerts per 1,000 faces seen"), ("threshold", "Threshold"),
+    ("faces_seen", "Faces seen"),
+    ("alerts", "Alerts"),
+    ("true_alerts", "True alerts (confirmed)"),
+    ("false_alerts", "False alerts"),
+    ("unadjudicated_alerts", "Alerts not adjudicated"),
+    ("engagements", "Engagements"),
+    ("arrests", "Arrests"),
+    ("advice", "Words of advice"),
+    ("alert_precision", "Alert precision"),
+    ("alert_precision_ci95", "Alert precision, 95% interval"),
+    ("false_alerts_per_1000_faces", "False alerts per 1,000 faces seen"),
+    ("threshold", "Threshold"),
     ("validated_min_threshold", "Validated minimum threshold"),
-    ("threshold_override_reason", "Reason for running below it"), ("pack", "Model pack"),
-    ("pack_licence", "Model pack licence"), ("frames_dropped", "Frames dropped under load"),
+    ("threshold_override_reason", "Reason for running below it"),
+    ("pack", "Model pack"),
+    ("pack_licence", "Model pack licence"),
+    ("frames_dropped", "Frames dropped under load"),
     ("generated_at", "Record generated"),
 ]
 
@@ -184,15 +214,19 @@ def record_csv(rec: dict[str, Any]) -> str:
 
 def record_html(rec: dict[str, Any]) -> str:
     rows = "\n".join(
-        f"<tr><th scope=\"row\">{html.escape(label)}</th><td>{html.escape(_cell(rec.get(key)))}</td></tr>"
+        f'<tr><th scope="row">{html.escape(label)}</th><td>{html.escape(_cell(rec.get(key)))}</td></tr>'
         for key, label in FIELDS
     )
     p = rec.get("alert_precision")
     summary = (
         f"{rec['alerts']} alert(s) from {rec['faces_seen']:,} faces seen; "
-        + (f"{rec['true_alerts']} of {rec['alert_precision_adjudicated']} adjudicated alerts were true "
-           f"(precision {p:.0%}, 95% interval {rec['alert_precision_ci95'][0]:.0%} to "
-           f"{rec['alert_precision_ci95'][1]:.0%})" if p is not None else "no alert was adjudicated")
+        + (
+            f"{rec['true_alerts']} of {rec['alert_precision_adjudicated']} adjudicated alerts were true "
+            f"(precision {p:.0%}, 95% interval {rec['alert_precision_ci95'][0]:.0%} to "
+            f"{rec['alert_precision_ci95'][1]:.0%})"
+            if p is not None
+            else "no alert was adjudicated"
+        )
         + f"; {rec['unadjudicated_alerts']} not adjudicated."
     )
     title = f"Live facial recognition deployment record: {rec['location']}, {rec['date']}"

@@ -43,9 +43,12 @@ class PurgeReport:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "at": self.at.isoformat(), "deployments_closed": self.deployments_closed,
-            "subjects_expired": self.subjects_expired, "alerts_purged": self.alerts_purged,
-            "blobs_deleted": self.blobs_deleted, "kept_as_evidence": self.kept_as_evidence,
+            "at": self.at.isoformat(),
+            "deployments_closed": self.deployments_closed,
+            "subjects_expired": self.subjects_expired,
+            "alerts_purged": self.alerts_purged,
+            "blobs_deleted": self.blobs_deleted,
+            "kept_as_evidence": self.kept_as_evidence,
             "kept_under_adjudication": self.kept_under_adjudication,
             "alert_keys_destroyed": self.alert_keys_destroyed,
         }
@@ -58,29 +61,53 @@ def purge(store: Store, actor: ActorLike = SYSTEM, *, clock: Clock = utcnow) -> 
 
     if settings.auto_close_ended_deployments:
         with store.session() as s:
-            ended = list(s.scalars(select(Deployment.id).where(
-                Deployment.status.in_(("planned", "open")), Deployment.ends_at <= now)))
+            ended = list(
+                s.scalars(
+                    select(Deployment.id).where(
+                        Deployment.status.in_(("planned", "open")), Deployment.ends_at <= now
+                    )
+                )
+            )
         for dep_id in ended:
-            close_deployment(store, actor, dep_id, reason="window ended: closed by the purge", clock=lambda: now)
+            close_deployment(
+                store, actor, dep_id, reason="window ended: closed by the purge", clock=lambda: now
+            )
             report.deployments_closed.append(dep_id)
 
     # Files are deleted before the commit: if the commit then failed, the next run finishes the job, and
     # data is never kept longer than its period because a transaction failed.
     with store.session() as s:
-        expired = list(s.scalars(select(WatchlistSubject).join(Deployment).where(
-            WatchlistSubject.expires_at <= now, Deployment.status != "closed")))
+        expired = list(
+            s.scalars(
+                select(WatchlistSubject)
+                .join(Deployment)
+                .where(WatchlistSubject.expires_at <= now, Deployment.status != "closed")
+            )
+        )
         for subj in expired:
-            blobs = list(s.scalars(select(WatchlistTemplate.image_blob).where(WatchlistTemplate.subject_pk == subj.id)))
+            blobs = list(
+                s.scalars(select(WatchlistTemplate.image_blob).where(WatchlistTemplate.subject_pk == subj.id))
+            )
             report.blobs_deleted += store.blobs.delete_many(subj.deployment_id, blobs)
-            record(s, actor, "watchlist.expire", deployment_id=subj.deployment_id, target=subj.subject_id, at=now,
-                   details={"expired_at": subj.expires_at.isoformat(), "images_deleted": len(blobs)})
+            record(
+                s,
+                actor,
+                "watchlist.expire",
+                deployment_id=subj.deployment_id,
+                target=subj.subject_id,
+                at=now,
+                details={"expired_at": subj.expires_at.isoformat(), "images_deleted": len(blobs)},
+            )
             s.delete(subj)
             report.subjects_expired += 1
 
     cutoff = now - timedelta(hours=settings.alert_retention_hours)
     with store.session() as s:
-        due = list(s.scalars(select(Alert).where(Alert.purged_at.is_(None), Alert.raised_at <= cutoff)
-                             .order_by(Alert.seq)))
+        due = list(
+            s.scalars(
+                select(Alert).where(Alert.purged_at.is_(None), Alert.raised_at <= cutoff).order_by(Alert.seq)
+            )
+        )
         for a in due:
             if a.evidence_hold:
                 report.kept_as_evidence.append(a.id)
@@ -90,10 +117,19 @@ def purge(store: Store, actor: ActorLike = SYSTEM, *, clock: Clock = utcnow) -> 
                 continue
             blobs = [b for b in (a.probe_blob, a.frame_blob, a.candidate_blob) if b]
             report.blobs_deleted += store.blobs.delete_many(a.deployment_id, blobs)
-            record(s, actor, "alert.purge", deployment_id=a.deployment_id, target=a.id, at=now, details={
-                "raised_at": a.raised_at.isoformat(), "retention_hours": settings.alert_retention_hours,
-                "images_deleted": len(blobs),
-            })
+            record(
+                s,
+                actor,
+                "alert.purge",
+                deployment_id=a.deployment_id,
+                target=a.id,
+                at=now,
+                details={
+                    "raised_at": a.raised_at.isoformat(),
+                    "retention_hours": settings.alert_retention_hours,
+                    "images_deleted": len(blobs),
+                },
+            )
             a.subject_id = None
             a.track_id = None
             a.template_index = None
@@ -101,22 +137,46 @@ def purge(store: Store, actor: ActorLike = SYSTEM, *, clock: Clock = utcnow) -> 
             a.purged_at = now
             report.alerts_purged += 1
         if report.kept_as_evidence or report.kept_under_adjudication:
-            record(s, actor, "alert.retention_kept", at=now, details={
-                "evidence": report.kept_as_evidence, "under_adjudication": report.kept_under_adjudication,
-                "retention_hours": settings.alert_retention_hours,
-            })
+            record(
+                s,
+                actor,
+                "alert.retention_kept",
+                at=now,
+                details={
+                    "evidence": report.kept_as_evidence,
+                    "under_adjudication": report.kept_under_adjudication,
+                    "retention_hours": settings.alert_retention_hours,
+                },
+            )
 
     with store.session() as s:
-        live_alerts = (select(func.count()).where(Alert.deployment_id == Deployment.id, Alert.purged_at.is_(None))
-                       .scalar_subquery())
-        closed = list(s.scalars(
-            select(Deployment.id).join(DeploymentKey, DeploymentKey.deployment_id == Deployment.id).where(
-                Deployment.status == "closed", DeploymentKey.purpose == "alerts",
-                DeploymentKey.wrapped_key.is_not(None), live_alerts == 0)))
+        live_alerts = (
+            select(func.count())
+            .where(Alert.deployment_id == Deployment.id, Alert.purged_at.is_(None))
+            .scalar_subquery()
+        )
+        closed = list(
+            s.scalars(
+                select(Deployment.id)
+                .join(DeploymentKey, DeploymentKey.deployment_id == Deployment.id)
+                .where(
+                    Deployment.status == "closed",
+                    DeploymentKey.purpose == "alerts",
+                    DeploymentKey.wrapped_key.is_not(None),
+                    live_alerts == 0,
+                )
+            )
+        )
         for dep_id in closed:
             store.keys.destroy(s, dep_id, "alerts", now)
-            record(s, actor, "deployment.alerts_key_destroyed", deployment_id=dep_id, at=now,
-                   details={"reason": "no alert of the closed deployment holds images any more"})
+            record(
+                s,
+                actor,
+                "deployment.alerts_key_destroyed",
+                deployment_id=dep_id,
+                at=now,
+                details={"reason": "no alert of the closed deployment holds images any more"},
+            )
             report.alert_keys_destroyed.append(dep_id)
     for dep_id in report.alert_keys_destroyed:
         store.blobs.delete_deployment(dep_id)

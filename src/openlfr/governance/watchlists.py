@@ -37,7 +37,16 @@ from openlfr.vision import Face, FaceEngine, ImageError, load_engine, load_image
 Progress = Callable[[int, int], None]
 """Called with (done, total) as images are analysed."""
 
-CSV_COLUMNS = ("subject_id", "category", "reason", "image_source", "legal_basis", "approved_by", "expires_at", "images")
+CSV_COLUMNS = (
+    "subject_id",
+    "category",
+    "reason",
+    "image_source",
+    "legal_basis",
+    "approved_by",
+    "expires_at",
+    "images",
+)
 CSV_OPTIONAL = ("name", "date_of_birth")
 
 
@@ -118,7 +127,9 @@ def parse_time(value: str, what: str) -> datetime:
     try:
         t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError as exc:
-        raise GovernanceError(f"{what} {value!r} is not an ISO date or time (e.g. 2025-12-31 or 2025-12-31T18:00Z)") from exc
+        raise GovernanceError(
+            f"{what} {value!r} is not an ISO date or time (e.g. 2025-12-31 or 2025-12-31T18:00Z)"
+        ) from exc
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
@@ -148,9 +159,15 @@ def validate_entry(entry: SubjectEntry, now: datetime) -> SubjectEntry:
     if entry.date_of_birth is not None and entry.date_of_birth > now.date():
         raise GovernanceError(f"subject {sid}: date of birth {entry.date_of_birth} is in the future")
     return SubjectEntry(
-        subject_id=sid, category=category, reason=entry.reason.strip(), image_source=entry.image_source.strip(),
-        legal_basis=entry.legal_basis.strip(), approved_by=entry.approved_by.strip(), expires_at=expires,
-        name=(entry.name or "").strip() or None, date_of_birth=entry.date_of_birth,
+        subject_id=sid,
+        category=category,
+        reason=entry.reason.strip(),
+        image_source=entry.image_source.strip(),
+        legal_basis=entry.legal_basis.strip(),
+        approved_by=entry.approved_by.strip(),
+        expires_at=expires,
+        name=(entry.name or "").strip() or None,
+        date_of_birth=entry.date_of_birth,
     )
 
 
@@ -247,22 +264,32 @@ def _load_gallery(store: Store, s: Session, dep: Deployment, dim: int) -> _Galle
         .where(WatchlistTemplate.deployment_id == dep.id)
         .order_by(WatchlistTemplate.position)
     ).all()
-    templates = np.stack([decode_template(key, t) for t, _ in rows]) if rows else np.zeros((0, dim), np.float32)
+    templates = (
+        np.stack([decode_template(key, t) for t, _ in rows]) if rows else np.zeros((0, dim), np.float32)
+    )
     return _Gallery([sid for _, sid in rows], templates, {t.image_sha256 for t, _ in rows}, dim)
 
 
 def _enrollable(dep: Deployment) -> None:
     if dep.status == "closed":
-        raise GovernanceError(f"deployment {dep.id} is closed: its watchlist was destroyed and cannot be added to")
+        raise GovernanceError(
+            f"deployment {dep.id} is closed: its watchlist was destroyed and cannot be added to"
+        )
 
 
 def _prepare(
-    store: Store, engine: FaceEngine, gallery: _Gallery, batch: Sequence[tuple[SubjectEntry, Sequence[tuple[str, bytes]]]],
-    progress: Progress | None, lookalike_reason: str | None = None,
+    store: Store,
+    engine: FaceEngine,
+    gallery: _Gallery,
+    batch: Sequence[tuple[SubjectEntry, Sequence[tuple[str, bytes]]]],
+    progress: Progress | None,
+    lookalike_reason: str | None = None,
 ) -> tuple[list[_Prepared], list[Refusal], list[Refusal]]:
     """Analyse and de-duplicate every image; nothing is written. Returns (prepared, refusals, lookalikes
     accepted under ``lookalike_reason``)."""
-    threshold = store.settings.governance.duplicate_similarity.get(engine.pack.name, engine.pack.verification_threshold)
+    threshold = store.settings.governance.duplicate_similarity.get(
+        engine.pack.name, engine.pack.verification_threshold
+    )
     total = sum(len(images) for _, images in batch)
     done = 0
     prepared: list[_Prepared] = []
@@ -280,9 +307,15 @@ def _prepare(
                 assert face.embedding is not None
                 other = gallery.best_other(face.embedding, entry.subject_id)
                 if other is not None and other[1] >= threshold and lookalike_reason:
-                    lookalikes.append(Refusal(entry.subject_id, label, f"looks like subject {other[0]} "
-                                              f"(similarity {other[1]:.3f} >= {threshold:.3f}); accepted: "
-                                              f"{lookalike_reason}"))
+                    lookalikes.append(
+                        Refusal(
+                            entry.subject_id,
+                            label,
+                            f"looks like subject {other[0]} "
+                            f"(similarity {other[1]:.3f} >= {threshold:.3f}); accepted: "
+                            f"{lookalike_reason}",
+                        )
+                    )
                 elif other is not None and other[1] >= threshold:
                     raise GovernanceError(
                         f"looks like subject {other[0]}, already enrolled (similarity {other[1]:.3f} >= "
@@ -302,19 +335,35 @@ def _prepare(
 
 
 def _write(
-    store: Store, s: Session, dep: Deployment, prepared: Sequence[_Prepared], who: ActorLike, now: datetime,
+    store: Store,
+    s: Session,
+    dep: Deployment,
+    prepared: Sequence[_Prepared],
+    who: ActorLike,
+    now: datetime,
     written_blobs: list[str],
 ) -> int:
     key = store.keys.get(s, dep.id, "watchlist")
-    position = s.scalar(select(func.max(WatchlistTemplate.position)).where(WatchlistTemplate.deployment_id == dep.id))
+    position = s.scalar(
+        select(func.max(WatchlistTemplate.position)).where(WatchlistTemplate.deployment_id == dep.id)
+    )
     next_pos = 0 if position is None else position + 1
     n_images = 0
     for p in prepared:
         e = p.entry
         subject = WatchlistSubject(
-            deployment_id=dep.id, subject_id=e.subject_id, name=e.name, category=e.category, reason=e.reason,
-            image_source=e.image_source, legal_basis=e.legal_basis, approved_by=e.approved_by,
-            expires_at=e.expires_at, date_of_birth=e.date_of_birth, enrolled_at=now, enrolled_by=str(as_actor(who)),
+            deployment_id=dep.id,
+            subject_id=e.subject_id,
+            name=e.name,
+            category=e.category,
+            reason=e.reason,
+            image_source=e.image_source,
+            legal_basis=e.legal_basis,
+            approved_by=e.approved_by,
+            expires_at=e.expires_at,
+            date_of_birth=e.date_of_birth,
+            enrolled_at=now,
+            enrolled_by=str(as_actor(who)),
         )
         s.add(subject)
         s.flush([subject])
@@ -323,11 +372,20 @@ def _write(
             blob = store.blobs.put(dep.id, key, data)
             written_blobs.append(blob)
             tmpl = WatchlistTemplate(
-                id=new_id(), subject_pk=subject.id, deployment_id=dep.id, position=next_pos, image_sha256=sha, image_blob=blob,
-                template=b"", embedding_size=int(face.embedding.shape[0]), quality_score=float(face.quality.score),
+                id=new_id(),
+                subject_pk=subject.id,
+                deployment_id=dep.id,
+                position=next_pos,
+                image_sha256=sha,
+                image_blob=blob,
+                template=b"",
+                embedding_size=int(face.embedding.shape[0]),
+                quality_score=float(face.quality.score),
                 created_at=now,
             )
-            tmpl.template = encrypt(key, face.embedding.astype(np.float32).tobytes(), _template_aad(dep.id, tmpl.id))
+            tmpl.template = encrypt(
+                key, face.embedding.astype(np.float32).tobytes(), _template_aad(dep.id, tmpl.id)
+            )
             s.add(tmpl)
             next_pos += 1
             n_images += 1
@@ -341,17 +399,30 @@ def _check_new_ids(s: Session, dep: Deployment, entries: Sequence[SubjectEntry])
     repeated = sorted(sid for sid, n in counts.items() if n > 1)
     if repeated:
         raise GovernanceError(f"subject ids appear more than once: {', '.join(repeated[:20])}")
-    existing = set(s.scalars(select(WatchlistSubject.subject_id).where(
-        WatchlistSubject.deployment_id == dep.id, WatchlistSubject.subject_id.in_([e.subject_id for e in entries])
-    )))
+    existing = set(
+        s.scalars(
+            select(WatchlistSubject.subject_id).where(
+                WatchlistSubject.deployment_id == dep.id,
+                WatchlistSubject.subject_id.in_([e.subject_id for e in entries]),
+            )
+        )
+    )
     if existing:
         raise GovernanceError(f"already on this watchlist: {', '.join(sorted(existing)[:20])}")
 
 
 def _enrol_batch(
-    store: Store, actor: ActorLike, deployment_id: str,
-    batch: Sequence[tuple[SubjectEntry, Sequence[tuple[str, bytes]]]], *, engine: FaceEngine | None,
-    allow_partial: bool, progress: Progress | None, clock: Clock, source: str, lookalike_reason: str | None,
+    store: Store,
+    actor: ActorLike,
+    deployment_id: str,
+    batch: Sequence[tuple[SubjectEntry, Sequence[tuple[str, bytes]]]],
+    *,
+    engine: FaceEngine | None,
+    allow_partial: bool,
+    progress: Progress | None,
+    clock: Clock,
+    source: str,
+    lookalike_reason: str | None,
 ) -> ImportReport:
     now = clock()
     who = as_actor(actor)
@@ -375,7 +446,8 @@ def _enrol_batch(
     report.subjects_refused = refused_ids
     if refusals and not allow_partial:
         raise EnrolmentError(
-            f"nothing enrolled: {len(refusals)} image(s) refused" + (f" ({source})" if source else ""), refusals
+            f"nothing enrolled: {len(refusals)} image(s) refused" + (f" ({source})" if source else ""),
+            refusals,
         )
     if not prepared:
         raise EnrolmentError("nothing enrolled: every image was refused", refusals)
@@ -388,18 +460,45 @@ def _enrol_batch(
             report.images_enrolled = _write(store, s, dep, prepared, who, now, written)
             report.subjects_enrolled = len(prepared)
             for p in prepared:
-                record(s, who, "watchlist.enrol", deployment_id=dep.id, target=p.entry.subject_id, at=now, details={
-                    "category": p.entry.category, "reason": p.entry.reason, "image_source": p.entry.image_source,
-                    "legal_basis": p.entry.legal_basis, "approved_by": p.entry.approved_by,
-                    "expires_at": p.entry.expires_at.isoformat(), "images": len(p.images),
-                    "image_sha256": [sha for _, sha, _ in p.images], "source": source,
-                })
+                record(
+                    s,
+                    who,
+                    "watchlist.enrol",
+                    deployment_id=dep.id,
+                    target=p.entry.subject_id,
+                    at=now,
+                    details={
+                        "category": p.entry.category,
+                        "reason": p.entry.reason,
+                        "image_source": p.entry.image_source,
+                        "legal_basis": p.entry.legal_basis,
+                        "approved_by": p.entry.approved_by,
+                        "expires_at": p.entry.expires_at.isoformat(),
+                        "images": len(p.images),
+                        "image_sha256": [sha for _, sha, _ in p.images],
+                        "source": source,
+                    },
+                )
             for r in refusals:
-                record(s, who, "watchlist.refuse", deployment_id=dep.id, target=r.subject_id, at=now,
-                       details={"image": r.image, "reason": r.reason, "source": source})
+                record(
+                    s,
+                    who,
+                    "watchlist.refuse",
+                    deployment_id=dep.id,
+                    target=r.subject_id,
+                    at=now,
+                    details={"image": r.image, "reason": r.reason, "source": source},
+                )
             for r in lookalikes:
-                record(s, who, "watchlist.lookalike_override", deployment_id=dep.id, target=r.subject_id, at=now,
-                       details={"image": r.image, "finding": r.reason, "reason": reason, "source": source})
+                record(
+                    s,
+                    who,
+                    "watchlist.lookalike_override",
+                    deployment_id=dep.id,
+                    target=r.subject_id,
+                    at=now,
+                    details={"image": r.image, "finding": r.reason, "reason": reason, "source": source},
+                )
     except BaseException:
         store.blobs.delete_many(deployment_id, written)  # nothing half-imported: no orphan files either
         raise
@@ -407,17 +506,34 @@ def _enrol_batch(
 
 
 def enrol_subject(
-    store: Store, actor: ActorLike, deployment_id: str, entry: SubjectEntry,
-    images: Sequence[Path | tuple[str, bytes]], *, engine: FaceEngine | None = None, allow_partial: bool = False,
-    lookalike_reason: str | None = None, clock: Clock = utcnow,
+    store: Store,
+    actor: ActorLike,
+    deployment_id: str,
+    entry: SubjectEntry,
+    images: Sequence[Path | tuple[str, bytes]],
+    *,
+    engine: FaceEngine | None = None,
+    allow_partial: bool = False,
+    lookalike_reason: str | None = None,
+    clock: Clock = utcnow,
 ) -> ImportReport:
     """Enrol one subject with one or more reference images (paths, or (label, bytes) pairs).
 
     An image that looks like another enrolled subject is refused unless ``lookalike_reason`` says why they
     are different people (e.g. "twins, both named in warrants"); that decision is audited."""
     loaded = [_read_image(i) for i in images]
-    return _enrol_batch(store, actor, deployment_id, [(entry, loaded)], engine=engine, allow_partial=allow_partial,
-                        progress=None, clock=clock, source="", lookalike_reason=lookalike_reason)
+    return _enrol_batch(
+        store,
+        actor,
+        deployment_id,
+        [(entry, loaded)],
+        engine=engine,
+        allow_partial=allow_partial,
+        progress=None,
+        clock=clock,
+        source="",
+        lookalike_reason=lookalike_reason,
+    )
 
 
 def _read_image(item: Path | tuple[str, bytes]) -> tuple[str, bytes]:
@@ -451,8 +567,10 @@ def read_watchlist_csv(
     header = [h.strip().lower() for h in rows[0]]
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
-        raise GovernanceError(f"{csv_path}: header lacks column(s) {', '.join(missing)} "
-                              f"(required: {', '.join(CSV_COLUMNS)}; optional: {', '.join(CSV_OPTIONAL)})")
+        raise GovernanceError(
+            f"{csv_path}: header lacks column(s) {', '.join(missing)} "
+            f"(required: {', '.join(CSV_COLUMNS)}; optional: {', '.join(CSV_OPTIONAL)})"
+        )
     unknown = [h for h in header if h not in CSV_COLUMNS + CSV_OPTIONAL]
     if unknown:
         raise GovernanceError(f"{csv_path}: unknown column(s) {', '.join(unknown)}")
@@ -471,11 +589,20 @@ def read_watchlist_csv(
             if expires is None:
                 raise GovernanceError("expires_at is required")
             dob = parse_date(row["date_of_birth"], "date of birth") if row.get("date_of_birth") else None
-            entry = validate_entry(SubjectEntry(
-                subject_id=row["subject_id"], category=row["category"], reason=row["reason"],
-                image_source=row["image_source"], legal_basis=row["legal_basis"], approved_by=row["approved_by"],
-                expires_at=expires, name=row.get("name") or None, date_of_birth=dob,
-            ), now)
+            entry = validate_entry(
+                SubjectEntry(
+                    subject_id=row["subject_id"],
+                    category=row["category"],
+                    reason=row["reason"],
+                    image_source=row["image_source"],
+                    legal_basis=row["legal_basis"],
+                    approved_by=row["approved_by"],
+                    expires_at=expires,
+                    name=row.get("name") or None,
+                    date_of_birth=dob,
+                ),
+                now,
+            )
             if entry.subject_id in seen:
                 raise GovernanceError(f"subject id {entry.subject_id} repeats line {seen[entry.subject_id]}")
             seen[entry.subject_id] = lineno
@@ -497,33 +624,63 @@ def read_watchlist_csv(
     if problems:
         more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
         raise GovernanceError(
-            f"{csv_path}: nothing imported, {len(problems)} problem(s):\n  - " + "\n  - ".join(problems[:50]) + more
+            f"{csv_path}: nothing imported, {len(problems)} problem(s):\n  - "
+            + "\n  - ".join(problems[:50])
+            + more
         )
     return out
 
 
 def import_watchlist(
-    store: Store, actor: ActorLike, deployment_id: str, csv_path: Path, image_dir: Path | None = None, *,
-    engine: FaceEngine | None = None, allow_partial: bool = False, progress: Progress | None = None,
-    lookalike_reason: str | None = None, clock: Clock = utcnow,
+    store: Store,
+    actor: ActorLike,
+    deployment_id: str,
+    csv_path: Path,
+    image_dir: Path | None = None,
+    *,
+    engine: FaceEngine | None = None,
+    allow_partial: bool = False,
+    progress: Progress | None = None,
+    lookalike_reason: str | None = None,
+    clock: Clock = utcnow,
 ) -> ImportReport:
     """Import a watchlist CSV (columns :data:`CSV_COLUMNS`, optional :data:`CSV_OPTIONAL`; ``images`` holds
     one or more file names relative to ``image_dir``, separated by ``;``). All or nothing, see the module."""
     folder = image_dir or csv_path.parent
     parsed = read_watchlist_csv(csv_path, folder, clock())
     batch = [(entry, [(name, _read_image(path)[1]) for name, path in images]) for entry, images in parsed]
-    return _enrol_batch(store, actor, deployment_id, batch, engine=engine, allow_partial=allow_partial,
-                        progress=progress, clock=clock, source=csv_path.name, lookalike_reason=lookalike_reason)
+    return _enrol_batch(
+        store,
+        actor,
+        deployment_id,
+        batch,
+        engine=engine,
+        allow_partial=allow_partial,
+        progress=progress,
+        clock=clock,
+        source=csv_path.name,
+        lookalike_reason=lookalike_reason,
+    )
 
 
 def list_subjects(store: Store, deployment_id: str) -> list[SubjectInfo]:
     with store.session() as s:
         load(s, deployment_id)
-        counts = dict(s.execute(
-            select(WatchlistTemplate.subject_pk, func.count()).where(WatchlistTemplate.deployment_id == deployment_id)
-            .group_by(WatchlistTemplate.subject_pk)
-        ).tuples().all())
-        subjects = s.scalars(select(WatchlistSubject).where(WatchlistSubject.deployment_id == deployment_id)
-                             .order_by(WatchlistSubject.subject_id))
-        return [SubjectInfo(x.subject_id, x.category, x.reason, x.name, x.expires_at, counts.get(x.id, 0))
-                for x in subjects]
+        counts = dict(
+            s.execute(
+                select(WatchlistTemplate.subject_pk, func.count())
+                .where(WatchlistTemplate.deployment_id == deployment_id)
+                .group_by(WatchlistTemplate.subject_pk)
+            )
+            .tuples()
+            .all()
+        )
+        subjects = s.scalars(
+            select(WatchlistSubject)
+            .where(WatchlistSubject.deployment_id == deployment_id)
+            .order_by(WatchlistSubject.subject_id)
+        )
+        return [
+            SubjectInfo(x.subject_id, x.category, x.reason, x.name, x.expires_at, counts.get(x.id, 0))
+            for x in subjects
+        ]

@@ -80,7 +80,9 @@ class MasterKey:
         try:
             return decrypt(self._load(), wrapped, label.encode())
         except CryptoError as exc:
-            raise CryptoError(f"data key {label} cannot be unwrapped with the master key {self.path}") from exc
+            raise CryptoError(
+                f"data key {label} cannot be unwrapped with the master key {self.path}"
+            ) from exc
 
 
 def new_data_key() -> bytes:

@@ -118,7 +118,8 @@ class DataKeys:
         if row.wrapped_key is None:
             raise KeyDestroyed(
                 f"the {purpose} key of deployment {deployment_id} was destroyed at {row.destroyed_at:%Y-%m-%d %H:%M} UTC"
-                if row.destroyed_at else f"the {purpose} key of deployment {deployment_id} was destroyed"
+                if row.destroyed_at
+                else f"the {purpose} key of deployment {deployment_id} was destroyed"
             )
         return self.master.unwrap(row.wrapped_key, self._label(deployment_id, purpose))
 

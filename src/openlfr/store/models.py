@@ -130,7 +130,9 @@ class WatchlistSubject(Base):
 
     deployment: Mapped[Deployment] = relationship(back_populates="subjects")
     templates: Mapped[list[WatchlistTemplate]] = relationship(
-        back_populates="subject", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="subject",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="WatchlistTemplate.position",
     )
 
@@ -145,7 +147,9 @@ class WatchlistTemplate(Base):
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    subject_pk: Mapped[str] = mapped_column(ForeignKey("watchlist_subjects.id", ondelete="CASCADE"), index=True)
+    subject_pk: Mapped[str] = mapped_column(
+        ForeignKey("watchlist_subjects.id", ondelete="CASCADE"), index=True
+    )
     deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     """Enrolment order within the deployment (the index is built in this order)."""

@@ -38,13 +38,17 @@ def create_server_app(
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.url.path.startswith(("/api/alerts", "/alerts", "/console", "/deployments", "/audit", "/admin")):
+        if request.url.path.startswith(
+            ("/api/alerts", "/alerts", "/console", "/deployments", "/audit", "/admin")
+        ):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
@@ -57,8 +61,14 @@ def create_server_app(
         # The API answers JSON; a person in a browser gets a page.
         if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        return page(request, "error.html", status_code=exc.status_code, status_code_=exc.status_code,
-                    title=_TITLES.get(exc.status_code, "Error"), message=str(exc.detail))
+        return page(
+            request,
+            "error.html",
+            status_code=exc.status_code,
+            status_code_=exc.status_code,
+            title=_TITLES.get(exc.status_code, "Error"),
+            message=str(exc.detail),
+        )
 
     _ = FastAPIHTTPException
     return app

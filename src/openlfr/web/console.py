@@ -24,7 +24,8 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/console", response_class=HTMLResponse)
 def console(
-    request: Request, store: Store = Depends(get_store),
+    request: Request,
+    store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.RECEIVE_ALERTS)),
 ) -> Response:
     open_deps = deployments.list_deployments(store, "open")
@@ -35,27 +36,39 @@ def console(
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
 def alert_page(
-    alert_id: str, request: Request, store: Store = Depends(get_store),
+    alert_id: str,
+    request: Request,
+    store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.VIEW_ALERTS)),
 ) -> Response:
     a = alert_message(store, alerts.get_alert(store, alert_id))
     trail = audit.entries(store, deployment_id=a["deployment_id"], action="alert.*")
     trail = [e for e in trail if e.target == alert_id and e.action != "alert.image_read"]
     return page(
-        request, "alert.html", alert=a, trail=trail,
+        request,
+        "alert.html",
+        alert=a,
+        trail=trail,
         show_images=principal.role in roles.VIEW_ALERT_IMAGES and a["has_images"],
         can_review=principal.role in roles.OPERATOR_REVIEW and a["review"] is None,
-        can_engage=principal.role in roles.ENGAGEMENT_OUTCOME and a["review"] == "engage" and a["engagement"] is None,
-        can_dispose=principal.role in roles.DISPOSAL and a["engagement"] in ("confirmed_true", "confirmed_false")
+        can_engage=principal.role in roles.ENGAGEMENT_OUTCOME
+        and a["review"] == "engage"
+        and a["engagement"] is None,
+        can_dispose=principal.role in roles.DISPOSAL
+        and a["engagement"] in ("confirmed_true", "confirmed_false")
         and a["disposal"] is None,
         error=request.query_params.get("error"),
     )
 
 
-def _decide(request: Request, store: Store, principal: Principal, alert_id: str, step: str, value: str,
-            note: str) -> Response:
-    fn = {"review": alerts.review_alert, "engagement": alerts.record_engagement,
-          "disposal": alerts.record_disposal}[step]
+def _decide(
+    request: Request, store: Store, principal: Principal, alert_id: str, step: str, value: str, note: str
+) -> Response:
+    fn = {
+        "review": alerts.review_alert,
+        "engagement": alerts.record_engagement,
+        "disposal": alerts.record_disposal,
+    }[step]
     try:
         fn(store, actor_of(principal), alert_id, value, note=note.strip() or None)
     except GovernanceError as exc:
@@ -65,31 +78,44 @@ def _decide(request: Request, store: Store, principal: Principal, alert_id: str,
 
 @router.post("/alerts/{alert_id}/review")
 def review_form(
-    alert_id: str, request: Request, decision: str = Form(...), note: str = Form(""),
-    store: Store = Depends(get_store), principal: Principal = Depends(page_roles(*roles.OPERATOR_REVIEW)),
+    alert_id: str,
+    request: Request,
+    decision: str = Form(...),
+    note: str = Form(""),
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(page_roles(*roles.OPERATOR_REVIEW)),
 ) -> Response:
     return _decide(request, store, principal, alert_id, "review", decision, note)
 
 
 @router.post("/alerts/{alert_id}/engagement")
 def engagement_form(
-    alert_id: str, request: Request, decision: str = Form(...), note: str = Form(""),
-    store: Store = Depends(get_store), principal: Principal = Depends(page_roles(*roles.ENGAGEMENT_OUTCOME)),
+    alert_id: str,
+    request: Request,
+    decision: str = Form(...),
+    note: str = Form(""),
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(page_roles(*roles.ENGAGEMENT_OUTCOME)),
 ) -> Response:
     return _decide(request, store, principal, alert_id, "engagement", decision, note)
 
 
 @router.post("/alerts/{alert_id}/disposal")
 def disposal_form(
-    alert_id: str, request: Request, decision: str = Form(...), note: str = Form(""),
-    store: Store = Depends(get_store), principal: Principal = Depends(page_roles(*roles.DISPOSAL)),
+    alert_id: str,
+    request: Request,
+    decision: str = Form(...),
+    note: str = Form(""),
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(page_roles(*roles.DISPOSAL)),
 ) -> Response:
     return _decide(request, store, principal, alert_id, "disposal", decision, note)
 
 
 @router.get("/deployments", response_class=HTMLResponse)
 def deployments_page(
-    request: Request, store: Store = Depends(get_store),
+    request: Request,
+    store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.VIEW_RECORD)),
 ) -> Response:
     return page(request, "deployments.html", deployments=deployments.list_deployments(store)[::-1])
@@ -97,7 +123,9 @@ def deployments_page(
 
 @router.get("/deployments/{deployment_id}", response_class=HTMLResponse)
 def supervisor_page(
-    deployment_id: str, request: Request, store: Store = Depends(get_store),
+    deployment_id: str,
+    request: Request,
+    store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.VIEW_RECORD)),
 ) -> Response:
     dep = deployments.get_deployment(store, deployment_id)
@@ -108,14 +136,23 @@ def supervisor_page(
     summary = watchlist_summary(store, deployment_id) if dep.status != "closed" else None
     dep_alerts = alert_messages_after(store, 0, deployment_id, 5000)[::-1]
     return page(
-        request, "supervisor.html", dep=dep, cameras=cameras, watchlist=summary, alerts=dep_alerts,
-        record=measures_for(store, dep), can_close=principal.role in roles.CLOSE_DEPLOYMENT and dep.status != "closed",
+        request,
+        "supervisor.html",
+        dep=dep,
+        cameras=cameras,
+        watchlist=summary,
+        alerts=dep_alerts,
+        record=measures_for(store, dep),
+        can_close=principal.role in roles.CLOSE_DEPLOYMENT and dep.status != "closed",
     )
 
 
 @router.post("/deployments/{deployment_id}/close")
 def close_form(
-    deployment_id: str, request: Request, reason: str = Form(""), store: Store = Depends(get_store),
+    deployment_id: str,
+    request: Request,
+    reason: str = Form(""),
+    store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.CLOSE_DEPLOYMENT)),
 ) -> Response:
     try:
@@ -127,7 +164,9 @@ def close_form(
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(
-    request: Request, deployment_id: str | None = None, store: Store = Depends(get_store),
+    request: Request,
+    deployment_id: str | None = None,
+    store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.VIEW_AUDIT)),
 ) -> Response:
     rows = audit.entries(store, deployment_id=deployment_id or None, last=500)[::-1]
@@ -136,11 +175,10 @@ def audit_page(
 
 @router.get("/admin/users", response_class=HTMLResponse)
 def users_page(
-    request: Request, store: Store = Depends(get_store),
+    request: Request,
+    store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.MANAGE_USERS)),
 ) -> Response:
     from openlfr.api.users import list_users
 
     return page(request, "users.html", users=list_users(store))
-
-

@@ -61,13 +61,26 @@ def _safe_next(value: str | None) -> str | None:
     return None
 
 
-def _login_page(request: Request, error: str | None = None, next_url: str = "", status: int = 200) -> Response:
+def _login_page(
+    request: Request, error: str | None = None, next_url: str = "", status: int = 200
+) -> Response:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or security.new_token()
-    response = page(request, "login.html", status_code=status, error=error, login_csrf=token, next=next_url,
-                    principal=None)
+    response = page(
+        request,
+        "login.html",
+        status_code=status,
+        error=error,
+        login_csrf=token,
+        next=next_url,
+        principal=None,
+    )
     response.set_cookie(
-        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
-        secure=request.app.state.settings.server.secure_cookies, path="/login",
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.settings.server.secure_cookies,
+        path="/login",
     )
     return response
 

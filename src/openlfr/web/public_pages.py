@@ -21,7 +21,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def _cacheable(request: Request, response: Response) -> Response:
-    response.headers["Cache-Control"] = f"public, max-age={request.app.state.settings.server.public_cache_seconds}"
+    response.headers["Cache-Control"] = (
+        f"public, max-age={request.app.state.settings.server.public_cache_seconds}"
+    )
     return response
 
 
@@ -36,8 +38,12 @@ def public_index(request: Request, store: Store = Depends(get_store)) -> Respons
     return _cacheable(request, page(request, "public.html", listing=listing, **_context(request)))
 
 
-@router.get("/public/deployments/{deployment_id}", response_class=HTMLResponse, dependencies=[Depends(rate_limited)])
-def public_deployment_page(deployment_id: str, request: Request, store: Store = Depends(get_store)) -> Response:
+@router.get(
+    "/public/deployments/{deployment_id}", response_class=HTMLResponse, dependencies=[Depends(rate_limited)]
+)
+def public_deployment_page(
+    deployment_id: str, request: Request, store: Store = Depends(get_store)
+) -> Response:
     dep = deployments.get_deployment(store, deployment_id)
     view = public_deployment(store, dep)
     return _cacheable(request, page(request, "public_deployment.html", d=view, **_context(request)))

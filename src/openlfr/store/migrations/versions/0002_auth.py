@@ -41,7 +41,10 @@ def upgrade() -> None:
         sa.Column("expires_at", openlfr.store.base.UTCDateTime(), nullable=False),
         sa.Column("revoked", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["auth_users.id"], name=op.f("fk_auth_sessions_user_id_auth_users"), ondelete="CASCADE"
+            ["user_id"],
+            ["auth_users.id"],
+            name=op.f("fk_auth_sessions_user_id_auth_users"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_sessions")),
         sa.UniqueConstraint("token_sha256", name=op.f("uq_auth_sessions_token_sha256")),
