@@ -350,3 +350,58 @@ def test_csv_rows_come_back_as_named_records_with_several_images(clock, image_fo
         ImageFile(f"{person}_0.jpg", (image_folder / f"{person}_0.jpg").resolve()),
         ImageFile(f"{person}_1.jpg", (image_folder / f"{person}_1.jpg").resolve()),
     ]
+
+
+def test_after_close_the_audit_log_cannot_tell_whether_a_photo_was_enrolled(
+    store, make_deployment, clock
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14: enrolled photos' digests in the audit log are keyed with the deployment key, so after close
+    (key destroyed) anyone holding a photo cannot test whether it was on the watchlist."""
+    import hashlib
+
+    from openlfr.store.models import AuditEntry
+
+    dep = make_deployment()
+    (p1, imgs1), _ = lfw_people()[:2]
+    enrol_subject(store, "e", dep.id, entry(p1, clock()), list(imgs1), clock=clock)
+    with store.session() as s:
+        key = store.keys.get(s, dep.id, "watchlist")
+    photos = [p.read_bytes() for p in imgs1]
+    enrol_row = next(e for e in entries(store, deployment_id=dep.id) if e.action == "watchlist.enrol")
+    open_deployment(store, "sup", dep.id, clock=clock)
+    close_deployment(store, "sup", dep.id, clock=clock)
+    with store.session() as s:
+        everything = " ".join(f"{a.target} {a.details}" for a in s.query(AuditEntry).all())
+    for data in photos:
+        assert hashlib.sha256(data).hexdigest() not in everything
+        assert hashlib.md5(data).hexdigest() not in everything
+    # The log holds digests keyed with the (now destroyed) key, which only that key reproduces; another
+    # deployment's key gives another digest, so digests do not link watchlists either.
+    from openlfr.governance.watchlists import image_digest
+
+    assert json.loads(enrol_row.details)["image_digest"] == [image_digest(key, d) for d in photos]
+    assert image_digest(b"\x01" * 32, photos[0]) != image_digest(key, photos[0])
+
+
+def test_the_officer_sees_the_reference_image_that_matched(store, make_deployment, clock) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17 item 7: with several references per subject, the candidate's template row leads to the
+    very reference image whose template matched (the one shown beside the probe)."""
+    from openlfr.governance.watchlists import analyse_reference
+    from openlfr.vision import load_engine
+
+    dep = make_deployment()
+    people = lfw_people()[:3]
+    for person, imgs in people:
+        enrol_subject(store, "e", dep.id, entry(person, clock()), list(imgs), clock=clock)
+    open_deployment(store, "sup", dep.id, clock=clock)
+    gateway = DeploymentGateway(store, dep.id, store.settings, clock=clock)
+    index, _ = gateway.watchlist()
+    assert index.template_count == 6
+    engine = load_engine("opencv-zoo", store.settings)
+    for person, imgs in people:
+        for img in imgs:
+            data = img.read_bytes()
+            face = analyse_reference(engine, data, img.name, store)
+            (best,) = index.search(face.embedding, k=1)[0]
+            assert best.subject_id == person and best.score > 0.99
+            assert gateway.reference_image(person, best.template_index) == data

@@ -6,7 +6,6 @@ write is one transaction, all or nothing, with any blob written before a failure
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +33,7 @@ from openlfr.governance.watchlists.storage import (
     PreparedSubject,
     check_enrollable,
     check_new_ids,
+    image_digest,
     load_enrolled,
     write_subjects,
 )
@@ -139,8 +139,11 @@ def prepare_batch(
     batch: Sequence[SubjectImages],
     progress: Progress | None,
     lookalike_reason: str | None = None,
+    *,
+    watchlist_key: bytes,
 ) -> PreparedBatch:
-    """Analyse and de-duplicate every image; nothing is written."""
+    """Analyse and de-duplicate every image; nothing is written. ``watchlist_key`` keys the image digests
+    (:func:`image_digest`)."""
     threshold = store.settings.governance.duplicate_similarity.get(
         engine.pack.name, engine.pack.verification_threshold
     )
@@ -152,7 +155,7 @@ def prepare_batch(
         accepted: list[PreparedImage] = []
         for image in item.images:
             done += 1
-            sha = hashlib.sha256(image.data).hexdigest()
+            sha = image_digest(watchlist_key, image.data)
             try:
                 if sha in gallery.hashes:
                     raise GovernanceError("the same image is already enrolled in this watchlist")
@@ -213,7 +216,8 @@ def _audit_batch(
                 "approved_by": p.entry.approved_by,
                 "expires_at": p.entry.expires_at.isoformat(),
                 "images": len(p.images),
-                "image_sha256": [img.sha256 for img in p.images],
+                # Keyed with the deployment's watchlist key, never a plain SHA-256 (issue 14).
+                "image_digest": [img.sha256 for img in p.images],
                 "source": source,
             },
         )
@@ -266,8 +270,9 @@ def _enrol_batch(
         if eng.pack.name != dep.pack:
             raise GovernanceError(f"deployment {dep.id} uses pack {dep.pack}, not {eng.pack.name}")
         gallery = ReferenceGallery(load_enrolled(store, s, dep, eng.embedding_size), eng.embedding_size)
+        watchlist_key = store.keys.get(s, dep.id, "watchlist")
     reason = (lookalike_reason or "").strip() or None
-    prepared = prepare_batch(store, eng, gallery, batch, progress, reason)
+    prepared = prepare_batch(store, eng, gallery, batch, progress, reason, watchlist_key=watchlist_key)
     report = ImportReport(
         deployment_id=deployment_id, refused=prepared.refusals, lookalikes=prepared.lookalikes
     )

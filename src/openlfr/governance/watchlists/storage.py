@@ -3,6 +3,8 @@ all under the deployment's watchlist key (closing the deployment destroys the ke
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,10 +22,22 @@ from openlfr.store.crypto import decrypt, encrypt
 from openlfr.store.models import Deployment, WatchlistSubject, WatchlistTemplate
 from openlfr.vision import Face
 
+_DIGEST_LABEL = b"openlfr/watchlist-image-digest/v1"
+
+
+def image_digest(watchlist_key: bytes, data: bytes) -> str:
+    """A reference image's digest keyed with the deployment's watchlist key (HMAC-SHA-256 under a key
+    derived from it), hex. It finds the same image enrolled twice within a deployment, and it is what the
+    audit log keeps: once the key is destroyed at close, someone holding a photo can no longer test whether
+    it was on that watchlist (a plain SHA-256 would let them, for ever)."""
+    sub_key = hmac.new(watchlist_key, _DIGEST_LABEL, hashlib.sha256).digest()
+    return hmac.new(sub_key, data, hashlib.sha256).hexdigest()
+
 
 @dataclass(frozen=True)
 class PreparedImage:
-    """A reference image that passed every check: its bytes, their SHA-256 and its analysed face."""
+    """A reference image that passed every check: its bytes, their keyed digest (:func:`image_digest`,
+    stored in the ``image_sha256`` column) and its analysed face."""
 
     data: bytes
     sha256: str
@@ -40,7 +54,7 @@ class PreparedSubject:
 
 @dataclass(frozen=True)
 class EnrolledTemplates:
-    """A deployment's enrolled templates in position order, with each row's subject and image hash."""
+    """A deployment's enrolled templates in position order, with each row's subject and image digest."""
 
     subject_ids: list[str]
     templates: np.ndarray
