@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import (
@@ -103,6 +103,33 @@ class GovernanceSettings(BaseModel):
         {"opencv-zoo": 0.55, "insightface-s": 0.40, "dlib": 0.96},
         description="Per pack: similarity at which an enrolment image is refused as the same person as "
         "another enrolled subject.",
+    )
+    attraction_check: bool = Field(
+        True,
+        description="At enrolment, compare each reference template with the pack's reference crowd "
+        "(written by `openlfr evaluate`) and give a template that attracts strangers its own higher threshold.",
+    )
+    attraction_fmr: float = Field(
+        1e-3,
+        gt=0.0,
+        lt=0.1,
+        description="Reference level of the attraction check: the share of strangers an ordinary template "
+        "matches at the pack's reference threshold.",
+    )
+    attraction_factor: float = Field(
+        5.0, gt=1.0, description="A template matching this many times the expected strangers is an attractor."
+    )
+    attraction_min_hits: int = Field(
+        5, ge=1, description="...and at least this many reference-crowd faces (few hits prove nothing)."
+    )
+    attraction_p_value: float = Field(
+        1e-3, gt=0.0, lt=0.5, description="...and significantly so (one-sided binomial test at this level)."
+    )
+    template_fusion: Literal["max", "mean"] = Field(
+        "max",
+        description="How a subject's several reference templates are scored against a probe: the best "
+        "single reference (max) or their normalised mean (a fused template). Chosen by "
+        "benchmarks/enrolment_fusion.py.",
     )
 
 

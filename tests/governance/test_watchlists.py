@@ -405,3 +405,55 @@ def test_the_officer_sees_the_reference_image_that_matched(store, make_deploymen
             (best,) = index.search(face.embedding, k=1)[0]
             assert best.subject_id == person and best.score > 0.99
             assert gateway.reference_image(person, best.template_index) == data
+
+
+def test_a_template_that_attracts_the_reference_crowd_gets_its_own_threshold(
+    store, make_deployment, clock
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12 item 2: the attraction check at enrolment. A reference crowd in which many strangers resemble
+    one reference image flags that image for the approver with the evidence, gives its template its own
+    higher threshold (an offset the live index applies) and audits it; the other images are untouched."""
+    import numpy as np
+
+    from openlfr.governance.watchlists import analyse_reference
+    from openlfr.matching.reference_crowd import ReferenceCrowd, save_reference_crowd
+    from openlfr.store.models import WatchlistTemplate
+    from openlfr.vision import load_engine
+
+    dep = make_deployment()
+    (p1, imgs1), (p2, imgs2) = lfw_people()[:2]
+    # Without a reference crowd the check cannot run, and says so.
+    r0 = enrol_subject(store, "e", dep.id, entry(p2, clock()), [imgs2[0]], clock=clock)
+    assert not r0.attraction_checked and r0.attractors == []
+
+    engine = load_engine("opencv-zoo", store.settings)
+    attractor = analyse_reference(engine, imgs1[0].read_bytes(), "a", store).embedding
+    rng = np.random.default_rng(0)
+    strangers = rng.standard_normal((3000, attractor.size)).astype(np.float32)
+    # 60 strangers close to the first image of p1 (think: babies resembling an infant photo).
+    strangers[:60] = attractor + 0.6 * rng.standard_normal((60, attractor.size)).astype(np.float32) / np.sqrt(
+        attractor.size
+    )
+    save_reference_crowd(
+        ReferenceCrowd("opencv-zoo", strangers, reference_threshold=0.7, fmr=1e-3, source="test crowd"),
+        store.settings.data_dir,
+    )
+    report = enrol_subject(store, "e", dep.id, entry(p1, clock()), list(imgs1), clock=clock)
+    assert report.attraction_checked
+    assert [(a.subject_id, a.image) for a in report.attractors] == [(p1, str(imgs1[0]))]
+    assert "attracts strangers" in report.attractors[0].reason
+    with store.session() as s:
+        offsets = {
+            t.position: t.attraction_offset
+            for t in s.query(WatchlistTemplate).filter_by(deployment_id=dep.id).all()
+        }
+    assert offsets[0] == 0.0 and offsets[2] == 0.0 and offsets[1] > 0.1
+    rows = [e for e in entries(store, deployment_id=dep.id) if e.action == "watchlist.attractor"]
+    assert len(rows) == 1 and json.loads(rows[0].details)["evidence"]["hits"] >= 50
+    # The live index applies it: the attracting image's own template now scores 1 - offset.
+    open_deployment(store, "sup", dep.id, clock=clock)
+    index, _ = DeploymentGateway(store, dep.id, store.settings, clock=clock).watchlist()
+    scores = index.subject_scores(attractor)[0]
+    own = scores[index.subjects.index(p1)]
+    other_ref = analyse_reference(engine, imgs1[1].read_bytes(), "b", store).embedding
+    assert own == pytest.approx(max(1.0 - offsets[1], float(attractor @ other_ref)), abs=1e-4)

@@ -72,3 +72,39 @@ def test_threshold_cuts_candidates_and_mismatched_sizes_are_refused() -> None:
         WatchlistIndex(templates, ["a", "b", "c"])
     with pytest.raises(ValueError, match="dimensions"):
         index.search(np.ones(8, np.float32))
+
+
+def test_mean_fusion_scores_the_fused_template_and_still_shows_the_closest_reference() -> None:
+    rng = np.random.default_rng(13)
+    subjects = ["A", "B", "A", "C", "A"]
+    templates = _random_unit(rng, 5, 32)
+    index = WatchlistIndex(templates, subjects, fusion="mean")
+    fused_a = templates[[0, 2, 4]].mean(axis=0)
+    fused_a /= np.linalg.norm(fused_a)
+    probe = templates[4] + 0.1 * rng.standard_normal(32).astype(np.float32)
+    unit = probe / np.linalg.norm(probe)
+    scores = index.subject_scores(probe)[0]
+    assert scores[index.subjects.index("A")] == pytest.approx(float(unit @ fused_a), abs=1e-5)
+    assert scores[index.subjects.index("B")] == pytest.approx(float(unit @ templates[1]), abs=1e-5)
+    best = index.search(probe, k=1)[0][0]
+    assert best.subject_id == "A" and best.template_index == 4
+    with pytest.raises(ValueError, match="fusion"):
+        WatchlistIndex(templates, subjects, fusion="median")
+
+
+def test_a_template_offset_is_its_own_higher_threshold() -> None:
+    rng = np.random.default_rng(17)
+    subjects = ["A", "B", "A"]
+    templates = _random_unit(rng, 3, 32)
+    offsets = np.array([0.0, 0.0, 0.3], np.float32)
+    index = WatchlistIndex(templates, subjects, offsets=offsets)
+    plain = WatchlistIndex(templates, subjects)
+    probe = templates[2]
+    # Row 2 scores 1.0 raw, 0.7 after its offset; row 0 is unpenalised.
+    (c,) = index.search(probe, k=1)[0]
+    raw0 = float(templates[0] @ templates[2])
+    assert c.subject_id == "A" and c.score == pytest.approx(max(0.7, raw0), abs=1e-5)
+    assert plain.search(probe, k=1)[0][0].score == pytest.approx(1.0, abs=1e-5)
+    assert index.search(probe, k=1, threshold=0.8)[0] == [] or raw0 >= 0.8
+    with pytest.raises(ValueError, match="offsets"):
+        WatchlistIndex(templates, subjects, offsets=[0.1])

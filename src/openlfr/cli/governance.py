@@ -278,6 +278,15 @@ def _print_report(report: ImportReport) -> None:
     console.print(f"enrolled {report.subjects_enrolled} subject(s) with {report.images_enrolled} image(s)")
     for r in report.lookalikes:
         console.print(f"[yellow]enrolled despite a lookalike:[/] {r}", highlight=False)
+    for r in report.attractors:
+        console.print(
+            f"[yellow]attracts strangers, enrolled with its own higher threshold:[/] {r}", highlight=False
+        )
+    if not report.attraction_checked:
+        console.print(
+            "[yellow]attraction check not run:[/] no reference crowd for this pack in the data folder "
+            "(`openlfr evaluate` writes one); recorded in the audit log"
+        )
     if report.refused:
         table = Table(title=f"Refused ({len(report.refused)})")
         for col in ("subject", "image", "reason"):

@@ -12,13 +12,16 @@ from typing import Any
 import numpy as np
 
 from openlfr.config import Settings
-from openlfr.evaluation import report
+from openlfr.evaluation import power_report, report
 from openlfr.evaluation.analysis import analyse_pack
 from openlfr.evaluation.datasets import ImageRecord, load_lfw, load_utkface
-from openlfr.evaluation.embeddings import embed_records
+from openlfr.evaluation.embeddings import EmbeddingSet, embed_records
 from openlfr.evaluation.hygiene import Exclusion, crowd_hygiene
+from openlfr.evaluation.power import analyse_power
 from openlfr.evaluation.protocol import ScoreData, build_scores
+from openlfr.evaluation.provenance import describe_all, fingerprint
 from openlfr.matching.calibration import Calibration, ThresholdPoint, save_calibration
+from openlfr.matching.reference_crowd import ReferenceCrowd, save_reference_crowd
 from openlfr.vision import load_engine
 
 ProgressFn = Callable[[str, int, int], None]
@@ -40,6 +43,7 @@ class EvaluationOutcome:
     strict: dict[str, float]
     report_path: Path
     calibrations: dict[str, Path] = field(default_factory=dict)
+    reference_crowds: dict[str, Path] = field(default_factory=dict)
 
 
 def select_records(
@@ -99,7 +103,29 @@ def calibration_from(result: dict[str, Any], meta: dict[str, Any], n_exclusions:
         "with no significant difference there and at every higher grid threshold",
         "alpha": meta["alpha"],
         "command": meta["command"],
+        "data": meta.get("data", []),
     }
+    power = result.get("power")
+    if power:
+        at = power_report.at_threshold(power["with_check"], power["validated_min_with"])
+        extra["power"] = {
+            "crowd_faces": power["crowd_faces"],
+            "validated_min_without_attraction_check": power["validated_min_without"],
+            "validated_without_attraction_check": power["validated_without"],
+            "validated_min_with_attraction_check": power["validated_min_with"],
+            "validated_with_attraction_check": power["validated_with"],
+            "attraction_policy": power["policy"],
+            "attractors_in_evaluation_watchlist": len(power["attractors"]),
+            "still_image_fnir_1000": power["still_image"],
+            "at_validated_min_with_check": {
+                "tpir": at["tpir"],
+                "crowd_fpir": at["crowd_fpir"],
+                "ratios": at["ratios"],
+                "groups": at["groups"],
+            }
+            if at
+            else None,
+        }
     return Calibration(
         pack=result["pack"],
         validated_min_threshold=result["validated_min_threshold"],
@@ -128,6 +154,7 @@ def run_evaluation(
     cfg = settings.evaluation
     lfw_records, crowd_records = select_records(settings, max_lfw_people, max_crowd)
     scores: dict[str, ScoreData] = {}
+    crowd_sets: dict[str, EmbeddingSet] = {}
     for pack in packs:
         engine = load_engine(pack, settings)
 
@@ -136,7 +163,8 @@ def run_evaluation(
                 progress(f"embedding ({pack})", done, total)
 
         es = embed_records(engine, lfw_records + crowd_records, settings, step, use_cache)
-        scores[pack] = build_scores(es.subset("lfw"), es.subset("utkface"), cfg)
+        crowd_sets[pack] = es.subset("utkface")
+        scores[pack] = build_scores(es.subset("lfw"), crowd_sets[pack], cfg)
 
     hygiene = crowd_hygiene(scores, cfg.hygiene_fmr, cfg.hygiene_max_per_subject)
     exclusions, strict = hygiene.exclusions, hygiene.strict
@@ -147,13 +175,16 @@ def run_evaluation(
             progress("analysing", i, len(scores))
         keep = np.array([r.rel not in excluded for r in data.crowd.records], dtype=bool)
         results[pack] = analyse_pack(data, keep, cfg)
+        results[pack]["power"] = analyse_power(data, keep, cfg, settings.governance).as_dict()
     if progress is not None:
         progress("analysing", len(scores), len(scores))
 
+    prints = [fingerprint("LFW", lfw_records), fingerprint("UTKFace", crowd_records)]
     meta = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "dataset": f"{settings.dataset_dir.resolve()}: LFW {len(lfw_records)} images, "
-        f"UTKFace {len(crowd_records)} images",
+        # By name and content hash, never a path of this machine (issue 18).
+        "dataset": describe_all(prints),
+        "data": [p.as_dict() for p in prints],
         "command": command,
         "alpha": cfg.alpha,
         "hygiene_fmr": cfg.hygiene_fmr,
@@ -167,6 +198,7 @@ def run_evaluation(
         images[f"scaling:{pack}"] = report.scaling_plot(pack, r)
         images.update(report.group_images(pack, r))
         images[f"top_grid:{pack}"] = report.pairs_grid(_top_pairs(scores[pack], excluded, 24))
+        images.update(power_report.images(pack, r["power"]))
     enrol_path = {rec.subject: rec.path for d in scores.values() for rec in d.enrolment}
     crowd_path = {r.rel: r.path for r in crowd_records}
     if exclusions:
@@ -183,6 +215,8 @@ def run_evaluation(
     for name, png in images.items():
         (out_dir / (name.replace(":", "_") + ".png")).write_bytes(png)
     page = report.render_html(results, images, exclusions, strict, meta)
+    power_html = power_report.section(results, images)
+    page = page.replace("</body>", power_html + "\n</body>") if "</body>" in page else page + power_html
     report_path = out_dir / "report.html"
     report_path.write_text(page, encoding="utf-8")
     (out_dir / "results.json").write_text(
@@ -205,6 +239,20 @@ def run_evaluation(
         for pack, r in results.items():
             cal = calibration_from(r, meta, len(exclusions))
             outcome.calibrations[pack] = save_calibration(cal, calibration_dir / f"{pack}.json")
+            # The attraction check's reference crowd goes to this force's own data folder only: it holds
+            # templates of research photographs, which openlfr must not ship.
+            crowd = crowd_sets[pack]
+            kept = [i for i, rec in enumerate(crowd.records) if crowd.detected[i] and rec.rel not in excluded]
+            outcome.reference_crowds[pack] = save_reference_crowd(
+                ReferenceCrowd(
+                    pack=pack,
+                    templates=crowd.embeddings[kept],
+                    reference_threshold=float(r["power"]["policy"]["reference_threshold"]),
+                    fmr=float(r["power"]["policy"]["fmr"]),
+                    source=describe_all(prints[1:]),
+                ),
+                settings.data_dir,
+            )
     return outcome
 
 

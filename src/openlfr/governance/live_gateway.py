@@ -129,7 +129,15 @@ class DeploymentGateway:
                 at=now,
                 details={"subjects": len(subjects), "templates": len(rows), "purpose": "live search"},
             )
-        return WatchlistIndex(templates, [subj.subject_id for _, subj in rows]), subjects
+        return (
+            WatchlistIndex(
+                templates,
+                [subj.subject_id for _, subj in rows],
+                fusion=self.settings.governance.template_fusion,
+                offsets=[t.attraction_offset or 0.0 for t, _ in rows],
+            ),
+            subjects,
+        )
 
     def _template_id(self, s: Session, template_index: int) -> str:
         # Uses the caller's session: a second one opened inside it would wait for the first one's write

@@ -2,7 +2,12 @@
 
 A watchlist of 10,000 subjects x 512 floats is 20 MB; a product with a batch of probes is microseconds
 to milliseconds, so no approximation is needed (DESIGN.md, "Speed principles"). A subject may have several
-reference templates; its score for a probe is its best template's.
+reference templates; its score for a probe is its best template's (``fusion="max"``), or the score of the
+normalised mean of its templates (``fusion="mean"``, a fused template). Either way a candidate names the
+single reference row that is most similar to the probe, since that enrolled image is what an officer sees.
+
+A template may carry an *offset* (its own higher threshold, set at enrolment when it attracts strangers,
+see ``matching/attraction.py``): its scores are lowered by the offset before anything is compared or ranked.
 """
 
 from __future__ import annotations
@@ -30,7 +35,16 @@ class Candidate:
 class WatchlistIndex:
     """Reference templates with their subject ids, searched exactly."""
 
-    def __init__(self, templates: npt.ArrayLike, subject_ids: Sequence[str]) -> None:
+    def __init__(
+        self,
+        templates: npt.ArrayLike,
+        subject_ids: Sequence[str],
+        *,
+        fusion: str = "max",
+        offsets: npt.ArrayLike | None = None,
+    ) -> None:
+        if fusion not in ("max", "mean"):
+            raise ValueError(f"unknown template fusion {fusion!r} (max or mean)")
         t = np.asarray(templates, dtype=np.float32)
         if t.ndim != 2:
             t = t.reshape(len(subject_ids), -1) if len(subject_ids) else np.zeros((0, 1), np.float32)
@@ -47,6 +61,19 @@ class WatchlistIndex:
         self._starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self._subjects: list[str] = [str(s) for s in uniq]
         self._one_each = bool(np.all(counts == 1))
+        off = np.zeros(len(subjects), np.float32) if offsets is None else np.asarray(offsets, np.float32)
+        if off.shape != (len(subjects),):
+            raise ValueError(f"{off.size} offsets for {len(subjects)} templates")
+        self._offsets = off[self._order]
+        self._has_offsets = bool(np.any(self._offsets != 0))
+        self.fusion = fusion
+        self._fused: FloatArray | None = None
+        self._fused_offsets = np.zeros(len(self._subjects), np.float32)
+        if fusion == "mean" and not self._one_each and self._templates.shape[0]:
+            sums = np.add.reduceat(self._templates, self._starts, axis=0)
+            self._fused = l2_normalise(sums)
+            # A fused template is as strict as its strictest reference.
+            self._fused_offsets = np.maximum.reduceat(self._offsets, self._starts)
 
     @property
     def dim(self) -> int:
@@ -71,23 +98,27 @@ class WatchlistIndex:
             return np.zeros((p.shape[0], 0), np.float32)
         if p.shape[1] != self.dim:
             raise ValueError(f"probe has {p.shape[1]} dimensions, the watchlist {self.dim}")
-        return p @ self._templates.T
+        sims = p @ self._templates.T
+        return sims - self._offsets if self._has_offsets else sims
 
-    def subject_scores(self, probes: npt.ArrayLike) -> FloatArray:
-        """Probes x subjects: each subject's best template score for each probe."""
-        sims = self._similarities(probes)
+    def _subject_best(self, probes: npt.ArrayLike, sims: FloatArray) -> FloatArray:
+        if self._fused is not None:
+            p = l2_normalise(np.atleast_2d(np.asarray(probes, dtype=np.float32)))
+            return p @ self._fused.T - self._fused_offsets
         if self._one_each or sims.shape[1] == 0:
             return sims
         return np.maximum.reduceat(sims, self._starts, axis=1)
+
+    def subject_scores(self, probes: npt.ArrayLike) -> FloatArray:
+        """Probes x subjects: each subject's score for each probe (best template, or fused template)."""
+        return self._subject_best(probes, self._similarities(probes))
 
     def search(
         self, probes: npt.ArrayLike, k: int = 1, threshold: float | None = None
     ) -> list[list[Candidate]]:
         """The top ``k`` subjects for each probe, best first; only those at or above ``threshold`` if given."""
         sims = self._similarities(probes)
-        best = (
-            sims if self._one_each or sims.shape[1] == 0 else np.maximum.reduceat(sims, self._starts, axis=1)
-        )
+        best = self._subject_best(probes, sims)
         n_subj = best.shape[1]
         k = min(k, n_subj)
         ends = np.append(self._starts[1:], self.template_count)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -162,6 +163,9 @@ class WatchlistTemplate(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     subject: Mapped[WatchlistSubject] = relationship(back_populates="templates")
+    attraction_offset: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    """The template's own higher threshold over the deployment's, when it attracted a reference crowd of
+    strangers at enrolment (``matching/attraction.py``); 0 otherwise. Searches subtract it from its scores."""
 
 
 class Alert(Base):

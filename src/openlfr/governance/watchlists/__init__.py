@@ -20,6 +20,7 @@ from openlfr.governance.watchlists.csv_import import (
     read_watchlist_csv,
 )
 from openlfr.governance.watchlists.enrolment import (
+    AttractionCheck,
     NearestOther,
     PreparedBatch,
     Progress,
@@ -56,6 +57,7 @@ from openlfr.governance.watchlists.storage import (
 __all__ = [
     "CSV_COLUMNS",
     "CSV_OPTIONAL",
+    "AttractionCheck",
     "CsvSubject",
     "EnrolledTemplates",
     "EnrolmentError",

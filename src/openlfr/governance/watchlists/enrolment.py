@@ -37,6 +37,8 @@ from openlfr.governance.watchlists.storage import (
     load_enrolled,
     write_subjects,
 )
+from openlfr.matching.attraction import AttractionPolicy, attraction_of
+from openlfr.matching.reference_crowd import ReferenceCrowd, load_reference_crowd
 from openlfr.store import Store, utcnow
 from openlfr.vision import Face, FaceEngine, ImageError, load_engine, load_image
 
@@ -122,6 +124,32 @@ class ReferenceGallery:
             self.hashes.add(sha)
 
 
+@dataclass(frozen=True)
+class AttractionCheck:
+    """A reference crowd with the rule applied to it (``matching/attraction.py``)."""
+
+    crowd: ReferenceCrowd
+    policy: AttractionPolicy
+
+    @classmethod
+    def for_pack(cls, store: Store, pack: str) -> AttractionCheck | None:
+        """The check for a pack, or ``None`` when it is switched off or no reference crowd exists."""
+        gov = store.settings.governance
+        if not gov.attraction_check:
+            return None
+        crowd = load_reference_crowd(pack, store.settings.data_dir)
+        if crowd is None or crowd.size == 0:
+            return None
+        policy = AttractionPolicy(
+            reference_threshold=crowd.reference_threshold,
+            fmr=crowd.fmr,
+            factor=gov.attraction_factor,
+            min_hits=gov.attraction_min_hits,
+            p_value=gov.attraction_p_value,
+        )
+        return cls(crowd, policy)
+
+
 @dataclass
 class PreparedBatch:
     """The outcome of analysing a batch: what may be written, what was refused, and lookalikes accepted
@@ -130,6 +158,7 @@ class PreparedBatch:
     subjects: list[PreparedSubject] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
     lookalikes: list[Refusal] = field(default_factory=list)
+    attractors: list[Refusal] = field(default_factory=list)
 
 
 def prepare_batch(
@@ -141,6 +170,7 @@ def prepare_batch(
     lookalike_reason: str | None = None,
     *,
     watchlist_key: bytes,
+    attraction: AttractionCheck | None = None,
 ) -> PreparedBatch:
     """Analyse and de-duplicate every image; nothing is written. ``watchlist_key`` keys the image digests
     (:func:`image_digest`)."""
@@ -182,7 +212,14 @@ def prepare_batch(
                 out.refusals.append(Refusal(entry.subject_id, image.label, str(exc)))
             else:
                 gallery.add(entry.subject_id, face.embedding, sha)
-                accepted.append(PreparedImage(image.data, sha, face))
+                evidence = (
+                    attraction_of(face.embedding, attraction.crowd.templates, attraction.policy)
+                    if attraction is not None
+                    else None
+                )
+                if evidence is not None and evidence.attractor:
+                    out.attractors.append(Refusal(entry.subject_id, image.label, evidence.describe()))
+                accepted.append(PreparedImage(image.data, sha, face, evidence))
             if progress is not None:
                 progress(done, total)
         if accepted:
@@ -198,8 +235,9 @@ def _audit_batch(
     now: datetime,
     source: str,
     reason: str | None,
+    attraction: AttractionCheck | None = None,
 ) -> None:
-    """One audit row per enrolled subject, per refused image and per lookalike accepted."""
+    """One audit row per enrolled subject, per refused image, per lookalike accepted and per attractor."""
     for p in prepared.subjects:
         record(
             s,
@@ -219,8 +257,25 @@ def _audit_batch(
                 # Keyed with the deployment's watchlist key, never a plain SHA-256 (issue 14).
                 "image_digest": [img.sha256 for img in p.images],
                 "source": source,
+                "attraction_checked": attraction is not None,
             },
         )
+        for img in p.images:
+            if img.attraction is not None and img.attraction.attractor:
+                record(
+                    s,
+                    who,
+                    "watchlist.attractor",
+                    deployment_id=deployment_id,
+                    target=p.entry.subject_id,
+                    at=now,
+                    details={
+                        "image_digest": img.sha256,
+                        "evidence": img.attraction.as_dict(),
+                        "reference_crowd": attraction.crowd.source if attraction else "",
+                        "decision": "enrolled with its own higher threshold (offset)",
+                    },
+                )
     for r in prepared.refusals:
         record(
             s,
@@ -271,10 +326,17 @@ def _enrol_batch(
             raise GovernanceError(f"deployment {dep.id} uses pack {dep.pack}, not {eng.pack.name}")
         gallery = ReferenceGallery(load_enrolled(store, s, dep, eng.embedding_size), eng.embedding_size)
         watchlist_key = store.keys.get(s, dep.id, "watchlist")
+    check = AttractionCheck.for_pack(store, eng.pack.name)
     reason = (lookalike_reason or "").strip() or None
-    prepared = prepare_batch(store, eng, gallery, batch, progress, reason, watchlist_key=watchlist_key)
+    prepared = prepare_batch(
+        store, eng, gallery, batch, progress, reason, watchlist_key=watchlist_key, attraction=check
+    )
     report = ImportReport(
-        deployment_id=deployment_id, refused=prepared.refusals, lookalikes=prepared.lookalikes
+        deployment_id=deployment_id,
+        refused=prepared.refusals,
+        lookalikes=prepared.lookalikes,
+        attractors=prepared.attractors,
+        attraction_checked=check is not None,
     )
     enrolled_ids = {p.entry.subject_id for p in prepared.subjects}
     report.subjects_refused = sorted({r.subject_id for r in prepared.refusals} - enrolled_ids)
@@ -294,7 +356,7 @@ def _enrol_batch(
             check_new_ids(s, dep, [p.entry for p in prepared.subjects])
             report.images_enrolled = write_subjects(store, s, dep, prepared.subjects, who, now, written)
             report.subjects_enrolled = len(prepared.subjects)
-            _audit_batch(s, who, dep.id, prepared, now, source, reason)
+            _audit_batch(s, who, dep.id, prepared, now, source, reason, check)
     except BaseException:
         store.blobs.delete_many(deployment_id, written)  # nothing half-imported: no orphan files either
         raise

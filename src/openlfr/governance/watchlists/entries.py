@@ -87,6 +87,11 @@ class ImportReport:
     subjects_refused: list[str] = field(default_factory=list)
     lookalikes: list[Refusal] = field(default_factory=list)
     """Images that looked like another subject, enrolled because a lookalike reason was given."""
+    attractors: list[Refusal] = field(default_factory=list)
+    """Images whose template attracts the reference crowd: enrolled with their own higher threshold, the
+    evidence in ``reason`` for the approver (and in the audit log)."""
+    attraction_checked: bool = False
+    """False when no reference crowd was available (the check could not run; said so and audited)."""
 
 
 def parse_category(value: str) -> str:

@@ -17,6 +17,7 @@ from openlfr.governance.audit import ActorLike, as_actor
 from openlfr.governance.deployments import load
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.watchlists.entries import SubjectEntry, SubjectInfo
+from openlfr.matching.attraction import Attraction
 from openlfr.store import Store, new_id
 from openlfr.store.crypto import decrypt, encrypt
 from openlfr.store.models import Deployment, WatchlistSubject, WatchlistTemplate
@@ -42,6 +43,13 @@ class PreparedImage:
     data: bytes
     sha256: str
     face: Face
+    attraction: Attraction | None = None
+    """The attraction check's evidence, when a reference crowd was there to check against."""
+
+    @property
+    def offset(self) -> float:
+        """The template's own higher threshold over the deployment's (0 unless it is an attractor)."""
+        return self.attraction.offset if self.attraction is not None and self.attraction.attractor else 0.0
 
 
 @dataclass(frozen=True)
@@ -163,6 +171,7 @@ def write_subjects(
                 embedding_size=int(face.embedding.shape[0]),
                 quality_score=float(face.quality.score),
                 created_at=now,
+                attraction_offset=img.offset,
             )
             tmpl.template = encrypt(
                 key, face.embedding.astype(np.float32).tobytes(), template_aad(dep.id, tmpl.id)

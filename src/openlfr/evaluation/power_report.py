@@ -1,0 +1,139 @@
+"""Plots and the report section of the validation-with-power analysis (``power.py``)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def tradeoff_plot(pack: str, power: dict[str, Any], attribute: str = "race") -> bytes:
+    """TPIR and each group's FPIR against threshold, without and with the attraction check; the validated
+    minimum of each marked."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=False)
+    for ax, key, vkey, title in (
+        (axes[0], "without_check", "validated_min_without", "without the attraction check"),
+        (axes[1], "with_check", "validated_min_with", "with the attraction check (cross-fitted)"),
+    ):
+        grid = sorted(power[key], key=lambda p: p["threshold"])
+        if not grid:
+            continue
+        ts = [p["threshold"] for p in grid]
+        groups = sorted(grid[0]["groups"].get(attribute, {}))
+        for g in groups:
+            ax.plot(ts, [100 * p["groups"][attribute][g]["rate"] for p in grid], marker="o", ms=3, label=g)
+        ax.set_yscale("symlog", linthresh=0.05)
+        ax.set_ylabel(f"crowd FPIR by {attribute} (%)")
+        ax.set_xlabel("threshold")
+        ax2 = ax.twinx()
+        ax2.plot(ts, [100 * p["tpir"]["rate"] for p in grid], "k--", label="TPIR")
+        ax2.set_ylabel("TPIR (%) dashed")
+        ax2.set_ylim(0, 100)
+        ax.axvline(power[vkey], color="red", lw=1)
+        ax.set_title(f"{pack}: {title}", fontsize=9)
+        ax.legend(fontsize=7, loc="upper right")
+    return _png(fig)
+
+
+def group_bars(pack: str, point: dict[str, Any], title: str) -> bytes:
+    """Per-group FPIR with its 95% interval at one threshold."""
+    rows = [(a, g, v) for a, gs in point["groups"].items() for g, v in gs.items() if g != "unknown"]
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(rows) + 1.2))
+    labels = [f"{a}: {g} (n={v['n']})" for a, g, v in rows]
+    vals = [100 * v["rate"] for _, _, v in rows]
+    lo = [100 * (v["rate"] - v["ci_low"]) for _, _, v in rows]
+    hi = [100 * (v["ci_high"] - v["rate"]) for _, _, v in rows]
+    ax.barh(range(len(rows)), vals, xerr=[lo, hi], color="#4a78a8", ecolor="#333", capsize=2)
+    ax.axvline(100 * point["crowd_fpir"]["rate"], color="red", lw=1, label="overall")
+    ax.set_yticks(range(len(rows)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("crowd FPIR (%) with 95% interval")
+    ax.set_title(f"{pack}: {title}", fontsize=9)
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def images(pack: str, power: dict[str, Any]) -> dict[str, bytes]:
+    out = {f"power_tradeoff:{pack}": tradeoff_plot(pack, power)}
+    at = at_threshold(power["with_check"], power["validated_min_with"])
+    if at is not None:
+        out[f"power_groups:{pack}"] = group_bars(
+            pack,
+            at,
+            f"groups at the validated minimum {power['validated_min_with']:.3f} (attraction check on)",
+        )
+    return out
+
+
+def at_threshold(grid: list[dict[str, Any]], t: float) -> dict[str, Any] | None:
+    return next((p for p in grid if abs(p["threshold"] - t) < 1e-9), None)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.3f}%"
+
+
+def section(results: dict[str, dict[str, Any]], pngs: dict[str, bytes]) -> str:
+    """The report's HTML section: per pack, the grid with TPIR beside the group FPIRs, the ratios, and the
+    templates behind each difference."""
+    e = html.escape
+    parts = ["<h2>Validation with power: TPIR beside group FPIRs, and the templates behind differences</h2>"]
+    for pack, r in results.items():
+        p = r.get("power")
+        if not p:
+            continue
+        parts.append(
+            f"<h3>{e(pack)}</h3><p>{p['crowd_faces']} crowd faces (every detected UTKFace face after hygiene, "
+            f"every age). Validated minimum without the attraction check: {p['validated_min_without']:.4f} "
+            f"({'validated' if p['validated_without'] else 'NOT validated'}); with it "
+            f"(cross-fitted over {p['folds']} folds): {p['validated_min_with']:.4f} "
+            f"({'validated' if p['validated_with'] else 'NOT validated'}). Attractors flagged on the whole "
+            f"crowd: {len(p['attractors'])}.</p>"
+        )
+        for key in (f"power_tradeoff:{pack}", f"power_groups:{pack}"):
+            if key in pngs:
+                b64 = base64.b64encode(pngs[key]).decode()
+                parts.append(f'<img alt="{e(key)}" src="data:image/png;base64,{b64}">')
+        for key, title in (("without_check", "without the check"), ("with_check", "with the check")):
+            parts.append(
+                f"<h4>{title}</h4><table><tr><th>threshold</th><th>crowd FPIR</th><th>TPIR</th>"
+                "<th>largest/smallest group ratio [95% CI]</th><th>significant differences and the templates "
+                "behind them</th></tr>"
+            )
+            for pt in sorted(p[key], key=lambda x: x["threshold"]):
+                ratios = "; ".join(
+                    f"{x['attribute']} {x['high']}/{x['low']} {x['ratio']:.1f} [{x['ci_low']:.1f}-{x['ci_high']:.1f}]"
+                    for x in pt["ratios"]
+                )
+                attr = "; ".join(
+                    f"{a['attribute']} {a['high']}>{a['low']}: "
+                    + ", ".join(f"{s} ({n})" for s, n in a["templates"])
+                    + (" explain it" if a["explained"] else " do not explain it")
+                    for a in pt["attributions"]
+                )
+                parts.append(
+                    f"<tr><td>{pt['threshold']:.4f}</td><td>{_pct(pt['crowd_fpir']['rate'])}</td>"
+                    f"<td>{_pct(pt['tpir']['rate'])}</td><td>{e(ratios)}</td><td>{e(attr) or 'none'}</td></tr>"
+                )
+            parts.append("</table>")
+        si = p.get("still_image")
+        if si:
+            parts.append(
+                "<p>Still-image FNIR with a 1,000-person watchlist at the validated minimum: "
+                + "; ".join(f"{e(k)} {_pct(v['fnir'])} at {v['threshold']:.4f}" for k, v in si.items())
+                + "</p>"
+            )
+    return "\n".join(parts)
