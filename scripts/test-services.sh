@@ -38,8 +38,10 @@ cleanup() {
       "$PG_CTL" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1 || true
     fi
   fi
-  [ -n "$WORK" ] && rm -rf "$WORK"
-  say "services stopped and removed; $((SECONDS - started)) s in all"
+  if [ -n "$WORK" ]; then
+    rm -rf "$WORK"
+    say "services stopped and removed; $((SECONDS - started)) s in all"
+  fi
   exit "$rc"
 }
 trap cleanup EXIT

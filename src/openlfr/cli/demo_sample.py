@@ -95,11 +95,6 @@ def shared_sample(data: Path) -> DemoSample | None:
     )
 
 
-def demo_sample(data: Path, folder: Path) -> DemoSample:
-    """The shared sample when ``data`` holds it, otherwise one generated into ``folder``."""
-    return shared_sample(data) or generated_sample(folder)
-
-
 # --- the generated sample ------------------------------------------------------------------------------------
 
 
