@@ -231,15 +231,17 @@ def render_frames(
 
 
 def write_clip(path: Path, frames: list[Image], fps: int) -> Path:
-    """Encode ``frames`` as an H.264 MP4 at ``fps`` (PyAV's bundled encoder)."""
+    """Encode ``frames`` as an MP4 at ``fps``: H.264 with PyAV's bundled encoder, MPEG-4 part 2 where a
+    PyAV build has no libx264."""
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
     h, w = frames[0].shape[:2]
+    h264 = "libx264" in av.codecs_available
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
+        stream = container.add_stream("libx264" if h264 else "mpeg4", rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"crf": "20", "preset": "veryfast"}
+        stream.options = {"crf": "20", "preset": "veryfast"} if h264 else {"qscale": "3"}
         for i, img in enumerate(frames):
             vf = av.VideoFrame.from_ndarray(img, format="bgr24")
             vf.pts, vf.time_base = i, Fraction(1, fps)
