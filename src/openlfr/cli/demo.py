@@ -1,8 +1,10 @@
 """``openlfr demo``: the main job end to end on the embedded default (SQLite, default pack).
 
-It plans a deployment, enrols a small watchlist from the public sample photos, opens the deployment, runs
-the live pipeline over the sample clip, and prints what officers would see, the published record and the
-audit check. It decides nothing: the alert is left for a human to adjudicate (rule 7).
+It plans a deployment, enrols a small watchlist from the sample photos, opens the deployment, runs the
+live pipeline over the sample clip, and prints what officers would see, the published record and the audit
+check. It decides nothing: the alert is left for a human to adjudicate (rule 7). The sample comes from the
+shared data when present, else it is generated from public-domain images (``demo_sample``); either way
+every entry is a neutral, marked demonstration entry, and the demo says it shows the workflow, not accuracy.
 """
 
 from __future__ import annotations
