@@ -3,10 +3,23 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export OPENLFR_DATA ?= $(abspath ../shared/data)
+# This checkout's code always wins over whatever the virtualenv has installed (a shared or older editable one).
+export PYTHONPATH := $(CURDIR)/src$(if $(PYTHONPATH),:$(PYTHONPATH))
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS=tests/store` for one suite.
+PYTEST_ARGS ?=
+# With the shared face data present nothing may be skipped: a skipped test fails the run (tests/require_all.py).
+ifneq ($(wildcard $(OPENLFR_DATA)/.),)
+export OPENLFR_REQUIRE_ALL ?= 1
+endif
+# The default .venv is reinstalled when pyproject.toml changes; a VENV given on the command line or in the
+# environment (e.g. VENV=/work/main/.venv) is used as it is once installed, never reinstalled behind its back.
+ifeq ($(origin VENV),file)
+VENV_DEPS := pyproject.toml
+endif
 
 .PHONY: venv demo test lint bench bench-env clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: $(VENV_DEPS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -U pip wheel setuptools
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
@@ -15,13 +28,15 @@ $(BIN)/.installed: pyproject.toml
 venv: $(BIN)/.installed
 
 ## Run the main job on the embedded default: a demo deployment on SQLite, a watchlist from the sample
-## photos, and the live pipeline over the sample clip, printing alerts and the published record.
+## photos, and the live pipeline over the sample clip, printing alerts and the published record. Without the
+## shared data, the sample is generated from public-domain images that installed packages carry.
 demo: venv
 	OPENLFR_DATA_DIR=$${OPENLFR_DATA_DIR:-var/demo} $(BIN)/openlfr demo
 
-## Lint, types, architecture layers, then every test (real models, real images, real databases).
+## Lint, types, architecture layers, then every test (real models, real images, real databases), with
+## throwaway PostgreSQL and Redis servers and Debian's Chromium provided by scripts/test-services.sh.
 test: venv lint
-	$(BIN)/pytest -q -ra
+	scripts/test-services.sh $(BIN)/pytest -q -ra $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks

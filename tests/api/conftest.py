@@ -22,7 +22,7 @@ from openlfr.store import Store, open_store
 from openlfr.store.auth_models import Role
 from openlfr.vision import load_image
 from openlfr.web.app import create_server_app
-from tests.conftest import require_data
+from tests.conftest import demo_reference
 
 PASSWORD = "correct horse battery staple"
 EXAMPLES = ("small_celeb_examples", "face_recognition", "examples")
@@ -89,9 +89,10 @@ def enrolled_open_deployment(store: Store, cameras: tuple[str, ...] = ("cam-1",)
         legal_basis="warrant",
         approved_by="Insp. Evans",
         expires_at=now + timedelta(days=2),
-        name="Lin-Manuel Miranda",
+        name="Test Subject (demonstration)",
     )
-    enrol_subject(store, "planner", dep.id, entry, [require_data(*MIRANDA)])
+    # The generated demo sample's reference photo (public domain): the API suites need no shared data.
+    enrol_subject(store, "planner", dep.id, entry, [demo_reference()])
     open_deployment(store, "Supt. Jones", dep.id)
     return dep.id
 
@@ -104,7 +105,7 @@ def jpeg_of(path: Path) -> bytes:
 
 def raise_test_alert(store: Store, deployment_id: str, camera: str = "cam-1") -> str:
     """A real alert through governance's gateway (as the live pipeline raises them)."""
-    crop = jpeg_of(require_data(*MIRANDA))
+    crop = jpeg_of(demo_reference())
     gateway = DeploymentGateway(store, deployment_id)
     return gateway.raise_alert(
         camera_id=camera,

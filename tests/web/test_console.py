@@ -11,12 +11,12 @@ from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.live import LivePipeline, parse_source
 from openlfr.store.auth_models import Role
 from tests.api.conftest import PASSWORD, enrolled_open_deployment, raise_test_alert
-from tests.conftest import require_data
+from tests.conftest import generated_demo_sample
 from tests.web.conftest import LiveServer, log_in, shot
 
 
 def test_operator_sees_live_alert_from_real_clip_and_adjudicates_it(live_server: LiveServer, browser) -> None:  # type: ignore[no-untyped-def]
-    clip = require_data("videos", "face_recognition__short_hamilton_clip.mp4")
+    clip = generated_demo_sample().clip  # the stand-in enrolled by enrolled_open_deployment walks through it
     dep = enrolled_open_deployment(live_server.store, cameras=("stage",))
     context = browser.new_context(viewport={"width": 412, "height": 915})  # a phone
     page = context.new_page()

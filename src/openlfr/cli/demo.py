@@ -1,8 +1,10 @@
 """``openlfr demo``: the main job end to end on the embedded default (SQLite, default pack).
 
-It plans a deployment, enrols a small watchlist from the public sample photos, opens the deployment, runs
-the live pipeline over the sample clip, and prints what officers would see, the published record and the
-audit check. It decides nothing: the alert is left for a human to adjudicate (rule 7).
+It plans a deployment, enrols a small watchlist from the sample photos, opens the deployment, runs the
+live pipeline over the sample clip, and prints what officers would see, the published record and the audit
+check. It decides nothing: the alert is left for a human to adjudicate (rule 7). The sample comes from the
+shared data when present, else it is generated from public-domain images (``demo_sample``); either way
+every entry is a neutral, marked demonstration entry, and the demo says it shows the workflow, not accuracy.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from openlfr.cli.app import app, clean_errors, console, fail, settings
+from openlfr.cli.demo_sample import DEMONSTRATION_NOTE, DemoSample, generated_sample, shared_sample
 from openlfr.governance.audit import Actor, verify
 from openlfr.governance.deployments import close_deployment, create_deployment, open_deployment
 from openlfr.governance.errors import GovernanceError
@@ -29,25 +32,6 @@ from openlfr.store import open_store, utcnow
 from openlfr.vision import load_engine
 
 _MARKER = ".openlfr-demo"
-_EXAMPLES = ("small_celeb_examples", "face_recognition", "examples")
-# Public sample photos: one person who performs in the clip, and people who are not in it.
-_WATCHLIST = [
-    ("SUBJ-001", "Lin-Manuel Miranda", "wanted_by_court", (*_EXAMPLES, "lin-manuel-miranda.png")),
-    ("SUBJ-002", "Joe Biden", "suspected_offence", (*_EXAMPLES, "biden.jpg")),
-    (
-        "SUBJ-003",
-        "Kit Harington",
-        "bail_conditions",
-        (*_EXAMPLES, "knn_examples", "train", "kit_harington", "john1.jpeg"),
-    ),
-    (
-        "SUBJ-004",
-        "Rose Leslie",
-        "missing_at_risk",
-        (*_EXAMPLES, "knn_examples", "train", "rose_leslie", "img1.jpg"),
-    ),
-]
-_CLIP = ("videos", "face_recognition__short_hamilton_clip.mp4")
 # Below every validated minimum shipped so far: the demo shows the audited override path (rule 2).
 _DEMO_THRESHOLD = 0.45
 
@@ -60,10 +44,6 @@ def demo(
 ) -> None:
     """Run the main job once on sample data: deployment, watchlist, live pipeline, alert, record, audit."""
     s = settings()
-    data = s.dataset_dir.resolve()
-    for parts in [p for *_, p in _WATCHLIST] + [_CLIP]:
-        if not data.joinpath(*parts).is_file():
-            fail(f"sample data missing: {data.joinpath(*parts)} (set OPENLFR_DATA to the shared data folder)")
     if s.data_dir.exists() and not keep:
         if any(s.data_dir.iterdir()) and not (s.data_dir / _MARKER).exists():
             fail(
@@ -72,7 +52,15 @@ def demo(
         shutil.rmtree(s.data_dir)
     s.data_dir.mkdir(parents=True, exist_ok=True)
     (s.data_dir / _MARKER).write_text("created by `openlfr demo`; safe to delete\n")
+    sample = _sample(s.dataset_dir.resolve(), s.data_dir / "sample")
 
+    console.print(
+        Panel.fit(
+            f"[bold yellow]{DEMONSTRATION_NOTE}[/]\nSample: {sample.description}",
+            title="openlfr demo",
+            border_style="yellow",
+        )
+    )
     planner = Actor("Demo Inspector", "authorising_officer")
     with clean_errors(GovernanceError):
         store = open_store(s)
@@ -112,25 +100,28 @@ def demo(
         )
 
         engine = load_engine(pack, s)
-        table = Table("subject", "name", "category", "result")
-        for subject_id, name, category, parts in _WATCHLIST:
+        table = Table("subject", "reference photo", "in the clip", "result")
+        for subject in sample.subjects:
             entry = SubjectEntry(
-                subject_id=subject_id,
-                name=name,
-                category=category,
-                reason="demonstration entry",
-                image_source="public library example photo",
+                subject_id=subject.subject_id,
+                category=subject.category,
+                reason=subject.reason,
+                image_source=subject.image_source,
                 legal_basis="demonstration only",
                 approved_by="Demo Inspector",
                 expires_at=now + timedelta(hours=2),
             )
             report = enrol_subject(
-                store, planner, dep.id, entry, [data.joinpath(*parts)], engine=engine, allow_partial=True
+                store, planner, dep.id, entry, [subject.image], engine=engine, allow_partial=True
             )
             outcome = "enrolled" if report.subjects_enrolled else "; ".join(r.reason for r in report.refused)
-            table.add_row(subject_id, name, category, outcome)
+            table.add_row(subject.subject_id, subject.image.name, "yes" if subject.in_clip else "no", outcome)
         console.print(
-            Panel.fit(table, title="2. Watchlist (destroyed when the deployment closes)", border_style="cyan")
+            Panel.fit(
+                table,
+                title="2. Watchlist of demonstration entries (destroyed at close)",
+                border_style="cyan",
+            )
         )
 
         dep = open_deployment(store, Actor("Demo Superintendent", "authorising_officer"), dep.id)
@@ -138,7 +129,7 @@ def demo(
 
     console.print(
         Panel.fit(
-            f"Running the live pipeline over {_CLIP[-1]} (played at its own frame rate)...",
+            f"Running the live pipeline over {sample.clip.name} (played at its own frame rate)...",
             title="3. Live",
             border_style="cyan",
         )
@@ -154,7 +145,7 @@ def demo(
             highlight=False,
         )
 
-    pipeline = LivePipeline([parse_source(f"stage={data.joinpath(*_CLIP)}")], gateway, s, on_alert=on_alert)
+    pipeline = LivePipeline([parse_source(f"stage={sample.clip}")], gateway, s, on_alert=on_alert)
     pipeline.start()
     result = pipeline.join(timeout=300)
     for m in result.metrics:
@@ -181,6 +172,7 @@ def demo(
         )
         closed = close_deployment(store, planner, dep.id)
         rec = deployment_record(store, dep.id, actor=planner)
+        rec["demonstration"] = DEMONSTRATION_NOTE
         paths = write_record(rec, out)
         precision = rec["alert_precision"]
         console.print(
@@ -198,3 +190,13 @@ def demo(
             )
         )
         console.print(Panel.fit(str(verify(store, planner)), title="6. Audit log", border_style="cyan"))
+    console.print(f"[yellow]{DEMONSTRATION_NOTE}[/]")
+
+
+def _sample(data: Path, folder: Path) -> DemoSample:
+    """The shared sample when ``OPENLFR_DATA`` holds it, else one generated from public-domain images."""
+    shared = shared_sample(data)
+    if shared is not None:
+        return shared
+    with console.status(f"No shared sample data in {data}: building one from public-domain images..."):
+        return generated_sample(folder)
