@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openlfr.governance.audit import ActorLike, as_actor, record
+from openlfr.governance.closed_lists import parse_image_source, parse_offence_seriousness
 from openlfr.governance.deployments import Clock, load
 from openlfr.governance.errors import GovernanceError
 from openlfr.store import Store, new_id, utcnow
@@ -47,7 +48,7 @@ CSV_COLUMNS = (
     "expires_at",
     "images",
 )
-CSV_OPTIONAL = ("name", "date_of_birth")
+CSV_OPTIONAL = ("name", "date_of_birth", "offence_seriousness")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class SubjectEntry:
     expires_at: datetime
     name: str | None = None
     date_of_birth: date | None = None
+    offence_seriousness: str | None = None
+    """A key or the words of ``closed_lists.OFFENCE_SERIOUSNESS`` (may be empty for a no-offence category)."""
 
 
 @dataclass(frozen=True)
@@ -162,12 +165,13 @@ def validate_entry(entry: SubjectEntry, now: datetime) -> SubjectEntry:
         subject_id=sid,
         category=category,
         reason=entry.reason.strip(),
-        image_source=entry.image_source.strip(),
+        image_source=parse_image_source(entry.image_source),
         legal_basis=entry.legal_basis.strip(),
         approved_by=entry.approved_by.strip(),
         expires_at=expires,
         name=(entry.name or "").strip() or None,
         date_of_birth=entry.date_of_birth,
+        offence_seriousness=parse_offence_seriousness(entry.offence_seriousness, category),
     )
 
 
@@ -364,6 +368,7 @@ def _write(
             date_of_birth=e.date_of_birth,
             enrolled_at=now,
             enrolled_by=str(as_actor(who)),
+            offence_seriousness=e.offence_seriousness,
         )
         s.add(subject)
         s.flush([subject])
@@ -471,6 +476,7 @@ def _enrol_batch(
                         "category": p.entry.category,
                         "reason": p.entry.reason,
                         "image_source": p.entry.image_source,
+                        "offence_seriousness": p.entry.offence_seriousness,
                         "legal_basis": p.entry.legal_basis,
                         "approved_by": p.entry.approved_by,
                         "expires_at": p.entry.expires_at.isoformat(),
@@ -600,6 +606,7 @@ def read_watchlist_csv(
                     expires_at=expires,
                     name=row.get("name") or None,
                     date_of_birth=dob,
+                    offence_seriousness=row.get("offence_seriousness") or None,
                 ),
                 now,
             )
