@@ -49,7 +49,7 @@ def _adjudicate(world: World, alert_id: str, review: str, engagement: str | None
             world.client.post(
                 url + "/engagement",
                 headers=world.headers(Role.ENGAGEMENT_OFFICER),
-                json={"decision": engagement},
+                json={"decision": engagement, "reason_explained": True, "leaflet_given": True},
             ).status_code
             == 200
         )

@@ -78,6 +78,22 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
         "Common-law policing powers",
         "--officer-role",
         "Superintendent",
+        "--phase",
+        "trial",
+        "--dpia",
+        "DPIA-2030-1",
+        "--eia",
+        "EIA-2030-1",
+        "--policy",
+        "APD v3",
+        "--intelligence-case",
+        "wanted offenders seen on Queen St",
+        "--data-controller",
+        "Chief Constable",
+        "--contact",
+        "lfr@example.police.uk",
+        "--short-notice-reason",
+        "test: opened at once",
         "--as",
         "planner (supervisor)",
     )
@@ -101,6 +117,7 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
                 "Insp. Smith",
                 "2031-01-01",
                 f"{i}.jpg",
+                "either way",
             ]
         )
     (folder / "blank.png").write_bytes(blank_png())
@@ -113,10 +130,15 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
         "approved_by",
         "expires_at",
         "images",
+        "offence_seriousness",
     ]
     with open(folder / "bad.csv", "w", newline="") as fh:
         csv.writer(fh).writerows(
-            [header, *rows, ["S9", "wanted by a court", "r", "s", "l", "a", "2031-01-01", "blank.png"]]
+            [
+                header,
+                *rows,
+                ["S9", "wanted by a court", "r", "custody", "l", "a", "2031-01-01", "blank.png", "summary"],
+            ]
         )
     result = runner.invoke(app, ["watchlist", "import", dep_id, str(folder / "bad.csv")])
     assert result.exit_code == 2 and "S9: blank.png: no face found" in result.output
@@ -129,6 +151,7 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
     listed = run_json("watchlist", "list", dep_id)
     assert [s["subject_id"] for s in listed] == ["S0", "S1"]  # type: ignore[union-attr]
 
+    assert "signage recorded" in run("deployment", "signage-in-place", dep_id, "--as", "pc (officer)")
     assert "is open" in run("deployment", "open", dep_id, "--as", "sup (supervisor)")
 
     # The live pipeline raises an alert; people adjudicate it from the command line.

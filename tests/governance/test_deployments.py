@@ -81,7 +81,9 @@ def test_status_only_moves_forward(store, make_deployment, clock, ready) -> None
 # --- Rule 1 -------------------------------------------------------------------------------------------
 
 
-def test_rule1_scanning_only_inside_the_window_of_an_open_deployment(store, make_deployment, clock, ready) -> None:  # type: ignore[no-untyped-def]
+def test_rule1_scanning_only_inside_the_window_of_an_open_deployment(
+    store, make_deployment, clock, ready
+) -> None:  # type: ignore[no-untyped-def]
     dep = make_deployment()
     inside = dep.starts_at + timedelta(minutes=5)
     with pytest.raises(ScanRefused, match="planned, not open"):
@@ -111,7 +113,9 @@ def test_a_deployment_cannot_open_after_its_window(store, make_deployment, clock
 # --- Rule 2 -------------------------------------------------------------------------------------------
 
 
-def test_rule2_below_the_validated_minimum_needs_a_reason(store, make_deployment, calibrated, clock, ready) -> None:  # type: ignore[no-untyped-def]
+def test_rule2_below_the_validated_minimum_needs_a_reason(
+    store, make_deployment, calibrated, clock, ready
+) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(GovernanceError, match=r"below pack opencv-zoo's validated minimum 0\.400"):
         make_deployment(threshold=calibrated - 0.05)
     dep = make_deployment(threshold=calibrated - 0.05, threshold_override_reason="search for a missing child")
@@ -126,7 +130,9 @@ def test_rule2_below_the_validated_minimum_needs_a_reason(store, make_deployment
     assert details["reason"] == "search for a missing child" and details["threshold"] == pytest.approx(0.35)
 
 
-def test_rule2_calibration_lowered_after_creation_is_checked_at_open(store, make_deployment, clock, ready) -> None:  # type: ignore[no-untyped-def]
+def test_rule2_calibration_lowered_after_creation_is_checked_at_open(
+    store, make_deployment, clock, ready
+) -> None:  # type: ignore[no-untyped-def]
     dep = make_deployment(threshold=0.45)
     path = local_calibration_path("opencv-zoo", store.settings.data_dir)
     path.write_text(

@@ -136,6 +136,7 @@ HEADER = [
     "expires_at",
     "images",
     "date_of_birth",
+    "offence_seriousness",
 ]
 
 
@@ -151,7 +152,18 @@ def _write_csv(folder: Path, rows: list[list[str]], header: list[str] = HEADER) 
 def _row(
     sid: str, images: str, expires: str = "2031-01-01", category: str = "wanted by a court", dob: str = ""
 ) -> list[str]:
-    return [sid, category, "warrant", "custody", "PACE s64A", "Insp. Smith", expires, images, dob]
+    return [
+        sid,
+        category,
+        "warrant",
+        "custody",
+        "PACE s64A",
+        "Insp. Smith",
+        expires,
+        images,
+        dob,
+        "either_way",
+    ]
 
 
 @pytest.fixture
@@ -188,7 +200,7 @@ def test_import_with_progress_and_age_flag(store, make_deployment, clock, image_
 @pytest.mark.parametrize(
     ("rows", "message"),
     [  # line 2 is a valid row; these start at line 3
-        ([["S1", "wanted by a court"]], "line 3: 2 fields, the header has 9"),
+        ([["S1", "wanted by a court"]], "line 3: 2 fields, the header has 10"),
         ([_row("S1", "nope.jpg")], "line 3: image nope.jpg not found"),
         ([_row("S1", "OTHER_0.jpg", category="gang member")], "line 3: unknown category 'gang member'"),
         ([_row("S1", "OTHER_0.jpg", expires="2020-01-01")], "line 3: subject S1: expiry .* is in the past"),

@@ -100,7 +100,7 @@ def open_stored_deployment(
             subject_id=name,
             category="wanted_by_court",
             reason="test",
-            image_source="consented_test",
+            image_source="sample_image",
             offence_seriousness="summary",
             legal_basis="test",
             approved_by="Insp. Test",

@@ -26,6 +26,12 @@ def _doc(allowed: tuple[Any, ...], extra: str = "") -> str:
 class Decision(BaseModel):
     decision: str = Field(..., max_length=32)
     note: str | None = Field(None, max_length=2000)
+    reason_explained: bool | None = Field(
+        None, description="Engagement that met the person: was the reason for the stop explained?"
+    )
+    leaflet_given: bool | None = Field(
+        None, description="Engagement that met the person: was the leaflet given?"
+    )
 
 
 class HoldIn(BaseModel):
@@ -102,7 +108,15 @@ def engagement(
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.ENGAGEMENT_OUTCOME)),
 ) -> dict[str, Any]:
-    a = alerts.record_engagement(store, actor_of(principal), alert_id, body.decision, note=body.note)
+    a = alerts.record_engagement(
+        store,
+        actor_of(principal),
+        alert_id,
+        body.decision,
+        note=body.note,
+        reason_explained=body.reason_explained,
+        leaflet_given=body.leaflet_given,
+    )
     return alert_message(store, a)
 
 

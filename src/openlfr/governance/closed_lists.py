@@ -12,7 +12,7 @@ IMAGE_SOURCES: dict[str, str] = {
     "investigation": "image obtained in a police investigation",
     "family_or_carer": "provided by family or a carer (missing or at-risk person)",
     "public_authority": "provided by another public authority",
-    "consented_test": "test image used with the person's consent (demonstration or trial)",
+    "sample_image": "public sample image (demonstration or test only, not a real watchlist)",
 }
 
 OFFENCE_SERIOUSNESS: dict[str, str] = {

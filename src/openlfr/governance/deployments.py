@@ -453,7 +453,9 @@ def record_signage(
     now = clock()
     who = as_actor(actor)
     if who == SYSTEM or who.name == "system":
-        raise GovernanceError("signage in place is recorded by the person who checked the signs, not the system")
+        raise GovernanceError(
+            "signage in place is recorded by the person who checked the signs, not the system"
+        )
     with store.session() as s:
         dep = load(s, deployment_id, for_update=True)
         if dep.status != "planned":
@@ -584,7 +586,9 @@ def watchlist_composition(session: Session, deployment_id: str) -> dict[str, dic
         ("offence_seriousness", WatchlistSubject.offence_seriousness),
     ):
         rows = session.execute(
-            select(column, func.count()).where(WatchlistSubject.deployment_id == deployment_id).group_by(column)
+            select(column, func.count())
+            .where(WatchlistSubject.deployment_id == deployment_id)
+            .group_by(column)
         ).tuples()
         out[name] = {str(k) if k is not None else "not stated": int(v) for k, v in rows}
     return out
