@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from openlfr.governance.audit import entries
-from openlfr.governance.deployments import close_deployment, open_deployment
+from openlfr.governance.deployments import close_deployment, open_deployment, record_signage
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.governance.watchlists import (
@@ -273,6 +273,7 @@ def test_rule5_close_destroys_the_watchlist_its_images_and_its_key(store, make_d
         clock=clock,
     )
     enrol_subject(store, "e", dep.id, entry(p2, clock()), [imgs2[0]], clock=clock)
+    record_signage(store, "pc (officer)", dep.id, clock=clock)
     open_deployment(store, "sup", dep.id, clock=clock)
     gateway = DeploymentGateway(store, dep.id, store.settings, clock=clock)
     index, _ = gateway.watchlist()

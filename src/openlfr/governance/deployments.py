@@ -507,7 +507,9 @@ def open_deployment(
         if n_subjects == 0:
             missing.append("its watchlist is empty (enrol at least one subject)")
         if dep.signage_in_place_at is None:
-            missing.append("no one has recorded the signage in place (openlfr deployment signage ID)")
+            missing.append(
+                "no one has recorded the signage in place (openlfr deployment signage-in-place ID)"
+            )
         notice_ends = dep.created_at + _notice(store)
         if now < notice_ends and dep.short_notice_reason is None and short_reason is None:
             missing.append(
