@@ -116,7 +116,7 @@ def test_a_confirmed_false_alert_keeps_only_its_counts_at_the_next_purge(live: L
     assert not any(f.exists() for f in files)
     record_disposal(live.store, "pc", fresh, "no_action")  # the decision can still be recorded
     rec = deployment_record(live.store, live.deployment.id)
-    assert rec["confirmed_false_images_purged"] == 1 and rec["false_alerts"] == 1
+    assert rec["confirmed_false_purged"] == 1 and rec["false_alerts"] == 1
     assert rec["engagements_reason_explained"] == 1 and rec["engagements_leaflet_given"] == 0
 
 

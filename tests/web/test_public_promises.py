@@ -24,7 +24,8 @@ def _render_and_decode(browser, html: str, name: str, viewport: dict[str, int]) 
     ARTIFACTS.mkdir(exist_ok=True)
     path: Path = ARTIFACTS / f"{name}.html"
     path.write_text(html, encoding="utf-8")
-    context = browser.new_context(viewport=viewport)
+    # Rendered at twice the screen density, as a printer would (the A5 QR code is 42 mm wide).
+    context = browser.new_context(viewport=viewport, device_scale_factor=2)
     page = context.new_page()
     page.goto(path.as_uri())
     text = page.inner_text("body")

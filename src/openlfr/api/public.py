@@ -133,7 +133,7 @@ def measures_for(store: Store, dep: DeploymentInfo) -> dict[str, Any]:
         "engagements_leaflet_given": rec["engagements_leaflet_given"],
         "alerts_escalated": rec["alerts_escalated"],
         "alerts_purged_undecided": rec["alerts_purged_undecided"],
-        "confirmed_false_images_purged": rec["confirmed_false_images_purged"],
+        "confirmed_false_purged": rec["confirmed_false_purged"],
         "evidence_holds_lapsed": rec["evidence_holds_lapsed"],
     }
 

@@ -182,7 +182,7 @@ def deployment_record(
             "engagements_leaflet_given": sum(1 for a in alerts if a.leaflet_given),
             "alerts_escalated": sum(1 for a in alerts if a.escalated_at is not None),
             "alerts_purged_undecided": sum(1 for a in alerts if a.purge_reason == "adjudication_overdue"),
-            "confirmed_false_images_purged": sum(1 for a in alerts if a.purge_reason == "confirmed_false"),
+            "confirmed_false_purged": sum(1 for a in alerts if a.purge_reason == "confirmed_false"),
             "evidence_holds": sum(1 for a in alerts if a.evidence_hold),
             "evidence_holds_lapsed": sum(1 for a in alerts if a.evidence_lapsed_at is not None),
             "evidence_hold_renewals": sum(a.evidence_renewals or 0 for a in alerts),
@@ -238,7 +238,7 @@ FIELDS: list[tuple[str, str]] = [
     ("engagements_leaflet_given", "Engagements where the leaflet was given"),
     ("alerts_escalated", "Alerts undecided past the adjudication period (sent to a supervisor)"),
     ("alerts_purged_undecided", "Alerts purged still undecided after escalation"),
-    ("confirmed_false_images_purged", "Confirmed-false alerts whose images were purged"),
+    ("confirmed_false_purged", "Confirmed-false alerts whose images were purged"),
     ("evidence_holds", "Alerts held as evidence"),
     ("evidence_holds_lapsed", "Evidence holds lapsed at review"),
     ("evidence_hold_renewals", "Evidence hold renewals"),
@@ -354,7 +354,7 @@ PERIOD_FIELDS: list[tuple[str, str]] = [
     ("false_alerts_per_1000_faces", "False alerts per 1,000 faces seen"),
     ("alerts_escalated", "Alerts undecided past the adjudication period"),
     ("alerts_purged_undecided", "Alerts purged still undecided"),
-    ("confirmed_false_images_purged", "Confirmed-false alerts whose images were purged"),
+    ("confirmed_false_purged", "Confirmed-false alerts whose images were purged"),
     ("evidence_holds_lapsed", "Evidence holds lapsed at review"),
     ("generated_at", "Totals generated"),
 ]
@@ -371,7 +371,7 @@ _SUMMED = (
     "engagements_leaflet_given",
     "alerts_escalated",
     "alerts_purged_undecided",
-    "confirmed_false_images_purged",
+    "confirmed_false_purged",
     "evidence_holds_lapsed",
 )
 

@@ -54,9 +54,18 @@ def upgrade() -> None:
         batch.add_column(sa.Column("purge_reason", sa.String(length=32), nullable=True))
 
 
+def _drop(table: str, names: Sequence[str]) -> None:
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+, PostgreSQL), not batch mode: on SQLite batch mode
+    # recreates the table, and dropping ``deployments`` with foreign keys on would cascade-delete every
+    # watchlist, alert and key row of every deployment (tests/store/test_migration_0007.py).
+    for name in names:
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
+
+
 def downgrade() -> None:
-    with op.batch_alter_table("alerts") as batch:
-        for name in (
+    _drop(
+        "alerts",
+        (
             "purge_reason",
             "evidence_lapsed_at",
             "evidence_renewals",
@@ -64,13 +73,16 @@ def downgrade() -> None:
             "escalated_at",
             "leaflet_given",
             "reason_explained",
-        ):
-            batch.drop_column(name)
-    with op.batch_alter_table("watchlist_subjects") as batch:
-        batch.drop_column("offence_seriousness")
-    with op.batch_alter_table("deployments") as batch:
-        for name in ("watchlist_composition_at_close", "signage_in_place_by", "signage_in_place_at"):
-            batch.drop_column(name)
-        for name in reversed(_DEPLOYMENT_TEXT):
-            batch.drop_column(name)
-        batch.drop_column("phase")
+        ),
+    )
+    _drop("watchlist_subjects", ("offence_seriousness",))
+    _drop(
+        "deployments",
+        (
+            "watchlist_composition_at_close",
+            "signage_in_place_by",
+            "signage_in_place_at",
+            *reversed(_DEPLOYMENT_TEXT),
+            "phase",
+        ),
+    )
