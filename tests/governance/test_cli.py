@@ -175,7 +175,16 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
     alerts = run_json("alert", "list", "--deployment", dep_id)
     assert [a["id"] for a in alerts] == [alert_id]  # type: ignore[index]
     run("alert", "review", alert_id, "engage", "--as", "op (operator)")
-    run("alert", "engage", alert_id, "confirmed_true", "--reason-explained", "--leaflet-given", "--as", "pc (officer)")
+    run(
+        "alert",
+        "engage",
+        alert_id,
+        "confirmed_true",
+        "--reason-explained",
+        "--leaflet-given",
+        "--as",
+        "pc (officer)",
+    )
     assert "disposed:arrest" in run("alert", "dispose", alert_id, "arrest", "--as", "pc (officer)")
     bad = runner.invoke(app, ["alert", "dispose", alert_id, "advice"])
     assert bad.exit_code == 2 and "already has a disposal" in bad.output
