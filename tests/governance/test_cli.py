@@ -196,6 +196,19 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
     purge = run_json("purge")
     assert isinstance(purge, dict) and purge["alerts_purged"] == 0
 
+    leaflet = tmp_path / "leaflet.html"
+    assert "leaflet written" in run("leaflet", dep_id, "--out", str(leaflet))
+    assert "not an offence and not obstruction" in leaflet.read_text()
+    year = now.year
+    totals = run_json(
+        "report", "period", "--from", f"{year}-01-01T00:00Z", "--to", f"{year + 1}-01-01T00:00Z"
+    )
+    assert isinstance(totals, dict) and (totals["deployments"], totals["arrests"]) == (1, 1)
+    assert totals["short_notice_deployments"] == 1 and totals["engagements_leaflet_given"] == 1
+    bad = runner.invoke(
+        app, ["report", "period", "--from", f"{year}-01-01T00:00", "--to", "2031-01-01T00:00Z"]
+    )
+    assert bad.exit_code == 2 and "needs a time zone" in bad.output
     files = run("report", "deployment", dep_id, "--out", str(tmp_path / "record"))
     assert files.count("wrote") == 3
     rec = json.loads((tmp_path / "record" / f"deployment-{dep_id}.json").read_text())
