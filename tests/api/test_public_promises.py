@@ -46,3 +46,15 @@ def test_engagement_through_the_api_needs_reason_and_leaflet(world: World) -> No
     assert (
         r.status_code == 200 and r.json()["reason_explained"] is True and r.json()["leaflet_given"] is False
     )
+
+
+def test_evidence_hold_renewal_through_the_api(world: World) -> None:
+    url = f"/api/alerts/{world.alert_id}/evidence"
+    sup = world.headers(Role.AUTHORISING_OFFICER)
+    r = world.client.post(url + "/renew", headers=sup, json={"reason": "trial listed"})
+    assert r.status_code == 409 and "not held as evidence" in r.text
+    held = world.client.post(url, headers=sup, json={"reason": "case 17"})
+    assert held.status_code == 200, held.text
+    first = held.json()["evidence_review_at"]
+    renewed = world.client.post(url + "/renew", headers=sup, json={"reason": "trial listed"})
+    assert renewed.status_code == 200 and renewed.json()["evidence_review_at"] >= first

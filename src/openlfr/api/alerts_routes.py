@@ -132,7 +132,8 @@ def disposal(
 
 
 @router.post(
-    "/{alert_id}/evidence", description=_doc(roles.EVIDENCE_HOLD, "Keep past retention until released.")
+    "/{alert_id}/evidence",
+    description=_doc(roles.EVIDENCE_HOLD, "Keep past retention until released or its review date."),
 )
 def hold(
     alert_id: str,
@@ -141,3 +142,19 @@ def hold(
     principal: Principal = Depends(require_roles(*roles.EVIDENCE_HOLD)),
 ) -> dict[str, Any]:
     return alert_message(store, alerts.hold_as_evidence(store, actor_of(principal), alert_id, body.reason))
+
+
+@router.post(
+    "/{alert_id}/evidence/renew",
+    description=_doc(
+        roles.EVIDENCE_HOLD,
+        "Renew an evidence hold to a new review date (default retention.evidence_review_days).",
+    ),
+)
+def renew_hold(
+    alert_id: str,
+    body: HoldIn,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(require_roles(*roles.EVIDENCE_HOLD)),
+) -> dict[str, Any]:
+    return alert_message(store, alerts.renew_evidence(store, actor_of(principal), alert_id, body.reason))
