@@ -136,6 +136,14 @@ def _show_deployment(d: DeploymentInfo) -> None:
         ("created", f"{_fmt(d.created_at)} by {d.created_by}"),
         ("opened", f"{_fmt(d.opened_at)} by {d.opened_by}" if d.opened_at else "-"),
         ("closed", f"{_fmt(d.closed_at)} by {d.closed_by}" if d.closed_at else "-"),
+        ("trial or operational", d.phase_label),
+        ("short notice", d.short_notice_reason or "no"),
+        (
+            "signage in place",
+            f"{_fmt(d.signage_in_place_at)} by {d.signage_in_place_by}" if d.signage_in_place_at else "-",
+        ),
+        ("assessments", f"DPIA {d.dpia_ref or '-'}; EIA {d.eia_ref or '-'}; policy {d.policy_ref or '-'}"),
+        ("data controller / contact", f"{d.data_controller or '-'} / {d.public_contact or '-'}"),
     ):
         table.add_row(k, v)
     console.print(table)
