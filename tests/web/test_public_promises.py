@@ -92,3 +92,28 @@ def test_public_page_shows_short_notice_assessments_rights_and_yearly_totals(
     assert "<img" not in page.content()
     shot(page, "public-totals")
     context.close()
+
+
+def test_supervisor_sees_an_escalated_alert(live_server: LiveServer, browser) -> None:  # type: ignore[no-untyped-def]
+    """Issue 15 §5: an alert undecided past the adjudication period goes to a supervisor, who sees it marked."""
+    from datetime import timedelta
+
+    from openlfr.governance.alerts import review_alert
+    from openlfr.governance.retention import purge
+    from openlfr.store import utcnow
+    from tests.api.conftest import PASSWORD
+    from tests.web.conftest import log_in
+
+    store = live_server.store
+    dep_id = enrolled_open_deployment(store)
+    alert_id = raise_test_alert(store, dep_id)
+    review_alert(store, "operator (operator)", alert_id, "engage")
+    later = utcnow() + timedelta(hours=store.settings.retention.max_adjudication_hours + 1)
+    assert purge(store, clock=lambda: later).escalated == [alert_id]
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, live_server.url, "authorising-officer", PASSWORD)
+    page.goto(f"{live_server.url}/deployments/{dep_id}")
+    assert "supervisor to decide" in page.inner_text("main")
+    assert "Signage in place" in page.inner_text("main") and "trial" in page.inner_text("main")
+    context.close()
