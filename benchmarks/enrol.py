@@ -113,22 +113,31 @@ def main() -> None:
             purpose_category="wanted_offenders",
             legal_basis="benchmark",
             authorising_role="Inspector",
+            phase="trial",
+            dpia_ref="benchmark",
+            eia_ref="benchmark",
+            policy_ref="benchmark",
+            intelligence_case="benchmark",
+            data_controller="benchmark",
+            public_contact="benchmark",
+            short_notice_reason="benchmark: opened at once",
         )
         csv_path = Path(tmp) / "watchlist.csv"
         with open(csv_path, "w", newline="") as fh:
             w = csv.writer(fh)
-            w.writerow(CSV_COLUMNS)
+            w.writerow((*CSV_COLUMNS, "offence_seriousness"))
             for sid, rel in subjects:
                 w.writerow(
                     [
                         sid,
                         "wanted by a court",
                         "benchmark",
-                        "public data set",
+                        "sample_image",
                         "benchmark",
                         "benchmark",
                         (now + timedelta(days=30)).isoformat(),
                         rel,
+                        "summary",
                     ]
                 )
         engine = load_engine(args.pack, settings)
@@ -156,8 +165,9 @@ def main() -> None:
         t1 = time.perf_counter()
         if sys.stderr.isatty():
             print(file=sys.stderr)
-        from openlfr.governance.deployments import open_deployment
+        from openlfr.governance.deployments import open_deployment, record_signage
 
+        record_signage(store, "benchmark", dep.id)
         open_deployment(store, "benchmark", dep.id, override_reason="benchmark")
         gateway = DeploymentGateway(store, dep.id, settings)
         t2 = time.perf_counter()

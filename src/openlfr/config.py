@@ -80,6 +80,17 @@ class RetentionSettings(BaseModel):
     auto_close_ended_deployments: bool = Field(
         True, description="The purge closes deployments left open past their end (destroying the watchlist)."
     )
+    max_adjudication_hours: float = Field(
+        72.0,
+        gt=0,
+        description="An alert still undecided this long after it was raised goes to a supervisor.",
+    )
+    escalation_hours: float = Field(
+        24.0, gt=0, description="An escalated alert still undecided this long after escalation is purged."
+    )
+    evidence_review_days: float = Field(
+        30.0, gt=0, description="An evidence hold lapses after this unless renewed with a reason."
+    )
 
 
 class GovernanceSettings(BaseModel):
@@ -132,6 +143,19 @@ class GovernanceSettings(BaseModel):
         description="How a subject's several reference templates are scored against a probe: the best "
         "single reference (max) or their normalised mean (a fused template). Chosen by "
         "benchmarks/enrolment_fusion.py.",
+    )
+    notice_hours: float = Field(
+        24.0,
+        gt=0,
+        description="A deployment is announced at least this long before it opens, unless a short-notice "
+        "reason is given (audited, published as short notice).",
+    )
+    target_fpir: float = Field(
+        0.001,
+        gt=0,
+        lt=1,
+        description="FPIR the opening threshold must meet for the watchlist's actual size (from the pack's "
+        "calibration); below it an override reason is needed.",
     )
 
 
@@ -217,6 +241,9 @@ class ServerSettings(BaseModel):
         "the police force", description="Who runs the deployments (signage, public page)."
     )
     contact: str = Field("", description="How the public can ask questions (signage, public page).")
+    data_controller: str = Field(
+        "", description="Default data controller of new deployments (each deployment must name one)."
+    )
     legal_basis_summary: str = Field(
         "Common-law policing powers, with sensitive processing under Part 3 of the Data Protection Act 2018 "
         "(strictly necessary for law enforcement)",

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from openlfr.api.users import create_user, login
 from openlfr.config import Settings
-from openlfr.governance.deployments import create_deployment, open_deployment
+from openlfr.governance.deployments import create_deployment, open_deployment, record_signage
 from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.governance.watchlists import SubjectEntry, enrol_subject
 from openlfr.store import Store, open_store
@@ -23,6 +23,7 @@ from openlfr.store.auth_models import Role
 from openlfr.vision import load_image
 from openlfr.web.app import create_server_app
 from tests.conftest import demo_reference
+from tests.governance.deployment_fields import ASSESSMENTS
 
 PASSWORD = "correct horse battery staple"
 EXAMPLES = ("small_celeb_examples", "face_recognition", "examples")
@@ -80,12 +81,15 @@ def enrolled_open_deployment(store: Store, cameras: tuple[str, ...] = ("cam-1",)
         legal_basis="Common-law policing powers; DPA 2018 Part 3",
         authorising_role="Superintendent",
         threshold_override_reason="test deployment: no calibration in a fresh data directory",
+        **ASSESSMENTS,
+        short_notice_reason="test deployment: opened at once",
     )
     entry = SubjectEntry(
         subject_id="W-001",
         category="wanted_by_court",
         reason="Failed to appear at Cardiff Crown Court",
-        image_source="custody record",
+        image_source="custody",
+        offence_seriousness="indictable_only",
         legal_basis="warrant",
         approved_by="Insp. Evans",
         expires_at=now + timedelta(days=2),
@@ -93,6 +97,7 @@ def enrolled_open_deployment(store: Store, cameras: tuple[str, ...] = ("cam-1",)
     )
     # The generated demo sample's reference photo (public domain): the API suites need no shared data.
     enrol_subject(store, "planner", dep.id, entry, [demo_reference()])
+    record_signage(store, "PC Signs", dep.id)
     open_deployment(store, "Supt. Jones", dep.id)
     return dep.id
 

@@ -13,6 +13,7 @@ import pytest
 
 from openlfr.store.auth_models import Role
 from tests.api.conftest import World
+from tests.governance.deployment_fields import ASSESSMENTS
 
 A, AO, OP, EO, RV, AU = (
     Role.ADMIN,
@@ -27,7 +28,7 @@ A, AO, OP, EO, RV, AU = (
 def _future_deployment() -> dict[str, Any]:
     from datetime import UTC, datetime, timedelta
 
-    start = datetime.now(UTC) + timedelta(days=1)
+    start = datetime.now(UTC) + timedelta(days=2)
     return {
         "purpose": "Find missing people at risk",
         "location": "Market Square",
@@ -40,6 +41,7 @@ def _future_deployment() -> dict[str, Any]:
         "purpose_category": "missing_persons",
         "legal_basis": "Common-law policing powers",
         "authorising_role": "Superintendent",
+        **ASSESSMENTS,
     }
 
 
@@ -109,10 +111,16 @@ def test_engagement_outcome_and_disposal_roles(world: World) -> None:
     )
     for role in (A, AO, OP, RV, AU):
         r = world.client.post(
-            url + "/engagement", headers=world.headers(role), json={"decision": "confirmed_true"}
+            url + "/engagement",
+            headers=world.headers(role),
+            json={"decision": "confirmed_true", "reason_explained": True, "leaflet_given": True},
         )
         assert r.status_code == 403, role
-    r = world.client.post(url + "/engagement", headers=world.headers(EO), json={"decision": "confirmed_true"})
+    r = world.client.post(
+        url + "/engagement",
+        headers=world.headers(EO),
+        json={"decision": "confirmed_true", "reason_explained": True, "leaflet_given": True},
+    )
     assert r.status_code == 200 and r.json()["state"] == "confirmed_true"
     assert r.json()["engaged_by"].startswith("engagement-officer")
     for role in (A, AO, OP, RV, AU):
@@ -147,5 +155,10 @@ def test_open_deployment_only_by_authorising_officer(world: World) -> None:
         assert (
             world.client.post(f"/api/deployments/{dep}/open", headers=world.headers(role)).status_code == 403
         )
+    # The authorising officer passes the role check and meets issue 15's rules, named together, unchanged.
     r = world.client.post(f"/api/deployments/{dep}/open", headers=world.headers(AO), json={"reason": "test"})
-    assert r.status_code == 200 and r.json()["status"] == "open"
+    assert r.status_code == 409, r.text
+    assert all(w in r.text for w in ("watchlist is empty", "signage", "notice period")), r.text
+    assert (
+        world.client.get(f"/api/deployments/{dep}", headers=world.headers(AO)).json()["status"] == "planned"
+    )

@@ -11,6 +11,7 @@ import pytest
 from openlfr.governance.deployments import DeploymentInfo, create_deployment
 from openlfr.matching.calibration import Calibration, local_calibration_path, save_calibration
 from openlfr.store import Store
+from tests.governance.deployment_fields import ASSESSMENTS, SHORT_NOTICE
 from tests.store.db_fixtures import *  # noqa: F403
 
 VALIDATED_MIN = 0.40
@@ -40,8 +41,26 @@ def make_deployment(store: Store, clock: Any, calibrated: float) -> Callable[...
             "purpose_category": "wanted_offenders",
             "legal_basis": "Common-law policing powers; DPA 2018 Part 3",
             "authorising_role": "Superintendent",
+            **ASSESSMENTS,
+            "short_notice_reason": SHORT_NOTICE,
         }
         values.update(kw)
         return create_deployment(store, "planner (supervisor)", clock=clock, **values)
 
     return make
+
+
+@pytest.fixture
+def ready(store: Store, clock: Any) -> Callable[[str], None]:
+    """Make a planned deployment ready to open as issue 15 requires: one real subject on its watchlist and
+    the signage recorded in place."""
+    from openlfr.governance.deployments import record_signage
+    from openlfr.governance.watchlists import enrol_subject
+    from tests.governance.faces import entry, lfw_people
+
+    def make_ready(deployment_id: str) -> None:
+        person, images = lfw_people()[0]
+        enrol_subject(store, "enroller", deployment_id, entry(person, clock()), [images[0]], clock=clock)
+        record_signage(store, "pc (officer)", deployment_id, clock=clock)
+
+    return make_ready

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from openlfr.governance.deployments import DeploymentInfo, open_deployment
+from openlfr.governance.deployments import DeploymentInfo, open_deployment, record_signage
 from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.governance.watchlists import enrol_subject
 from openlfr.matching.watchlist_index import WatchlistIndex
@@ -57,6 +57,7 @@ def make_live(store: Store, make_deployment: Any, clock: Any) -> Live:
     people = lfw_people()[:2]
     for person, imgs in people:
         enrol_subject(store, "enroller", dep.id, entry(person, clock()), [imgs[0]], clock=clock)
+    record_signage(store, "pc (officer)", dep.id, clock=clock)
     dep = open_deployment(store, "sup", dep.id, clock=clock)
     clock.advance(hours=1, minutes=10)  # now inside the window
     gateway = DeploymentGateway(store, dep.id, store.settings, clock=clock)

@@ -143,7 +143,9 @@ def test_rule7_people_decide_in_order_and_once(live: Live) -> None:
         with pytest.raises(GovernanceError, match="rule 7"):
             review_alert(live.store, actor, a, "engage")
     with pytest.raises(GovernanceError, match="only an alert passed to engagement"):
-        record_engagement(live.store, "pc (officer)", a, "confirmed_true")
+        record_engagement(
+            live.store, "pc (officer)", a, "confirmed_true", reason_explained=True, leaflet_given=True
+        )
     with pytest.raises(GovernanceError, match="follows an engagement"):
         record_disposal(live.store, "pc (officer)", a, "arrest")
     with pytest.raises(GovernanceError, match="review must be one of"):
@@ -154,9 +156,16 @@ def test_rule7_people_decide_in_order_and_once(live: Live) -> None:
     )
     with pytest.raises(GovernanceError, match="already reviewed"):
         review_alert(live.store, "op (operator)", a, "false_alert")
-    assert record_engagement(live.store, "pc (officer)", a, "confirmed_true").state == "confirmed_true"
+    assert (
+        record_engagement(
+            live.store, "pc (officer)", a, "confirmed_true", reason_explained=True, leaflet_given=True
+        ).state
+        == "confirmed_true"
+    )
     with pytest.raises(GovernanceError, match="already has an engagement outcome"):
-        record_engagement(live.store, "pc (officer)", a, "confirmed_false")
+        record_engagement(
+            live.store, "pc (officer)", a, "confirmed_false", reason_explained=True, leaflet_given=True
+        )
     done = record_disposal(live.store, "pc (officer)", a, "arrest")
     assert done.state == "disposed:arrest" and done.disposed_by == "pc (officer)"
     with pytest.raises(GovernanceError, match="already has a disposal"):
@@ -183,7 +192,7 @@ def test_false_alert_and_not_engaged_end_the_flow(live: Live) -> None:
     a = live.alert()
     review_alert(live.store, "op", a, "false_alert")
     with pytest.raises(GovernanceError):
-        record_engagement(live.store, "pc", a, "confirmed_false")
+        record_engagement(live.store, "pc", a, "confirmed_false", reason_explained=True, leaflet_given=True)
     b = live.alert(track_id="t9")
     review_alert(live.store, "op", b, "engage")
     record_engagement(live.store, "pc", b, "not_engaged")

@@ -78,6 +78,22 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
         "Common-law policing powers",
         "--officer-role",
         "Superintendent",
+        "--phase",
+        "trial",
+        "--dpia",
+        "DPIA-2030-1",
+        "--eia",
+        "EIA-2030-1",
+        "--policy",
+        "APD v3",
+        "--intelligence-case",
+        "wanted offenders seen on Queen St",
+        "--data-controller",
+        "Chief Constable",
+        "--contact",
+        "lfr@example.police.uk",
+        "--short-notice-reason",
+        "test: opened at once",
         "--as",
         "planner (supervisor)",
     )
@@ -101,6 +117,7 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
                 "Insp. Smith",
                 "2031-01-01",
                 f"{i}.jpg",
+                "either way",
             ]
         )
     (folder / "blank.png").write_bytes(blank_png())
@@ -113,10 +130,15 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
         "approved_by",
         "expires_at",
         "images",
+        "offence_seriousness",
     ]
     with open(folder / "bad.csv", "w", newline="") as fh:
         csv.writer(fh).writerows(
-            [header, *rows, ["S9", "wanted by a court", "r", "s", "l", "a", "2031-01-01", "blank.png"]]
+            [
+                header,
+                *rows,
+                ["S9", "wanted by a court", "r", "custody", "l", "a", "2031-01-01", "blank.png", "summary"],
+            ]
         )
     result = runner.invoke(app, ["watchlist", "import", dep_id, str(folder / "bad.csv")])
     assert result.exit_code == 2 and "S9: blank.png: no face found" in result.output
@@ -129,6 +151,7 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
     listed = run_json("watchlist", "list", dep_id)
     assert [s["subject_id"] for s in listed] == ["S0", "S1"]  # type: ignore[union-attr]
 
+    assert "signage recorded" in run("deployment", "signage-in-place", dep_id, "--as", "pc (officer)")
     assert "is open" in run("deployment", "open", dep_id, "--as", "sup (supervisor)")
 
     # The live pipeline raises an alert; people adjudicate it from the command line.
@@ -152,7 +175,16 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
     alerts = run_json("alert", "list", "--deployment", dep_id)
     assert [a["id"] for a in alerts] == [alert_id]  # type: ignore[index]
     run("alert", "review", alert_id, "engage", "--as", "op (operator)")
-    run("alert", "engage", alert_id, "confirmed_true", "--as", "pc (officer)")
+    run(
+        "alert",
+        "engage",
+        alert_id,
+        "confirmed_true",
+        "--reason-explained",
+        "--leaflet-given",
+        "--as",
+        "pc (officer)",
+    )
     assert "disposed:arrest" in run("alert", "dispose", alert_id, "arrest", "--as", "pc (officer)")
     bad = runner.invoke(app, ["alert", "dispose", alert_id, "advice"])
     assert bad.exit_code == 2 and "already has a disposal" in bad.output
@@ -164,6 +196,19 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
     purge = run_json("purge")
     assert isinstance(purge, dict) and purge["alerts_purged"] == 0
 
+    leaflet = tmp_path / "leaflet.html"
+    assert "leaflet written" in run("leaflet", dep_id, "--out", str(leaflet))
+    assert "not an offence and not obstruction" in leaflet.read_text()
+    year = now.year
+    totals = run_json(
+        "report", "period", "--from", f"{year}-01-01T00:00Z", "--to", f"{year + 1}-01-01T00:00Z"
+    )
+    assert isinstance(totals, dict) and (totals["deployments"], totals["arrests"]) == (1, 1)
+    assert totals["short_notice_deployments"] == 1 and totals["engagements_leaflet_given"] == 1
+    bad = runner.invoke(
+        app, ["report", "period", "--from", f"{year}-01-01T00:00", "--to", "2031-01-01T00:00Z"]
+    )
+    assert bad.exit_code == 2 and "needs a time zone" in bad.output
     files = run("report", "deployment", dep_id, "--out", str(tmp_path / "record"))
     assert files.count("wrote") == 3
     rec = json.loads((tmp_path / "record" / f"deployment-{dep_id}.json").read_text())

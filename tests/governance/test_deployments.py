@@ -20,6 +20,7 @@ from openlfr.governance.errors import GovernanceError, NotFound, ScanRefused
 from openlfr.matching.calibration import local_calibration_path
 from openlfr.store import Store
 from openlfr.store.models import DEPLOYMENT_PURPOSE_CATEGORIES
+from tests.governance.deployment_fields import ASSESSMENTS, SHORT_NOTICE
 
 
 def test_create_records_a_planned_deployment_and_audits_it(store, make_deployment) -> None:  # type: ignore[no-untyped-def]
@@ -62,8 +63,9 @@ def test_window_must_make_sense(make_deployment, clock) -> None:  # type: ignore
         make_deployment(starts_at=clock().replace(tzinfo=None))
 
 
-def test_status_only_moves_forward(store, make_deployment, clock) -> None:  # type: ignore[no-untyped-def]
+def test_status_only_moves_forward(store, make_deployment, clock, ready) -> None:  # type: ignore[no-untyped-def]
     dep = make_deployment()
+    ready(dep.id)
     assert open_deployment(store, "sup", dep.id, clock=clock).status == "open"
     with pytest.raises(GovernanceError, match="only a planned deployment can be opened"):
         open_deployment(store, "sup", dep.id, clock=clock)
@@ -79,11 +81,14 @@ def test_status_only_moves_forward(store, make_deployment, clock) -> None:  # ty
 # --- Rule 1 -------------------------------------------------------------------------------------------
 
 
-def test_rule1_scanning_only_inside_the_window_of_an_open_deployment(store, make_deployment, clock) -> None:  # type: ignore[no-untyped-def]
+def test_rule1_scanning_only_inside_the_window_of_an_open_deployment(
+    store, make_deployment, clock, ready
+) -> None:  # type: ignore[no-untyped-def]
     dep = make_deployment()
     inside = dep.starts_at + timedelta(minutes=5)
     with pytest.raises(ScanRefused, match="planned, not open"):
         check_can_scan(dep, "cam-1", inside)
+    ready(dep.id)
     dep = open_deployment(store, "sup", dep.id, clock=clock)
     check_can_scan(dep, "cam-1", inside)  # allowed
     check_can_scan(dep, "cam-2", dep.starts_at)  # the window includes its start
@@ -108,10 +113,13 @@ def test_a_deployment_cannot_open_after_its_window(store, make_deployment, clock
 # --- Rule 2 -------------------------------------------------------------------------------------------
 
 
-def test_rule2_below_the_validated_minimum_needs_a_reason(store, make_deployment, calibrated, clock) -> None:  # type: ignore[no-untyped-def]
+def test_rule2_below_the_validated_minimum_needs_a_reason(
+    store, make_deployment, calibrated, clock, ready
+) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(GovernanceError, match=r"below pack opencv-zoo's validated minimum 0\.400"):
         make_deployment(threshold=calibrated - 0.05)
     dep = make_deployment(threshold=calibrated - 0.05, threshold_override_reason="search for a missing child")
+    ready(dep.id)
     opened = open_deployment(store, "sup", dep.id, clock=clock)
     assert opened.status == "open" and opened.validated_min_threshold == calibrated
     override = [
@@ -122,12 +130,15 @@ def test_rule2_below_the_validated_minimum_needs_a_reason(store, make_deployment
     assert details["reason"] == "search for a missing child" and details["threshold"] == pytest.approx(0.35)
 
 
-def test_rule2_calibration_lowered_after_creation_is_checked_at_open(store, make_deployment, clock) -> None:  # type: ignore[no-untyped-def]
+def test_rule2_calibration_lowered_after_creation_is_checked_at_open(
+    store, make_deployment, clock, ready
+) -> None:  # type: ignore[no-untyped-def]
     dep = make_deployment(threshold=0.45)
     path = local_calibration_path("opencv-zoo", store.settings.data_dir)
     path.write_text(
         path.read_text().replace('"validated_min_threshold": 0.4', '"validated_min_threshold": 0.5')
     )
+    ready(dep.id)
     with pytest.raises(GovernanceError, match=r"cannot open.*below.*0\.500.*override reason"):
         open_deployment(store, "sup", dep.id, clock=clock)
     assert get_deployment(store, dep.id).status == "planned"
@@ -136,7 +147,7 @@ def test_rule2_calibration_lowered_after_creation_is_checked_at_open(store, make
     )
 
 
-def test_rule2_no_calibration_means_an_override_reason(store: Store, clock) -> None:  # type: ignore[no-untyped-def]
+def test_rule2_no_calibration_means_an_override_reason(store: Store, clock, ready) -> None:  # type: ignore[no-untyped-def]
     # No calibration file in this data directory (the packaged one, if any, is for other packs).
     dep = create_deployment(
         store,
@@ -153,7 +164,10 @@ def test_rule2_no_calibration_means_an_override_reason(store: Store, clock) -> N
         purpose_category="missing persons",
         legal_basis="b",
         authorising_role="Superintendent",
+        **ASSESSMENTS,
+        short_notice_reason=SHORT_NOTICE,
     )
+    ready(dep.id)
     with pytest.raises(GovernanceError, match="no calibration exists for pack dlib"):
         open_deployment(store, "sup", dep.id, clock=clock)
     opened = open_deployment(store, "sup", dep.id, override_reason="pilot, no calibration yet", clock=clock)

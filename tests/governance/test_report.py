@@ -19,11 +19,11 @@ def test_record_counts_outcomes_and_carries_both_measures(store, make_deployment
     live = make_live(store, make_deployment, clock)
     ids = [live.alert(track_id=f"t{i}") for i in range(5)]
     review_alert(store, "op", ids[0], "engage")
-    record_engagement(store, "pc", ids[0], "confirmed_true")
+    record_engagement(store, "pc", ids[0], "confirmed_true", reason_explained=True, leaflet_given=True)
     record_disposal(store, "pc", ids[0], "arrest")
     review_alert(store, "op", ids[1], "false_alert")
     review_alert(store, "op", ids[2], "engage")
-    record_engagement(store, "pc", ids[2], "confirmed_false")
+    record_engagement(store, "pc", ids[2], "confirmed_false", reason_explained=True, leaflet_given=True)
     review_alert(store, "op", ids[3], "engage")
     record_engagement(store, "pc", ids[3], "not_engaged")
     # ids[4] never reviewed

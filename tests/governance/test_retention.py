@@ -15,6 +15,7 @@ from openlfr.governance.alerts import (
     record_disposal,
     record_engagement,
     release_evidence,
+    renew_evidence,
     review_alert,
 )
 from openlfr.governance.audit import entries, verify
@@ -84,37 +85,89 @@ def test_evidence_and_adjudication_holds_survive_the_purge_until_released(live: 
     held = live.alert(track_id="evidence")
     engaged = live.alert(track_id="engaged")
     unreviewed = live.alert(track_id="unreviewed")
-    hold_as_evidence(live.store, "sup (supervisor)", held, "court case 2030/17")
+    hold_as_evidence(live.store, "sup (supervisor)", held, "court case 2030/17", clock=clock)
     review_alert(live.store, "op", engaged, "engage")
-    clock.advance(days=31)
+    clock.advance(days=29)  # inside both the retention period and the hold's 30-day review
+    purge(live.store, clock=clock)
+    clock.advance(days=2)
     report = purge(live.store, clock=clock)
-    assert report.kept_as_evidence == [held] and report.kept_under_adjudication == [engaged]
+    # The hold's review date passed unrenewed: it lapsed, and the alert went with its period (issue 15 §5).
+    assert report.evidence_lapsed == [held] and held not in report.kept_as_evidence
+    assert get_alert(live.store, held).purged_at is not None
+    # Passed to engagement and never concluded: escalated at day 29, purged undecided a day later.
+    assert report.overdue_purged == [engaged] and report.kept_under_adjudication == []
     assert get_alert(live.store, unreviewed).purged_at is not None
-    assert all(f.is_file() for f in _blob_files(live, held) + _blob_files(live, engaged))
-    kept = [e for e in entries(live.store) if e.action == "alert.retention_kept"]
-    assert json.loads(kept[-1].details) == {
-        "evidence": [held],
-        "under_adjudication": [engaged],
-        "retention_hours": 720.0,
-    }
-    # Concluding the adjudication, and releasing the evidence hold, let the next purge delete them.
-    record_engagement(live.store, "pc", engaged, "confirmed_false")
-    assert purge(live.store, clock=clock).kept_under_adjudication == [engaged]  # awaiting its disposal
-    record_disposal(live.store, "pc", engaged, "no_action")
-    release_evidence(live.store, "sup (supervisor)", held, "case closed")
-    report = purge(live.store, clock=clock)
-    assert report.alerts_purged == 2 and report.kept_as_evidence == []
-    assert not any(f.exists() for f in _blob_files(live, held) + _blob_files(live, engaged))
     assert [e.action for e in entries(live.store, action="alert.evidence_%")] == [
         "alert.evidence_hold",
+        "alert.evidence_lapse",
+    ]
+    assert not any(f.exists() for f in _blob_files(live, held) + _blob_files(live, engaged))
+
+
+def test_a_confirmed_false_alert_keeps_only_its_counts_at_the_next_purge(live: Live, clock) -> None:  # type: ignore[no-untyped-def]
+    fresh = live.alert(track_id="fresh")
+    review_alert(live.store, "op", fresh, "engage")
+    record_engagement(live.store, "pc", fresh, "confirmed_false", reason_explained=True, leaflet_given=False)
+    files = _blob_files(live, fresh)
+    assert files and all(f.is_file() for f in files)
+    report = purge(live.store, clock=clock)  # minutes after it was raised, long before its period
+    assert report.confirmed_false_purged == [fresh] and report.kept_under_adjudication == []
+    assert get_alert(live.store, fresh).purge_reason == "confirmed_false"
+    assert not any(f.exists() for f in files)
+    record_disposal(live.store, "pc", fresh, "no_action")  # the decision can still be recorded
+    rec = deployment_record(live.store, live.deployment.id)
+    assert rec["confirmed_false_purged"] == 1 and rec["false_alerts"] == 1
+    assert rec["engagements_reason_explained"] == 1 and rec["engagements_leaflet_given"] == 0
+
+
+def test_a_renewed_evidence_hold_is_kept_and_a_released_one_purged(live: Live, clock) -> None:  # type: ignore[no-untyped-def]
+    held = live.alert(track_id="evidence")
+    hold_as_evidence(live.store, "sup (supervisor)", held, "court case 2030/17", clock=clock)
+    clock.advance(days=29)
+    with pytest.raises(GovernanceError, match="needs a reason"):
+        renew_evidence(live.store, "sup (supervisor)", held, " ", clock=clock)
+    renew_evidence(live.store, "sup (supervisor)", held, "trial listed for August", clock=clock)
+    clock.advance(days=2)
+    report = purge(live.store, clock=clock)
+    assert report.kept_as_evidence == [held] and report.evidence_lapsed == []
+    release_evidence(live.store, "sup (supervisor)", held, "case closed", clock=clock)
+    assert purge(live.store, clock=clock).alerts_purged == 1
+    assert [e.action for e in entries(live.store, action="alert.evidence_%")] == [
+        "alert.evidence_hold",
+        "alert.evidence_renew",
         "alert.evidence_release",
     ]
+    rec = deployment_record(live.store, live.deployment.id)
+    assert rec["evidence_hold_renewals"] == 1 and rec["evidence_holds_lapsed"] == 0
+
+
+def test_undecided_alert_goes_to_a_supervisor_then_is_purged(live: Live, clock, store) -> None:  # type: ignore[no-untyped-def]
+    """Issue 15 §5: passed to engagement and never concluded, an alert is no longer kept without bound."""
+    a = live.alert(track_id="stuck")
+    review_alert(live.store, "op", a, "engage")
+    max_h = store.settings.retention.max_adjudication_hours
+    clock.advance(hours=max_h - 1)
+    assert purge(live.store, clock=clock).escalated == []
+    clock.advance(hours=1)
+    report = purge(live.store, clock=clock)
+    assert report.escalated == [a] and get_alert(live.store, a).escalated_at == clock()
+    clock.advance(hours=store.settings.retention.escalation_hours - 1)
+    assert purge(live.store, clock=clock).overdue_purged == []
+    clock.advance(hours=1)
+    report = purge(live.store, clock=clock)
+    assert report.overdue_purged == [a]
+    info = get_alert(live.store, a)
+    assert info.purged_at is not None and info.purge_reason == "adjudication_overdue" and not info.has_images
+    actions = [e.action for e in entries(live.store, deployment_id=live.deployment.id) if e.target == a]
+    assert "alert.escalate" in actions and "alert.purge" in actions
+    rec = deployment_record(live.store, live.deployment.id)
+    assert rec["alerts_escalated"] == 1 and rec["alerts_purged_undecided"] == 1
 
 
 def test_purge_closes_ended_deployments_and_destroys_the_alerts_key_last(live: Live, clock) -> None:  # type: ignore[no-untyped-def]
     a = live.alert()
     review_alert(live.store, "op", a, "engage")
-    record_engagement(live.store, "pc", a, "confirmed_true")
+    record_engagement(live.store, "pc", a, "confirmed_true", reason_explained=True, leaflet_given=True)
     record_disposal(live.store, "pc", a, "arrest")
     clock.advance(hours=9)  # past the window's end, never closed by hand
     report = purge(live.store, clock=clock)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from openlfr.governance.audit import entries
-from openlfr.governance.deployments import close_deployment, open_deployment
+from openlfr.governance.deployments import close_deployment, open_deployment, record_signage
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.governance.watchlists import (
@@ -151,6 +151,7 @@ HEADER = [
     "expires_at",
     "images",
     "date_of_birth",
+    "offence_seriousness",
 ]
 
 
@@ -166,7 +167,18 @@ def _write_csv(folder: Path, rows: list[list[str]], header: list[str] = HEADER) 
 def _row(
     sid: str, images: str, expires: str = "2031-01-01", category: str = "wanted by a court", dob: str = ""
 ) -> list[str]:
-    return [sid, category, "warrant", "custody", "PACE s64A", "Insp. Smith", expires, images, dob]
+    return [
+        sid,
+        category,
+        "warrant",
+        "custody",
+        "PACE s64A",
+        "Insp. Smith",
+        expires,
+        images,
+        dob,
+        "either_way",
+    ]
 
 
 @pytest.fixture
@@ -203,7 +215,7 @@ def test_import_with_progress_and_age_flag(store, make_deployment, clock, image_
 @pytest.mark.parametrize(
     ("rows", "message"),
     [  # line 2 is a valid row; these start at line 3
-        ([["S1", "wanted by a court"]], "line 3: 2 fields, the header has 9"),
+        ([["S1", "wanted by a court"]], "line 3: 2 fields, the header has 10"),
         ([_row("S1", "nope.jpg")], "line 3: image nope.jpg not found"),
         ([_row("S1", "OTHER_0.jpg", category="gang member")], "line 3: unknown category 'gang member'"),
         ([_row("S1", "OTHER_0.jpg", expires="2020-01-01")], "line 3: subject S1: expiry .* is in the past"),
@@ -276,6 +288,7 @@ def test_rule5_close_destroys_the_watchlist_its_images_and_its_key(store, make_d
         clock=clock,
     )
     enrol_subject(store, "e", dep.id, entry(p2, clock()), [imgs2[0]], clock=clock)
+    record_signage(store, "pc (officer)", dep.id, clock=clock)
     open_deployment(store, "sup", dep.id, clock=clock)
     gateway = DeploymentGateway(store, dep.id, store.settings, clock=clock)
     index, _ = gateway.watchlist()

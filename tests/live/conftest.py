@@ -66,10 +66,11 @@ def open_stored_deployment(
     ``subjects``, enrolled through governance. Returns ``(store, deployment_id)``."""
     from datetime import timedelta
 
-    from openlfr.governance.deployments import create_deployment, open_deployment
+    from openlfr.governance.deployments import create_deployment, open_deployment, record_signage
     from openlfr.governance.watchlists import SubjectEntry, enrol_subject
     from openlfr.matching.calibration import Calibration, local_calibration_path, save_calibration
     from openlfr.store import open_store, utcnow
+    from tests.governance.deployment_fields import ASSESSMENTS
 
     save_calibration(
         Calibration(pack="opencv-zoo", validated_min_threshold=THRESHOLD),
@@ -91,17 +92,21 @@ def open_stored_deployment(
         cameras=cameras,
         pack="opencv-zoo",
         threshold=THRESHOLD,
+        **ASSESSMENTS,
+        short_notice_reason="test of the live pipeline: opened at once",
     )
     for name, parts in subjects.items():
         entry = SubjectEntry(
             subject_id=name,
             category="wanted_by_court",
             reason="test",
-            image_source="public example photo",
+            image_source="sample_image",
+            offence_seriousness="summary",
             legal_basis="test",
             approved_by="Insp. Test",
             expires_at=now + timedelta(days=1),
         )
         enrol_subject(store, "officer", dep.id, entry, [require_data(*parts)], engine=engine)
+    record_signage(store, "officer", dep.id)
     open_deployment(store, "supervisor", dep.id)
     return store, dep.id

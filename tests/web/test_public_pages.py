@@ -14,6 +14,7 @@ from openlfr.api.users import login
 from openlfr.governance.deployments import get_deployment
 from openlfr.web.signage import public_url, render_signage
 from tests.api.conftest import PASSWORD, enrolled_open_deployment, raise_test_alert
+from tests.governance.deployment_fields import ASSESSMENTS
 from tests.web.conftest import ARTIFACTS, LiveServer, shot
 
 # Field names and values that only biometric data or alert details would bring (the prose may say "image").
@@ -58,6 +59,7 @@ def test_public_page_lists_api_created_deployment_and_leaks_nothing(live_server:
             "purpose_category": "wanted_offenders",
             "legal_basis": "Common-law powers; warrants issued by Cardiff Magistrates",
             "authorising_role": "Superintendent",
+            **ASSESSMENTS,
         },
     )
     assert r.status_code == 201, r.text

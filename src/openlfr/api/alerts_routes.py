@@ -26,6 +26,12 @@ def _doc(allowed: tuple[Any, ...], extra: str = "") -> str:
 class Decision(BaseModel):
     decision: str = Field(..., max_length=32)
     note: str | None = Field(None, max_length=2000)
+    reason_explained: bool | None = Field(
+        None, description="Engagement that met the person: was the reason for the stop explained?"
+    )
+    leaflet_given: bool | None = Field(
+        None, description="Engagement that met the person: was the leaflet given?"
+    )
 
 
 class HoldIn(BaseModel):
@@ -102,7 +108,15 @@ def engagement(
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.ENGAGEMENT_OUTCOME)),
 ) -> dict[str, Any]:
-    a = alerts.record_engagement(store, actor_of(principal), alert_id, body.decision, note=body.note)
+    a = alerts.record_engagement(
+        store,
+        actor_of(principal),
+        alert_id,
+        body.decision,
+        note=body.note,
+        reason_explained=body.reason_explained,
+        leaflet_given=body.leaflet_given,
+    )
     return alert_message(store, a)
 
 
@@ -118,7 +132,8 @@ def disposal(
 
 
 @router.post(
-    "/{alert_id}/evidence", description=_doc(roles.EVIDENCE_HOLD, "Keep past retention until released.")
+    "/{alert_id}/evidence",
+    description=_doc(roles.EVIDENCE_HOLD, "Keep past retention until released or its review date."),
 )
 def hold(
     alert_id: str,
@@ -127,3 +142,19 @@ def hold(
     principal: Principal = Depends(require_roles(*roles.EVIDENCE_HOLD)),
 ) -> dict[str, Any]:
     return alert_message(store, alerts.hold_as_evidence(store, actor_of(principal), alert_id, body.reason))
+
+
+@router.post(
+    "/{alert_id}/evidence/renew",
+    description=_doc(
+        roles.EVIDENCE_HOLD,
+        "Renew an evidence hold to a new review date (default retention.evidence_review_days).",
+    ),
+)
+def renew_hold(
+    alert_id: str,
+    body: HoldIn,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(require_roles(*roles.EVIDENCE_HOLD)),
+) -> dict[str, Any]:
+    return alert_message(store, alerts.renew_evidence(store, actor_of(principal), alert_id, body.reason))

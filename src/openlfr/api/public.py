@@ -17,7 +17,7 @@ import json
 import threading
 import time
 from collections import deque
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -27,7 +27,12 @@ from openlfr.api.deps import client_address, get_store
 from openlfr.governance import deployments
 from openlfr.governance.deployments import DeploymentInfo
 from openlfr.governance.measures import alert_precision
-from openlfr.governance.report import deployment_record, published_legal_basis, published_role
+from openlfr.governance.report import (
+    deployment_record,
+    period_totals,
+    published_legal_basis,
+    published_role,
+)
 from openlfr.store import Store
 
 router = APIRouter(prefix="/public", tags=["public"])
@@ -58,6 +63,14 @@ CSV_COLUMNS = (
     "false_alerts",
     "faces_seen",
     "false_alerts_per_1000_faces",
+    "phase",
+    "short_notice",
+    "announced_at",
+    "dpia_ref",
+    "eia_ref",
+    "policy_ref",
+    "data_controller",
+    "public_contact",
 )
 
 
@@ -112,6 +125,16 @@ def measures_for(store: Store, dep: DeploymentInfo) -> dict[str, Any]:
         "false_alerts": rec["false_alerts"],
         "faces_seen": rec["faces_seen"],
         "false_alerts_per_1000_faces": rec["false_alerts_per_1000_faces"],
+        "watchlist_by_category": rec["watchlist_by_category"],
+        "watchlist_by_image_source": rec["watchlist_by_image_source"],
+        "watchlist_by_offence_seriousness": rec["watchlist_by_offence_seriousness"],
+        "engagements": rec["engagements"],
+        "engagements_reason_explained": rec["engagements_reason_explained"],
+        "engagements_leaflet_given": rec["engagements_leaflet_given"],
+        "alerts_escalated": rec["alerts_escalated"],
+        "alerts_purged_undecided": rec["alerts_purged_undecided"],
+        "confirmed_false_purged": rec["confirmed_false_purged"],
+        "evidence_holds_lapsed": rec["evidence_holds_lapsed"],
     }
 
 
@@ -131,6 +154,17 @@ def public_deployment(store: Store, dep: DeploymentInfo) -> dict[str, Any]:
         "cameras": len(dep.cameras),
         "threshold": dep.threshold,
         "pack": dep.pack,
+        # Issue 15: announced ahead (or at short notice), trial or operational, the assessments (never the
+        # intelligence case), and who answers for the data.
+        "phase": dep.phase_label,
+        "short_notice": dep.short_notice,
+        "announced_at": dep.created_at.isoformat(),
+        "signage_in_place": dep.signage_in_place_at is not None,
+        "dpia_ref": dep.dpia_ref or "not recorded",
+        "eia_ref": dep.eia_ref or "not recorded",
+        "policy_ref": dep.policy_ref or "not recorded",
+        "data_controller": dep.data_controller or store.settings.server.data_controller or "not recorded",
+        "public_contact": dep.public_contact or store.settings.server.contact or "not recorded",
     }
     if dep.status != "planned":
         out["record"] = measures_for(store, dep)
@@ -185,6 +219,7 @@ def csv_rows(listing: dict[str, Any]) -> list[dict[str, Any]]:
                 "watchlist_under_18": rec.get("watchlist_under_18", ""),
                 "watchlist_date_of_birth_unknown": rec.get("watchlist_date_of_birth_unknown", ""),
                 "false_alerts_per_1000_faces": _num(rec.get("false_alerts_per_1000_faces")),
+                "short_notice": _yes_no(dep.get("short_notice")),
             }
         )
         rows.append(row)
@@ -197,6 +232,24 @@ def _yes_no(v: Any) -> str:
 
 def _num(v: Any) -> str:
     return "" if v is None or v == "" else f"{float(v):.4f}"
+
+
+def yearly_totals(store: Store, year: int) -> dict[str, Any]:
+    """The published totals of one calendar year (UTC), as ``openlfr report period`` gives them."""
+    if not 2000 <= year <= 9998:
+        raise HTTPException(400, f"year {year} is out of range")
+    totals = period_totals(store, datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC))
+    totals.pop("deployment_ids", None)
+    totals["year"] = year
+    return totals
+
+
+@router.get("/totals.json", dependencies=[Depends(rate_limited)], summary="Yearly totals (JSON)")
+def totals_json(request: Request, year: int | None = None, store: Store = Depends(get_store)) -> Response:
+    """The figures a force publishes yearly: deployments, faces seen, alerts, true and false alerts, arrests,
+    both measures, short-notice deployments and threshold overrides. No login; rate-limited; cacheable."""
+    totals = yearly_totals(store, year or datetime.now(UTC).year)
+    return _cached(request, json.dumps(totals, indent=1, sort_keys=True).encode(), "application/json")
 
 
 @router.get("/deployments.csv", dependencies=[Depends(rate_limited)], summary="Public feed (CSV)")

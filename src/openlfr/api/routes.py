@@ -56,6 +56,25 @@ class DeploymentIn(BaseModel):
     pack: str | None = None
     threshold: float | None = Field(None, ge=-1.0, le=1.0)
     threshold_override_reason: str | None = Field(None, max_length=2000)
+    # Issue 15: required by governance (which names each one missing); optional here so that its message,
+    # not a bare validation error, is what the client sees.
+    phase: str | None = Field(None, max_length=16, description="trial or operational. Published.")
+    dpia_ref: str | None = Field(None, max_length=2000, description="DPIA identifier or link. Published.")
+    eia_ref: str | None = Field(None, max_length=2000, description="Equality impact assessment. Published.")
+    policy_ref: str | None = Field(None, max_length=2000, description="Policy document. Published.")
+    intelligence_case: str | None = Field(
+        None, max_length=4000, description="Intelligence case for the place (internal, never published)."
+    )
+    data_controller: str | None = Field(None, max_length=500, description="Default: server.data_controller.")
+    public_contact: str | None = Field(None, max_length=500, description="Default: server.contact.")
+    short_notice_reason: str | None = Field(
+        None, max_length=2000, description="Needed to start within governance.notice_hours (audited)."
+    )
+
+
+class OpenIn(BaseModel):
+    reason: str | None = Field(None, max_length=2000, description="Threshold override reason.")
+    short_notice_reason: str | None = Field(None, max_length=2000)
 
 
 class Reason(BaseModel):
@@ -106,14 +125,32 @@ def get_deployment(
 )
 def open_deployment(
     deployment_id: str,
-    body: Reason | None = None,
+    body: OpenIn | None = None,
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.OPEN_DEPLOYMENT)),
 ) -> dict[str, object]:
     reason = body.reason if body else None
     return deployments.open_deployment(
-        store, actor_of(principal), deployment_id, override_reason=reason
+        store,
+        actor_of(principal),
+        deployment_id,
+        override_reason=reason,
+        short_notice_reason=body.short_notice_reason if body else None,
     ).as_dict()
+
+
+@router.post(
+    "/deployments/{deployment_id}/signage",
+    tags=["deployments"],
+    description=_roles_doc(roles.PLAN_DEPLOYMENT),
+)
+def signage_in_place(
+    deployment_id: str,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(require_roles(*roles.PLAN_DEPLOYMENT)),
+) -> dict[str, object]:
+    """Record that the signs are up at the place (who, when): opening needs it."""
+    return deployments.record_signage(store, actor_of(principal), deployment_id).as_dict()
 
 
 @router.post(

@@ -20,7 +20,12 @@ from rich.table import Table
 from openlfr.cli.app import app, clean_errors, console, fail, settings
 from openlfr.cli.demo_sample import DEMONSTRATION_NOTE, DemoSample, generated_sample, shared_sample
 from openlfr.governance.audit import Actor, verify
-from openlfr.governance.deployments import close_deployment, create_deployment, open_deployment
+from openlfr.governance.deployments import (
+    close_deployment,
+    create_deployment,
+    open_deployment,
+    record_signage,
+)
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.governance.report import deployment_record, write_record
@@ -89,6 +94,15 @@ def demo(
             pack=pack,
             threshold=threshold,
             threshold_override_reason=override,
+            phase="trial",
+            dpia_ref="none: demonstration on public sample footage (no members of the public)",
+            eia_ref="none: demonstration on public sample footage",
+            policy_ref="none: demonstration only",
+            intelligence_case="none: demonstration on public sample footage",
+            data_controller=s.server.data_controller or "whoever runs this demonstration",
+            public_contact=s.server.contact or "see the openlfr README",
+            # Honest about the demo: it is announced and opened at once, so it is published as short notice.
+            short_notice_reason="demonstration: planned and opened at once on sample footage",
         )
         console.print(
             Panel.fit(
@@ -106,7 +120,8 @@ def demo(
                 subject_id=subject.subject_id,
                 category=subject.category,
                 reason=subject.reason,
-                image_source=subject.image_source,
+                image_source="sample_image",  # closed list; the sample says where it came from
+                offence_seriousness="summary",
                 legal_basis="demonstration only",
                 approved_by="Demo Inspector",
                 expires_at=now + timedelta(hours=2),
@@ -124,6 +139,7 @@ def demo(
             )
         )
 
+        record_signage(store, planner, dep.id)  # the demo's "signs": its own console and public page
         dep = open_deployment(store, Actor("Demo Superintendent", "authorising_officer"), dep.id)
         gateway = DeploymentGateway(store, dep.id, s)
 

@@ -136,6 +136,14 @@ def _show_deployment(d: DeploymentInfo) -> None:
         ("created", f"{_fmt(d.created_at)} by {d.created_by}"),
         ("opened", f"{_fmt(d.opened_at)} by {d.opened_by}" if d.opened_at else "-"),
         ("closed", f"{_fmt(d.closed_at)} by {d.closed_by}" if d.closed_at else "-"),
+        ("trial or operational", d.phase_label),
+        ("short notice", d.short_notice_reason or "no"),
+        (
+            "signage in place",
+            f"{_fmt(d.signage_in_place_at)} by {d.signage_in_place_by}" if d.signage_in_place_at else "-",
+        ),
+        ("assessments", f"DPIA {d.dpia_ref or '-'}; EIA {d.eia_ref or '-'}; policy {d.policy_ref or '-'}"),
+        ("data controller / contact", f"{d.data_controller or '-'} / {d.public_contact or '-'}"),
     ):
         table.add_row(k, v)
     console.print(table)
@@ -174,6 +182,24 @@ def deployment_create(
     override_reason: str | None = typer.Option(
         None, help="Why the threshold is below the validated minimum."
     ),
+    phase: str | None = typer.Option(None, help="trial or operational (required; published)."),
+    dpia: str | None = typer.Option(None, "--dpia", help="DPIA identifier or link (required; published)."),
+    eia: str | None = typer.Option(
+        None, "--eia", help="Equality impact assessment identifier or link (required; published)."
+    ),
+    policy: str | None = typer.Option(
+        None, "--policy", help="Policy document identifier or link (required; published)."
+    ),
+    intelligence_case: str | None = typer.Option(
+        None, "--intelligence-case", help="Intelligence case for the place (required; never published)."
+    ),
+    data_controller: str | None = typer.Option(
+        None, help="Data controller (default server.data_controller)."
+    ),
+    contact: str | None = typer.Option(None, help="Public contact (default server.contact)."),
+    short_notice_reason: str | None = typer.Option(
+        None, help="Why it starts within governance.notice_hours (audited; published as short notice)."
+    ),
     as_: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -194,6 +220,14 @@ def deployment_create(
             pack=pack,
             threshold=threshold,
             threshold_override_reason=override_reason,
+            phase=phase,
+            dpia_ref=dpia,
+            eia_ref=eia,
+            policy_ref=policy,
+            intelligence_case=intelligence_case,
+            data_controller=data_controller,
+            public_contact=contact,
+            short_notice_reason=short_notice_reason,
         )
     if as_json:
         console.print_json(json.dumps(d.as_dict()))
@@ -209,11 +243,20 @@ def deployment_open(
     override_reason: str | None = typer.Option(
         None, help="Needed when the threshold is below the validated minimum."
     ),
+    short_notice_reason: str | None = typer.Option(
+        None, help="Needed to open within governance.notice_hours of the announcement (audited)."
+    ),
     as_: str | None = ActorOption,
 ) -> None:
     """Open a planned deployment (checks the threshold against the pack's validated minimum)."""
     with store_session() as store:
-        d = open_deployment(store, actor_of(as_), deployment_id, override_reason=override_reason)
+        d = open_deployment(
+            store,
+            actor_of(as_),
+            deployment_id,
+            override_reason=override_reason,
+            short_notice_reason=short_notice_reason,
+        )
     console.print(
         f"deployment [bold]{d.id}[/] is open; scanning is allowed {_fmt(d.starts_at)} to {_fmt(d.ends_at)}"
     )
@@ -469,11 +512,27 @@ def alert_engage(
     alert_id: str,
     outcome: str = typer.Argument(..., help="confirmed_true, confirmed_false or not_engaged"),
     note: str | None = typer.Option(None),
+    reason_explained: bool | None = typer.Option(
+        None, "--reason-explained/--reason-not-explained", help="Met the person: was the reason explained?"
+    ),
+    leaflet_given: bool | None = typer.Option(
+        None, "--leaflet-given/--leaflet-not-given", help="Met the person: was the leaflet given?"
+    ),
     as_: str | None = ActorOption,
 ) -> None:
     """The engagement outcome, as found by the officer who engaged."""
     with store_session() as store:
-        _decided(alert_svc.record_engagement(store, actor_of(as_), alert_id, outcome, note=note))
+        _decided(
+            alert_svc.record_engagement(
+                store,
+                actor_of(as_),
+                alert_id,
+                outcome,
+                note=note,
+                reason_explained=reason_explained,
+                leaflet_given=leaflet_given,
+            )
+        )
 
 
 @alert_app.command("dispose")

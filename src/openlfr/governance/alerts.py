@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select
@@ -94,6 +94,11 @@ class AlertInfo:
     evidence_reason: str | None
     purged_at: datetime | None
     has_images: bool
+    reason_explained: bool | None = None
+    leaflet_given: bool | None = None
+    escalated_at: datetime | None = None
+    evidence_review_at: datetime | None = None
+    purge_reason: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
@@ -127,6 +132,11 @@ def alert_info(a: Alert) -> AlertInfo:
         evidence_reason=a.evidence_reason,
         purged_at=a.purged_at,
         has_images=a.purged_at is None and a.probe_blob is not None,
+        reason_explained=a.reason_explained,
+        leaflet_given=a.leaflet_given,
+        escalated_at=a.escalated_at,
+        evidence_review_at=a.evidence_review_at,
+        purge_reason=a.purge_reason,
     )
 
 
@@ -201,8 +211,19 @@ def _person(actor: ActorLike) -> str:
     return str(who)
 
 
+MET = ("confirmed_true", "confirmed_false")
+"""Engagement outcomes in which an officer met the person (and so owed them the reason and the leaflet)."""
+
+
 def _decide(
-    store: Store, actor: ActorLike, alert_id: str, step: str, value: str, note: str | None, clock: Clock
+    store: Store,
+    actor: ActorLike,
+    alert_id: str,
+    step: str,
+    value: str,
+    note: str | None,
+    clock: Clock,
+    facts: dict[str, bool | None] | None = None,
 ) -> AlertInfo:
     who = _person(actor)
     now = clock()
@@ -226,6 +247,29 @@ def _decide(
                 )
             if a.engagement is not None:
                 raise GovernanceError(f"alert {a.id} already has an engagement outcome ({a.engagement})")
+            facts = facts or {}
+            if value in MET:
+                missing = [
+                    k.replace("_", " ") for k in ("reason_explained", "leaflet_given") if facts.get(k) is None
+                ]
+                if missing:
+                    raise GovernanceError(
+                        f"an engagement that met the person ({value}) must record whether "
+                        + " and whether ".join(
+                            {
+                                "reason explained": "the reason for the stop was explained",
+                                "leaflet given": "the leaflet was given",
+                            }[m]
+                            for m in missing
+                        )
+                        + " (yes or no)"
+                    )
+                a.reason_explained = bool(facts["reason_explained"])
+                a.leaflet_given = bool(facts["leaflet_given"])
+            elif any(v is not None for v in facts.values()):
+                raise GovernanceError(
+                    f"{value}: the person was not met, so there is no reason explained or leaflet given to record"
+                )
             a.engagement, a.engaged_by, a.engaged_at, a.engagement_note = value, who, now, note
         elif step == "disposal":
             if value not in DISPOSALS:
@@ -247,7 +291,13 @@ def _decide(
             deployment_id=a.deployment_id,
             target=a.id,
             at=now,
-            details={"decision": value, "note": note, "from_state": state, "to_state": alert_state(a)},
+            details={
+                "decision": value,
+                "note": note,
+                "from_state": state,
+                "to_state": alert_state(a),
+                **({k: v for k, v in (facts or {}).items() if v is not None} if step == "engagement" else {}),
+            },
         )
         return alert_info(a)
 
@@ -273,9 +323,16 @@ def record_engagement(
     *,
     note: str | None = None,
     clock: Clock = utcnow,
+    reason_explained: bool | None = None,
+    leaflet_given: bool | None = None,
 ) -> AlertInfo:
-    """What the engaging officer found: ``confirmed_true``, ``confirmed_false`` or ``not_engaged``."""
-    return _decide(store, actor, alert_id, "engagement", outcome, note, clock)
+    """What the engaging officer found: ``confirmed_true``, ``confirmed_false`` or ``not_engaged``.
+
+    When the person was met (confirmed true or false) the officer must also record, yes or no, whether the
+    reason for the stop was explained and the leaflet given (issue 15 §4); the published record counts them.
+    """
+    facts = {"reason_explained": reason_explained, "leaflet_given": leaflet_given}
+    return _decide(store, actor, alert_id, "engagement", outcome, note, clock, facts)
 
 
 def record_disposal(
@@ -291,14 +348,32 @@ def record_disposal(
     return _decide(store, actor, alert_id, "disposal", disposal, note, clock)
 
 
+def _review_date(store: Store, now: datetime, review_at: datetime | None) -> datetime:
+    if review_at is None:
+        return now + timedelta(days=store.settings.retention.evidence_review_days)
+    if review_at.tzinfo is None or review_at.utcoffset() is None:
+        raise GovernanceError("the evidence review date needs a time zone (e.g. 2030-07-01T09:00Z)")
+    if review_at <= now:
+        raise GovernanceError(f"the evidence review date {review_at.isoformat()} is not in the future")
+    return review_at
+
+
 def hold_as_evidence(
-    store: Store, actor: ActorLike, alert_id: str, reason: str, *, clock: Clock = utcnow
+    store: Store,
+    actor: ActorLike,
+    alert_id: str,
+    reason: str,
+    *,
+    clock: Clock = utcnow,
+    review_at: datetime | None = None,
 ) -> AlertInfo:
-    """Keep an alert past its retention period until released (audited)."""
+    """Keep an alert past its retention period until released or until its review date (default
+    ``retention.evidence_review_days`` ahead), when the hold lapses unless renewed (audited)."""
     who = _person(actor)
     if not reason or not reason.strip():
         raise GovernanceError("marking an alert as evidence needs a reason")
     now = clock()
+    review = _review_date(store, now, review_at)
     with store.session() as s:
         a = _load(s, alert_id)
         if a.purged_at is not None:
@@ -306,6 +381,7 @@ def hold_as_evidence(
         if a.evidence_hold:
             raise GovernanceError(f"alert {a.id} is already held as evidence ({a.evidence_reason})")
         a.evidence_hold, a.evidence_reason = True, reason.strip()
+        a.evidence_review_at = review
         record(
             s,
             actor,
@@ -313,7 +389,46 @@ def hold_as_evidence(
             deployment_id=a.deployment_id,
             target=a.id,
             at=now,
-            details={"reason": a.evidence_reason, "by": who},
+            details={"reason": a.evidence_reason, "by": who, "review_at": review.isoformat()},
+        )
+        return alert_info(a)
+
+
+def renew_evidence(
+    store: Store,
+    actor: ActorLike,
+    alert_id: str,
+    reason: str,
+    *,
+    clock: Clock = utcnow,
+    review_at: datetime | None = None,
+) -> AlertInfo:
+    """Renew an evidence hold to a new review date, with a reason (audited); unrenewed, it lapses."""
+    who = _person(actor)
+    if not reason or not reason.strip():
+        raise GovernanceError("renewing an evidence hold needs a reason")
+    now = clock()
+    review = _review_date(store, now, review_at)
+    with store.session() as s:
+        a = _load(s, alert_id)
+        if not a.evidence_hold:
+            raise GovernanceError(f"alert {a.id} is not held as evidence (a lapsed hold cannot be renewed)")
+        previous = a.evidence_review_at
+        a.evidence_review_at = review
+        a.evidence_renewals = (a.evidence_renewals or 0) + 1
+        record(
+            s,
+            actor,
+            "alert.evidence_renew",
+            deployment_id=a.deployment_id,
+            target=a.id,
+            at=now,
+            details={
+                "reason": reason.strip(),
+                "by": who,
+                "previous_review_at": previous.isoformat() if previous else None,
+                "review_at": review.isoformat(),
+            },
         )
         return alert_info(a)
 

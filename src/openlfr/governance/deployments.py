@@ -13,13 +13,15 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from openlfr.governance.audit import ActorLike, as_actor, record
+from openlfr.governance.audit import SYSTEM, ActorLike, as_actor, record
 from openlfr.governance.categories import parse_choice
 from openlfr.governance.errors import GovernanceError, NotFound, ScanRefused
 from openlfr.matching.calibration import CalibrationError, load_calibration
 from openlfr.store import Store, utcnow
 from openlfr.store.models import (
+    DEPLOYMENT_PHASES,
     DEPLOYMENT_PURPOSE_CATEGORIES,
+    PHASE_UNKNOWN,
     Alert,
     Deployment,
     WatchlistSubject,
@@ -57,6 +59,30 @@ class DeploymentInfo:
     opened_by: str | None
     closed_at: datetime | None
     closed_by: str | None
+    phase: str = PHASE_UNKNOWN
+    """``trial`` or ``operational``; ``unknown`` only for a deployment recorded before revision 0007."""
+    dpia_ref: str | None = None
+    eia_ref: str | None = None
+    policy_ref: str | None = None
+    intelligence_case: str | None = None
+    """Internal: never published."""
+    data_controller: str | None = None
+    public_contact: str | None = None
+    short_notice_reason: str | None = None
+    signage_in_place_at: datetime | None = None
+    signage_in_place_by: str | None = None
+
+    @property
+    def short_notice(self) -> bool:
+        """Announced less than the notice period ahead, under an audited override."""
+        return self.short_notice_reason is not None
+
+    @property
+    def phase_label(self) -> str:
+        """Trial or operational in words, as published (stated as unknown for old deployments)."""
+        if self.phase in DEPLOYMENT_PHASES:
+            return DEPLOYMENT_PHASES[self.phase]
+        return "not recorded (deployment planned before this was asked)"
 
     def in_window(self, at: datetime) -> bool:
         return self.starts_at <= at < self.ends_at
@@ -73,6 +99,8 @@ class DeploymentInfo:
         for k, v in self.__dict__.items():
             out[k] = v.isoformat() if isinstance(v, datetime) else v
         out["purpose_category_label"] = self.purpose_category_label
+        out["phase_label"] = self.phase_label
+        out["short_notice"] = self.short_notice
         return out
 
 
@@ -99,6 +127,16 @@ def info(d: Deployment) -> DeploymentInfo:
         opened_by=d.opened_by,
         closed_at=d.closed_at,
         closed_by=d.closed_by,
+        phase=d.phase or PHASE_UNKNOWN,
+        dpia_ref=d.dpia_ref,
+        eia_ref=d.eia_ref,
+        policy_ref=d.policy_ref,
+        intelligence_case=d.intelligence_case,
+        data_controller=d.data_controller,
+        public_contact=d.public_contact,
+        short_notice_reason=d.short_notice_reason,
+        signage_in_place_at=d.signage_in_place_at,
+        signage_in_place_by=d.signage_in_place_by,
     )
 
 
@@ -152,8 +190,14 @@ def _aware(name: str, t: datetime) -> datetime:
     return t
 
 
-def _threshold_problem(store: Store, pack: str, threshold: float) -> tuple[float | None, str | None]:
-    """(validated minimum or None, why an override reason is needed or None)."""
+def _threshold_problem(
+    store: Store, pack: str, threshold: float, watchlist_size: int | None = None
+) -> tuple[float | None, str | None]:
+    """(validated minimum or None, why an override reason is needed or None).
+
+    With ``watchlist_size`` (at opening) the threshold must also meet ``governance.target_fpir`` for a
+    watchlist of that size: a larger watchlist gives a passer-by more chances to match someone, so it needs a
+    stricter threshold (``Calibration.threshold_for``)."""
     try:
         cal = load_calibration(pack, store.settings.data_dir)
     except CalibrationError as exc:
@@ -168,7 +212,35 @@ def _threshold_problem(store: Store, pack: str, threshold: float) -> tuple[float
             f"threshold {threshold:.3f} is below pack {pack}'s validated minimum "
             f"{cal.validated_min_threshold:.3f}; an override reason is required"
         )
+    if watchlist_size and cal.points:
+        fpir = store.settings.governance.target_fpir
+        try:
+            needed = cal.threshold_for(fpir, watchlist_size)
+        except CalibrationError as exc:
+            return cal.validated_min_threshold, f"{exc}; an override reason is required"
+        if threshold < needed:
+            return cal.validated_min_threshold, (
+                f"threshold {threshold:.3f} is below {needed:.3f}, the threshold pack {pack} needs for FPIR "
+                f"{fpir:g} with a watchlist of {watchlist_size} (governance.target_fpir); an override "
+                "reason is required"
+            )
     return cal.validated_min_threshold, None
+
+
+def parse_phase(value: str | None) -> str:
+    """``trial`` or ``operational`` (case-insensitive); anything else is refused naming the choices."""
+    v = (value or "").strip().lower()
+    if v in DEPLOYMENT_PHASES:
+        return v
+    given = f" {value!r}" if value and value.strip() else ""
+    raise GovernanceError(
+        f"a deployment must say whether it is a trial or operational (phase{given} is not one of "
+        f"{', '.join(DEPLOYMENT_PHASES)})"
+    )
+
+
+def _notice(store: Store) -> timedelta:
+    return timedelta(hours=store.settings.governance.notice_hours)
 
 
 def create_deployment(
@@ -188,8 +260,24 @@ def create_deployment(
     threshold: float | None = None,
     threshold_override_reason: str | None = None,
     clock: Clock = utcnow,
+    phase: str | None = None,
+    dpia_ref: str | None = None,
+    eia_ref: str | None = None,
+    policy_ref: str | None = None,
+    intelligence_case: str | None = None,
+    data_controller: str | None = None,
+    public_contact: str | None = None,
+    short_notice_reason: str | None = None,
 ) -> DeploymentInfo:
     """Record a planned deployment (nothing can be scanned until it is opened).
+
+    Issue 15: ``phase`` (trial or operational), the references of the data protection impact assessment
+    (``dpia_ref``), the equality impact assessment (``eia_ref``) and the policy document (``policy_ref``), the
+    intelligence case for the place (``intelligence_case``, never published), the ``data_controller`` and
+    the ``public_contact`` (defaults: ``server.data_controller`` and ``server.contact``) are all required.
+    The deployment is announced (public page and feeds) from now; its start must be at least
+    ``governance.notice_hours`` away unless a ``short_notice_reason`` is given (audited, published as
+    "short notice").
 
     ``purpose_category`` (a key or the words of ``DEPLOYMENT_PURPOSE_CATEGORIES``), ``legal_basis`` (a short
     summary) and ``authorising_role`` (the authorising officer's rank or role, e.g. "Superintendent") are
@@ -206,6 +294,23 @@ def create_deployment(
     ):
         if not value or not value.strip():
             raise GovernanceError(f"a deployment needs a {name}")
+    controller = (data_controller or store.settings.server.data_controller or "").strip()
+    contact = (public_contact or store.settings.server.contact or "").strip()
+    missing = [
+        name
+        for name, value in (
+            ("the data protection impact assessment reference (dpia_ref)", dpia_ref),
+            ("the equality impact assessment reference (eia_ref)", eia_ref),
+            ("the policy document reference (policy_ref)", policy_ref),
+            ("the intelligence case summary for the place (intelligence_case)", intelligence_case),
+            ("the data controller (data_controller or server.data_controller)", controller),
+            ("the public contact (public_contact or server.contact)", contact),
+        )
+        if not (value or "").strip()
+    ]
+    if missing:
+        raise GovernanceError("a deployment cannot be created without " + "; ".join(missing))
+    phase_key = parse_phase(phase)
     category = parse_purpose_category(purpose_category or "")
     if authorising_role.strip().casefold() == authorising_officer.strip().casefold():
         raise GovernanceError(
@@ -244,6 +349,13 @@ def create_deployment(
         threshold = cal.validated_min_threshold
     if not -1.0 <= threshold <= 1.0:
         raise GovernanceError(f"threshold {threshold} is not a cosine similarity (-1..1)")
+    short_reason = (short_notice_reason or "").strip() or None
+    if starts_at < now + _notice(store) and short_reason is None:
+        raise GovernanceError(
+            f"the deployment starts {starts_at.isoformat()}, within the {store.settings.governance.notice_hours:g}"
+            f"-hour notice period (governance.notice_hours): start at or after {(now + _notice(store)).isoformat()}"
+            ", or give a short-notice reason (published as short notice)"
+        )
     reason = (threshold_override_reason or "").strip() or None
     validated_min, problem = _threshold_problem(store, pack_name, threshold)
     # Below a known validated minimum is refused now; with no calibration at all, opening asks for the reason.
@@ -266,6 +378,14 @@ def create_deployment(
             status="planned",
             created_at=now,
             created_by=str(who),
+            phase=phase_key,
+            dpia_ref=(dpia_ref or "").strip(),
+            eia_ref=(eia_ref or "").strip(),
+            policy_ref=(policy_ref or "").strip(),
+            intelligence_case=(intelligence_case or "").strip(),
+            data_controller=controller,
+            public_contact=contact,
+            short_notice_reason=short_reason,
         )
         s.add(dep)
         s.flush()
@@ -290,7 +410,63 @@ def create_deployment(
                 "pack": pack_name,
                 "threshold": dep.threshold,
                 "threshold_override_reason": reason,
+                "phase": phase_key,
+                "dpia_ref": dep.dpia_ref,
+                "eia_ref": dep.eia_ref,
+                "policy_ref": dep.policy_ref,
+                "intelligence_case": dep.intelligence_case,
+                "data_controller": controller,
+                "public_contact": contact,
             },
+        )
+        if short_reason is not None:
+            _audit_short_notice(s, who, dep, short_reason, now, store)
+        return info(dep)
+
+
+def _audit_short_notice(
+    s: Session, who: ActorLike, dep: Deployment, reason: str, now: datetime, store: Store
+) -> None:
+    record(
+        s,
+        who,
+        "deployment.short_notice",
+        deployment_id=dep.id,
+        at=now,
+        details={
+            "reason": reason,
+            "notice_hours": store.settings.governance.notice_hours,
+            "announced_at": dep.created_at.isoformat(),
+            "starts_at": dep.starts_at.isoformat(),
+        },
+    )
+
+
+def record_signage(
+    store: Store, actor: ActorLike, deployment_id: str, *, note: str | None = None, clock: Clock = utcnow
+) -> DeploymentInfo:
+    """Record that the signs are up at the place (who, when): opening needs it (issue 15 §1)."""
+    now = clock()
+    who = as_actor(actor)
+    if who == SYSTEM or who.name == "system":
+        raise GovernanceError(
+            "signage in place is recorded by the person who checked the signs, not the system"
+        )
+    with store.session() as s:
+        dep = load(s, deployment_id, for_update=True)
+        if dep.status != "planned":
+            raise GovernanceError(
+                f"deployment {dep.id} is {dep.status}: signage is recorded before a deployment opens"
+            )
+        dep.signage_in_place_at = now
+        dep.signage_in_place_by = str(who)
+        record(
+            s,
+            who,
+            "deployment.signage_in_place",
+            deployment_id=dep.id,
+            at=now,
+            details={"note": (note or "").strip() or None, "location": dep.location},
         )
         return info(dep)
 
@@ -302,9 +478,13 @@ def open_deployment(
     *,
     override_reason: str | None = None,
     clock: Clock = utcnow,
+    short_notice_reason: str | None = None,
 ) -> DeploymentInfo:
-    """planned -> open. Rule 2: the threshold must be at or above the pack's validated minimum, or an
-    override reason must be given (here or at creation); the override is audited."""
+    """planned -> open. Rule 2: the threshold must be at or above the pack's validated minimum and the
+    threshold calibrated for ``governance.target_fpir`` at the watchlist's actual size, or an override reason
+    must be given (here or at creation); the override is audited. Issue 15: the watchlist may not be empty,
+    the signage must be recorded in place, and the deployment must have been announced at least
+    ``governance.notice_hours`` ago unless a short-notice reason is given (here or at creation)."""
     now = clock()
     who = as_actor(actor)
     with store.session() as s:
@@ -317,7 +497,25 @@ def open_deployment(
             raise GovernanceError(
                 f"deployment {dep.id}'s window ended at {dep.ends_at.isoformat()}: it cannot open"
             )
-        validated_min, problem = _threshold_problem(store, dep.pack, dep.threshold)
+        n_subjects = s.scalar(select(func.count()).where(WatchlistSubject.deployment_id == dep.id)) or 0
+        short_reason = (short_notice_reason or "").strip() or None
+        missing = []
+        if n_subjects == 0:
+            missing.append("its watchlist is empty (enrol at least one subject)")
+        if dep.signage_in_place_at is None:
+            missing.append(
+                "no one has recorded the signage in place (openlfr deployment signage-in-place ID)"
+            )
+        notice_ends = dep.created_at + _notice(store)
+        if now < notice_ends and dep.short_notice_reason is None and short_reason is None:
+            missing.append(
+                f"it was announced at {dep.created_at.isoformat()}, less than the "
+                f"{store.settings.governance.notice_hours:g}-hour notice period ago: it may open from "
+                f"{notice_ends.isoformat()}, or with a short-notice reason"
+            )
+        if missing:
+            raise GovernanceError(f"deployment {dep.id} cannot open: " + "; ".join(missing))
+        validated_min, problem = _threshold_problem(store, dep.pack, dep.threshold, n_subjects)
         reason = (override_reason or "").strip() or dep.threshold_override_reason
         if problem:
             if not reason:
@@ -337,11 +535,13 @@ def open_deployment(
                 },
             )
             dep.threshold_override_reason = reason
+        if now < notice_ends and dep.short_notice_reason is None and short_reason is not None:
+            dep.short_notice_reason = short_reason
+            _audit_short_notice(s, who, dep, short_reason, now, store)
         dep.validated_min_threshold = validated_min
         dep.status = "open"
         dep.opened_at = now
         dep.opened_by = str(who)
-        n_subjects = s.scalar(select(func.count()).where(WatchlistSubject.deployment_id == dep.id)) or 0
         record(
             s,
             who,
@@ -374,6 +574,24 @@ def watchlist_age_counts(session: Session, dep: Deployment) -> tuple[int, int, i
     return len(dobs), under, unknown
 
 
+def watchlist_composition(session: Session, deployment_id: str) -> dict[str, dict[str, int]]:
+    """Counts of the watchlist's entries by category, image source and offence seriousness (keys as stored;
+    ``None`` for entries recorded before those were asked is counted under "not stated")."""
+    out: dict[str, dict[str, int]] = {}
+    for name, column in (
+        ("category", WatchlistSubject.category),
+        ("image_source", WatchlistSubject.image_source),
+        ("offence_seriousness", WatchlistSubject.offence_seriousness),
+    ):
+        rows = session.execute(
+            select(column, func.count())
+            .where(WatchlistSubject.deployment_id == deployment_id)
+            .group_by(column)
+        ).tuples()
+        out[name] = {str(k) if k is not None else "not stated": int(v) for k, v in rows}
+    return out
+
+
 @dataclass(frozen=True)
 class CloseResult:
     deployment: DeploymentInfo
@@ -397,6 +615,7 @@ def close_deployment(
         if dep.status == "closed":
             raise GovernanceError(f"deployment {dep.id} is already closed")
         size, under, unknown = watchlist_age_counts(s, dep)
+        composition = watchlist_composition(s, dep.id)
         blob_ids = list(
             s.scalars(select(WatchlistTemplate.image_blob).where(WatchlistTemplate.deployment_id == dep.id))
         )
@@ -417,6 +636,8 @@ def close_deployment(
         dep.watchlist_size_at_close = size
         dep.watchlist_under_18_at_close = under
         dep.watchlist_dob_unknown_at_close = unknown
+        if dep.watchlist_composition_at_close is None:
+            dep.watchlist_composition_at_close = composition
         record(
             s,
             who,

@@ -10,7 +10,6 @@ never by name.
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 from collections.abc import Callable
@@ -23,10 +22,20 @@ from sqlalchemy import func, select
 from openlfr.config import Settings
 from openlfr.governance.alerts import truth
 from openlfr.governance.audit import ActorLike, record
-from openlfr.governance.deployments import DeploymentInfo, load, watchlist_age_counts
+from openlfr.governance.closed_lists import IMAGE_SOURCES, OFFENCE_SERIOUSNESS
+from openlfr.governance.deployments import (
+    DeploymentInfo,
+    info,
+    load,
+    watchlist_age_counts,
+    watchlist_composition,
+)
+from openlfr.governance.errors import GovernanceError
 from openlfr.governance.measures import alert_precision, false_alerts_per_1000
+from openlfr.governance.templates import render_template
 from openlfr.store import Store, utcnow
 from openlfr.store.models import (
+    DEPLOYMENT_PHASES,
     DEPLOYMENT_PURPOSE_CATEGORIES,
     WATCHLIST_CATEGORIES,
     Alert,
@@ -60,6 +69,16 @@ def purpose_category_label(dep: Deployment | DeploymentInfo) -> str | None:
     return DEPLOYMENT_PURPOSE_CATEGORIES.get(dep.purpose_category, dep.purpose_category)
 
 
+def _labelled(
+    composition: dict[str, dict[str, int]] | None, part: str, words: dict[str, str]
+) -> dict[str, int] | None:
+    """One part of a watchlist's composition with its keys in words (as published), or None if unknown."""
+    counts = (composition or {}).get(part)
+    if not counts:
+        return None
+    return {words.get(k, k): v for k, v in sorted(counts.items())}
+
+
 def deployment_record(
     store: Store, deployment_id: str, actor: ActorLike | None = None, *, clock: Clock = utcnow
 ) -> dict[str, Any]:
@@ -83,6 +102,12 @@ def deployment_record(
                 .tuples()
                 .all()
             )
+        if dep.watchlist_composition_at_close is not None:
+            composition = dep.watchlist_composition_at_close
+        elif dep.status == "closed":
+            composition = None  # closed before revision 0007: only the totals were frozen
+        else:
+            composition = watchlist_composition(s, dep.id)
         counters = list(s.scalars(select(CameraCounter).where(CameraCounter.deployment_id == dep.id)))
         alerts = list(s.scalars(select(Alert).where(Alert.deployment_id == dep.id)))
         # "Faces seen" counts people (tracks), not per-frame detections: dividing false alerts by detections
@@ -120,6 +145,10 @@ def deployment_record(
                 if by_category
                 else None
             ),
+            "watchlist_by_image_source": _labelled(composition, "image_source", IMAGE_SOURCES),
+            "watchlist_by_offence_seriousness": _labelled(
+                composition, "offence_seriousness", OFFENCE_SERIOUSNESS
+            ),
             "faces_seen": faces_seen,
             "face_detections": sum(c.faces_seen for c in counters),
             "frames_processed": sum(c.frames_processed for c in counters),
@@ -140,8 +169,27 @@ def deployment_record(
             "alert_precision_ci95": [precision.ci_low, precision.ci_high],
             "alert_precision_adjudicated": precision.adjudicated,
             "false_alerts_per_1000_faces": false_alerts_per_1000(false_alerts, faces_seen),
+            "phase": info(dep).phase_label,
+            "announced_at": dep.created_at.isoformat(),
+            "short_notice": dep.short_notice_reason is not None,
+            "signage_in_place_at": dep.signage_in_place_at.isoformat() if dep.signage_in_place_at else None,
+            "dpia_ref": dep.dpia_ref,
+            "eia_ref": dep.eia_ref,
+            "policy_ref": dep.policy_ref,
+            "data_controller": dep.data_controller or store.settings.server.data_controller or None,
+            "public_contact": dep.public_contact or store.settings.server.contact or None,
+            "engagements_reason_explained": sum(1 for a in alerts if a.reason_explained),
+            "engagements_leaflet_given": sum(1 for a in alerts if a.leaflet_given),
+            "alerts_escalated": sum(1 for a in alerts if a.escalated_at is not None),
+            "alerts_purged_undecided": sum(1 for a in alerts if a.purge_reason == "adjudication_overdue"),
+            "confirmed_false_purged": sum(1 for a in alerts if a.purge_reason == "confirmed_false"),
+            "evidence_holds": sum(1 for a in alerts if a.evidence_hold),
+            "evidence_holds_lapsed": sum(1 for a in alerts if a.evidence_lapsed_at is not None),
+            "evidence_hold_renewals": sum(a.evidence_renewals or 0 for a in alerts),
             "generated_at": now.isoformat(),
         }
+        if by_category is None and composition is not None:
+            rec["watchlist_by_category"] = _labelled(composition, "category", WATCHLIST_CATEGORIES)
         if actor is not None:
             record(
                 s, actor, "report.deployment", deployment_id=dep.id, at=now, details={"alerts": len(alerts)}
@@ -158,6 +206,15 @@ FIELDS: list[tuple[str, str]] = [
     ("purpose_category", "Purpose category"),
     ("legal_basis", "Legal basis"),
     ("authorised_by_role", "Authorised by"),
+    ("phase", "Trial or operational"),
+    ("announced_at", "Announced"),
+    ("short_notice", "Short notice (announced less than the notice period ahead)"),
+    ("signage_in_place_at", "Signage recorded in place"),
+    ("dpia_ref", "Data protection impact assessment"),
+    ("eia_ref", "Equality impact assessment"),
+    ("policy_ref", "Policy document"),
+    ("data_controller", "Data controller"),
+    ("public_contact", "Questions and complaints"),
     ("starts_at", "Starts"),
     ("ends_at", "Ends"),
     ("opened_at", "Opened"),
@@ -168,12 +225,23 @@ FIELDS: list[tuple[str, str]] = [
     ("watchlist_holds_under_18", "Watchlist holds anyone under 18"),
     ("watchlist_under_18", "Watchlist entries under 18"),
     ("watchlist_date_of_birth_unknown", "Watchlist entries with no date of birth"),
+    ("watchlist_by_category", "Watchlist by category"),
+    ("watchlist_by_image_source", "Watchlist by image source"),
+    ("watchlist_by_offence_seriousness", "Watchlist by offence seriousness"),
     ("faces_seen", "Faces seen"),
     ("alerts", "Alerts"),
     ("true_alerts", "True alerts (confirmed)"),
     ("false_alerts", "False alerts"),
     ("unadjudicated_alerts", "Alerts not adjudicated"),
     ("engagements", "Engagements"),
+    ("engagements_reason_explained", "Engagements where the reason was explained"),
+    ("engagements_leaflet_given", "Engagements where the leaflet was given"),
+    ("alerts_escalated", "Alerts undecided past the adjudication period (sent to a supervisor)"),
+    ("alerts_purged_undecided", "Alerts purged still undecided after escalation"),
+    ("confirmed_false_purged", "Confirmed-false alerts whose images were purged"),
+    ("evidence_holds", "Alerts held as evidence"),
+    ("evidence_holds_lapsed", "Evidence holds lapsed at review"),
+    ("evidence_hold_renewals", "Evidence hold renewals"),
     ("arrests", "Arrests"),
     ("advice", "Words of advice"),
     ("alert_precision", "Alert precision"),
@@ -203,60 +271,186 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def record_csv(rec: dict[str, Any]) -> str:
-    """One header row and one data row (so records of many deployments concatenate into one table)."""
+def write_csv(fields: list[tuple[str, str]], rows: list[dict[str, Any]]) -> str:
+    """The one place published records become CSV: a header of the field keys, one row per record."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow([k for k, _ in FIELDS])
-    w.writerow([_cell(rec.get(k)) for k, _ in FIELDS])
+    w.writerow([k for k, _ in fields])
+    for rec in rows:
+        w.writerow([_cell(rec.get(k)) for k, _ in fields])
     return buf.getvalue()
 
 
-def record_html(rec: dict[str, Any]) -> str:
-    rows = "\n".join(
-        f'<tr><th scope="row">{html.escape(label)}</th><td>{html.escape(_cell(rec.get(key)))}</td></tr>'
-        for key, label in FIELDS
-    )
+def record_csv(rec: dict[str, Any]) -> str:
+    """One header row and one data row (so records of many deployments concatenate into one table)."""
+    return write_csv(FIELDS, [rec])
+
+
+def record_summary(rec: dict[str, Any]) -> str:
+    """The record's one-sentence summary: alerts, faces seen and alert precision with its interval."""
     p = rec.get("alert_precision")
-    summary = (
-        f"{rec['alerts']} alert(s) from {rec['faces_seen']:,} faces seen; "
-        + (
-            f"{rec['true_alerts']} of {rec['alert_precision_adjudicated']} adjudicated alerts were true "
-            f"(precision {p:.0%}, 95% interval {rec['alert_precision_ci95'][0]:.0%} to "
-            f"{rec['alert_precision_ci95'][1]:.0%})"
-            if p is not None
-            else "no alert was adjudicated"
-        )
-        + f"; {rec['unadjudicated_alerts']} not adjudicated."
+    adjudicated = (
+        f"{rec['true_alerts']} of {rec['alert_precision_adjudicated']} adjudicated alerts were true "
+        f"(precision {p:.0%}, 95% interval {rec['alert_precision_ci95'][0]:.0%} to "
+        f"{rec['alert_precision_ci95'][1]:.0%})"
+        if p is not None
+        else "no alert was adjudicated"
     )
+    return (
+        f"{rec['alerts']} alert(s) from {rec['faces_seen']:,} faces seen; {adjudicated}; "
+        f"{rec['unadjudicated_alerts']} not adjudicated."
+    )
+
+
+def record_html(rec: dict[str, Any]) -> str:
+    """The record as a readable page (``governance/templates/record.html``)."""
     title = f"Live facial recognition deployment record: {rec['location']}, {rec['date']}"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 48rem; margin: 2rem auto; padding: 0 1rem; color: #111; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #ccc; vertical-align: top; }}
-th {{ width: 45%; font-weight: 600; }}
-</style></head>
-<body>
-<h1>{html.escape(title)}</h1>
-<p>{html.escape(summary)}</p>
-<table>
-{rows}
-</table>
-<p><small>Alert precision counts alerts whose truth was established by people (confirmed true, confirmed
-false, or dismissed by the operator). The system never decides that a match is true.</small></p>
-</body></html>
-"""
+    rows = [(label, _cell(rec.get(key))) for key, label in FIELDS]
+    return render_template("record.html", title=title, summary=record_summary(rec), rows=rows)
 
 
 def write_record(rec: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Write ``deployment-<id>.json``, ``.csv`` and ``.html`` into ``out_dir``."""
+    """Write ``deployment-<id>.json``, ``.csv`` and ``.html`` into ``out_dir``. Nothing is published without
+    a data controller and a public contact (issue 15 §3): a record lacking either is refused, naming it."""
+    missing = [k for k in ("data_controller", "public_contact") if not rec.get(k)]
+    if missing:
+        raise GovernanceError(
+            f"deployment {rec['deployment_id']}'s record cannot be published without "
+            + " and ".join(m.replace("_", " ") for m in missing)
+            + " (set server.data_controller / server.contact)"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"deployment-{rec['deployment_id']}"
     paths = [stem.with_suffix(".json"), stem.with_suffix(".csv"), stem.with_suffix(".html")]
     paths[0].write_text(json.dumps(rec, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     paths[1].write_text(record_csv(rec), encoding="utf-8")
     paths[2].write_text(record_html(rec), encoding="utf-8")
+    return paths
+
+
+# --- Totals over a period (issue 15 §8): the figures a force publishes yearly. -----------------------------
+
+# (key, label) in the order of the published table.
+PERIOD_FIELDS: list[tuple[str, str]] = [
+    ("period_from", "From"),
+    ("period_to", "To (not included)"),
+    ("deployments", "Deployments"),
+    ("trial_deployments", "Of which trials"),
+    ("operational_deployments", "Of which operational"),
+    ("phase_not_recorded", "Of which trial or operational not recorded"),
+    ("short_notice_deployments", "Deployments at short notice"),
+    ("threshold_overrides", "Deployments run below the validated threshold (overrides)"),
+    ("faces_seen", "Faces seen"),
+    ("alerts", "Alerts"),
+    ("true_alerts", "True alerts (confirmed)"),
+    ("false_alerts", "False alerts"),
+    ("unadjudicated_alerts", "Alerts not adjudicated"),
+    ("arrests", "Arrests"),
+    ("engagements", "Engagements"),
+    ("engagements_reason_explained", "Engagements where the reason was explained"),
+    ("engagements_leaflet_given", "Engagements where the leaflet was given"),
+    ("alert_precision", "Alert precision"),
+    ("alert_precision_ci95", "Alert precision, 95% interval"),
+    ("false_alerts_per_1000_faces", "False alerts per 1,000 faces seen"),
+    ("alerts_escalated", "Alerts undecided past the adjudication period"),
+    ("alerts_purged_undecided", "Alerts purged still undecided"),
+    ("confirmed_false_purged", "Confirmed-false alerts whose images were purged"),
+    ("evidence_holds_lapsed", "Evidence holds lapsed at review"),
+    ("generated_at", "Totals generated"),
+]
+
+_SUMMED = (
+    "faces_seen",
+    "alerts",
+    "true_alerts",
+    "false_alerts",
+    "unadjudicated_alerts",
+    "arrests",
+    "engagements",
+    "engagements_reason_explained",
+    "engagements_leaflet_given",
+    "alerts_escalated",
+    "alerts_purged_undecided",
+    "confirmed_false_purged",
+    "evidence_holds_lapsed",
+)
+
+
+def period_totals(
+    store: Store, start: datetime, end: datetime, actor: ActorLike | None = None, *, clock: Clock = utcnow
+) -> dict[str, Any]:
+    """Totals over the deployments that opened and whose window starts in ``[start, end)``: counts summed,
+    alert precision pooled over all adjudicated alerts (with its 95% interval), false alerts per 1,000
+    faces over all faces seen. Audited when ``actor`` is given."""
+    for name, t in (("--from", start), ("--to", end)):
+        if t.tzinfo is None or t.utcoffset() is None:
+            raise GovernanceError(f"{name} needs a time zone (e.g. 2030-01-01T00:00Z)")
+    if end <= start:
+        raise GovernanceError(f"the period ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+    now = clock()
+    with store.session() as s:
+        ids = list(
+            s.scalars(
+                select(Deployment.id)
+                .where(
+                    Deployment.starts_at >= start,
+                    Deployment.starts_at < end,
+                    Deployment.opened_at.is_not(None),
+                )
+                .order_by(Deployment.starts_at)
+            )
+        )
+    recs = [deployment_record(store, i, clock=clock) for i in ids]
+    totals: dict[str, Any] = {
+        "period_from": start.isoformat(),
+        "period_to": end.isoformat(),
+        "deployments": len(recs),
+        "trial_deployments": sum(1 for r in recs if r["phase"] == DEPLOYMENT_PHASES["trial"]),
+        "operational_deployments": sum(1 for r in recs if r["phase"] == DEPLOYMENT_PHASES["operational"]),
+        "short_notice_deployments": sum(1 for r in recs if r["short_notice"]),
+        "threshold_overrides": sum(1 for r in recs if r["threshold_override_reason"]),
+    }
+    totals["phase_not_recorded"] = (
+        totals["deployments"] - totals["trial_deployments"] - totals["operational_deployments"]
+    )
+    for key in _SUMMED:
+        totals[key] = sum(int(r[key]) for r in recs)
+    precision = alert_precision(
+        totals["true_alerts"], totals["true_alerts"] + totals["false_alerts"], totals["unadjudicated_alerts"]
+    )
+    totals["alert_precision"] = precision.value
+    totals["alert_precision_ci95"] = [precision.ci_low, precision.ci_high]
+    totals["alert_precision_adjudicated"] = precision.adjudicated
+    totals["false_alerts_per_1000_faces"] = false_alerts_per_1000(
+        totals["false_alerts"], totals["faces_seen"]
+    )
+    totals["deployment_ids"] = ids
+    totals["generated_at"] = now.isoformat()
+    if actor is not None:
+        with store.session() as s:
+            record(
+                s,
+                actor,
+                "report.period",
+                at=now,
+                details={"from": start.isoformat(), "to": end.isoformat(), "deployments": len(ids)},
+            )
+    return totals
+
+
+def period_html(totals: dict[str, Any]) -> str:
+    title = f"Live facial recognition: totals {totals['period_from'][:10]} to {totals['period_to'][:10]}"
+    summary = f"{totals['deployments']} deployment(s). " + record_summary(totals)
+    rows = [(label, _cell(totals.get(key))) for key, label in PERIOD_FIELDS]
+    return render_template("period.html", title=title, summary=summary, rows=rows)
+
+
+def write_period(totals: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Write ``totals-<from>-<to>.json``, ``.csv`` and ``.html`` into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / f"totals-{totals['period_from'][:10]}-{totals['period_to'][:10]}"
+    paths = [stem.with_suffix(".json"), stem.with_suffix(".csv"), stem.with_suffix(".html")]
+    paths[0].write_text(json.dumps(totals, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    paths[1].write_text(write_csv(PERIOD_FIELDS, [totals]), encoding="utf-8")
+    paths[2].write_text(period_html(totals), encoding="utf-8")
     return paths

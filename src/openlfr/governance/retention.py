@@ -7,7 +7,10 @@ One purge run, at the clock's ``now``:
 3. purges alerts raised more than ``retention.alert_retention_hours`` ago: their image blobs are deleted
    and the row keeps only what the published record counts (camera, times, score, threshold, decisions),
    not the subject, track or images. Alerts held as evidence or under adjudication are kept, and the
-   purge audits which ones it kept and why;
+   purge audits which ones it kept and why. Keeping is bounded (issue 15 §5): an alert still undecided
+   ``retention.max_adjudication_hours`` after it was raised goes to a supervisor, and is purged if still
+   undecided ``retention.escalation_hours`` later; an alert confirmed false keeps only its counts (its images
+   go at the next run, whatever the period); an evidence hold lapses at its review date unless renewed;
 4. destroys the alerts key of a closed deployment once none of its alerts still holds images.
 
 Every deletion is audited, one row per alert or subject, in the same transaction as the deletion.
@@ -19,9 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
-from openlfr.governance.alerts import under_adjudication
+from openlfr.governance.alerts import alert_state, under_adjudication
 from openlfr.governance.audit import SYSTEM, ActorLike, record
 from openlfr.governance.deployments import close_deployment
 from openlfr.store import Store, utcnow
@@ -40,6 +44,12 @@ class PurgeReport:
     kept_as_evidence: list[str] = field(default_factory=list)
     kept_under_adjudication: list[str] = field(default_factory=list)
     alert_keys_destroyed: list[str] = field(default_factory=list)
+    escalated: list[str] = field(default_factory=list)
+    """Undecided past ``retention.max_adjudication_hours``: passed to a supervisor."""
+    overdue_purged: list[str] = field(default_factory=list)
+    """Still undecided ``retention.escalation_hours`` after escalation: purged."""
+    confirmed_false_purged: list[str] = field(default_factory=list)
+    evidence_lapsed: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -51,7 +61,114 @@ class PurgeReport:
             "kept_as_evidence": self.kept_as_evidence,
             "kept_under_adjudication": self.kept_under_adjudication,
             "alert_keys_destroyed": self.alert_keys_destroyed,
+            "escalated": self.escalated,
+            "overdue_purged": self.overdue_purged,
+            "confirmed_false_purged": self.confirmed_false_purged,
+            "evidence_lapsed": self.evidence_lapsed,
         }
+
+
+def _purge_alert(
+    store: Store,
+    s: Session,
+    actor: ActorLike,
+    a: Alert,
+    now: datetime,
+    why: str,
+    retention_hours: float,
+    report: PurgeReport,
+) -> None:
+    """Delete an alert's images and personal data; the row keeps what the published record counts."""
+    blobs = [b for b in (a.probe_blob, a.frame_blob, a.candidate_blob) if b]
+    report.blobs_deleted += store.blobs.delete_many(a.deployment_id, blobs)
+    record(
+        s,
+        actor,
+        "alert.purge",
+        deployment_id=a.deployment_id,
+        target=a.id,
+        at=now,
+        details={
+            "raised_at": a.raised_at.isoformat(),
+            "retention_hours": retention_hours,
+            "images_deleted": len(blobs),
+            "reason": why,
+        },
+    )
+    a.subject_id = None
+    a.track_id = None
+    a.template_index = None
+    a.probe_blob = a.frame_blob = a.candidate_blob = None
+    a.purged_at = now
+    a.purge_reason = why
+    report.alerts_purged += 1
+    if why == "confirmed_false":
+        report.confirmed_false_purged.append(a.id)
+    elif why == "adjudication_overdue":
+        report.overdue_purged.append(a.id)
+
+
+def _bound_evidence_holds(
+    s: Session, actor: ActorLike, now: datetime, review_days: float, report: PurgeReport
+) -> None:
+    """An evidence hold lapses at its review date unless renewed; a hold from before review dates existed
+    (schema revision 0007) is given one, ``review_days`` from now."""
+    for a in s.scalars(select(Alert).where(Alert.evidence_hold.is_(True), Alert.purged_at.is_(None))):
+        if a.evidence_review_at is None:
+            a.evidence_review_at = now + timedelta(days=review_days)
+            record(
+                s,
+                actor,
+                "alert.evidence_review_set",
+                deployment_id=a.deployment_id,
+                target=a.id,
+                at=now,
+                details={"review_at": a.evidence_review_at.isoformat(), "reason": "hold had no review date"},
+            )
+        elif a.evidence_review_at <= now:
+            a.evidence_hold = False
+            a.evidence_lapsed_at = now
+            record(
+                s,
+                actor,
+                "alert.evidence_lapse",
+                deployment_id=a.deployment_id,
+                target=a.id,
+                at=now,
+                details={"review_at": a.evidence_review_at.isoformat(), "held_for": a.evidence_reason},
+            )
+            report.evidence_lapsed.append(a.id)
+
+
+def _escalate_overdue(
+    s: Session, actor: ActorLike, now: datetime, max_hours: float, report: PurgeReport
+) -> None:
+    """An alert still undecided ``max_hours`` after it was raised goes to a supervisor (audited)."""
+    cutoff = now - timedelta(hours=max_hours)
+    rows = s.scalars(
+        select(Alert)
+        .where(Alert.purged_at.is_(None), Alert.escalated_at.is_(None), Alert.raised_at <= cutoff)
+        .order_by(Alert.seq)
+    )
+    for a in rows:
+        if not under_adjudication(a):
+            continue
+        a.escalated_at = now
+        record(
+            s,
+            actor,
+            "alert.escalate",
+            deployment_id=a.deployment_id,
+            target=a.id,
+            at=now,
+            details={
+                "to": "supervisor",
+                "raised_at": a.raised_at.isoformat(),
+                "max_adjudication_hours": max_hours,
+                "state": alert_state(a),
+            },
+        )
+        report.escalated.append(a.id)
 
 
 def purge(store: Store, actor: ActorLike = SYSTEM, *, clock: Clock = utcnow) -> PurgeReport:
@@ -103,39 +220,41 @@ def purge(store: Store, actor: ActorLike = SYSTEM, *, clock: Clock = utcnow) -> 
 
     cutoff = now - timedelta(hours=settings.alert_retention_hours)
     with store.session() as s:
-        due = list(
+        _bound_evidence_holds(s, actor, now, settings.evidence_review_days, report)
+        _escalate_overdue(s, actor, now, settings.max_adjudication_hours, report)
+        overdue_cutoff = now - timedelta(hours=settings.escalation_hours)
+        candidates = list(
             s.scalars(
-                select(Alert).where(Alert.purged_at.is_(None), Alert.raised_at <= cutoff).order_by(Alert.seq)
+                select(Alert)
+                .where(
+                    Alert.purged_at.is_(None),
+                    or_(
+                        Alert.raised_at <= cutoff,
+                        Alert.engagement == "confirmed_false",
+                        Alert.escalated_at <= overdue_cutoff,
+                    ),
+                )
+                .order_by(Alert.seq)
             )
         )
-        for a in due:
+        for a in candidates:
             if a.evidence_hold:
                 report.kept_as_evidence.append(a.id)
                 continue
-            if under_adjudication(a):
-                report.kept_under_adjudication.append(a.id)
+            if a.engagement == "confirmed_false":
+                # Found not to be the person sought: only the counts stay, whatever the retention period.
+                why = "confirmed_false"
+            elif under_adjudication(a):
+                if a.escalated_at is None or a.escalated_at > overdue_cutoff:
+                    if a.raised_at <= cutoff:
+                        report.kept_under_adjudication.append(a.id)
+                    continue
+                why = "adjudication_overdue"
+            elif a.raised_at <= cutoff:
+                why = "retention"
+            else:
                 continue
-            blobs = [b for b in (a.probe_blob, a.frame_blob, a.candidate_blob) if b]
-            report.blobs_deleted += store.blobs.delete_many(a.deployment_id, blobs)
-            record(
-                s,
-                actor,
-                "alert.purge",
-                deployment_id=a.deployment_id,
-                target=a.id,
-                at=now,
-                details={
-                    "raised_at": a.raised_at.isoformat(),
-                    "retention_hours": settings.alert_retention_hours,
-                    "images_deleted": len(blobs),
-                },
-            )
-            a.subject_id = None
-            a.track_id = None
-            a.template_index = None
-            a.probe_blob = a.frame_blob = a.candidate_blob = None
-            a.purged_at = now
-            report.alerts_purged += 1
+            _purge_alert(store, s, actor, a, now, why, settings.alert_retention_hours, report)
         if report.kept_as_evidence or report.kept_under_adjudication:
             record(
                 s,

@@ -48,6 +48,14 @@ DEPLOYMENT_PURPOSE_CATEGORIES: dict[str, str] = {
     "public_event_safety": "keeping a public event or gathering safe",
 }
 
+# Trial or operational (issue 15 §2): required on every deployment and published. "unknown" is only for
+# deployments recorded before revision 0007, and is published as such.
+DEPLOYMENT_PHASES: dict[str, str] = {
+    "trial": "trial",
+    "operational": "operational",
+}
+PHASE_UNKNOWN = "unknown"
+
 # Key purposes: a deployment's watchlist and its alerts are kept for different periods (rule 5 vs
 # rule 4), so each has its own data key and each key is destroyed when its data must be gone.
 KEY_PURPOSES = ("watchlist", "alerts")
@@ -87,6 +95,29 @@ class Deployment(Base):
     watchlist_size_at_close: Mapped[int | None] = mapped_column(Integer, nullable=True)
     watchlist_under_18_at_close: Mapped[int | None] = mapped_column(Integer, nullable=True)
     watchlist_dob_unknown_at_close: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Issue 15 (revision 0007). Nullable only for deployments recorded before it; create_deployment requires
+    # them. ``phase`` of such a deployment is "unknown", stated as such wherever it is published.
+    phase: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """A key of :data:`DEPLOYMENT_PHASES` (trial or operational), or "unknown" (recorded before 0007)."""
+    dpia_ref: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Data protection impact assessment: identifier or link (published)."""
+    eia_ref: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Equality impact assessment: identifier or link (published)."""
+    policy_ref: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Appropriate policy document: identifier or link (published)."""
+    intelligence_case: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Summary of the intelligence case for the place and time (internal, never published)."""
+    data_controller: Mapped[str | None] = mapped_column(Text, nullable=True)
+    public_contact: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """How the public can ask questions or complain about this deployment (published)."""
+    short_notice_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Why it was announced less than ``governance.notice_hours`` ahead (audited; shown as "short notice")."""
+    signage_in_place_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    signage_in_place_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    watchlist_composition_at_close: Mapped[dict[str, dict[str, int]] | None] = mapped_column(
+        JSON, nullable=True
+    )
+    """Counts by category, image source and offence seriousness, frozen when the watchlist is destroyed."""
 
     subjects: Mapped[list[WatchlistSubject]] = relationship(
         back_populates="deployment", cascade="all, delete-orphan", passive_deletes=True
@@ -128,6 +159,8 @@ class WatchlistSubject(Base):
     date_of_birth: Mapped[date | None] = mapped_column(Date, nullable=True)
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime())
     enrolled_by: Mapped[str] = mapped_column(String(200))
+    offence_seriousness: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """A key of ``openlfr.governance.closed_lists.OFFENCE_SERIOUSNESS`` (None: recorded before 0007)."""
 
     deployment: Mapped[Deployment] = relationship(back_populates="subjects")
     templates: Mapped[list[WatchlistTemplate]] = relationship(
@@ -212,6 +245,19 @@ class Alert(Base):
     evidence_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     evidence_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Issue 15 (revision 0007): what the engaging officer did, and bounded keeping.
+    reason_explained: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    """Engagement: the person was told why they were stopped (None: not met, or recorded before 0007)."""
+    leaflet_given: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    """Engagement: the person was given the leaflet."""
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """Undecided past ``retention.max_adjudication_hours``: passed to a supervisor."""
+    evidence_review_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """An evidence hold lapses at this time unless renewed with a reason."""
+    evidence_renewals: Mapped[int | None] = mapped_column(Integer, nullable=True, default=0)
+    evidence_lapsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    purge_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """Why the images went: ``retention``, ``confirmed_false`` or ``adjudication_overdue``."""
 
 
 class CameraCounter(Base):

@@ -62,7 +62,14 @@ def alert_page(
 
 
 def _decide(
-    request: Request, store: Store, principal: Principal, alert_id: str, step: str, value: str, note: str
+    request: Request,
+    store: Store,
+    principal: Principal,
+    alert_id: str,
+    step: str,
+    value: str,
+    note: str,
+    **facts: bool | None,
 ) -> Response:
     fn = {
         "review": alerts.review_alert,
@@ -70,7 +77,7 @@ def _decide(
         "disposal": alerts.record_disposal,
     }[step]
     try:
-        fn(store, actor_of(principal), alert_id, value, note=note.strip() or None)
+        fn(store, actor_of(principal), alert_id, value, note=note.strip() or None, **facts)  # type: ignore[operator]
     except GovernanceError as exc:
         return page(request, "error.html", status_code=409, title="Not recorded", message=str(exc))
     return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
@@ -94,10 +101,20 @@ def engagement_form(
     request: Request,
     decision: str = Form(...),
     note: str = Form(""),
+    reason_explained: str = Form(""),
+    leaflet_given: str = Form(""),
     store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.ENGAGEMENT_OUTCOME)),
 ) -> Response:
-    return _decide(request, store, principal, alert_id, "engagement", decision, note)
+    facts = {"reason_explained": _yes_no(reason_explained), "leaflet_given": _yes_no(leaflet_given)}
+    if decision == "not_engaged":
+        facts = {}
+    return _decide(request, store, principal, alert_id, "engagement", decision, note, **facts)
+
+
+def _yes_no(value: str) -> bool | None:
+    """A form's yes/no radio: unanswered is None (refused by governance when the person was met)."""
+    return {"yes": True, "no": False}.get(value.strip().lower())
 
 
 @router.post("/alerts/{alert_id}/disposal")

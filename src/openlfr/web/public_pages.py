@@ -6,13 +6,14 @@ detail is ever shown or linked. Rate-limited and cacheable like the feeds.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from openlfr.api.deps import get_store
-from openlfr.api.public import public_deployment, public_listing, rate_limited
+from openlfr.api.public import public_deployment, public_listing, rate_limited, yearly_totals
 from openlfr.governance import deployments
 from openlfr.store import Store
 from openlfr.web.render import page
@@ -36,6 +37,13 @@ def _context(request: Request) -> dict[str, Any]:
 def public_index(request: Request, store: Store = Depends(get_store)) -> Response:
     listing = public_listing(store)
     return _cacheable(request, page(request, "public.html", listing=listing, **_context(request)))
+
+
+@router.get("/public/totals", response_class=HTMLResponse, dependencies=[Depends(rate_limited)])
+def public_totals(request: Request, year: int | None = None, store: Store = Depends(get_store)) -> Response:
+    """The yearly totals a force publishes (issue 15 §8)."""
+    totals = yearly_totals(store, year or datetime.now(UTC).year)
+    return _cacheable(request, page(request, "public_totals.html", t=totals, **_context(request)))
 
 
 @router.get(

@@ -1,4 +1,4 @@
-"""Printable A4 notice for a deployment's zone: facial recognition is in use, by whom, why, for how long
+"""Printable A4 notice (and the A5 leaflet handed out at an engagement) for a deployment's zone: facial recognition is in use, by whom, why, for how long
 data is kept, and a QR code to the deployment's public page. Self-contained HTML (the QR code is an
 inline PNG), so it prints from any browser or converts to PDF with ``chromium --print-to-pdf``."""
 
@@ -40,15 +40,28 @@ def retention_words(hours: float) -> str:
     return f"{hours:g} hours"
 
 
-def render_signage(settings: Settings, dep: DeploymentInfo) -> str:
+def _context(settings: Settings, dep: DeploymentInfo) -> dict[str, object]:
     url = public_url(settings, dep.id)
-    return _env.get_template("signage.html").render(
-        d=dep,
-        url=url,
-        qr=base64.b64encode(qr_png(url)).decode(),
-        force_name=settings.server.force_name,
-        contact=settings.server.contact,
-        retention=retention_words(settings.retention.alert_retention_hours),
-        legal_basis=published_legal_basis(dep, settings),
-        role=published_role(dep),
-    )
+    return {
+        "d": dep,
+        "url": url,
+        "qr": base64.b64encode(qr_png(url)).decode(),
+        "force_name": settings.server.force_name,
+        "contact": settings.server.contact,
+        "data_controller": settings.server.data_controller,
+        "retention": retention_words(settings.retention.alert_retention_hours),
+        "evidence_days": f"{settings.retention.evidence_review_days:g}",
+        "legal_basis": published_legal_basis(dep, settings),
+        "role": published_role(dep),
+    }
+
+
+def render_signage(settings: Settings, dep: DeploymentInfo) -> str:
+    """The A4 notice for the zone."""
+    return _env.get_template("signage.html").render(**_context(settings, dep))
+
+
+def render_leaflet(settings: Settings, dep: DeploymentInfo) -> str:
+    """The A5 handout officers give at an engagement, in the signage's style: what happened, the rights,
+    what is kept and for how long, the data controller and whom to contact, and the QR code."""
+    return _env.get_template("leaflet.html").render(**_context(settings, dep))

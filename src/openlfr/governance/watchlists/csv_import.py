@@ -21,7 +21,7 @@ CSV_COLUMNS = (
     "expires_at",
     "images",
 )
-CSV_OPTIONAL = ("name", "date_of_birth")
+CSV_OPTIONAL = ("name", "date_of_birth", "offence_seriousness")
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,7 @@ def read_watchlist_csv(csv_path: Path, image_dir: Path, now: datetime) -> list[C
                     expires_at=expires,
                     name=row.get("name") or None,
                     date_of_birth=dob,
+                    offence_seriousness=row.get("offence_seriousness") or None,
                 ),
                 now,
             )

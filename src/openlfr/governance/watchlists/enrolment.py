@@ -250,6 +250,7 @@ def _audit_batch(
                 "category": p.entry.category,
                 "reason": p.entry.reason,
                 "image_source": p.entry.image_source,
+                "offence_seriousness": p.entry.offence_seriousness,
                 "legal_basis": p.entry.legal_basis,
                 "approved_by": p.entry.approved_by,
                 "expires_at": p.entry.expires_at.isoformat(),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from openlfr.governance.categories import parse_choice
+from openlfr.governance.closed_lists import parse_image_source, parse_offence_seriousness
 from openlfr.governance.errors import GovernanceError
 from openlfr.store.models import WATCHLIST_CATEGORIES
 
@@ -40,6 +41,8 @@ class SubjectEntry:
     expires_at: datetime
     name: str | None = None
     date_of_birth: date | None = None
+    offence_seriousness: str | None = None
+    """A key or the words of ``closed_lists.OFFENCE_SERIOUSNESS`` (may be empty for a no-offence category)."""
 
 
 @dataclass(frozen=True)
@@ -139,10 +142,11 @@ def validate_entry(entry: SubjectEntry, now: datetime) -> SubjectEntry:
         subject_id=sid,
         category=category,
         reason=entry.reason.strip(),
-        image_source=entry.image_source.strip(),
+        image_source=parse_image_source(entry.image_source),
         legal_basis=entry.legal_basis.strip(),
         approved_by=entry.approved_by.strip(),
         expires_at=expires,
         name=(entry.name or "").strip() or None,
         date_of_birth=entry.date_of_birth,
+        offence_seriousness=parse_offence_seriousness(entry.offence_seriousness, category),
     )

@@ -152,6 +152,7 @@ def write_subjects(
             date_of_birth=e.date_of_birth,
             enrolled_at=now,
             enrolled_by=str(as_actor(who)),
+            offence_seriousness=e.offence_seriousness,
         )
         s.add(subject)
         s.flush([subject])
