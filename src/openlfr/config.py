@@ -193,6 +193,29 @@ class ServerSettings(BaseModel):
         "(strictly necessary for law enforcement)",
         description="Legal basis shown for a deployment recorded without one of its own (before migration 0003).",
     )
+    login_attempts_per_address: int = Field(
+        20,
+        ge=1,
+        description="Failed logins from one address, for any usernames, within login_lockout_seconds before "
+        "that address is refused for the window (password spraying).",
+    )
+    login_max_lockout_seconds: float = Field(
+        3600.0, gt=0, description="Longest lock of one (user, address) pair: the back-off doubles up to this."
+    )
+    max_request_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted; a larger one is refused with 413 before it is parsed.",
+    )
+    max_json_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest JSON request body accepted (413 beyond it)."
+    )
+    hsts_seconds: int = Field(
+        31_536_000,
+        ge=0,
+        description="Strict-Transport-Security max-age sent with every response (0: no header). Browsers "
+        "heed it only over HTTPS.",
+    )
 
 
 class EvaluationSettings(BaseModel):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from openlfr.governance.audit import ActorLike, as_actor, record
 from openlfr.governance.errors import GovernanceError, NotFound, ScanRefused
 from openlfr.matching.calibration import CalibrationError, load_calibration
+from openlfr.safetext import UnsafeText, check_published_text
 from openlfr.store import Store, utcnow
 from openlfr.store.models import (
     DEPLOYMENT_PURPOSE_CATEGORIES,
@@ -175,6 +176,16 @@ def _threshold_problem(store: Store, pack: str, threshold: float) -> tuple[float
     return cal.validated_min_threshold, None
 
 
+def check_published_fields(fields: dict[str, str | None]) -> None:
+    """Refuse control and bidirectional formatting characters (NUL, U+202E, ...) in text that the
+    deployment record, the public page or a CSV shows, naming the field (:mod:`openlfr.safetext`)."""
+    for name, value in fields.items():
+        try:
+            check_published_text(name, value)
+        except UnsafeText as exc:
+            raise GovernanceError(f"a deployment's {exc}") from None
+
+
 def create_deployment(
     store: Store,
     actor: ActorLike,
@@ -210,6 +221,17 @@ def create_deployment(
     ):
         if not value or not value.strip():
             raise GovernanceError(f"a deployment needs a {name}")
+    check_published_fields(
+        {
+            "purpose": purpose,
+            "location": location,
+            "authorising officer": authorising_officer,
+            "legal basis": legal_basis,
+            "rank or role for its authorising officer": authorising_role,
+            "threshold override reason": threshold_override_reason,
+            **{f"camera id {c!r}": c for c in cameras},
+        }
+    )
     category = parse_purpose_category(purpose_category or "")
     if authorising_role.strip().casefold() == authorising_officer.strip().casefold():
         raise GovernanceError(
@@ -310,6 +332,7 @@ def open_deployment(
     """planned -> open. Rule 2: the threshold must be at or above the pack's validated minimum, or an
     override reason must be given (here or at creation); the override is audited."""
     now = clock()
+    check_published_fields({"threshold override reason": override_reason})
     who = as_actor(actor)
     with store.session() as s:
         dep = load(s, deployment_id, for_update=True)

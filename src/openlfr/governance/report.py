@@ -9,9 +9,7 @@ never by name.
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -25,6 +23,7 @@ from openlfr.governance.alerts import truth
 from openlfr.governance.audit import ActorLike, record
 from openlfr.governance.deployments import DeploymentInfo, load, watchlist_age_counts
 from openlfr.governance.measures import alert_precision, false_alerts_per_1000
+from openlfr.safetext import csv_text
 from openlfr.store import Store, utcnow
 from openlfr.store.models import (
     DEPLOYMENT_PURPOSE_CATEGORIES,
@@ -205,11 +204,7 @@ def _cell(value: Any) -> str:
 
 def record_csv(rec: dict[str, Any]) -> str:
     """One header row and one data row (so records of many deployments concatenate into one table)."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow([k for k, _ in FIELDS])
-    w.writerow([_cell(rec.get(k)) for k, _ in FIELDS])
-    return buf.getvalue()
+    return csv_text([k for k, _ in FIELDS], [[_cell(rec.get(k)) for k, _ in FIELDS]])
 
 
 def record_html(rec: dict[str, Any]) -> str:
