@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from openlfr import __version__
 from openlfr.api.request_guard import RequestGuard
 from openlfr.config import Settings
+from openlfr.governance.blob_sweep import sweep_blobs
 from openlfr.governance.errors import GovernanceError, NotFound
 from openlfr.store import Store, open_store
 
@@ -57,6 +58,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # What a killed process left in the blob folder (audited when there was any).
+        await asyncio.to_thread(sweep_blobs, the_store, trigger="start")
         await app.state.broker.start()
         tasks = [asyncio.create_task(duty(app), name=getattr(duty, "__name__", "duty")) for duty in duties]
         try:

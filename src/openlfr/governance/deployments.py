@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from openlfr.governance.audit import ActorLike, as_actor, record
+from openlfr.governance.blob_sweep import sweep_blobs
 from openlfr.governance.errors import GovernanceError, NotFound, ScanRefused
 from openlfr.matching.calibration import CalibrationError, load_calibration
 from openlfr.safetext import UnsafeText, check_published_text
@@ -464,4 +465,5 @@ def close_deployment(
     # Files go after the commit: had the transaction failed, rows would otherwise point at missing files.
     # The key is already destroyed, so any file a crash leaves behind is unreadable ciphertext.
     deleted = store.blobs.delete_many(deployment_id, blob_ids)
+    sweep_blobs(store, who, trigger="close", deployment_id=deployment_id)
     return CloseResult(result_info, size, n_templates, deleted)
