@@ -184,7 +184,7 @@ def check_published_fields(fields: dict[str, str | None]) -> None:
         try:
             check_published_text(name, value)
         except UnsafeText as exc:
-            raise GovernanceError(f"a deployment's {exc}") from None
+            raise GovernanceError(str(exc)) from None
 
 
 def create_deployment(
@@ -228,7 +228,7 @@ def create_deployment(
             "location": location,
             "authorising officer": authorising_officer,
             "legal basis": legal_basis,
-            "rank or role for its authorising officer": authorising_role,
+            "authorising officer's rank or role": authorising_role,
             "threshold override reason": threshold_override_reason,
             **{f"camera id {c!r}": c for c in cameras},
         }
