@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import time
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -104,6 +105,18 @@ class MasterKey:
         self._stamp = None
 
     def wrap(self, data_key: bytes, label: str) -> bytes:
+        """Wrap under the current master key: refused while a rotation is under way (the key it would
+        use is about to be replaced), and re-read if another process rotated it since it was loaded."""
+        deadline = time.monotonic() + 10.0
+        while self.pending_path.exists():  # a rotation is finishing (its rename follows its commit)
+            if time.monotonic() > deadline:
+                raise CryptoError(
+                    f"a master key rotation is under way ({self.pending_path} exists): try again in a "
+                    "moment (if it was interrupted, any openlfr command finishes or undoes it)"
+                )
+            time.sleep(0.05)
+        if self._stamp is not None and self._file_stamp() != self._stamp:
+            self.forget()
         return encrypt(self._load(), data_key, label.encode())
 
     def unwrap(self, wrapped: bytes, label: str) -> bytes:

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works: it only has to be the same for every openlfr process sharing a PostgreSQL database.
 _PG_MIGRATION_LOCK = 0x6F70656E6C6672
+_PG_KEY_ROTATION_LOCK = 0x6B6579726F74
 
 
 class StoreError(RuntimeError):
@@ -102,7 +103,18 @@ class DataKeys:
             raise ValueError(f"unknown key purpose {purpose!r}")
         return f"openlfr/{deployment_id}/{purpose}"
 
+    @staticmethod
+    def _serialise_with_rotation(session: Session, exclusive: bool) -> None:
+        """Key creation and rotation exclude each other, so no key is wrapped under a master key that a
+        rotation is replacing: on SQLite the transaction's BEGIN IMMEDIATE does it, on PostgreSQL an
+        advisory lock (shared for creation, exclusive for rotation)."""
+        conn = session.connection()  # begins the transaction now (SQLite: takes the write lock)
+        if conn.dialect.name == "postgresql":
+            fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+            conn.execute(text(f"SELECT {fn}(:k)"), {"k": _PG_KEY_ROTATION_LOCK})
+
     def create(self, session: Session, deployment_id: str, purpose: str, now: datetime) -> bytes:
+        self._serialise_with_rotation(session, exclusive=False)
         key = new_data_key()
         session.add(
             DeploymentKey(
@@ -139,6 +151,7 @@ class DataKeys:
 
     def rewrap_all(self, session: Session, new_master: MasterKey) -> int:
         """Re-wrap every live data key under ``new_master`` (in ``session``'s transaction); the count."""
+        self._serialise_with_rotation(session, exclusive=True)
         rows = list(session.scalars(select(DeploymentKey).where(DeploymentKey.wrapped_key.is_not(None))))
         for row in rows:
             assert row.wrapped_key is not None
@@ -230,13 +243,22 @@ class Store:
         is renamed over the old one, so the old master key no longer exists here. A crash between the
         commit and the rename is finished (or undone, had the commit not happened) at the next open."""
         master = self.keys.master
-        new_master = master.start_rotation()
+        started = False
         try:
             with self.session() as s:
+                # Lock out key creation first, so no key is being wrapped under the old master key while
+                # the new one appears.
+                self.keys._serialise_with_rotation(s, exclusive=True)
+                new_master = master.start_rotation()
+                started = True
                 count = self.keys.rewrap_all(s, new_master)
                 on_commit(s, count)
         except BaseException:
-            master.abandon_rotation()
+            if started:
+                # Whether the commit happened decides which key file stays (never guess: the wrong choice
+                # would lose every key); if the database cannot say now, the next open decides.
+                with contextlib.suppress(Exception), self.session() as s:
+                    self.keys.finish_interrupted_rotation(s)
             raise
         master.finish_rotation()
         return count
