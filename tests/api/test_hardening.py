@@ -92,10 +92,18 @@ def test_validation_error_handler_cannot_fail() -> None:
     assert [d["type"] for d in detail] == ["x", "y", "z"]
 
 
+def test_a_file_where_json_is_expected_gets_a_422_not_a_500(world: World) -> None:
+    # The default handler failed to encode the form's uploaded file (bytes that are not UTF-8): a 500.
+    r = world.client.post("/api/auth/token", files={"username": ("a.bin", b"\xff\xfe\x00")})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body"]
+
+
 def test_body_larger_than_the_limit_is_refused_before_parsing(world: World) -> None:
     big = b'{"username": "' + b"a" * (50 * 1024 * 1024) + b'", "password": "x"}'
     r = world.client.post("/api/auth/token", content=big, headers=JSON)
     assert r.status_code == 413
+    assert "strict-transport-security" in r.headers and "content-security-policy" in r.headers
 
     # Without a Content-Length (chunked), the limit holds as the bytes arrive.
     def chunks():  # type: ignore[no-untyped-def]

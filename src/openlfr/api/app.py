@@ -104,7 +104,14 @@ def create_app(
     async def invalid_request(_request: Request, exc: RequestValidationError) -> Response:
         return validation_error_response(exc)
 
-    @app.middleware("http")
+    # The body limit and strict JSON apply before any route or later middleware reads a body.
+    app.add_middleware(
+        RequestGuard,
+        max_bytes=settings.server.max_request_bytes,
+        max_json_bytes=settings.server.max_json_bytes,
+    )
+
+    @app.middleware("http")  # added after the guard, so it wraps it: its 413s and 422s get the header too
     async def transport_security(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
@@ -115,12 +122,6 @@ def create_app(
             )
         return response
 
-    # Outermost: the body limit and strict JSON apply before any route or other middleware reads a body.
-    app.add_middleware(
-        RequestGuard,
-        max_bytes=settings.server.max_request_bytes,
-        max_json_bytes=settings.server.max_json_bytes,
-    )
     add_docs(app)
 
     @app.get("/healthz", tags=["service"], summary="Liveness: the process answers and the database opens")
