@@ -15,6 +15,7 @@ is deleted. The sweep also deletes files in place that no row refers to any more
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -27,6 +28,8 @@ from pathlib import Path
 
 from openlfr.store.base import new_id
 from openlfr.store.crypto import decrypt, encrypt
+
+log = logging.getLogger(__name__)
 
 _SAFE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 STAGING = ".staging"
@@ -141,9 +144,15 @@ class BlobStore:
         for deployment_id, blob_id in scope.staged:
             src = self._staged_path(deployment_id, blob_id)
             dst = self.path(deployment_id, blob_id)
-            private_dir(dst.parent)
-            with contextlib.suppress(FileNotFoundError):  # already deleted by the same transaction's code
+            try:
+                private_dir(dst.parent)
                 src.replace(dst)
+            except FileNotFoundError:
+                pass  # already deleted by the same transaction's code
+            except OSError as exc:
+                # The rows are committed: do not report the transaction as failed. The blob stays staged
+                # under this process's name, and the next sweep after this process ends moves it in.
+                log.error("blob %s/%s committed but not moved into place: %s", deployment_id, blob_id, exc)
         scope.staged.clear()
 
     def _discard(self, scope: StagingScope) -> None:
@@ -171,11 +180,12 @@ class BlobStore:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            # Written earlier in the current, not yet committed, transaction?
-            scope = self._scope.get()
-            if scope is None or (deployment_id, blob_id) not in scope.staged:
+            # Still staged by this process: written earlier in the current, not yet committed, transaction
+            # (or committed but not moved in, see promote).
+            try:
+                data = self._staged_path(deployment_id, blob_id).read_bytes()
+            except FileNotFoundError:
                 raise BlobNotFound(f"blob {deployment_id}/{blob_id} does not exist") from None
-            data = self._staged_path(deployment_id, blob_id).read_bytes()
         return decrypt(key, data, f"{deployment_id}/{blob_id}".encode())
 
     def exists(self, deployment_id: str, blob_id: str) -> bool:
