@@ -155,12 +155,17 @@ class ServerSettings(BaseModel):
     port: int = Field(8765, ge=1, le=65535)
     public_base_url: str = Field("http://127.0.0.1:8765", description="Used in signage QR codes.")
     session_hours: float = Field(8.0, gt=0)
-    login_attempts_per_minute: int = Field(5, ge=1)
+    login_attempts_per_minute: int = Field(
+        5, ge=1, description="Failed logins for one user from one address before that pair is locked."
+    )
     secure_cookies: bool = Field(
         True, description="Mark cookies Secure (turn off only for plain-HTTP tests)."
     )
     login_lockout_seconds: float = Field(
-        60.0, gt=0, description="Window over which failed logins (per user and per address) are counted."
+        60.0,
+        gt=0,
+        description="First lock of a (user, address) pair, doubled by each further failure; also the window "
+        "over which an address's failures for any usernames are counted.",
     )
     token_hours: float = Field(12.0, gt=0, description="Lifetime of an API bearer token.")
     public_requests_per_minute: int = Field(
