@@ -208,12 +208,17 @@ class ServerSettings(BaseModel):
     port: int = Field(8765, ge=1, le=65535)
     public_base_url: str = Field("http://127.0.0.1:8765", description="Used in signage QR codes.")
     session_hours: float = Field(8.0, gt=0)
-    login_attempts_per_minute: int = Field(5, ge=1)
+    login_attempts_per_minute: int = Field(
+        5, ge=1, description="Failed logins for one user from one address before that pair is locked."
+    )
     secure_cookies: bool = Field(
         True, description="Mark cookies Secure (turn off only for plain-HTTP tests)."
     )
     login_lockout_seconds: float = Field(
-        60.0, gt=0, description="Window over which failed logins (per user and per address) are counted."
+        60.0,
+        gt=0,
+        description="First lock of a (user, address) pair, doubled by each further failure; also the window "
+        "over which an address's failures for any usernames are counted.",
     )
     token_hours: float = Field(12.0, gt=0, description="Lifetime of an API bearer token.")
     public_requests_per_minute: int = Field(
@@ -248,6 +253,29 @@ class ServerSettings(BaseModel):
         "Common-law policing powers, with sensitive processing under Part 3 of the Data Protection Act 2018 "
         "(strictly necessary for law enforcement)",
         description="Legal basis shown for a deployment recorded without one of its own (before migration 0003).",
+    )
+    login_attempts_per_address: int = Field(
+        20,
+        ge=1,
+        description="Failed logins from one address, for any usernames, within login_lockout_seconds before "
+        "that address is refused for the window (password spraying).",
+    )
+    login_max_lockout_seconds: float = Field(
+        3600.0, gt=0, description="Longest lock of one (user, address) pair: the back-off doubles up to this."
+    )
+    max_request_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted; a larger one is refused with 413 before it is parsed.",
+    )
+    max_json_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest JSON request body accepted (413 beyond it)."
+    )
+    hsts_seconds: int = Field(
+        31_536_000,
+        ge=0,
+        description="Strict-Transport-Security max-age sent with every response (0: no header). Browsers "
+        "heed it only over HTTPS.",
     )
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from openlfr.api import roles
 from openlfr.api.auth import actor_of
-from openlfr.api.deps import get_store, require_roles
+from openlfr.api.deps import MAX_SQL_INT, get_store, require_roles
 from openlfr.api.users import Principal
 from openlfr.api.views import alert_message, alert_messages_after
 from openlfr.governance import alerts
@@ -41,7 +41,7 @@ class HoldIn(BaseModel):
 @router.get("", description=_doc(roles.VIEW_ALERTS, "Alerts oldest first; `after` = the last seq you saw."))
 def list_alert_summaries(
     deployment_id: str | None = None,
-    after: int = Query(0, ge=0),
+    after: int = Query(0, ge=0, le=MAX_SQL_INT),
     limit: int = Query(500, ge=1, le=5000),
     store: Store = Depends(get_store),
     _p: Principal = Depends(require_roles(*roles.VIEW_ALERTS)),

@@ -21,7 +21,7 @@ from starlette.websockets import WebSocketState
 
 from openlfr.api import roles
 from openlfr.api.broker import AlertBroker
-from openlfr.api.deps import SESSION_COOKIE
+from openlfr.api.deps import MAX_SQL_INT, SESSION_COOKIE
 from openlfr.api.users import Principal, resolve
 from openlfr.api.views import alert_messages_after
 from openlfr.store import Store
@@ -55,7 +55,7 @@ async def alerts_ws(ws: WebSocket, after: int = 0, deployment_id: str | None = N
         return
     await ws.accept()
     sub = broker.subscribe(deployment_id)
-    sent = max(0, after)
+    sent = min(max(0, after), MAX_SQL_INT)
     try:
         backlog: list[dict[str, Any]] = await asyncio.to_thread(
             alert_messages_after, store, sent, deployment_id, 5000

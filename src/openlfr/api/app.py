@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from openlfr import __version__
+from openlfr.api.request_guard import RequestGuard
 from openlfr.config import Settings
+from openlfr.governance.blob_sweep import sweep_blobs
 from openlfr.governance.errors import GovernanceError, NotFound
 from openlfr.store import Store, open_store
 
@@ -52,6 +58,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # What a killed process left in the blob folder (audited when there was any).
+        await asyncio.to_thread(sweep_blobs, the_store, trigger="start")
         await app.state.broker.start()
         tasks = [asyncio.create_task(duty(app), name=getattr(duty, "__name__", "duty")) for duty in duties]
         try:
@@ -67,6 +75,9 @@ def create_app(
                 the_store.close()
 
     app = FastAPI(
+        # /docs is served below from the swagger-ui-bundle package's files (no CDN), or not at all.
+        docs_url=None,
+        redoc_url=None,
         title="openlfr",
         version=__version__,
         description=(
@@ -89,6 +100,30 @@ def create_app(
     async def refused(_request: Request, exc: GovernanceError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> Response:
+        return validation_error_response(exc)
+
+    # The body limit and strict JSON apply before any route or later middleware reads a body.
+    app.add_middleware(
+        RequestGuard,
+        max_bytes=settings.server.max_request_bytes,
+        max_json_bytes=settings.server.max_json_bytes,
+    )
+
+    @app.middleware("http")  # added after the guard, so it wraps it: its 413s and 422s get the header too
+    async def transport_security(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        if settings.server.hsts_seconds:
+            response.headers.setdefault(
+                "Strict-Transport-Security", f"max-age={settings.server.hsts_seconds}; includeSubDomains"
+            )
+        return response
+
+    add_docs(app)
+
     @app.get("/healthz", tags=["service"], summary="Liveness: the process answers and the database opens")
     def healthz() -> dict[str, str]:
         with the_store.session() as s:
@@ -103,3 +138,73 @@ def create_app(
     for router in extra_routers:
         app.include_router(router)
     return app
+
+
+def _json_safe(value: Any, depth: int = 0) -> Any:
+    """``value`` made into something ``json.dumps(allow_nan=False)`` and UTF-8 can always carry."""
+    if depth > 8:
+        return "..."
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return value[:500].encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, bytes | bytearray):
+        return repr(bytes(value[:200]))
+    if isinstance(value, dict):
+        return {str(_json_safe(k, depth + 1)): _json_safe(v, depth + 1) for k, v in list(value.items())[:50]}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(v, depth + 1) for v in list(value)[:50]]
+    return _json_safe(repr(value), depth + 1)
+
+
+def validation_error_response(exc: RequestValidationError) -> Response:
+    """FastAPI's 422 body (``{"detail": [{type, loc, msg, input}, ...]}``), built so that it cannot fail:
+    the default handler's encoder raised on bytes that are not UTF-8, NaN and lone surrogates, turning a
+    refusal into a 500."""
+    try:
+        detail = [
+            {k: _json_safe(err.get(k)) for k in ("type", "loc", "msg", "input") if k in err}
+            for err in exc.errors()
+        ]
+        body = json.dumps({"detail": detail}, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except Exception:  # the last resort must not raise either
+        body = b'{"detail":[{"type":"invalid","loc":["request"],"msg":"the request is not valid"}]}'
+    return Response(body, status_code=422, media_type="application/json")
+
+
+def add_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the ``swagger-ui-bundle`` package's files, started by a script served
+    from here too, so the page loads nothing from outside and passes a ``script-src 'self'`` policy.
+    Without the package, ``/docs`` is off (``/openapi.json`` stays)."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:  # pragma: no cover - the package is a declared dependency
+        return
+    from fastapi.staticfiles import StaticFiles
+
+    assets = Path(str(swagger_ui_path))
+    if not (assets / "swagger-ui-bundle.js").is_file():  # pragma: no cover
+        return
+    app.mount("/docs/assets", StaticFiles(directory=str(assets)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(_DOCS_HTML)
+
+    @app.get("/docs/start.js", include_in_schema=False)
+    def docs_start() -> Response:
+        return Response(_DOCS_JS, media_type="text/javascript")
+
+
+_DOCS_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>openlfr API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/start.js"></script>
+</body></html>
+"""
+_DOCS_JS = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true});
+"""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from openlfr.api import users
 from openlfr.api.deps import ALL_ROLES, SESSION_COOKIE, client_address, get_store, require_roles
 from openlfr.api.users import LoginThrottled, Principal
 from openlfr.governance import audit
 from openlfr.store import Store
+from openlfr.store.models import AuditEntry
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -37,13 +40,23 @@ def do_login(store: Store, username: str, password: str, address: str, kind: str
     try:
         token, principal = users.login(store, username, password, address, kind=kind)
     except LoginThrottled as exc:
+        who = audit.Actor(username.strip().lower()[:64] or "?", "unauthenticated")
         with store.session() as s:
-            audit.record(
-                s,
-                audit.Actor(username.strip().lower()[:64] or "?", "unauthenticated"),
-                "auth.login_throttled",
-                details={"address": address},
-            )
+            # One row per throttling window, not one per refused attempt: refused attempts must not let
+            # anyone grow the audit log without logging in.
+            if not _throttle_audited(s, who.name, address[:64], exc):
+                audit.record(
+                    s,
+                    who,
+                    "auth.login_throttled",
+                    target=address[:64],
+                    details={
+                        "address": address,
+                        "scope": exc.scope,
+                        "since": exc.since.isoformat() if exc.since else None,
+                        "retry_after_s": exc.retry_after_s,
+                    },
+                )
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": str(exc.retry_after_s)}
         ) from None
@@ -59,6 +72,19 @@ def do_login(store: Store, username: str, password: str, address: str, kind: str
     with store.session() as s:
         audit.record(s, actor_of(principal), "auth.login", details={"address": address, "kind": kind})
     return token, principal
+
+
+def _throttle_audited(session: Session, username: str, address: str, exc: LoginThrottled) -> bool:
+    """Whether this throttling window (same address, and same user unless the whole address is locked)
+    already has its audit row."""
+    q = select(AuditEntry.seq).where(
+        AuditEntry.action == "auth.login_throttled", AuditEntry.target == address
+    )
+    if exc.since is not None:
+        q = q.where(AuditEntry.at >= exc.since)
+    if exc.scope != "address":
+        q = q.where(AuditEntry.actor == username)
+    return session.scalars(q.limit(1)).first() is not None
 
 
 def actor_of(principal: Principal) -> audit.Actor:
@@ -80,8 +106,8 @@ def set_session_cookie(response: Response, request: Request, token: str) -> None
 
 @router.post("/token", response_model=TokenResponse, summary="Exchange a username and password for a token")
 def token(body: TokenRequest, request: Request, store: Store = Depends(get_store)) -> TokenResponse:
-    """Bearer token for API clients. Throttled: after ``login_attempts_per_minute`` failures for a user or
-    from an address within the window, further attempts get 429 with ``Retry-After``."""
+    """Bearer token for API clients. Throttled per (user, address) with back-off, and per address: further
+    attempts get 429 with ``Retry-After``."""
     access, principal = do_login(store, body.username, body.password, client_address(request), "bearer")
     return TokenResponse(
         access_token=access,

@@ -22,6 +22,9 @@ from openlfr.store.auth_models import Role
 SESSION_COOKIE = "openlfr_session"
 LOGIN_CSRF_COOKIE = "openlfr_login_csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_SQL_INT = 2**63 - 1
+"""Upper bound of every integer query parameter: SQLite and PostgreSQL integers are signed 64-bit, and a
+larger value would overflow in the driver (a 500) rather than be refused (a 422)."""
 
 # Declared so OpenAPI documents the scheme; the dependency below does the checking itself, because a
 # request may authenticate by cookie instead.

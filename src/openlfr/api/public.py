@@ -10,9 +10,7 @@ feeds are rate-limited per address and cacheable (``Cache-Control: public, max-a
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import threading
 import time
@@ -33,6 +31,7 @@ from openlfr.governance.report import (
     published_legal_basis,
     published_role,
 )
+from openlfr.safetext import csv_text
 from openlfr.store import Store
 
 router = APIRouter(prefix="/public", tags=["public"])
@@ -255,8 +254,5 @@ def totals_json(request: Request, year: int | None = None, store: Store = Depend
 @router.get("/deployments.csv", dependencies=[Depends(rate_limited)], summary="Public feed (CSV)")
 def feed_csv(request: Request, store: Store = Depends(get_store)) -> Response:
     """The same as the JSON feed, one row per deployment (both measures in every row)."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS))
-    writer.writeheader()
-    writer.writerows(csv_rows(public_listing(store)))
-    return _cached(request, buf.getvalue().encode(), "text/csv; charset=utf-8")
+    body = csv_text(list(CSV_COLUMNS), csv_rows(public_listing(store)))
+    return _cached(request, body.encode(), "text/csv; charset=utf-8")

@@ -12,10 +12,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from openlfr.api import security
 from openlfr.governance import audit
 from openlfr.governance.audit import ActorLike
+from openlfr.safetext import UnsafeText, check_published_text
 from openlfr.store import Store, utcnow
 from openlfr.store.auth_models import AuthSession, LoginAttempt, Role, User
 
@@ -27,11 +29,19 @@ class UserError(ValueError):
 
 
 class LoginThrottled(RuntimeError):
-    """Too many failed logins for this user or from this address within the window."""
+    """Too many failed logins for this user from this address, or from this address for any user.
 
-    def __init__(self, retry_after_s: int) -> None:
+    ``since``: when this throttling window began (the failure that started it), so that the caller audits
+    one row per window rather than one per refused attempt; ``scope``: ``"user_address"`` or ``"address"``.
+    """
+
+    def __init__(
+        self, retry_after_s: int, since: datetime | None = None, scope: str = "user_address"
+    ) -> None:
         super().__init__(f"too many failed logins; try again in {retry_after_s} s")
         self.retry_after_s = retry_after_s
+        self.since = since
+        self.scope = scope
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,10 @@ def create_user(
     if not _USERNAME.match(username):
         raise UserError("username must be 2-64 characters: lower-case letters, digits, '.', '_' or '-'")
     role = role if isinstance(role, Role) else parse_role(role)
+    try:
+        check_published_text("display name", display_name)
+    except UnsafeText as exc:
+        raise UserError(str(exc)) from None
     try:
         security.check_password_strength(password, username)
     except security.WeakPasswordError as exc:
@@ -110,16 +124,52 @@ def set_active(store: Store, username: str, active: bool, *, actor: ActorLike) -
                 s.revoked = True
 
 
-def _failures_since(store: Store, column: Any, value: str, since: datetime) -> tuple[int, datetime | None]:
+def _failures(session: Session, since: datetime, *conditions: Any) -> list[datetime]:
+    """Times of the failed attempts matching ``conditions`` since ``since``, oldest first."""
+    return list(
+        session.scalars(
+            select(LoginAttempt.at)
+            .where(*conditions, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False))
+            .order_by(LoginAttempt.at)
+        )
+    )
+
+
+def throttle(store: Store, username: str, address: str, now: datetime) -> LoginThrottled | None:
+    """Whether a login for ``username`` from ``address`` must wait, and how long.
+
+    Failures are counted per (user, address): someone guessing an officer's password from one address
+    locks only that pair, never the officer's own logins from elsewhere. ``login_attempts_per_minute``
+    failures (since the pair's last success, within a day) lock the pair for ``login_lockout_seconds``,
+    each further failure doubles the lock (back-off) up to ``login_max_lockout_seconds``. Separately, one
+    address failing ``login_attempts_per_address`` times within the window, across any usernames
+    (password spraying), is locked for the window.
+    """
+    settings = store.settings.server
+    window = timedelta(seconds=settings.login_lockout_seconds)
     with store.session() as session:
-        row = session.execute(
-            select(func.count(), func.min(LoginAttempt.at)).where(
-                column == value,
-                LoginAttempt.at >= since,
-                LoginAttempt.succeeded.is_(False),
+        pair = (LoginAttempt.username == username, LoginAttempt.address == address)
+        last_ok = session.scalar(
+            select(func.max(LoginAttempt.at)).where(*pair, LoginAttempt.succeeded.is_(True))
+        )
+        since = max(now - timedelta(days=1), last_ok) if last_ok else now - timedelta(days=1)
+        failed = _failures(session, since, *pair)
+        over = len(failed) - settings.login_attempts_per_minute
+        if over >= 0:
+            lock_s = min(window.total_seconds() * 2**over, settings.login_max_lockout_seconds)
+            until = failed[-1] + timedelta(seconds=lock_s)
+            if now < until:
+                # This lock began with the latest failure: a later lock (after more failures) is a new window.
+                return LoginThrottled(max(1, int((until - now).total_seconds() + 0.999)), failed[-1])
+        by_address = _failures(session, now - window, LoginAttempt.address == address)
+        if len(by_address) >= settings.login_attempts_per_address:
+            until = by_address[-settings.login_attempts_per_address] + window
+            return LoginThrottled(
+                max(1, int((until - now).total_seconds() + 0.999)),
+                by_address[-settings.login_attempts_per_address],
+                scope="address",
             )
-        ).one()
-    return int(row[0]), row[1]
+    return None
 
 
 def login(
@@ -133,20 +183,17 @@ def login(
     """Check the password and open a session (``kind="cookie"``) or a bearer token (``"bearer"``).
 
     Returns the token (to hand to the client once) and the principal. Raises :class:`LoginThrottled`
-    when too many logins failed recently for this username or from this address, and
+    when too many logins failed recently for this username from this address (or from this address for
+    any username; see :func:`throttle`), and
     :class:`PermissionError` for a wrong username or password (the same message for both).
     """
     settings = store.settings.server
     now = now or utcnow()
     username = username.strip().lower()[:64]
     address = address[:64]
-    window = timedelta(seconds=settings.login_lockout_seconds)
-    limit = settings.login_attempts_per_minute
-    for column, value in ((LoginAttempt.username, username), (LoginAttempt.address, address)):
-        failures, first = _failures_since(store, column, value, now - window)
-        if failures >= limit:
-            retry = (first + window - now).total_seconds() if first else window.total_seconds()
-            raise LoginThrottled(max(1, int(retry + 0.999)))
+    throttled = throttle(store, username, address, now)
+    if throttled is not None:
+        raise throttled
     with store.session() as session:
         user = session.scalar(select(User).where(User.username == username))
         ok = security.verify_password(user.password_hash if user else None, password)

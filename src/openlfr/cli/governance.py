@@ -21,6 +21,7 @@ from openlfr.cli.app import app, clean_errors, console, err_console, fail, setti
 from openlfr.governance import alerts as alert_svc
 from openlfr.governance import audit as audit_svc
 from openlfr.governance.audit import Actor, as_actor
+from openlfr.governance.blob_sweep import sweep_blobs
 from openlfr.governance.deployments import (
     DeploymentInfo,
     close_deployment,
@@ -95,6 +96,7 @@ def store_session() -> Iterator[Store]:
     """The store, with the expected errors turned into one-line messages."""
     with clean_errors(*ERRORS):
         store = open_store(settings())
+        sweep_blobs(store, trigger="start")  # what a killed command left in the blob folder
         try:
             yield store
         finally:

@@ -14,9 +14,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from openlfr.governance.audit import SYSTEM, ActorLike, as_actor, record
+from openlfr.governance.blob_sweep import sweep_blobs
 from openlfr.governance.categories import parse_choice
 from openlfr.governance.errors import GovernanceError, NotFound, ScanRefused
 from openlfr.matching.calibration import CalibrationError, load_calibration
+from openlfr.safetext import UnsafeText, check_published_text
 from openlfr.store import Store, utcnow
 from openlfr.store.models import (
     DEPLOYMENT_PHASES,
@@ -243,6 +245,16 @@ def _notice(store: Store) -> timedelta:
     return timedelta(hours=store.settings.governance.notice_hours)
 
 
+def check_published_fields(fields: dict[str, str | None]) -> None:
+    """Refuse control and bidirectional formatting characters (NUL, U+202E, ...) in text that the
+    deployment record, the public page or a CSV shows, naming the field (:mod:`openlfr.safetext`)."""
+    for name, value in fields.items():
+        try:
+            check_published_text(name, value)
+        except UnsafeText as exc:
+            raise GovernanceError(str(exc)) from None
+
+
 def create_deployment(
     store: Store,
     actor: ActorLike,
@@ -294,6 +306,22 @@ def create_deployment(
     ):
         if not value or not value.strip():
             raise GovernanceError(f"a deployment needs a {name}")
+    check_published_fields(
+        {
+            "purpose": purpose,
+            "location": location,
+            "authorising officer": authorising_officer,
+            "legal basis": legal_basis,
+            "authorising officer's rank or role": authorising_role,
+            "threshold override reason": threshold_override_reason,
+            "data controller": data_controller,
+            "public contact": public_contact,
+            "DPIA reference": dpia_ref,
+            "equality impact assessment reference": eia_ref,
+            "policy document reference": policy_ref,
+            **{f"camera id {c!r}": c for c in cameras},
+        }
+    )
     controller = (data_controller or store.settings.server.data_controller or "").strip()
     contact = (public_contact or store.settings.server.contact or "").strip()
     missing = [
@@ -486,6 +514,7 @@ def open_deployment(
     the signage must be recorded in place, and the deployment must have been announced at least
     ``governance.notice_hours`` ago unless a short-notice reason is given (here or at creation)."""
     now = clock()
+    check_published_fields({"threshold override reason": override_reason})
     who = as_actor(actor)
     with store.session() as s:
         dep = load(s, deployment_id, for_update=True)
@@ -658,4 +687,5 @@ def close_deployment(
     # Files go after the commit: had the transaction failed, rows would otherwise point at missing files.
     # The key is already destroyed, so any file a crash leaves behind is unreadable ciphertext.
     deleted = store.blobs.delete_many(deployment_id, blob_ids)
+    sweep_blobs(store, who, trigger="close", deployment_id=deployment_id)
     return CloseResult(result_info, size, n_templates, deleted)

@@ -9,8 +9,6 @@ never by name.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -33,6 +31,7 @@ from openlfr.governance.deployments import (
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.measures import alert_precision, false_alerts_per_1000
 from openlfr.governance.templates import render_template
+from openlfr.safetext import csv_text
 from openlfr.store import Store, utcnow
 from openlfr.store.models import (
     DEPLOYMENT_PHASES,
@@ -272,13 +271,9 @@ def _cell(value: Any) -> str:
 
 
 def write_csv(fields: list[tuple[str, str]], rows: list[dict[str, Any]]) -> str:
-    """The one place published records become CSV: a header of the field keys, one row per record."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow([k for k, _ in fields])
-    for rec in rows:
-        w.writerow([_cell(rec.get(k)) for k, _ in fields])
-    return buf.getvalue()
+    """The one place published records become CSV: a header of the field keys, one row per record, each
+    cell neutralised against spreadsheet formulas (:func:`openlfr.safetext.csv_text`)."""
+    return csv_text([k for k, _ in fields], [[_cell(rec.get(k)) for k, _ in fields] for rec in rows])
 
 
 def record_csv(rec: dict[str, Any]) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from openlfr.governance.alerts import alert_state, under_adjudication
 from openlfr.governance.audit import SYSTEM, ActorLike, record
+from openlfr.governance.blob_sweep import sweep_blobs
 from openlfr.governance.deployments import close_deployment
 from openlfr.store import Store, utcnow
 from openlfr.store.models import Alert, Deployment, DeploymentKey, WatchlistSubject, WatchlistTemplate
@@ -300,6 +301,7 @@ def purge(store: Store, actor: ActorLike = SYSTEM, *, clock: Clock = utcnow) -> 
     for dep_id in report.alert_keys_destroyed:
         store.blobs.delete_deployment(dep_id)
 
+    sweep_blobs(store, actor, trigger="purge")
     with store.session() as s:
         record(s, actor, "purge.run", at=now, details=report.as_dict())
     return report

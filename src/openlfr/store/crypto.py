@@ -9,7 +9,9 @@ its wrapped copy; every ciphertext under it, including copies in backups, is the
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
+import time
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -44,26 +46,49 @@ def decrypt(key: bytes, blob: bytes, aad: bytes) -> bytes:
         raise CryptoError("decryption failed: wrong key, or the data was altered") from exc
 
 
+def _write_new_key(path: Path) -> bool:
+    """Create ``path`` (0600, exclusively) holding a fresh random key; False if it already exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = AESGCM.generate_key(bit_length=256)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(base64.b64encode(key) + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return True
+
+
 class MasterKey:
-    """The master key that wraps every data key. Created (0600) on first use."""
+    """The master key that wraps every data key. Created (0600) on first use.
+
+    Rotation (:meth:`openlfr.store.Store.rotate_master_key`) writes the next key to :attr:`pending_path`,
+    re-wraps every data key under it in one transaction, then renames it over :attr:`path`. A process
+    holding the old key reloads the file when an unwrap fails and the file has changed."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._key: bytes | None = None
+        self._stamp: tuple[int, int] | None = None
+
+    @property
+    def pending_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".new")
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns)
 
     def _load(self) -> bytes:
         if self._key is not None:
             return self._key
         if not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            key = AESGCM.generate_key(bit_length=256)
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass  # another process created it first: read theirs
-            else:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(base64.b64encode(key) + b"\n")
+            _write_new_key(self.path)  # False: another process created it first; read theirs
         try:
             raw = base64.b64decode(self.path.read_bytes().strip(), validate=True)
         except (ValueError, OSError) as exc:
@@ -71,18 +96,62 @@ class MasterKey:
         if len(raw) != KEY_BYTES:
             raise CryptoError(f"master key file {self.path} holds {len(raw)} bytes, expected {KEY_BYTES}")
         self._key = raw
+        self._stamp = self._file_stamp()
         return raw
 
+    def forget(self) -> None:
+        """Drop the cached key (the next use reads the file again)."""
+        self._key = None
+        self._stamp = None
+
     def wrap(self, data_key: bytes, label: str) -> bytes:
+        """Wrap under the current master key: refused while a rotation is under way (the key it would
+        use is about to be replaced), and re-read if another process rotated it since it was loaded."""
+        deadline = time.monotonic() + 10.0
+        while self.pending_path.exists():  # a rotation is finishing (its rename follows its commit)
+            if time.monotonic() > deadline:
+                raise CryptoError(
+                    f"a master key rotation is under way ({self.pending_path} exists): try again in a "
+                    "moment (if it was interrupted, any openlfr command finishes or undoes it)"
+                )
+            time.sleep(0.05)
+        if self._stamp is not None and self._file_stamp() != self._stamp:
+            self.forget()
         return encrypt(self._load(), data_key, label.encode())
 
     def unwrap(self, wrapped: bytes, label: str) -> bytes:
         try:
             return decrypt(self._load(), wrapped, label.encode())
         except CryptoError as exc:
+            if self._stamp is not None and self._file_stamp() != self._stamp:
+                self.forget()  # rotated by another process since we read it
+                with contextlib.suppress(CryptoError):
+                    return decrypt(self._load(), wrapped, label.encode())
             raise CryptoError(
                 f"data key {label} cannot be unwrapped with the master key {self.path}"
             ) from exc
+
+    def start_rotation(self) -> MasterKey:
+        """Write the next master key to :attr:`pending_path` and return it."""
+        if not _write_new_key(self.pending_path):
+            raise CryptoError(
+                f"{self.pending_path} exists: a key rotation is under way or was interrupted "
+                "(opening the store finishes or undoes an interrupted one)"
+            )
+        return MasterKey(self.pending_path)
+
+    def finish_rotation(self) -> None:
+        """Replace the master key file by the pending one (atomic rename; the old key's file is gone)."""
+        os.replace(self.pending_path, self.path)
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        self.forget()
+
+    def abandon_rotation(self) -> None:
+        self.pending_path.unlink(missing_ok=True)
 
 
 def new_data_key() -> bytes:

@@ -7,7 +7,10 @@ the schema to the newest Alembic revision, and returns a :class:`Store`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,13 +24,16 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from openlfr.config import Settings
-from openlfr.store.blobs import BlobStore
-from openlfr.store.crypto import KeyDestroyed, MasterKey, new_data_key
-from openlfr.store.models import KEY_PURPOSES, DeploymentKey
+from openlfr.store.blobs import BlobStore, SweepResult, private_dir
+from openlfr.store.crypto import CryptoError, KeyDestroyed, MasterKey, new_data_key
+from openlfr.store.models import KEY_PURPOSES, Alert, DeploymentKey, WatchlistTemplate
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works: it only has to be the same for every openlfr process sharing a PostgreSQL database.
 _PG_MIGRATION_LOCK = 0x6F70656E6C6672
+_PG_KEY_ROTATION_LOCK = 0x6B6579726F74
 
 
 class StoreError(RuntimeError):
@@ -97,7 +103,18 @@ class DataKeys:
             raise ValueError(f"unknown key purpose {purpose!r}")
         return f"openlfr/{deployment_id}/{purpose}"
 
+    @staticmethod
+    def _serialise_with_rotation(session: Session, exclusive: bool) -> None:
+        """Key creation and rotation exclude each other, so no key is wrapped under a master key that a
+        rotation is replacing: on SQLite the transaction's BEGIN IMMEDIATE does it, on PostgreSQL an
+        advisory lock (shared for creation, exclusive for rotation)."""
+        conn = session.connection()  # begins the transaction now (SQLite: takes the write lock)
+        if conn.dialect.name == "postgresql":
+            fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+            conn.execute(text(f"SELECT {fn}(:k)"), {"k": _PG_KEY_ROTATION_LOCK})
+
     def create(self, session: Session, deployment_id: str, purpose: str, now: datetime) -> bytes:
+        self._serialise_with_rotation(session, exclusive=False)
         key = new_data_key()
         session.add(
             DeploymentKey(
@@ -132,6 +149,38 @@ class DataKeys:
         row.destroyed_at = now
         return True
 
+    def rewrap_all(self, session: Session, new_master: MasterKey) -> int:
+        """Re-wrap every live data key under ``new_master`` (in ``session``'s transaction); the count."""
+        self._serialise_with_rotation(session, exclusive=True)
+        rows = list(session.scalars(select(DeploymentKey).where(DeploymentKey.wrapped_key.is_not(None))))
+        for row in rows:
+            assert row.wrapped_key is not None
+            label = self._label(row.deployment_id, row.purpose)
+            row.wrapped_key = new_master.wrap(self.master.unwrap(row.wrapped_key, label), label)
+        return len(rows)
+
+    def finish_interrupted_rotation(self, session: Session) -> str | None:
+        """A rotation killed between its commit and its rename left ``master.key.new``: keep it if the
+        database's keys are wrapped under it (the commit happened), else remove it. What was done, or None."""
+        pending_path = self.master.pending_path
+        if not pending_path.exists():
+            return None
+        pending = MasterKey(pending_path)
+        row = session.scalars(
+            select(DeploymentKey).where(DeploymentKey.wrapped_key.is_not(None)).limit(1)
+        ).first()
+        committed = True
+        if row is not None and row.wrapped_key is not None:
+            try:
+                pending.unwrap(row.wrapped_key, self._label(row.deployment_id, row.purpose))
+            except CryptoError:
+                committed = False
+        if committed:
+            self.master.finish_rotation()
+            return "finished"
+        self.master.abandon_rotation()
+        return "undone"
+
     def live_purposes(self, session: Session, deployment_id: str) -> list[str]:
         rows = session.scalars(
             select(DeploymentKey.purpose).where(
@@ -153,9 +202,31 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back on an exception."""
-        with self.sessions.begin() as session:
-            yield session
+        """One transaction: committed when the block ends, rolled back on an exception.
+
+        Blobs written inside it are staged and moved into place only once it committed (discarded
+        otherwise): a crash never leaves a blob in place that no row refers to."""
+        with self.blobs.staging() as staged:
+            with self.sessions.begin() as session:
+                yield session
+            self.blobs.promote(staged)
+
+    def referenced_blobs(self) -> set[tuple[str, str]]:
+        """Every ``(deployment_id, blob_id)`` a row refers to (watchlist images, alert images)."""
+        with self.sessions() as s:
+            refs = {
+                (d, b)
+                for d, b in s.execute(select(WatchlistTemplate.deployment_id, WatchlistTemplate.image_blob))
+            }
+            for col in (Alert.probe_blob, Alert.frame_blob, Alert.candidate_blob):
+                refs.update(
+                    (d, b) for d, b in s.execute(select(Alert.deployment_id, col).where(col.is_not(None)))
+                )
+        return refs
+
+    def sweep_blobs(self) -> SweepResult:
+        """Tidy the blob folder (see :meth:`BlobStore.sweep`); the caller audits the counts."""
+        return self.blobs.sweep(self.referenced_blobs)
 
     @property
     def dialect(self) -> str:
@@ -164,22 +235,91 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def rotate_master_key(self, on_commit: Callable[[Session, int], None]) -> int:
+        """Re-wrap every deployment key under a new master key; the number of keys re-wrapped.
+
+        The new key is written beside the old one (``master.key.new``, 0600), every data key is re-wrapped
+        in one transaction, in which ``on_commit(session, count)`` records the audit row; then the new file
+        is renamed over the old one, so the old master key no longer exists here. A crash between the
+        commit and the rename is finished (or undone, had the commit not happened) at the next open."""
+        master = self.keys.master
+        started = False
+        try:
+            with self.session() as s:
+                # Lock out key creation first, so no key is being wrapped under the old master key while
+                # the new one appears.
+                self.keys._serialise_with_rotation(s, exclusive=True)
+                new_master = master.start_rotation()
+                started = True
+                count = self.keys.rewrap_all(s, new_master)
+                on_commit(s, count)
+        except BaseException:
+            if started:
+                # Whether the commit happened decides which key file stays (never guess: the wrong choice
+                # would lose every key); if the database cannot say now, the next open decides.
+                with contextlib.suppress(Exception), self.session() as s:
+                    self.keys.finish_interrupted_rotation(s)
+            raise
+        master.finish_rotation()
+        return count
+
+
+SQLITE_FILE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for another database or an in-memory one)."""
+    if not url.startswith("sqlite"):
+        return None
+    database = make_url(url).database
+    return Path(database) if database and database != ":memory:" else None
+
+
+def secure_sqlite_files(db: Path) -> None:
+    """Create the database file 0600 if it is new (SQLite gives its WAL and SHM files the database's
+    mode), and make the file and its WAL/SHM/journal 0600 if they exist with a wider mode."""
+    if not db.exists():
+        db.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(db, os.O_WRONLY | os.O_CREAT, 0o600))
+    for suffix in SQLITE_FILE_SUFFIXES:
+        f = db.with_name(db.name + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            if f.stat().st_mode & 0o077:
+                os.chmod(f, 0o600)
+
 
 def open_store(settings: Settings, *, migrate_schema: bool = True) -> Store:
-    """Connect, migrate to the newest schema, and return the store for ``settings``."""
+    """Connect, migrate to the newest schema, and return the store for ``settings``.
+
+    The data directory and the blob folder are made 0700, the SQLite database and its WAL/SHM 0600,
+    whatever the umask (they hold names, dates of birth, password hashes and the audit log)."""
     url = settings.database_url
+    db_file = sqlite_path(url)
     try:
+        private_dir(settings.data_dir)
+    except OSError as exc:
+        log.warning("cannot make the data directory %s private (0700): %s", settings.data_dir, exc)
+    try:
+        if db_file is not None:
+            secure_sqlite_files(db_file)
         engine = make_engine(url)
         if migrate_schema:
             migrate(engine)
+        if db_file is not None:
+            secure_sqlite_files(db_file)
     except Exception as exc:  # connection refused, bad URL, permission denied: say which database
         safe = make_url(url).render_as_string(hide_password=True) if "://" in url else url
         raise StoreError(f"cannot open the database {safe}: {exc}") from exc
-    settings.blob_dir.mkdir(parents=True, exist_ok=True)
-    return Store(
+    private_dir(settings.blob_dir)
+    store = Store(
         settings=settings,
         engine=engine,
         sessions=sessionmaker(engine, expire_on_commit=False),
         keys=DataKeys(MasterKey(settings.master_key_file)),
         blobs=BlobStore(settings.blob_dir),
     )
+    if store.keys.master.pending_path.exists():
+        with store.session() as s:
+            done = store.keys.finish_interrupted_rotation(s)
+        log.warning("an interrupted master key rotation was %s", done)
+    return store

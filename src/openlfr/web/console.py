@@ -150,8 +150,17 @@ def supervisor_page(
     metrics = {m.camera_id: m.snapshot() for m in live.metrics} if live is not None else {}
     counters = {c["camera_id"]: c for c in camera_counters(store, deployment_id)}
     cameras = [{"camera_id": c, "stored": counters.get(c), "live": metrics.get(c)} for c in dep.cameras]
-    summary = watchlist_summary(store, deployment_id) if dep.status != "closed" else None
-    dep_alerts = alert_messages_after(store, 0, deployment_id, 5000)[::-1]
+    # The page obeys the same role table as the API: a role the API refuses the watchlist summary or the
+    # alerts gets neither here (None: the template says so instead of showing them).
+    may_see_watchlist = principal.role in roles.VIEW_WATCHLIST_SUMMARY
+    summary = (
+        watchlist_summary(store, deployment_id) if dep.status != "closed" and may_see_watchlist else None
+    )
+    dep_alerts = (
+        alert_messages_after(store, 0, deployment_id, 5000)[::-1]
+        if principal.role in roles.VIEW_ALERTS
+        else None
+    )
     return page(
         request,
         "supervisor.html",
@@ -161,6 +170,7 @@ def supervisor_page(
         alerts=dep_alerts,
         record=measures_for(store, dep),
         can_close=principal.role in roles.CLOSE_DEPLOYMENT and dep.status != "closed",
+        may_see_watchlist=may_see_watchlist,
     )
 
 
