@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from openlfr.config import Settings
 from openlfr.governance.alerts import truth
-from openlfr.governance.audit import ActorLike, record
+from openlfr.governance.audit import ActorLike, latest_checkpoint, record
 from openlfr.governance.deployments import DeploymentInfo, load, watchlist_age_counts
 from openlfr.governance.measures import alert_precision, false_alerts_per_1000
 from openlfr.store import Store, utcnow
@@ -146,6 +146,9 @@ def deployment_record(
             record(
                 s, actor, "report.deployment", deployment_id=dep.id, at=now, details={"alerts": len(alerts)}
             )
+    # The external anchor of the audit log (rule 6): anyone holding this record can later check that the
+    # log still has these rows, unchanged (`openlfr audit verify --min-rows ROWS --expect-head HEAD`).
+    rec["audit_checkpoint"] = latest_checkpoint(store)
     return rec
 
 
@@ -245,10 +248,23 @@ th {{ width: 45%; font-weight: 600; }}
 <table>
 {rows}
 </table>
+{_checkpoint_html(rec.get("audit_checkpoint"))}
 <p><small>Alert precision counts alerts whose truth was established by people (confirmed true, confirmed
 false, or dismissed by the operator). The system never decides that a match is true.</small></p>
 </body></html>
 """
+
+
+def _checkpoint_html(cp: dict[str, Any] | None) -> str:
+    if not cp:
+        return ""
+    return (
+        "<h2>Audit log checkpoint</h2><p>When this record was made, the audit log held "
+        f"{int(cp['rows'])} rows; the last row's hash was <code>{html.escape(str(cp['head']))}</code> "
+        f"(signed {html.escape(str(cp['at']))}, signature <code>{html.escape(str(cp['signature']))}</code>, "
+        f"public key <code>{html.escape(str(cp['public_key']))}</code>). A later check that finds fewer rows "
+        "or another hash shows that the log was cut short or rewritten.</p>"
+    )
 
 
 def write_record(rec: dict[str, Any], out_dir: Path) -> list[Path]:
