@@ -124,6 +124,21 @@ def test_categories_are_a_closed_list() -> None:
             parse_category(bad)
 
 
+def test_one_category_parser_serves_watchlists_and_deployments() -> None:
+    """Issue 17 item 6: the watchlist and purpose categories are read by the same parser."""
+    from openlfr.governance.categories import parse_choice
+    from openlfr.governance.deployments import parse_purpose_category
+    from openlfr.store.models import DEPLOYMENT_PURPOSE_CATEGORIES, WATCHLIST_CATEGORIES
+
+    for key, label in WATCHLIST_CATEGORIES.items():
+        assert parse_category(label.upper()) == parse_choice(label, WATCHLIST_CATEGORIES, "category") == key
+    for key, label in DEPLOYMENT_PURPOSE_CATEGORIES.items():
+        assert parse_purpose_category(f"  {label.upper()} ") == key
+        assert parse_purpose_category(key.replace("_", "-")) == key
+    with pytest.raises(GovernanceError, match="unknown purpose category ''"):
+        parse_purpose_category("")
+
+
 # --- CSV import -----------------------------------------------------------------------------------------
 
 HEADER = [
@@ -320,3 +335,18 @@ def test_a_lookalike_can_be_enrolled_with_a_stated_reason(store, make_deployment
         enrol_subject(
             store, "enroller", dep.id, entry("C", clock()), [imgs[1]], lookalike_reason="x", clock=clock
         )
+
+
+def test_csv_rows_come_back_as_named_records_with_several_images(clock, image_folder) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17 item 6: a parsed row is a named record (entry, image files), several images per subject."""
+    from openlfr.governance.watchlists import CsvSubject, ImageFile, read_watchlist_csv
+
+    person = lfw_people()[0][0]
+    path = _write_csv(image_folder, [_row("S1", f"{person}_0.jpg; {person}_1.jpg")])
+    rows = read_watchlist_csv(path, image_folder, clock())
+    assert len(rows) == 1 and isinstance(rows[0], CsvSubject)
+    assert rows[0].entry.subject_id == "S1" and rows[0].entry.category == "wanted_by_court"
+    assert rows[0].images == [
+        ImageFile(f"{person}_0.jpg", (image_folder / f"{person}_0.jpg").resolve()),
+        ImageFile(f"{person}_1.jpg", (image_folder / f"{person}_1.jpg").resolve()),
+    ]

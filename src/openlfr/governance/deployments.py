@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from openlfr.governance.audit import ActorLike, as_actor, record
+from openlfr.governance.categories import parse_choice
 from openlfr.governance.errors import GovernanceError, NotFound, ScanRefused
 from openlfr.matching.calibration import CalibrationError, load_calibration
 from openlfr.store import Store, utcnow
@@ -142,12 +143,7 @@ def list_deployments(store: Store, status: str | None = None) -> list[Deployment
 
 def parse_purpose_category(value: str) -> str:
     """A purpose category key from its key or its words (case-insensitive); anything else is refused."""
-    v = " ".join(value.strip().lower().replace("-", " ").split())
-    for key, label in DEPLOYMENT_PURPOSE_CATEGORIES.items():
-        if v and v in (key, key.replace("_", " "), label):
-            return key
-    allowed = "; ".join(f"{k} ({label})" for k, label in DEPLOYMENT_PURPOSE_CATEGORIES.items())
-    raise GovernanceError(f"unknown purpose category {value!r}: the categories are {allowed}")
+    return parse_choice(value, DEPLOYMENT_PURPOSE_CATEGORIES, "purpose category")
 
 
 def _aware(name: str, t: datetime) -> datetime:
