@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from openlfr.store.base import Base, UTCDateTime, new_id
@@ -127,6 +128,11 @@ class WatchlistSubject(Base):
     date_of_birth: Mapped[date | None] = mapped_column(Date, nullable=True)
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime())
     enrolled_by: Mapped[str] = mapped_column(String(200))
+    pending_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    """Enrolled by one person, not yet approved by a second: never searched (migration 0005)."""
+    approved_by_user: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """The authenticated user who approved it (``approved_by`` is who authorised it, as entered)."""
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     deployment: Mapped[Deployment] = relationship(back_populates="subjects")
     templates: Mapped[list[WatchlistTemplate]] = relationship(

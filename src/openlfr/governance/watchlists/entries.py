@@ -40,6 +40,9 @@ class SubjectEntry:
     expires_at: datetime
     name: str | None = None
     date_of_birth: date | None = None
+    needs_approval: bool = False
+    """Held back from searching until a second person approves it (every enrolment by a person through
+    the API, console or command line; see :mod:`openlfr.governance.watchlist_approval`)."""
 
 
 @dataclass(frozen=True)
@@ -140,4 +143,5 @@ def validate_entry(entry: SubjectEntry, now: datetime) -> SubjectEntry:
         expires_at=expires,
         name=(entry.name or "").strip() or None,
         date_of_birth=entry.date_of_birth,
+        needs_approval=entry.needs_approval,
     )

@@ -130,6 +130,7 @@ def write_subjects(
             date_of_birth=e.date_of_birth,
             enrolled_at=now,
             enrolled_by=str(as_actor(who)),
+            pending_approval=e.needs_approval,
         )
         s.add(subject)
         s.flush([subject])
