@@ -141,7 +141,9 @@ def test_each_command_checks_the_role_table(cli: Settings, tmp_path: Path) -> No
     store.close()
 
 
-def test_login_token_is_private_short_lived_and_revocable(cli: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_login_token_is_private_short_lived_and_revocable(
+    cli: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     users(cli)
     bad = invoke("login", "operator", "--password-env", "NOPE_UNSET")
     assert bad.exit_code == 2
