@@ -140,6 +140,7 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
     )
     listed = run_json("watchlist", "list", dep_id)
     assert [s["subject_id"] for s in listed] == ["S0", "S1"]  # type: ignore[union-attr]
+    assert [s["approved"] for s in listed] == [False, False]  # type: ignore[index,union-attr]
     # Enrolled by the authorising officer: searched only once a second person (the reviewer) approved.
     pending = run_json("watchlist", "pending", dep_id)
     assert [p["subject_id"] for p in pending] == ["S0", "S1"]  # type: ignore[union-attr]
@@ -150,6 +151,7 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
     run("watchlist", "approve", dep_id, "S0")
     run("watchlist", "approve", dep_id, "S1")
     assert run_json("watchlist", "pending", dep_id) == []
+    assert [s["approved"] for s in run_json("watchlist", "list", dep_id)] == [True, True]  # type: ignore[index,union-attr]
 
     login_as(Role.AUTHORISING_OFFICER)
     assert "is open" in run("deployment", "open", dep_id)

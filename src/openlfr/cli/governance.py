@@ -375,26 +375,37 @@ def watchlist_import(
 
 @watchlist_app.command("list")
 def watchlist_list(deployment_id: str = typer.Argument(...), as_json: bool = JsonOption) -> None:
-    """The subjects on a deployment's watchlist (no images)."""
+    """The subjects on a deployment's watchlist (no images), and whether each is approved (searched)."""
     with store_session() as store:
         acting(store, roles.VIEW_WATCHLIST_ENTRIES)
         subjects = list_subjects(store, deployment_id)
+        waiting = {p.subject_id for p in pending_entries(store, deployment_id)}
     if as_json:
         console.print_json(
             json.dumps(
                 [
-                    {**s.__dict__, "expires_at": s.expires_at.isoformat() if s.expires_at else None}
+                    {
+                        **s.__dict__,
+                        "expires_at": s.expires_at.isoformat() if s.expires_at else None,
+                        "approved": s.subject_id not in waiting,
+                    }
                     for s in subjects
                 ]
             )
         )
         return
     table = Table(title=f"Watchlist of {deployment_id}: {len(subjects)} subject(s)")
-    for col in ("subject", "name", "category", "reason", "images", "expires"):
+    for col in ("subject", "name", "category", "reason", "images", "expires", "approved"):
         table.add_column(col)
     for s in subjects:
         table.add_row(
-            s.subject_id, s.name or "", s.category_label, s.reason, str(s.templates), _fmt(s.expires_at)
+            s.subject_id,
+            s.name or "",
+            s.category_label,
+            s.reason,
+            str(s.templates),
+            _fmt(s.expires_at),
+            "no: waiting" if s.subject_id in waiting else "yes",
         )
     console.print(table)
 
