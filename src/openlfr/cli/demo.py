@@ -7,8 +7,6 @@ audit check. It decides nothing: the alert is left for a human to adjudicate (ru
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -17,25 +15,21 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from openlfr.api.users import create_user, login
 from openlfr.cli.app import app, clean_errors, console, fail, settings
-from openlfr.cli.identity import TOKEN_KIND, os_account, save_token
-from openlfr.governance.audit import Actor, verify
+from openlfr.cli.demo_users import approve_pending, provision
+from openlfr.governance.audit import verify
 from openlfr.governance.deployments import close_deployment, create_deployment, open_deployment
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.governance.report import deployment_record, write_record
-from openlfr.governance.watchlist_approval import approve_entry
 from openlfr.governance.watchlists import SubjectEntry, enrol_subject
 from openlfr.live.pipeline import LivePipeline, RaisedAlert
 from openlfr.live.sources import parse_source
 from openlfr.matching.calibration import load_calibration
-from openlfr.store import Store, open_store, utcnow
-from openlfr.store.auth_models import Role
+from openlfr.store import open_store, utcnow
 from openlfr.vision import load_engine
 
 _MARKER = ".openlfr-demo"
-_PASSWORDS = "demo-users.txt"
 _EXAMPLES = ("small_celeb_examples", "face_recognition", "examples")
 # Public sample photos: one person who performs in the clip, and people who are not in it.
 _WATCHLIST = [
@@ -82,7 +76,8 @@ def demo(
 
     with clean_errors(GovernanceError):
         store = open_store(s)
-        planner, reviewer, superintendent, auditor = _demo_users(store)
+        users = provision(store)
+        planner = users.planner
         pack = s.vision.pack
         cal = load_calibration(pack, s.data_dir)
         override = None
@@ -136,15 +131,13 @@ def demo(
                 store, planner, dep.id, entry, [data.joinpath(*parts)], engine=engine, allow_partial=True
             )
             outcome = "enrolled" if report.subjects_enrolled else "; ".join(r.reason for r in report.refused)
-            if report.subjects_enrolled:  # a second person approves each entry before it is searched
-                approve_entry(store, reviewer, dep.id, subject_id)
-                outcome += f", approved by {reviewer.name}"
             table.add_row(subject_id, name, category, outcome)
         console.print(
             Panel.fit(table, title="2. Watchlist (destroyed when the deployment closes)", border_style="cyan")
         )
 
-        dep = open_deployment(store, superintendent, dep.id)
+        approve_pending(store, users, dep.id)
+        dep = open_deployment(store, users.superintendent, dep.id)
         gateway = DeploymentGateway(store, dep.id, s)
 
     console.print(
@@ -208,38 +201,4 @@ def demo(
                 border_style="cyan",
             )
         )
-        console.print(
-            Panel.fit(
-                f"{verify(store, auditor)}\nThe command line is logged in as demo-operator; the other demo users' "
-                f"passwords are in {s.data_dir / _PASSWORDS} (e.g. `openlfr login demo-auditor`, then "
-                "`openlfr audit verify`).",
-                title="6. Audit log",
-                border_style="cyan",
-            )
-        )
-
-
-def _demo_users(store: Store) -> tuple[Actor, Actor, Actor, Actor]:
-    """The demo's own local users (random passwords nobody needs), one per role it acts in; the command
-    line is left logged in as the demo operator, so the printed `openlfr alert review` works as is."""
-    made = {}
-    for username, role in (
-        ("demo-inspector", Role.AUTHORISING_OFFICER),
-        ("demo-reviewer", Role.REVIEWER),
-        ("demo-superintendent", Role.AUTHORISING_OFFICER),
-        ("demo-auditor", Role.AUDITOR),
-        ("demo-operator", Role.OPERATOR),
-    ):
-        password = secrets.token_urlsafe(24)
-        create_user(store, username, password, role, actor=Actor(os_account(), "bootstrap"))
-        made[username] = (Actor(username, role.value), password)
-    token, _ = login(store, "demo-operator", made["demo-operator"][1], "demo", kind=TOKEN_KIND)
-    save_token(store.settings, token)
-    # Sample users of a throw-away demo folder: their passwords go to a file only this account can read, so
-    # that `openlfr login demo-auditor` etc. can be tried.
-    fd = os.open(store.settings.data_dir / _PASSWORDS, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.writelines(f"{u} {pw}\n" for u, (_a, pw) in made.items())
-    return tuple(
-        made[u][0] for u in ("demo-inspector", "demo-reviewer", "demo-superintendent", "demo-auditor")
-    )  # type: ignore[return-value]
+        console.print(Panel.fit(str(verify(store, users.auditor)), title="6. Audit log", border_style="cyan"))
