@@ -222,6 +222,13 @@ def test_forged_checkpoint_line_is_refused(store: Store) -> None:
         fh.write(json.dumps(last) + "\n")
     result = verify(store)
     assert not result.ok and "bad signature" in str(result), str(result)
+    # A forged line claiming more rows than were written is not mistaken for a cut-off tail either.
+    lines = log.read_text().splitlines()[:-1]
+    claim = json.loads(lines[-1])
+    claim["rows"] = 99
+    log.write_text("\n".join([*lines, json.dumps(claim)]) + "\n")
+    result = verify(store)
+    assert not result.ok and "bad signature" in str(result) and "deleted" not in str(result), str(result)
 
 
 def test_external_anchor_catches_what_the_local_files_cannot(store: Store) -> None:
