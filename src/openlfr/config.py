@@ -72,6 +72,16 @@ class StoreSettings(BaseModel):
     master_key_file: Path | None = Field(
         None, description="File holding the 32-byte master key (base64). Default: <data_dir>/master.key."
     )
+    audit_key_file: Path | None = Field(
+        None,
+        description="Secret that keys the audit chain and signs its checkpoints (0600, kept outside the "
+        "database; every writer needs the same file). Default: audit.key next to the master key.",
+    )
+    audit_checkpoint_dir: Path | None = Field(
+        None,
+        description="Append-only folder for the signed audit checkpoints (outside the database; may be a "
+        "separate, append-only mount). Default: <data_dir>/audit-checkpoints.",
+    )
 
 
 class RetentionSettings(BaseModel):
@@ -221,6 +231,12 @@ class ServerSettings(BaseModel):
         "over which an address's failures for any usernames are counted.",
     )
     token_hours: float = Field(12.0, gt=0, description="Lifetime of an API bearer token.")
+    cli_token_hours: float = Field(
+        8.0, gt=0, description="Lifetime of the token `openlfr login` keeps for the command line."
+    )
+    cli_token_file: Path | None = Field(
+        None, description="Where `openlfr login` keeps its token (0600). Default: <data_dir>/cli-token."
+    )
     public_requests_per_minute: int = Field(
         60, ge=1, description="Per-address limit on the public transparency pages and feeds."
     )
@@ -365,6 +381,18 @@ class Settings(BaseSettings):
     @property
     def master_key_file(self) -> Path:
         return self.store.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def audit_key_file(self) -> Path:
+        return self.store.audit_key_file or self.master_key_file.parent / "audit.key"
+
+    @property
+    def audit_checkpoint_dir(self) -> Path:
+        return self.store.audit_checkpoint_dir or self.data_dir / "audit-checkpoints"
+
+    @property
+    def cli_token_file(self) -> Path:
+        return self.server.cli_token_file or self.data_dir / "cli-token"
 
     @property
     def blob_dir(self) -> Path:

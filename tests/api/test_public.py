@@ -10,6 +10,7 @@ import math
 import pytest
 
 from openlfr.api.public import CSV_COLUMNS, csv_rows
+from openlfr.governance.audit import Checkpoint, verify
 from openlfr.governance.measures import alert_precision
 from openlfr.store.auth_models import Role
 from tests.api.conftest import World
@@ -247,3 +248,15 @@ def test_feeds_and_page_say_whether_the_watchlist_holds_anyone_under_18(world: W
         and past["record"]["watchlist_date_of_birth_unknown"] == 1
     )
     assert "yes (1 of 2 entries; 1 with no recorded date of birth)" in world.client.get("/public").text
+
+
+def test_the_public_feed_carries_the_audit_anchor(world: World) -> None:
+    """The latest signed audit checkpoint is published: anyone who keeps the feed can later show that the
+    log was cut short or rewritten (issue 14 item 1)."""
+    feed = world.client.get("/public/deployments.json").json()
+    cp = feed["audit_checkpoint"]
+    assert cp["rows"] >= 1 and len(cp["head"]) == 64
+    assert Checkpoint.from_dict(cp).signature_ok()
+    assert verify(world.store, expect_head=cp["head"], min_rows=cp["rows"]).ok
+    forged = {**cp, "rows": cp["rows"] + 5}
+    assert not Checkpoint.from_dict(forged).signature_ok()

@@ -48,8 +48,9 @@ def _future_deployment() -> dict[str, Any]:
 # (name, method, path template, json body factory or None, allowed roles)
 ENDPOINTS: list[tuple[str, str, str, Callable[[], Any] | None, tuple[Role, ...]]] = [
     ("me", "GET", "/api/auth/me", None, (A, AO, OP, EO, RV, AU)),
-    ("list deployments", "GET", "/api/deployments", None, (A, AO, OP, EO, AU)),
-    ("get deployment", "GET", "/api/deployments/{dep}", None, (A, AO, OP, EO, AU)),
+    ("list deployments", "GET", "/api/deployments", None, (A, AO, OP, EO, RV, AU)),
+    ("get deployment", "GET", "/api/deployments/{dep}", None, (A, AO, OP, EO, RV, AU)),
+    ("pending watchlist entries", "GET", "/api/deployments/{dep}/watchlist/pending", None, (AO, OP, RV)),
     ("plan deployment", "POST", "/api/deployments", _future_deployment, (AO, OP)),
     ("watchlist summary", "GET", "/api/deployments/{dep}/watchlist", None, (AO, OP, AU)),
     ("list alerts", "GET", "/api/alerts", None, (AO, OP, EO, AU)),

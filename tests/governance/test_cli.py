@@ -1,4 +1,4 @@
-"""The governance commands through the real CLI, on SQLite and PostgreSQL."""
+"""The governance commands through the real CLI, on SQLite and PostgreSQL, acting as logged-in users."""
 
 from __future__ import annotations
 
@@ -12,17 +12,20 @@ import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
 
+from openlfr.api.users import create_user
 from openlfr.cli import app
 from openlfr.config import Settings, get_settings
 from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.governance.watchlists import analyse_reference
 from openlfr.matching.calibration import Calibration, local_calibration_path, save_calibration
 from openlfr.store import open_store
+from openlfr.store.auth_models import Role
 from openlfr.store.models import AuditEntry
 from openlfr.vision import load_engine
 from tests.governance.faces import blank_png, lfw_people
 
 runner = CliRunner()
+PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -37,8 +40,18 @@ def cli_settings(store_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> I
         Calibration(pack="opencv-zoo", validated_min_threshold=0.4),
         local_calibration_path("opencv-zoo", store_settings.data_dir),
     )
+    store = open_store(store_settings)
+    for role in Role:
+        create_user(store, role.value.replace("_", "-"), PASSWORD, role, actor="test setup")
+    store.close()
+    monkeypatch.setenv("OPENLFR_TEST_PW", PASSWORD)
+    monkeypatch.delenv("OPENLFR_TOKEN", raising=False)
     yield store_settings
     get_settings.cache_clear()
+
+
+def login_as(role: Role) -> None:
+    run("login", role.value.replace("_", "-"), "--password-env", "OPENLFR_TEST_PW")
 
 
 def run(*args: str) -> str:
@@ -53,6 +66,7 @@ def run_json(*args: str) -> object:
 
 def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Path) -> None:
     now = datetime.now(UTC)
+    login_as(Role.AUTHORISING_OFFICER)
     dep = run_json(
         "deployment",
         "create",
@@ -94,8 +108,6 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
         "lfr@example.police.uk",
         "--short-notice-reason",
         "test: opened at once",
-        "--as",
-        "planner (supervisor)",
     )
     assert isinstance(dep, dict)
     dep_id = dep["id"]
@@ -150,9 +162,22 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
     )
     listed = run_json("watchlist", "list", dep_id)
     assert [s["subject_id"] for s in listed] == ["S0", "S1"]  # type: ignore[union-attr]
+    assert [s["approved"] for s in listed] == [False, False]  # type: ignore[index,union-attr]
+    # Enrolled by the authorising officer: searched only once a second person (the reviewer) approved.
+    pending = run_json("watchlist", "pending", dep_id)
+    assert [p["subject_id"] for p in pending] == ["S0", "S1"]  # type: ignore[union-attr]
+    assert all(p["quality_scores"] for p in pending)  # type: ignore[union-attr]
+    own = runner.invoke(app, ["watchlist", "approve", dep_id, "S0"])
+    assert own.exit_code == 2 and "a second person must approve it" in own.output
+    login_as(Role.REVIEWER)
+    run("watchlist", "approve", dep_id, "S0")
+    run("watchlist", "approve", dep_id, "S1")
+    assert run_json("watchlist", "pending", dep_id) == []
+    assert [s["approved"] for s in run_json("watchlist", "list", dep_id)] == [True, True]  # type: ignore[index,union-attr]
 
-    assert "signage recorded" in run("deployment", "signage-in-place", dep_id, "--as", "pc (officer)")
-    assert "is open" in run("deployment", "open", dep_id, "--as", "sup (supervisor)")
+    login_as(Role.AUTHORISING_OFFICER)
+    assert "signage recorded" in run("deployment", "signage-in-place", dep_id)
+    assert "is open" in run("deployment", "open", dep_id)
 
     # The live pipeline raises an alert; people adjudicate it from the command line.
     store = open_store(get_settings())
@@ -174,25 +199,19 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
     )
     alerts = run_json("alert", "list", "--deployment", dep_id)
     assert [a["id"] for a in alerts] == [alert_id]  # type: ignore[index]
-    run("alert", "review", alert_id, "engage", "--as", "op (operator)")
-    run(
-        "alert",
-        "engage",
-        alert_id,
-        "confirmed_true",
-        "--reason-explained",
-        "--leaflet-given",
-        "--as",
-        "pc (officer)",
-    )
-    assert "disposed:arrest" in run("alert", "dispose", alert_id, "arrest", "--as", "pc (officer)")
-    bad = runner.invoke(app, ["alert", "dispose", alert_id, "advice"])
-    assert bad.exit_code == 2 and "already has a disposal" in bad.output
+    login_as(Role.OPERATOR)
+    run("alert", "review", alert_id, "engage")
     out = tmp_path / "probe.jpg"
     run("alert", "image", alert_id, "--out", str(out))
     assert out.read_bytes() == probe
+    login_as(Role.ENGAGEMENT_OFFICER)
+    run("alert", "engage", alert_id, "confirmed_true", "--reason-explained", "--leaflet-given")
+    assert "disposed:arrest" in run("alert", "dispose", alert_id, "arrest")
+    bad = runner.invoke(app, ["alert", "dispose", alert_id, "advice"])
+    assert bad.exit_code == 2 and "already has a disposal" in bad.output
 
-    assert "closed" in run("deployment", "close", dep_id, "--as", "sup (supervisor)")
+    login_as(Role.AUTHORISING_OFFICER)
+    assert "closed" in run("deployment", "close", dep_id)
     purge = run_json("purge")
     assert isinstance(purge, dict) and purge["alerts_purged"] == 0
 
@@ -214,10 +233,12 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
     rec = json.loads((tmp_path / "record" / f"deployment-{dep_id}.json").read_text())
     assert (rec["alerts"], rec["true_alerts"], rec["arrests"], rec["watchlist_size"]) == (1, 1, 1, 2)
 
-    # The audit log verifies, then names the row someone edited.
+    # The audit log verifies, then names the row someone edited; the decisions name the logged-in users.
+    login_as(Role.AUDITOR)
     assert "audit log intact" in run("audit", "verify")
     shown = run_json("audit", "show", "--deployment", dep_id, "--last", "0")
     review_row = next(r for r in shown if r["action"] == "alert.review")  # type: ignore[union-attr]
+    assert (review_row["actor"], review_row["role"]) == ("operator", "operator")
     with store.session() as s:
         s.execute(update(AuditEntry).where(AuditEntry.seq == review_row["seq"]).values(actor="someone else"))
     broken = runner.invoke(app, ["audit", "verify"])
@@ -227,6 +248,7 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
 
 
 def test_cli_errors_are_one_line(cli_settings: Settings) -> None:
+    login_as(Role.OPERATOR)
     for args, message in (
         (["deployment", "show", "nope"], "no deployment with id 'nope'"),
         (

@@ -14,7 +14,7 @@ import uvicorn
 
 from openlfr.store import Store, open_store
 from openlfr.web.app import create_server_app
-from tests.api.conftest import add_users, server_settings
+from tests.api.conftest import add_users, seed, server_settings, world  # noqa: F401  (fixtures)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -23,6 +23,7 @@ from fastapi.responses import Response
 
 from openlfr.api.deps import client_address, get_store
 from openlfr.governance import deployments
+from openlfr.governance.audit import latest_checkpoint
 from openlfr.governance.deployments import DeploymentInfo
 from openlfr.governance.measures import alert_precision
 from openlfr.governance.report import (
@@ -175,6 +176,9 @@ def public_listing(store: Store) -> dict[str, Any]:
     return {
         "announced": [public_deployment(store, d) for d in deps if d.status in ("planned", "open")],
         "past": [public_deployment(store, d) for d in reversed(deps) if d.status == "closed"],
+        # The audit log's latest signed checkpoint: an anchor outside the force's reach, for anyone who keeps
+        # a copy (`openlfr audit verify --min-rows ROWS --expect-head HEAD` later shows a cut or rewrite).
+        "audit_checkpoint": latest_checkpoint(store),
     }
 
 

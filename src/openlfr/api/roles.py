@@ -1,4 +1,5 @@
-"""Which roles each action allows: one table, read by the endpoints, the pages and the tests."""
+"""Which roles each action allows: one table, read by the API's endpoints, the pages, the command line
+(``openlfr login``) and the tests."""
 
 from __future__ import annotations
 
@@ -13,20 +14,29 @@ A, AO, OP, EO, RV, AU = (
     Role.AUDITOR,
 )
 
-# Seeing that deployments exist and their status (no biometric data).
-VIEW_DEPLOYMENTS = (A, AO, OP, EO, AU)
+# Seeing that deployments exist and their status (no biometric data). The reviewer needs it to find the
+# watchlists waiting for approval.
+VIEW_DEPLOYMENTS = (A, AO, OP, EO, RV, AU)
 PLAN_DEPLOYMENT = (AO, OP)
 OPEN_DEPLOYMENT = (AO,)
 CLOSE_DEPLOYMENT = (AO, OP)
+RECORD_SIGNAGE = (AO, OP)
 # Watchlist size, categories and the under-18 count; never the entries' images.
 VIEW_WATCHLIST_SUMMARY = (AO, OP, AU)
 ENROL_WATCHLIST = (AO, OP)
+# The reviewer's job: a second person checks each entry (necessity, category, source, legal basis, image
+# quality) before it is searched; never the person who enrolled it (checked by governance).
+APPROVE_WATCHLIST = (AO, RV)
+# The entries themselves (names, reasons, quality report), for those who enrol or approve them.
+VIEW_WATCHLIST_ENTRIES = (AO, OP, RV)
 VIEW_RECORD = (A, AO, OP, AU)
 SUPERVISE = (AO, OP)
 # Alert facts (score, camera, time, category, decisions), without images.
 VIEW_ALERTS = (AO, OP, EO, AU)
 # Biometric images: only the people who must compare faces to decide. Each view is audited.
 VIEW_ALERT_IMAGES = (OP, EO)
+# Writing an alert's image to a file (`openlfr alert image`): the same two roles, audited like a view.
+EXPORT_ALERT_IMAGES = VIEW_ALERT_IMAGES
 OPERATOR_REVIEW = (OP,)
 ENGAGEMENT_OUTCOME = (EO,)
 DISPOSAL = (EO,)
@@ -35,3 +45,4 @@ RECEIVE_ALERTS = (OP, EO, AO)
 VIEW_AUDIT = (A, AU, AO)
 VERIFY_AUDIT = (A, AU)
 MANAGE_USERS = (A,)
+MANAGE_KEYS = (A,)

@@ -180,7 +180,8 @@ def login(
     kind: str = "cookie",
     now: datetime | None = None,
 ) -> tuple[str, Principal]:
-    """Check the password and open a session (``kind="cookie"``) or a bearer token (``"bearer"``).
+    """Check the password and open a session (``kind="cookie"``), a bearer token (``"bearer"``) or a
+    command-line token (``"cli"``, from ``openlfr login``).
 
     Returns the token (to hand to the client once) and the principal. Raises :class:`LoginThrottled`
     when too many logins failed recently for this username from this address (or from this address for
@@ -203,7 +204,9 @@ def login(
             if security.needs_rehash(user.password_hash):
                 user.password_hash = security.hash_password(password)
             token = security.new_token()
-            hours = settings.session_hours if kind == "cookie" else settings.token_hours
+            hours = {"cookie": settings.session_hours, "cli": settings.cli_token_hours}.get(
+                kind, settings.token_hours
+            )
             auth = AuthSession(
                 token_sha256=security.token_digest(token),
                 user_id=user.id,

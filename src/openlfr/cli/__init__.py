@@ -5,6 +5,7 @@ from __future__ import annotations
 from openlfr.cli import demo as _demo  # noqa: F401  (registers its commands)
 from openlfr.cli import evaluate as _evaluate  # noqa: F401  (registers its commands)
 from openlfr.cli import governance as _governance  # noqa: F401  (registers its commands)
+from openlfr.cli import identity as _identity  # noqa: F401  (registers its commands)
 from openlfr.cli import keys as _keys  # noqa: F401  (registers its commands)
 from openlfr.cli import live as _live  # noqa: F401  (registers its commands)
 from openlfr.cli import promises as _promises  # noqa: F401  (registers its commands)

@@ -19,7 +19,8 @@ from rich.table import Table
 
 from openlfr.cli.app import app, clean_errors, console, fail, settings
 from openlfr.cli.demo_sample import DEMONSTRATION_NOTE, DemoSample, generated_sample, shared_sample
-from openlfr.governance.audit import Actor, verify
+from openlfr.cli.demo_users import approve_pending, provision
+from openlfr.governance.audit import verify
 from openlfr.governance.deployments import (
     close_deployment,
     create_deployment,
@@ -66,9 +67,10 @@ def demo(
             border_style="yellow",
         )
     )
-    planner = Actor("Demo Inspector", "authorising_officer")
     with clean_errors(GovernanceError):
         store = open_store(s)
+        users = provision(store)
+        planner = users.planner
         pack = s.vision.pack
         cal = load_calibration(pack, s.data_dir)
         override = None
@@ -125,6 +127,7 @@ def demo(
                 legal_basis="demonstration only",
                 approved_by="Demo Inspector",
                 expires_at=now + timedelta(hours=2),
+                needs_approval=True,
             )
             report = enrol_subject(
                 store, planner, dep.id, entry, [subject.image], engine=engine, allow_partial=True
@@ -140,7 +143,8 @@ def demo(
         )
 
         record_signage(store, planner, dep.id)  # the demo's "signs": its own console and public page
-        dep = open_deployment(store, Actor("Demo Superintendent", "authorising_officer"), dep.id)
+        approve_pending(store, users, dep.id)
+        dep = open_deployment(store, users.superintendent, dep.id)
         gateway = DeploymentGateway(store, dep.id, s)
 
     console.print(

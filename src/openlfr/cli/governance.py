@@ -1,12 +1,12 @@
 """``openlfr deployment|watchlist|alert|audit|report`` and ``openlfr purge``: the governance layer from a shell.
 
-Every command that changes something or reads biometric data is audited under ``--as "NAME (ROLE)"``
-(default: the login name, role ``cli``).
+Every command acts as the user logged in with ``openlfr login`` and is checked against the role table in
+:mod:`openlfr.api.roles`, as the API and the console are; what it changes or reads is audited under that
+user and role.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,10 +17,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from openlfr.api import roles
 from openlfr.cli.app import app, clean_errors, console, err_console, fail, settings
+from openlfr.cli.identity import DeclaredActorOption, acting
 from openlfr.governance import alerts as alert_svc
 from openlfr.governance import audit as audit_svc
-from openlfr.governance.audit import Actor, as_actor
+from openlfr.governance.audit import Actor
 from openlfr.governance.blob_sweep import sweep_blobs
 from openlfr.governance.deployments import (
     DeploymentInfo,
@@ -33,6 +35,7 @@ from openlfr.governance.deployments import (
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.report import deployment_record, write_record
 from openlfr.governance.retention import purge as run_purge
+from openlfr.governance.watchlist_approval import approve_entry, pending_entries, reject_entry
 from openlfr.governance.watchlists import (
     ImportReport,
     SubjectEntry,
@@ -44,6 +47,7 @@ from openlfr.governance.watchlists import (
 )
 from openlfr.matching.calibration import CalibrationError
 from openlfr.store import Store, StoreError, open_store
+from openlfr.store.auth_models import Role
 from openlfr.store.blobs import BlobNotFound
 from openlfr.store.crypto import CryptoError
 from openlfr.store.models import DEPLOYMENT_PURPOSE_CATEGORIES, WATCHLIST_CATEGORIES
@@ -70,9 +74,7 @@ ERRORS = (
     CalibrationError,
 )
 
-ActorOption = typer.Option(
-    None, "--as", help='Who is acting, as "NAME (ROLE)" (default: login name, role cli).'
-)
+ActorOption = DeclaredActorOption
 JsonOption = typer.Option(False, "--json", help="Machine-readable output.")
 LookalikeOption = typer.Option(
     None,
@@ -81,14 +83,9 @@ LookalikeOption = typer.Option(
 )
 
 
-def actor_of(value: str | None) -> Actor:
-    if value:
-        return as_actor(value)
-    try:
-        name = getpass.getuser()
-    except (KeyError, OSError):
-        name = "unknown"
-    return Actor(name, "cli")
+def actor_of(store: Store, declared: str | None, allowed: tuple[Role, ...]) -> Actor:
+    """The logged-in user, if their role is in ``allowed`` (``declared``: a refused ``--as``)."""
+    return acting(store, allowed, declared)
 
 
 @contextmanager
@@ -209,7 +206,7 @@ def deployment_create(
     with store_session() as store, clean_errors(*ERRORS, ValueError):
         d = create_deployment(
             store,
-            actor_of(as_),
+            actor_of(store, as_, roles.PLAN_DEPLOYMENT),
             purpose=purpose,
             purpose_category=purpose_category,
             legal_basis=legal_basis,
@@ -254,7 +251,7 @@ def deployment_open(
     with store_session() as store:
         d = open_deployment(
             store,
-            actor_of(as_),
+            actor_of(store, as_, roles.OPEN_DEPLOYMENT),
             deployment_id,
             override_reason=override_reason,
             short_notice_reason=short_notice_reason,
@@ -272,7 +269,9 @@ def deployment_close(
 ) -> None:
     """Close a deployment: its watchlist, images and watchlist key are destroyed."""
     with store_session() as store:
-        r = close_deployment(store, actor_of(as_), deployment_id, reason=reason)
+        r = close_deployment(
+            store, actor_of(store, as_, roles.CLOSE_DEPLOYMENT), deployment_id, reason=reason
+        )
     console.print(
         f"deployment [bold]{deployment_id}[/] closed: {r.subjects_destroyed} watchlist subject(s), "
         f"{r.templates_destroyed} template(s) and {r.blobs_deleted} image file(s) destroyed; watchlist key destroyed"
@@ -285,6 +284,7 @@ def deployment_list(
 ) -> None:
     """Deployments, earliest first."""
     with store_session() as store:
+        acting(store, roles.VIEW_DEPLOYMENTS)
         deps = list_deployments(store, status)
     if as_json:
         console.print_json(json.dumps([d.as_dict() for d in deps]))
@@ -309,6 +309,7 @@ def deployment_list(
 def deployment_show(deployment_id: str = typer.Argument(...), as_json: bool = JsonOption) -> None:
     """One deployment's details."""
     with store_session() as store:
+        acting(store, roles.VIEW_DEPLOYMENTS)
         d = get_deployment(store, deployment_id)
     if as_json:
         console.print_json(json.dumps(d.as_dict()))
@@ -320,7 +321,10 @@ def deployment_show(deployment_id: str = typer.Argument(...), as_json: bool = Js
 
 
 def _print_report(report: ImportReport) -> None:
-    console.print(f"enrolled {report.subjects_enrolled} subject(s) with {report.images_enrolled} image(s)")
+    console.print(
+        f"enrolled {report.subjects_enrolled} subject(s) with {report.images_enrolled} image(s), waiting for a "
+        "second person's approval (`openlfr watchlist approve`)"
+    )
     for r in report.lookalikes:
         console.print(f"[yellow]enrolled despite a lookalike:[/] {r}", highlight=False)
     for r in report.attractors:
@@ -359,6 +363,7 @@ def watchlist_enrol(
 ) -> None:
     """Enrol one subject from one or more images (refused images are listed with the reason)."""
     with store_session() as store:
+        who = actor_of(store, as_, roles.ENROL_WATCHLIST)
         dob_value: date | None = parse_date(dob, "date of birth") if dob else None
         entry = SubjectEntry(
             subject_id=subject_id,
@@ -370,10 +375,9 @@ def watchlist_enrol(
             expires_at=parse_time(expires, "expiry"),
             name=name,
             date_of_birth=dob_value,
+            needs_approval=True,
         )
-        report = enrol_subject(
-            store, actor_of(as_), deployment_id, entry, images, lookalike_reason=lookalike_reason
-        )
+        report = enrol_subject(store, who, deployment_id, entry, images, lookalike_reason=lookalike_reason)
     _print_report(report)
 
 
@@ -409,40 +413,100 @@ def watchlist_import(
         task = progress.add_task("import", total=None)
         report = import_watchlist(
             store,
-            actor_of(as_),
+            actor_of(store, as_, roles.ENROL_WATCHLIST),
             deployment_id,
             csv_file,
             images,
             allow_partial=allow_partial,
             lookalike_reason=lookalike_reason,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
+            needs_approval=True,
         )
     _print_report(report)
 
 
 @watchlist_app.command("list")
 def watchlist_list(deployment_id: str = typer.Argument(...), as_json: bool = JsonOption) -> None:
-    """The subjects on a deployment's watchlist (no images)."""
+    """The subjects on a deployment's watchlist (no images), and whether each is approved (searched)."""
     with store_session() as store:
+        acting(store, roles.VIEW_WATCHLIST_ENTRIES)
         subjects = list_subjects(store, deployment_id)
+        waiting = {p.subject_id for p in pending_entries(store, deployment_id)}
     if as_json:
         console.print_json(
             json.dumps(
                 [
-                    {**s.__dict__, "expires_at": s.expires_at.isoformat() if s.expires_at else None}
+                    {
+                        **s.__dict__,
+                        "expires_at": s.expires_at.isoformat() if s.expires_at else None,
+                        "approved": s.subject_id not in waiting,
+                    }
                     for s in subjects
                 ]
             )
         )
         return
     table = Table(title=f"Watchlist of {deployment_id}: {len(subjects)} subject(s)")
-    for col in ("subject", "name", "category", "reason", "images", "expires"):
+    for col in ("subject", "name", "category", "reason", "images", "expires", "approved"):
         table.add_column(col)
     for s in subjects:
         table.add_row(
-            s.subject_id, s.name or "", s.category_label, s.reason, str(s.templates), _fmt(s.expires_at)
+            s.subject_id,
+            s.name or "",
+            s.category_label,
+            s.reason,
+            str(s.templates),
+            _fmt(s.expires_at),
+            "no: waiting" if s.subject_id in waiting else "yes",
         )
     console.print(table)
+
+
+@watchlist_app.command("pending")
+def watchlist_pending(deployment_id: str = typer.Argument(...), as_json: bool = JsonOption) -> None:
+    """Entries waiting for a second person's approval, with their image quality."""
+    with store_session() as store:
+        acting(store, roles.VIEW_WATCHLIST_ENTRIES)
+        pending = pending_entries(store, deployment_id)
+    if as_json:
+        console.print_json(json.dumps([p.as_dict() for p in pending]))
+        return
+    table = Table(title=f"Waiting for approval on {deployment_id}: {len(pending)}")
+    for col in ("subject", "name", "category", "reason", "source", "enrolled by", "image quality"):
+        table.add_column(col)
+    for p in pending:
+        table.add_row(
+            p.subject_id,
+            p.name or "",
+            p.category_label,
+            p.reason,
+            p.image_source,
+            p.enrolled_by,
+            ", ".join(f"{q:.2f}" for q in p.quality_scores),
+        )
+    console.print(table)
+
+
+@watchlist_app.command("approve")
+def watchlist_approve(
+    deployment_id: str = typer.Argument(...), subject_id: str = typer.Argument(...)
+) -> None:
+    """Approve an entry someone else enrolled: it is searched from the next watchlist load."""
+    with store_session() as store:
+        approve_entry(store, acting(store, roles.APPROVE_WATCHLIST), deployment_id, subject_id)
+    console.print(f"subject {subject_id} approved on deployment {deployment_id}")
+
+
+@watchlist_app.command("reject")
+def watchlist_reject(
+    deployment_id: str = typer.Argument(...),
+    subject_id: str = typer.Argument(...),
+    reason: str = typer.Option(..., help="Why the entry is rejected (audited)."),
+) -> None:
+    """Reject a pending entry: it is deleted with its images."""
+    with store_session() as store:
+        n = reject_entry(store, acting(store, roles.APPROVE_WATCHLIST), deployment_id, subject_id, reason)
+    console.print(f"subject {subject_id} rejected; {n} image file(s) deleted")
 
 
 # --- alert ----------------------------------------------------------------------------------------------
@@ -459,6 +523,7 @@ def alert_list(
 ) -> None:
     """Alerts, oldest first (no images)."""
     with store_session() as store:
+        acting(store, roles.VIEW_ALERTS)
         found = alert_svc.list_alerts(store, deployment_id, after_seq=after_seq, state=state)
     if as_json:
         console.print_json(json.dumps([a.as_dict() for a in found]))
@@ -506,7 +571,11 @@ def alert_review(
 ) -> None:
     """Operator review: dismiss as a false alert, or pass to engagement."""
     with store_session() as store:
-        _decided(alert_svc.review_alert(store, actor_of(as_), alert_id, decision, note=note))
+        _decided(
+            alert_svc.review_alert(
+                store, actor_of(store, as_, roles.OPERATOR_REVIEW), alert_id, decision, note=note
+            )
+        )
 
 
 @alert_app.command("engage")
@@ -527,7 +596,7 @@ def alert_engage(
         _decided(
             alert_svc.record_engagement(
                 store,
-                actor_of(as_),
+                actor_of(store, as_, roles.ENGAGEMENT_OUTCOME),
                 alert_id,
                 outcome,
                 note=note,
@@ -546,7 +615,11 @@ def alert_dispose(
 ) -> None:
     """The disposal that followed the engagement."""
     with store_session() as store:
-        _decided(alert_svc.record_disposal(store, actor_of(as_), alert_id, disposal, note=note))
+        _decided(
+            alert_svc.record_disposal(
+                store, actor_of(store, as_, roles.DISPOSAL), alert_id, disposal, note=note
+            )
+        )
 
 
 @alert_app.command("hold")
@@ -557,7 +630,7 @@ def alert_hold(
 ) -> None:
     """Keep an alert as evidence past its retention period."""
     with store_session() as store:
-        alert_svc.hold_as_evidence(store, actor_of(as_), alert_id, reason)
+        alert_svc.hold_as_evidence(store, actor_of(store, as_, roles.EVIDENCE_HOLD), alert_id, reason)
     console.print(f"alert [bold]{alert_id}[/] held as evidence")
 
 
@@ -565,7 +638,7 @@ def alert_hold(
 def alert_release(alert_id: str, reason: str = typer.Option(...), as_: str | None = ActorOption) -> None:
     """End an evidence hold (the next purge deletes it once past its period)."""
     with store_session() as store:
-        alert_svc.release_evidence(store, actor_of(as_), alert_id, reason)
+        alert_svc.release_evidence(store, actor_of(store, as_, roles.EVIDENCE_HOLD), alert_id, reason)
     console.print(f"alert [bold]{alert_id}[/] released from evidence")
 
 
@@ -580,7 +653,7 @@ def alert_image(
     if kind not in ("probe", "frame", "candidate"):
         fail("--kind must be probe, frame or candidate")
     with store_session() as store:
-        data = alert_svc.alert_image(store, actor_of(as_), alert_id, kind)  # type: ignore[arg-type]
+        data = alert_svc.alert_image(store, actor_of(store, as_, roles.EXPORT_ALERT_IMAGES), alert_id, kind)  # type: ignore[arg-type]
     out.write_bytes(data)
     console.print(f"{kind} image of alert {alert_id} written to {out}")
 
@@ -605,15 +678,38 @@ def purge(as_json: bool = JsonOption) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(as_: str | None = ActorOption) -> None:
-    """Check the hash chain; names the first edited, inserted or deleted row (exit status 1 if broken)."""
+def audit_verify(
+    expect_head: str | None = typer.Option(
+        None,
+        "--expect-head",
+        help="An anchor kept elsewhere (e.g. a published record's audit_checkpoint.head): the hash row "
+        "--min-rows must have.",
+    ),
+    min_rows: int | None = typer.Option(
+        None, "--min-rows", min=1, help="The log must have at least this many rows (the anchor's rows)."
+    ),
+    as_: str | None = ActorOption,
+) -> None:
+    """Check the keyed chain against the signed checkpoints (and an anchor, if given); names the first edited,
+    inserted, deleted or rewritten row, or a cut-off tail (exit status 1 if broken)."""
     with store_session() as store:
-        result = audit_svc.verify(store, actor_of(as_))
+        result = audit_svc.verify(
+            store, actor_of(store, as_, roles.VERIFY_AUDIT), expect_head=expect_head, min_rows=min_rows
+        )
     if result.ok:
-        console.print(f"[green]{result}[/]")
+        console.print(f"[green]{result}[/]", highlight=False)
     else:
         err_console.print(f"[bold red]{result}[/]", highlight=False)
         raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of the log as it stands and print it (JSON): keep it somewhere else as an anchor."""
+    with store_session() as store:
+        acting(store, roles.VERIFY_AUDIT)
+        cp = audit_svc.checkpoint_now(store)
+    console.print_json(json.dumps(cp))
 
 
 @audit_app.command("show")
@@ -625,6 +721,7 @@ def audit_show(
 ) -> None:
     """Audit rows, oldest first."""
     with store_session() as store:
+        acting(store, roles.VIEW_AUDIT)
         rows = audit_svc.entries(store, deployment_id=deployment_id, action=action, last=last or None)
     if as_json:
         console.print_json(json.dumps([audit_svc.entry_as_dict(e) for e in rows]))
@@ -653,7 +750,7 @@ def report_deployment(
 ) -> None:
     """Write a deployment's published record as JSON, CSV and HTML."""
     with store_session() as store:
-        rec = deployment_record(store, deployment_id, actor_of(as_))
+        rec = deployment_record(store, deployment_id, actor_of(store, as_, roles.VIEW_RECORD))
     try:
         paths = write_record(rec, out)
     except OSError as exc:

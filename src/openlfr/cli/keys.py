@@ -6,6 +6,7 @@ import json
 
 import typer
 
+from openlfr.api import roles
 from openlfr.cli.app import app, console
 from openlfr.cli.governance import ActorOption, JsonOption, actor_of, store_session
 from openlfr.governance.master_key import rotate_master_key
@@ -19,7 +20,7 @@ def rotate(as_: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """Replace the master key: every deployment key is re-wrapped under a new one (audited, one
     transaction) and the old key file is overwritten, so the old key opens nothing stored here."""
     with store_session() as store:
-        count = rotate_master_key(store, actor_of(as_))
+        count = rotate_master_key(store, actor_of(store, as_, roles.MANAGE_KEYS))
         path = store.keys.master.path
     if as_json:
         console.print_json(json.dumps({"keys_rewrapped": count, "master_key_file": str(path)}))

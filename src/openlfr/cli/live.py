@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from pathlib import Path
@@ -64,6 +65,67 @@ def _status_table(metrics: list[SourceMetrics], alerts: int) -> Table:
     return table
 
 
+def _check_dry_run(
+    settings_: Settings,
+    sources: list[str],
+    pack: str | None,
+    threshold: float | None,
+    override_reason: str | None,
+) -> tuple[str, float, float | None]:
+    """A dry run is for recorded media: files and folders only, never a live source; at or above the pack's
+    validated minimum threshold unless a reason is given. Returns (pack, threshold, validated minimum)."""
+    for text in sources:
+        try:
+            spec = parse_source(text)
+        except SourceError:
+            continue  # a missing file: reported with the other source errors below
+        if spec.live or (spec.kind == "file" and not Path(spec.location).is_file()):
+            fail(
+                f"--dry-run reads files and folders only; {text!r} is a live source ({spec.kind}). A live "
+                "source is scanned only for an open deployment: --deployment ID"
+            )
+    chosen = choose_pack(pack)
+    with clean_errors(CalibrationError):
+        cal = load_calibration(chosen.name, settings_.data_dir)
+    minimum = cal.validated_min_threshold if cal is not None else None
+    if threshold is None:
+        if minimum is None:
+            fail(f"no calibration for pack {chosen.name}: give --threshold and --override-reason")
+        threshold = minimum
+    if not math.isfinite(threshold) or not -1.0 <= threshold <= 1.0:
+        fail(f"--threshold {threshold} is not a similarity between -1 and 1")
+    if (minimum is None or threshold < minimum) and not (override_reason or "").strip():
+        below = "no validated minimum" if minimum is None else f"the validated minimum {minimum:.3f}"
+        fail(
+            f"threshold {threshold:.3f} is below {below} for pack {chosen.name}: give --override-reason "
+            "(it goes to the audit log)"
+        )
+    return chosen.name, threshold, minimum
+
+
+def _audit_dry_run(settings_: Settings, details: dict[str, Any]) -> None:
+    """Record the dry run when there is a data folder (or a configured database) to record it in; as the
+    logged-in user, else as the OS account."""
+    if not (settings_.data_dir.is_dir() or settings_.store.database_url):
+        return
+    from openlfr.cli.identity import logged_in, os_account
+    from openlfr.governance.audit import Actor, record
+
+    with clean_errors(StoreError):
+        store = open_store(settings_)
+    try:
+        principal = logged_in(store)
+        who = (
+            Actor(principal.username, principal.role.value)
+            if principal is not None
+            else Actor(os_account(), "os-account")
+        )
+        with store.session() as s:
+            record(s, who, "live.dry_run", details=details)
+    finally:
+        store.close()
+
+
 def _dry_run_gateway(
     settings_: Settings, watchlist: Path, pack: str | None, threshold: float | None
 ) -> InMemoryGateway:
@@ -111,6 +173,9 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="No database: a watchlist folder held in memory."),
     watchlist: Path | None = typer.Option(None, "--watchlist", help="Dry run: folder of reference photos."),
     threshold: float | None = typer.Option(None, "--threshold", help="Dry run: face-match threshold."),
+    override_reason: str | None = typer.Option(
+        None, "--override-reason", help="Dry run: why the threshold is below the validated minimum (audited)."
+    ),
     pack: str | None = typer.Option(None, "--pack", "-p", help="Dry run: model pack."),
     fast: bool = typer.Option(
         False, "--fast", help="Process files as fast as possible (no pacing, no drops)."
@@ -137,7 +202,19 @@ def run(
     if dry_run:
         if watchlist is None:
             fail("--dry-run needs --watchlist DIR (a folder of reference photos)")
+        pack, threshold, minimum = _check_dry_run(s, source, pack, threshold, override_reason)
         gateway: LiveGateway = _dry_run_gateway(s, watchlist, pack, threshold)
+        _audit_dry_run(
+            s,
+            {
+                "sources": source,
+                "watchlist": str(watchlist),
+                "pack": pack,
+                "threshold": threshold,
+                "validated_min_threshold": minimum,
+                "override_reason": (override_reason or "").strip() or None,
+            },
+        )
     else:
         if deployment is None:
             fail("give --deployment ID (or --dry-run --watchlist DIR)")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from openlfr.api import roles
 from openlfr.cli.app import app, console, fail, settings
 from openlfr.cli.governance import (
     ActorOption,
@@ -32,7 +33,7 @@ def deployment_signage_in_place(
 ) -> None:
     """Record that the signs are up at the place (who, when): a deployment cannot open without it."""
     with store_session() as store:
-        d = record_signage(store, actor_of(as_), deployment_id, note=note)
+        d = record_signage(store, actor_of(store, as_, roles.RECORD_SIGNAGE), deployment_id, note=note)
     console.print(f"signage recorded in place for deployment [bold]{d.id}[/] by {d.signage_in_place_by}")
 
 
@@ -67,7 +68,9 @@ def report_period(
 ) -> None:
     """Totals over the deployments that started in a period: the figures a force publishes yearly."""
     with store_session() as store:
-        totals = period_totals(store, when(start, "--from"), when(end, "--to"), actor_of(as_))
+        totals = period_totals(
+            store, when(start, "--from"), when(end, "--to"), actor_of(store, as_, roles.VIEW_RECORD)
+        )
     if out is not None:
         try:
             paths = write_period(totals, out)
@@ -96,6 +99,10 @@ def alert_renew_evidence(
     """Renew an evidence hold to a new review date; unrenewed, it lapses at the purge."""
     with store_session() as store:
         a = alert_svc.renew_evidence(
-            store, actor_of(as_), alert_id, reason, review_at=when(review, "--review") if review else None
+            store,
+            actor_of(store, as_, roles.EVIDENCE_HOLD),
+            alert_id,
+            reason,
+            review_at=when(review, "--review") if review else None,
         )
     console.print(f"alert [bold]{a.id}[/] held as evidence until its review on {a.evidence_review_at}")

@@ -109,11 +109,24 @@ def user_add(
         None, "--password-env", help="Read the password from this environment variable (else prompt)."
     ),
 ) -> None:
-    """Create a local user (the password is hashed with argon2id)."""
-    from openlfr.api.users import UserError, create_user
+    """Create a local user (the password is hashed with argon2id). Needs an admin logged in; only the very
+    first user of a new store, who must be an admin, is created without one (bootstrap, audited under the
+    OS account)."""
+    from openlfr.api import roles
+    from openlfr.api.users import UserError, create_user, list_users, parse_role
+    from openlfr.cli.identity import acting, os_account
     from openlfr.governance import audit
     from openlfr.store import StoreError, open_store
+    from openlfr.store.auth_models import Role
 
+    with clean_errors(StoreError, UserError):
+        store = open_store(settings())
+        if list_users(store):
+            actor = acting(store, roles.MANAGE_USERS)
+        elif parse_role(role) != Role.ADMIN:
+            fail("this store has no user yet: the first one must be an admin (--role admin)")
+        else:
+            actor = audit.Actor(os_account(), "bootstrap")
     if password_env:
         password = os.environ.get(password_env)
         if not password:
@@ -123,21 +136,21 @@ def user_add(
         if getpass.getpass("again: ") != password:
             fail("the two passwords differ")
     with clean_errors(StoreError, UserError):
-        store = open_store(settings())
-        user = create_user(
-            store, username, password, role, display_name, actor=audit.Actor(getpass.getuser(), "cli")
-        )
+        user = create_user(store, username, password, role, display_name, actor=actor)
     console.print(f"user {user.username} added as {user.role.replace('_', ' ')}")
 
 
 @user_app.command("list")
 def user_list() -> None:
     """The local users and their roles."""
+    from openlfr.api import roles
     from openlfr.api.users import list_users
+    from openlfr.cli.identity import acting
     from openlfr.store import StoreError, open_store
 
     with clean_errors(StoreError):
         store = open_store(settings())
+        acting(store, roles.MANAGE_USERS)
     table = Table("username", "name", "role", "active")
     for u in list_users(store):
         table.add_row(u.username, u.display_name, u.role, "yes" if u.active else "no")
@@ -147,11 +160,12 @@ def user_list() -> None:
 @user_app.command("disable")
 def user_disable(username: str = typer.Argument(...)) -> None:
     """Disable an account and revoke its sessions and tokens."""
+    from openlfr.api import roles
     from openlfr.api.users import UserError, set_active
-    from openlfr.governance import audit
+    from openlfr.cli.identity import acting
     from openlfr.store import StoreError, open_store
 
     with clean_errors(StoreError, UserError):
         store = open_store(settings())
-        set_active(store, username, False, actor=audit.Actor(getpass.getuser(), "cli"))
+        set_active(store, username, False, actor=acting(store, roles.MANAGE_USERS))
     console.print(f"user {username} disabled")

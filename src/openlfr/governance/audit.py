@@ -1,35 +1,69 @@
-"""The audit log (rule 6): append-only and hash-chained, so an edit, insertion or deletion is detectable.
+"""The audit log (rule 6): append-only, chained with a key kept outside the database, anchored by signed
+checkpoints kept outside it.
 
-Each row's ``hash`` is SHA-256 over the canonical JSON of its fields (time, actor, role, action,
-deployment, target, details) followed by the previous row's hash; the first row follows
-:data:`GENESIS`. :func:`verify` walks the chain and names the first row that breaks it.
+Each row's ``hash`` is HMAC-SHA256, under the audit key, over the canonical JSON of its fields (time, actor,
+role, action, deployment, target, details) followed by the previous row's hash; the first row follows
+:data:`GENESIS`. Without the key nobody can compute a valid hash, so an edited, inserted or deleted row,
+or a rewrite of every hash from some row on, shows.
+
+The audit key is a file next to the master key (``audit.key``, mode 0600, created on first use); it also
+derives an Ed25519 key that signs **checkpoints**: after every transaction that appended rows, one line
+``{rows, head, at, keyed_from, signature}`` is appended to ``audit-checkpoints/checkpoints.jsonl`` (outside
+the database, append-only), and each deployment record publishes the latest one. A checkpoint is what
+shows a cut-off tail or a log emptied of every row: the database then holds fewer rows than a signed
+checkpoint saw, or a different hash at the checkpoint's row. ``verify`` also takes an anchor from outside
+(``expect_head``, ``min_rows``: e.g. from a published record).
+
+Databases created before the key existed keep their first rows as they were (plain SHA-256): the key file
+records how many there were (``keyed_from``), the first checkpoint anchors them, and every later row is
+keyed.
 
 Appends are serialised: on PostgreSQL by a transaction-scoped advisory lock, on SQLite by the store's
 ``BEGIN IMMEDIATE`` transactions; and ``seq`` is assigned as last + 1 and is the primary key, so two
 writers that somehow raced would collide on the key rather than fork the chain.
 
-What a hash chain cannot show on its own: someone with write access to the database who rewrites every
-row after the one they changed, or who deletes rows at the very end. Export the latest hash
-(``openlfr audit show --last 1``) to somewhere they cannot write to anchor it.
+What this cannot show: someone holding both the database and the audit key file (and write access to the
+checkpoint log) can rewrite everything consistently; only a checkpoint copied elsewhere before (a
+published record, ``openlfr audit checkpoint``) then tells. Rows appended after the latest checkpoint
+(a crash between commit and checkpoint) are chained but not anchored; ``verify`` says how many.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
+import logging
+import os
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
+from openlfr.config import Settings
 from openlfr.store import Store, utcnow
 from openlfr.store.models import AuditEntry
 
+log = logging.getLogger(__name__)
+
 GENESIS = "0" * 64
 _PG_AUDIT_LOCK = 0x61756469746C6F67
+SETTINGS_INFO_KEY = "openlfr.settings"
+"""Where a store's sessions carry its settings (``Session.info``), so :func:`record` finds the audit key."""
+_PENDING = "openlfr.audit_pending"
+_HOOKED = "openlfr.audit_hooked"
+CHECKPOINT_FILE = "checkpoints.jsonl"
+PUBLIC_KEY_FILE = "public.key"
 
 
 @dataclass(frozen=True)
@@ -73,6 +107,99 @@ def _format_time(at: datetime) -> str:
     return at.isoformat(timespec="microseconds")
 
 
+# --- the key outside the database ------------------------------------------------------------------------
+
+
+class AuditKeyError(RuntimeError):
+    """The audit key file cannot be read (the message says which file and why)."""
+
+
+@dataclass(frozen=True)
+class AuditKey:
+    """The audit key file: the chain's HMAC key, the checkpoint signing key, and where the keyed chain
+    begins (rows ``1..keyed_from`` were written before the key existed and keep plain SHA-256 hashes)."""
+
+    path: Path
+    mac_key: bytes = field(repr=False)
+    signing_key: Ed25519PrivateKey = field(repr=False)
+    keyed_from: int
+
+    @property
+    def public_key_hex(self) -> str:
+        raw = self.signing_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return raw.hex()
+
+
+_KEY_CACHE: dict[Path, AuditKey] = {}
+_KEY_LOCK = threading.Lock()
+
+
+def _derive(secret: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"openlfr audit " + purpose).derive(
+        secret
+    )
+
+
+def _parse_key_file(path: Path) -> AuditKey:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        secret = base64.b64decode(doc["secret"], validate=True)
+        keyed_from = int(doc["keyed_from"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AuditKeyError(f"audit key file {path} cannot be read: {exc}") from exc
+    if len(secret) != 32 or keyed_from < 0:
+        raise AuditKeyError(f"audit key file {path} is malformed (32-byte secret, keyed_from >= 0 expected)")
+    return AuditKey(
+        path=path,
+        mac_key=_derive(secret, b"chain"),
+        signing_key=Ed25519PrivateKey.from_private_bytes(_derive(secret, b"checkpoint")),
+        keyed_from=keyed_from,
+    )
+
+
+def load_audit_key(settings: Settings) -> AuditKey | None:
+    """The audit key, or None if it was never created (a database from before keyed chains, or no rows)."""
+    path = settings.audit_key_file
+    with _KEY_LOCK:
+        cached = _KEY_CACHE.get(path)
+        if cached is not None and path.exists():
+            return cached
+        if not path.exists():
+            _KEY_CACHE.pop(path, None)
+            return None
+        key = _parse_key_file(path)
+        _KEY_CACHE[path] = key
+        return key
+
+
+def _create_audit_key(settings: Settings, legacy_rows: int) -> AuditKey:
+    """Create the key file (0600) on first use; ``legacy_rows`` rows already in the log stay unkeyed."""
+    path = settings.audit_key_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "format": 1,
+        "secret": base64.b64encode(os.urandom(32)).decode(),
+        "keyed_from": legacy_rows,
+        "created_at": utcnow().isoformat(),
+    }
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass  # another process created it first: use theirs
+    else:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(doc) + "\n")
+    key = load_audit_key(settings)
+    assert key is not None
+    _checkpoint_dir(settings).joinpath(PUBLIC_KEY_FILE).write_text(key.public_key_hex + "\n")
+    return key
+
+
+# --- hashes ----------------------------------------------------------------------------------------------
+
+
 def row_hash(
     *,
     at: datetime,
@@ -83,7 +210,9 @@ def row_hash(
     target: str | None,
     details: str,
     prev_hash: str,
+    key: bytes | None = None,
 ) -> str:
+    """HMAC-SHA256 under ``key``; plain SHA-256 without one (rows from before the chain was keyed)."""
     body = canonical_json(
         {
             "at": _format_time(at),
@@ -95,10 +224,13 @@ def row_hash(
             "details": details,
         }
     )
-    return hashlib.sha256((body + prev_hash).encode()).hexdigest()
+    message = (body + prev_hash).encode()
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def entry_hash(entry: AuditEntry) -> str:
+def entry_hash(entry: AuditEntry, key: bytes | None = None) -> str:
     return row_hash(
         at=entry.at,
         actor=entry.actor,
@@ -108,7 +240,152 @@ def entry_hash(entry: AuditEntry) -> str:
         target=entry.target,
         details=entry.details,
         prev_hash=entry.prev_hash,
+        key=key,
     )
+
+
+# --- checkpoints -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement that the log had ``rows`` rows and its last row's hash was ``head``."""
+
+    rows: int
+    head: str
+    at: str
+    keyed_from: int
+    signature: str
+    public_key: str
+
+    def payload(self) -> bytes:
+        return canonical_json(
+            {"rows": self.rows, "head": self.head, "at": self.at, "keyed_from": self.keyed_from}
+        ).encode()
+
+    def signature_ok(self, public_key_hex: str | None = None) -> bool:
+        """Whether the signature holds under ``public_key_hex`` (default: the key it names)."""
+        try:
+            pub = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex or self.public_key))
+            pub.verify(bytes.fromhex(self.signature), self.payload())
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "head": self.head,
+            "at": self.at,
+            "keyed_from": self.keyed_from,
+            "signature": self.signature,
+            "public_key": self.public_key,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Checkpoint:
+        return cls(
+            rows=int(d["rows"]),
+            head=str(d["head"]),
+            at=str(d["at"]),
+            keyed_from=int(d["keyed_from"]),
+            signature=str(d["signature"]),
+            public_key=str(d["public_key"]),
+        )
+
+
+def _checkpoint_dir(settings: Settings) -> Path:
+    d = settings.audit_checkpoint_dir
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return d
+
+
+def write_checkpoint(settings: Settings, key: AuditKey, rows: int, head: str) -> Checkpoint:
+    """Sign ``(rows, head)`` and append it to the checkpoint log (one ``write`` with O_APPEND: lines from
+    concurrent writers never interleave)."""
+    unsigned = Checkpoint(rows, head, _format_time(utcnow()), key.keyed_from, "", key.public_key_hex)
+    cp = Checkpoint(
+        rows,
+        head,
+        unsigned.at,
+        key.keyed_from,
+        key.signing_key.sign(unsigned.payload()).hex(),
+        key.public_key_hex,
+    )
+    path = _checkpoint_dir(settings) / CHECKPOINT_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, (canonical_json(cp.as_dict()) + "\n").encode())
+    finally:
+        os.close(fd)
+    return cp
+
+
+def read_checkpoints(settings: Settings) -> tuple[list[Checkpoint], list[str]]:
+    """The checkpoints in the log, and a problem for every line that is not a well-formed checkpoint."""
+    path = settings.audit_checkpoint_dir / CHECKPOINT_FILE
+    if not path.exists():
+        return [], []
+    found: list[Checkpoint] = []
+    problems: list[str] = []
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                found.append(Checkpoint.from_dict(json.loads(line)))
+            except (ValueError, KeyError, TypeError):
+                problems.append(f"line {n} of {path} is not a checkpoint")
+    return found, problems
+
+
+def latest_checkpoint(store: Store) -> dict[str, Any] | None:
+    """The newest (highest row count) signed checkpoint, as published with the deployment records."""
+    key = load_audit_key(store.settings)
+    found, _ = read_checkpoints(store.settings)
+    good = [c for c in found if key is None or c.signature_ok(key.public_key_hex)]
+    if not good:
+        return None
+    return max(good, key=lambda c: (c.rows, c.at)).as_dict()
+
+
+def checkpoint_now(store: Store) -> dict[str, Any] | None:
+    """Write a checkpoint of the log as it stands (None for an empty log without a key)."""
+    settings = store.settings
+    with store.sessions() as s:
+        last = s.execute(
+            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+        ).first()
+    key = load_audit_key(settings)
+    if key is None:
+        if last is None:
+            return None
+        key = _create_audit_key(settings, legacy_rows=last[0])
+    return write_checkpoint(settings, key, last[0] if last else 0, last[1] if last else GENESIS).as_dict()
+
+
+def _after_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending is None:
+        return
+    settings, key, rows, head = pending
+    try:
+        write_checkpoint(settings, key, rows, head)
+    except OSError as exc:  # the row is committed: say loudly that it is not anchored
+        log.error("audit checkpoint for row %s could not be written: %s", rows, exc)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def _settings_of(session: Session) -> Settings:
+    settings = session.info.get(SETTINGS_INFO_KEY)
+    if not isinstance(settings, Settings):
+        raise RuntimeError(
+            "audit rows are written in a session from Store.session() (it knows the audit key)"
+        )
+    return settings
 
 
 def record(
@@ -121,14 +398,24 @@ def record(
     details: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> AuditEntry:
-    """Append one row in ``session``'s transaction (it is part of what it records: both or neither)."""
+    """Append one row in ``session``'s transaction (it is part of what it records: both or neither).
+
+    Once the transaction commits, a signed checkpoint of the new head is appended outside the database."""
     who = as_actor(actor)
+    settings = _settings_of(session)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
     last = session.execute(
         select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
     ).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    key = load_audit_key(settings)
+    if key is None:
+        # First keyed row: the rows already there (a database from before) stay as they were, and a
+        # checkpoint of them marks where the keyed chain begins.
+        key = _create_audit_key(settings, legacy_rows=seq - 1)
+        if seq > 1:
+            write_checkpoint(settings, key, seq - 1, prev)
     when = at or utcnow()
     body = canonical_json(details or {})
     entry = AuditEntry(
@@ -142,10 +429,18 @@ def record(
         details=body,
         prev_hash=prev,
     )
-    entry.hash = entry_hash(entry)
+    entry.hash = entry_hash(entry, key.mac_key)
     session.add(entry)
     session.flush([entry])
+    session.info[_PENDING] = (settings, key, seq, entry.hash)
+    if not session.info.get(_HOOKED):
+        session.info[_HOOKED] = True
+        event.listen(session, "after_commit", _after_commit)
+        event.listen(session, "after_rollback", _after_rollback)
     return entry
+
+
+# --- verification ----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -155,21 +450,50 @@ class VerifyResult:
     bad_seq: int | None = None
     problem: str | None = None
     last_hash: str = GENESIS
+    keyed_from: int | None = None
+    """Rows up to this one predate the keyed chain (None: the chain was never keyed)."""
+    checkpoint_rows: int | None = None
+    """Rows the newest signed checkpoint saw (None: no checkpoint)."""
+
+    @property
+    def unanchored_rows(self) -> int:
+        return self.rows - (self.checkpoint_rows or 0)
 
     def __str__(self) -> str:
-        if self.ok:
-            return f"audit log intact: {self.rows} rows, last hash {self.last_hash}"
-        return f"audit log BROKEN at row {self.bad_seq}: {self.problem}"
+        if not self.ok:
+            return f"audit log BROKEN at row {self.bad_seq}: {self.problem}"
+        if self.keyed_from is None:
+            return f"audit log intact: {self.rows} rows, last hash {self.last_hash} (not yet keyed, no checkpoint)"
+        anchored = (
+            f"; signed checkpoint at row {self.checkpoint_rows}"
+            + (
+                f", {self.unanchored_rows} row(s) after it not yet anchored"
+                if self.unanchored_rows > 0
+                else ""
+            )
+            if self.checkpoint_rows is not None
+            else "; no checkpoint yet"
+        )
+        return f"audit log intact: {self.rows} rows, last hash {self.last_hash}{anchored}"
 
 
 def verify(
-    store: Store, actor: ActorLike | None = None, clock: Callable[[], datetime] = utcnow
+    store: Store,
+    actor: ActorLike | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    *,
+    expect_head: str | None = None,
+    min_rows: int | None = None,
 ) -> VerifyResult:
-    """Walk the whole chain; name the first row that was edited, inserted or deleted.
+    """Walk the whole chain and compare it with the signed checkpoints; name the first row that was edited,
+    inserted, deleted or rewritten, and a tail cut off or a log emptied.
 
-    With ``actor`` given, the check itself is then audited (after verifying, so it does not verify itself).
+    ``expect_head`` and ``min_rows`` are an anchor from outside (a published record's checkpoint): the log
+    must have at least ``min_rows`` rows, and ``expect_head`` must be the hash of row ``min_rows`` (of some
+    row, without ``min_rows``). With ``actor`` given, the check itself is then audited (after verifying,
+    so it does not verify itself).
     """
-    result = _verify(store)
+    result = _verify(store, expect_head=expect_head, min_rows=min_rows)
     if actor is not None:
         with store.session() as s:
             record(
@@ -187,25 +511,62 @@ def verify(
     return result
 
 
-def _verify(store: Store) -> VerifyResult:
+def _verify(store: Store, *, expect_head: str | None = None, min_rows: int | None = None) -> VerifyResult:
+    settings = store.settings
+    try:
+        key = load_audit_key(settings)
+    except AuditKeyError as exc:
+        return VerifyResult(False, 0, 0, str(exc))
+    checkpoints, malformed = read_checkpoints(settings)
+    if malformed:
+        return VerifyResult(False, 0, 0, f"the checkpoint log was tampered with: {malformed[0]}")
+    if checkpoints and key is None:
+        return VerifyResult(
+            False, 0, 0, f"signed checkpoints exist but the audit key file {settings.audit_key_file} is gone"
+        )
+    public_key = key.public_key_hex if key is not None else ""
+
+    def forged(cp: Checkpoint) -> VerifyResult | None:
+        # Signatures are checked where they decide something (the newest checkpoint, and any that disagrees
+        # with the log), not on every line: a line that agrees with the log proves nothing either way.
+        if cp.signature_ok(public_key):
+            return None
+        return VerifyResult(
+            False,
+            0,
+            0,
+            f"checkpoint of {cp.at} ({cp.rows} rows) has a bad signature: the checkpoint log was forged",
+        )
+
+    keyed_from = key.keyed_from if key is not None else None
+    expected: dict[int, list[Checkpoint]] = {}
+    for cp in checkpoints:
+        expected.setdefault(cp.rows, []).append(cp)
+    newest = max(checkpoints, key=lambda c: c.rows) if checkpoints else None
+    if newest is not None and (bad := forged(newest)) is not None:
+        return bad
+
     prev_hash = GENESIS
     prev_prev_hash: str | None = None
     prev_seq = 0
     rows = 0
+    head_seen = False
     with store.sessions() as s:
         stream = s.execute(
             select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=2000)
         ).scalars()
         for entry in stream:
             rows += 1
-            own_ok = entry_hash(entry) == entry.hash
-            if not own_ok:
+            keyed = key is not None and entry.seq > key.keyed_from
+            if entry_hash(entry, key.mac_key if keyed and key is not None else None) != entry.hash:
                 return VerifyResult(
                     False,
                     rows,
                     entry.seq,
-                    f"row {entry.seq} ({entry.action} by {entry.actor} at {_format_time(entry.at)}) was edited: "
-                    "its content does not match its hash",
+                    f"row {entry.seq} ({entry.action} by {entry.actor} at {_format_time(entry.at)}) was edited or "
+                    "forged: its content does not match its "
+                    + ("keyed hash (only the audit key can make one)" if keyed else "hash"),
+                    keyed_from=keyed_from,
                 )
             if entry.prev_hash != prev_hash:
                 if prev_prev_hash is not None and entry.prev_hash == prev_prev_hash:
@@ -214,6 +575,7 @@ def _verify(store: Store) -> VerifyResult:
                         rows,
                         prev_seq,
                         f"row {prev_seq} was inserted: row {entry.seq} follows the row before it",
+                        keyed_from=keyed_from,
                     )
                 if entry.seq != prev_seq + 1:
                     missing = (
@@ -221,16 +583,86 @@ def _verify(store: Store) -> VerifyResult:
                         if entry.seq == prev_seq + 2
                         else f"rows {prev_seq + 1}-{entry.seq - 1}"
                     )
-                    return VerifyResult(False, rows, entry.seq, f"{missing} deleted before row {entry.seq}")
+                    return VerifyResult(
+                        False,
+                        rows,
+                        entry.seq,
+                        f"{missing} deleted before row {entry.seq}",
+                        keyed_from=keyed_from,
+                    )
                 return VerifyResult(
                     False,
                     rows,
                     entry.seq,
                     f"row {entry.seq} does not follow row {prev_seq}: a row before it was deleted, replaced or "
                     "inserted",
+                    keyed_from=keyed_from,
                 )
+            if entry.seq != prev_seq + 1:
+                return VerifyResult(
+                    False, rows, entry.seq, f"row {entry.seq} follows row {prev_seq}: the log was renumbered"
+                )
+            for cp in expected.get(entry.seq, ()):
+                if cp.head != entry.hash:
+                    if (bad := forged(cp)) is not None:
+                        return bad
+                    return VerifyResult(
+                        False,
+                        rows,
+                        entry.seq,
+                        f"row {entry.seq} is not the row the signed checkpoint of {cp.at} saw: the log was "
+                        f"rewritten at or before row {entry.seq}",
+                        keyed_from=keyed_from,
+                    )
+            if entry.hash == expect_head and (min_rows is None or entry.seq == min_rows):
+                head_seen = True
             prev_prev_hash, prev_hash, prev_seq = prev_hash, entry.hash, entry.seq
-    return VerifyResult(True, rows, last_hash=prev_hash)
+    if newest is not None and newest.rows > prev_seq:
+        what = (
+            f"all {newest.rows} rows were deleted"
+            if prev_seq == 0
+            else f"rows {prev_seq + 1}-{newest.rows} were deleted from the end"
+        )
+        return VerifyResult(
+            False,
+            rows,
+            prev_seq + 1,
+            f"{what}: the signed checkpoint of {newest.at} saw {newest.rows} rows, the log ends at row {prev_seq}",
+            keyed_from=keyed_from,
+        )
+    if key is not None and prev_seq > key.keyed_from and newest is None:
+        return VerifyResult(
+            False,
+            rows,
+            prev_seq,
+            f"the keyed chain has {prev_seq - key.keyed_from} row(s) but the checkpoint log "
+            f"{settings.audit_checkpoint_dir / CHECKPOINT_FILE} is gone",
+            keyed_from=keyed_from,
+        )
+    if min_rows is not None and prev_seq < min_rows:
+        return VerifyResult(
+            False,
+            rows,
+            prev_seq + 1,
+            f"the log ends at row {prev_seq}, the anchor given expects at least {min_rows} rows: rows were deleted",
+            keyed_from=keyed_from,
+        )
+    if expect_head is not None and not head_seen:
+        where = f"row {min_rows}" if min_rows is not None else "any row"
+        return VerifyResult(
+            False,
+            rows,
+            min_rows,
+            f"the anchor given ({expect_head[:16]}...) is not the hash of {where}: the log was rewritten",
+            keyed_from=keyed_from,
+        )
+    return VerifyResult(
+        True,
+        rows,
+        last_hash=prev_hash,
+        keyed_from=keyed_from,
+        checkpoint_rows=newest.rows if newest is not None else None,
+    )
 
 
 def entries(

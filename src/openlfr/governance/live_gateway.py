@@ -74,7 +74,10 @@ class DeploymentGateway:
                 select(WatchlistTemplate, WatchlistSubject)
                 .join(WatchlistSubject, WatchlistTemplate.subject_pk == WatchlistSubject.id)
                 .where(
-                    WatchlistTemplate.deployment_id == self.deployment_id, WatchlistSubject.expires_at > now
+                    WatchlistTemplate.deployment_id == self.deployment_id,
+                    WatchlistSubject.expires_at > now,
+                    # Rule: an entry one person enrolled is searched only once a second person approved it.
+                    WatchlistSubject.pending_approval.is_(False),
                 )
                 .order_by(WatchlistTemplate.position)
             ).tuples()

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from openlfr.config import Settings
 from openlfr.governance.alerts import truth
-from openlfr.governance.audit import ActorLike, record
+from openlfr.governance.audit import ActorLike, latest_checkpoint, record
 from openlfr.governance.closed_lists import IMAGE_SOURCES, OFFENCE_SERIOUSNESS
 from openlfr.governance.deployments import (
     DeploymentInfo,
@@ -193,6 +193,9 @@ def deployment_record(
             record(
                 s, actor, "report.deployment", deployment_id=dep.id, at=now, details={"alerts": len(alerts)}
             )
+    # The external anchor of the audit log (rule 6): anyone holding this record can later check that the
+    # log still has these rows, unchanged (`openlfr audit verify --min-rows ROWS --expect-head HEAD`).
+    rec["audit_checkpoint"] = latest_checkpoint(store)
     return rec
 
 
@@ -301,7 +304,13 @@ def record_html(rec: dict[str, Any]) -> str:
     """The record as a readable page (``governance/templates/record.html``)."""
     title = f"Live facial recognition deployment record: {rec['location']}, {rec['date']}"
     rows = [(label, _cell(rec.get(key))) for key, label in FIELDS]
-    return render_template("record.html", title=title, summary=record_summary(rec), rows=rows)
+    return render_template(
+        "record.html",
+        title=title,
+        summary=record_summary(rec),
+        rows=rows,
+        checkpoint=rec.get("audit_checkpoint"),
+    )
 
 
 def write_record(rec: dict[str, Any], out_dir: Path) -> list[Path]:

@@ -314,7 +314,8 @@ def open_store(settings: Settings, *, migrate_schema: bool = True) -> Store:
     store = Store(
         settings=settings,
         engine=engine,
-        sessions=sessionmaker(engine, expire_on_commit=False),
+        # The settings ride along so that the audit log finds its key and checkpoint log (outside the DB).
+        sessions=sessionmaker(engine, expire_on_commit=False, info={"openlfr.settings": settings}),
         keys=DataKeys(MasterKey(settings.master_key_file)),
         blobs=BlobStore(settings.blob_dir),
     )

@@ -22,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from openlfr.store.base import Base, UTCDateTime, new_id
@@ -161,6 +162,11 @@ class WatchlistSubject(Base):
     enrolled_by: Mapped[str] = mapped_column(String(200))
     offence_seriousness: Mapped[str | None] = mapped_column(String(32), nullable=True)
     """A key of ``openlfr.governance.closed_lists.OFFENCE_SERIOUSNESS`` (None: recorded before 0007)."""
+    pending_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    """Enrolled by one person, not yet approved by a second: never searched (migration 0005)."""
+    approved_by_user: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """The authenticated user who approved it (``approved_by`` is who authorised it, as entered)."""
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     deployment: Mapped[Deployment] = relationship(back_populates="subjects")
     templates: Mapped[list[WatchlistTemplate]] = relationship(

@@ -51,6 +51,8 @@ def home_for(role: Role) -> str:
         return "/admin/users"
     if role == Role.AUDITOR:
         return "/audit"
+    if role == Role.REVIEWER:
+        return "/watchlists"
     return "/public"
 
 

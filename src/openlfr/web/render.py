@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from openlfr import __version__
+from openlfr.api import roles
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -37,6 +38,8 @@ def _pct(value: float | None, digits: int = 1) -> str:
 templates.env.filters["when"] = _when
 templates.env.filters["pct"] = _pct
 templates.env.globals["version"] = __version__
+# The pages show links by the same role table the routes check.
+templates.env.globals["roles"] = roles
 
 
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -7,7 +7,7 @@ write is one transaction, all or nothing, with any blob written before a failure
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -421,6 +421,7 @@ def import_watchlist(
     progress: Progress | None = None,
     lookalike_reason: str | None = None,
     clock: Clock = utcnow,
+    needs_approval: bool = False,
 ) -> ImportReport:
     """Import a watchlist CSV (see :func:`read_watchlist_csv`). All or nothing: a malformed CSV, a missing
     image, an unknown category, a past expiry or a repeated subject id stops the import before anything is
@@ -429,7 +430,10 @@ def import_watchlist(
     folder = image_dir or csv_path.parent
     parsed = read_watchlist_csv(csv_path, folder, clock())
     batch = [
-        SubjectImages(row.entry, [ReferenceImage(f.name, _read_image(f.path).data) for f in row.images])
+        SubjectImages(
+            replace(row.entry, needs_approval=needs_approval),
+            [ReferenceImage(f.name, _read_image(f.path).data) for f in row.images],
+        )
         for row in parsed
     ]
     return _enrol_batch(

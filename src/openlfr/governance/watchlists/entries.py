@@ -43,6 +43,9 @@ class SubjectEntry:
     date_of_birth: date | None = None
     offence_seriousness: str | None = None
     """A key or the words of ``closed_lists.OFFENCE_SERIOUSNESS`` (may be empty for a no-offence category)."""
+    needs_approval: bool = False
+    """Held back from searching until a second person approves it (every enrolment by a person through
+    the API, console or command line; see :mod:`openlfr.governance.watchlist_approval`)."""
 
 
 @dataclass(frozen=True)
@@ -149,4 +152,5 @@ def validate_entry(entry: SubjectEntry, now: datetime) -> SubjectEntry:
         name=(entry.name or "").strip() or None,
         date_of_birth=entry.date_of_birth,
         offence_seriousness=parse_offence_seriousness(entry.offence_seriousness, category),
+        needs_approval=entry.needs_approval,
     )

@@ -153,6 +153,7 @@ def write_subjects(
             enrolled_at=now,
             enrolled_by=str(as_actor(who)),
             offence_seriousness=e.offence_seriousness,
+            pending_approval=e.needs_approval,
         )
         s.add(subject)
         s.flush([subject])

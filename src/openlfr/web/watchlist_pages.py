@@ -1,0 +1,201 @@
+"""Watchlist pages: enrol and import (upload, quality report), and a second person's approval.
+
+The same helpers as the API (:mod:`openlfr.api.watchlist_routes`), the same role table."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from openlfr.api import roles
+from openlfr.api.auth import actor_of
+from openlfr.api.deps import get_store
+from openlfr.api.users import Principal
+from openlfr.api.watchlist_routes import enrol_from_upload, import_from_upload, read_uploads
+from openlfr.governance import deployments
+from openlfr.governance.errors import GovernanceError
+from openlfr.governance.watchlist_approval import approve_entry, pending_entries, reject_entry
+from openlfr.governance.watchlists import EnrolmentError, ImportReport, list_subjects
+from openlfr.store import Store
+from openlfr.store.models import WATCHLIST_CATEGORIES
+from openlfr.web.pages import page_roles
+from openlfr.web.render import page
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/watchlists", response_class=HTMLResponse)
+def watchlists_page(
+    request: Request,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(page_roles(*roles.VIEW_WATCHLIST_ENTRIES)),
+) -> Response:
+    deps = [d for d in deployments.list_deployments(store) if d.status != "closed"]
+    rows = [(d, len(pending_entries(store, d.id))) for d in deps]
+    return page(request, "watchlists.html", rows=rows)
+
+
+def _watchlist_page(
+    request: Request,
+    store: Store,
+    principal: Principal,
+    deployment_id: str,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    refused: list[Any] | None = None,
+) -> Response:
+    dep = deployments.get_deployment(store, deployment_id)
+    is_closed = dep.status == "closed"
+    pending = [] if is_closed else pending_entries(store, deployment_id)
+    pending_ids = {p.subject_id for p in pending}
+    subjects = (
+        []
+        if is_closed
+        else [s for s in list_subjects(store, deployment_id) if s.subject_id not in pending_ids]
+    )
+    return page(
+        request,
+        "watchlist.html",
+        status_code=status,
+        dep=dep,
+        pending=pending,
+        subjects=subjects,
+        categories=WATCHLIST_CATEGORIES,
+        can_enrol=principal.role in roles.ENROL_WATCHLIST and not is_closed,
+        can_approve=principal.role in roles.APPROVE_WATCHLIST and not is_closed,
+        message=request.query_params.get("message"),
+        error=error,
+        refused=refused or [],
+    )
+
+
+@router.get("/deployments/{deployment_id}/watchlist", response_class=HTMLResponse)
+def watchlist_page(
+    deployment_id: str,
+    request: Request,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(page_roles(*roles.VIEW_WATCHLIST_ENTRIES)),
+) -> Response:
+    return _watchlist_page(request, store, principal, deployment_id)
+
+
+def _after(deployment_id: str, message: str) -> Response:
+    return RedirectResponse(
+        f"/deployments/{deployment_id}/watchlist?message={quote(message)}", status_code=303
+    )
+
+
+def _enrolled(deployment_id: str, report: ImportReport) -> Response:
+    return _after(
+        deployment_id,
+        f"{report.subjects_enrolled} subject(s) with {report.images_enrolled} image(s) enrolled; "
+        "they wait for a second person's approval",
+    )
+
+
+def _refused(
+    request: Request, store: Store, principal: Principal, deployment_id: str, exc: GovernanceError
+) -> Response:
+    refused = list(exc.refusals) if isinstance(exc, EnrolmentError) else []
+    message = str(exc).split("\n", 1)[0]
+    return _watchlist_page(
+        request, store, principal, deployment_id, status=422, error=message, refused=refused
+    )
+
+
+@router.post("/deployments/{deployment_id}/watchlist/enrol")
+async def enrol_form(
+    deployment_id: str,
+    request: Request,
+    subject_id: str = Form(..., max_length=200),
+    category: str = Form(..., max_length=200),
+    reason: str = Form(..., max_length=2000),
+    image_source: str = Form(..., max_length=2000),
+    legal_basis: str = Form(..., max_length=2000),
+    approved_by: str = Form(..., max_length=200),
+    expires_at: str = Form(..., max_length=64),
+    name: str = Form("", max_length=200),
+    date_of_birth: str = Form("", max_length=32),
+    lookalike_reason: str = Form("", max_length=2000),
+    images: list[UploadFile] = File(...),
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(page_roles(*roles.ENROL_WATCHLIST)),
+) -> Response:
+    fields = {
+        "subject_id": subject_id,
+        "category": category,
+        "reason": reason,
+        "image_source": image_source,
+        "legal_basis": legal_basis,
+        "approved_by": approved_by,
+        "expires_at": expires_at,
+        "name": name,
+        "date_of_birth": date_of_birth,
+    }
+    try:
+        uploads = await read_uploads(store, images)
+        report = enrol_from_upload(
+            store, actor_of(principal), deployment_id, fields, uploads, lookalike_reason
+        )
+    except GovernanceError as exc:
+        return _refused(request, store, principal, deployment_id, exc)
+    return _enrolled(deployment_id, report)
+
+
+@router.post("/deployments/{deployment_id}/watchlist/import")
+async def import_form(
+    deployment_id: str,
+    request: Request,
+    csv: UploadFile = File(...),
+    images: list[UploadFile] = File(...),
+    allow_partial: bool = Form(False),
+    lookalike_reason: str = Form("", max_length=2000),
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(page_roles(*roles.ENROL_WATCHLIST)),
+) -> Response:
+    try:
+        csv_data = await csv.read(10 * 1024 * 1024 + 1)
+        if len(csv_data) > 10 * 1024 * 1024:
+            raise GovernanceError("the CSV is larger than 10 MB")
+        uploads = await read_uploads(store, images)
+        report = import_from_upload(
+            store, actor_of(principal), deployment_id, csv_data, uploads, allow_partial, lookalike_reason
+        )
+    except GovernanceError as exc:
+        return _refused(request, store, principal, deployment_id, exc)
+    return _enrolled(deployment_id, report)
+
+
+@router.post("/deployments/{deployment_id}/watchlist/{subject_id}/approve")
+def approve_form(
+    deployment_id: str,
+    subject_id: str,
+    request: Request,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(page_roles(*roles.APPROVE_WATCHLIST)),
+) -> Response:
+    try:
+        approve_entry(store, actor_of(principal), deployment_id, subject_id)
+    except GovernanceError as exc:
+        return _watchlist_page(request, store, principal, deployment_id, status=409, error=str(exc))
+    return _after(deployment_id, f"{subject_id} approved: searched from the next watchlist load")
+
+
+@router.post("/deployments/{deployment_id}/watchlist/{subject_id}/reject")
+def reject_form(
+    deployment_id: str,
+    subject_id: str,
+    request: Request,
+    reason: str = Form("", max_length=2000),
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(page_roles(*roles.APPROVE_WATCHLIST)),
+) -> Response:
+    try:
+        reject_entry(store, actor_of(principal), deployment_id, subject_id, reason)
+    except GovernanceError as exc:
+        return _watchlist_page(request, store, principal, deployment_id, status=409, error=str(exc))
+    return _after(deployment_id, f"{subject_id} rejected and deleted with its images")

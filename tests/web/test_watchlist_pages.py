@@ -1,0 +1,82 @@
+"""In Chromium: an operator enrols a subject through the console (upload, quality report), the entry waits,
+and the reviewer, a second person, approves it (issue 14 item 2)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from openlfr.governance.deployments import create_deployment
+from openlfr.governance.watchlist_approval import pending_entries
+from openlfr.governance.watchlists import list_subjects
+from tests.api.conftest import PASSWORD, THRESHOLD
+from tests.governance.faces import blank_png, lfw_people
+from tests.web.conftest import LiveServer, log_in, shot
+
+
+def test_enrol_in_the_console_then_a_second_person_approves(
+    live_server: LiveServer,
+    browser,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    now = datetime.now(UTC)
+    dep = create_deployment(
+        live_server.store,
+        "planner",
+        purpose="Find people wanted by the courts",
+        location="Queen Street, Cardiff",
+        starts_at=now + timedelta(hours=1),
+        ends_at=now + timedelta(hours=5),
+        authorising_officer="Supt. Jones",
+        cameras=["cam-1"],
+        threshold=THRESHOLD,
+        purpose_category="wanted_offenders",
+        legal_basis="Common-law policing powers; DPA 2018 Part 3",
+        authorising_role="Superintendent",
+        threshold_override_reason="test deployment: no calibration in a fresh data directory",
+    ).id
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(blank_png())
+    face = lfw_people()[0][1][0]
+
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, live_server.url, "operator", PASSWORD)
+    page.goto(f"{live_server.url}/deployments/{dep}/watchlist")
+
+    def fill(image: Path) -> None:
+        page.fill("#f-subject", "W-100")
+        page.fill("#f-name", "Test Person")
+        page.fill("#f-reason", "Failed to appear at court")
+        page.fill("#f-source", "custody record")
+        page.fill("#f-basis", "warrant")
+        page.fill("#f-approved", "Insp. Evans")
+        page.fill("#f-expires", (now + timedelta(days=3)).date().isoformat())
+        page.set_input_files("#f-images", str(image))
+        page.get_by_role("button", name="Enrol (waits for approval)").click()
+        page.wait_for_load_state()
+
+    fill(blank)
+    assert "no face found" in page.inner_text("#refused")
+    shot(page, "watchlist-quality-report")
+    fill(face)
+    assert "wait for a second person's approval" in page.inner_text("#message")
+    assert "W-100" in page.inner_text("#pending")
+    assert page.get_by_role("button", name="Approve W-100").count() == 0  # the enroller cannot approve
+    assert [p.subject_id for p in pending_entries(live_server.store, dep)] == ["W-100"]
+    context.close()
+
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, live_server.url, "reviewer", PASSWORD)
+    assert page.url.endswith("/watchlists")
+    page.get_by_role("link", name="Queen Street, Cardiff").click()
+    page.wait_for_load_state()
+    shot(page, "watchlist-approval")
+    page.get_by_role("button", name="Approve W-100").click()
+    page.wait_for_load_state()
+    assert "W-100 approved" in page.inner_text("#message")
+    assert "W-100" in page.inner_text("#approved") and "Nothing waiting" in page.inner_text("#pending")
+    assert pending_entries(live_server.store, dep) == []
+    assert [s.subject_id for s in list_subjects(live_server.store, dep)] == ["W-100"]
+    context.close()
