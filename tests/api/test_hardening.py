@@ -29,6 +29,7 @@ from openlfr.safetext import check_published_text, csv_cell
 from openlfr.store import utcnow
 from openlfr.store.auth_models import Role
 from tests.api.conftest import PASSWORD, World
+from tests.governance.deployment_fields import ASSESSMENTS, SHORT_NOTICE
 
 JSON = {"content-type": "application/json"}
 
@@ -141,6 +142,8 @@ def _deployment(world: World, **text: str) -> str:
         cameras=["cam-1"],
         threshold=0.5,
         threshold_override_reason="test",
+        short_notice_reason=SHORT_NOTICE,
+        **ASSESSMENTS,
         **fields,  # type: ignore[arg-type]
     ).id
 

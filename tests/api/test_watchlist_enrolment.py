@@ -31,7 +31,8 @@ def _fields(subject_id: str) -> dict[str, str]:
         "subject_id": subject_id,
         "category": "wanted_by_court",
         "reason": "Failed to appear",
-        "image_source": "custody record",
+        "image_source": "custody",
+        "offence_seriousness": "either_way",
         "legal_basis": "warrant",
         "approved_by": "Insp. Evans",
         "expires_at": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
@@ -126,6 +127,7 @@ def test_import_through_the_api_waits_for_approval(world: World, tmp_path: Path)
             "approved_by",
             "expires_at",
             "images",
+            "offence_seriousness",
         ]
     )
     files = []
@@ -140,6 +142,7 @@ def test_import_through_the_api_waits_for_approval(world: World, tmp_path: Path)
                 "Insp. Smith",
                 "2031-01-01",
                 f"{i}.jpg",
+                "summary",
             ]
         )
         files.append(("images", (f"{i}.jpg", imgs[0].read_bytes(), "image/jpeg")))

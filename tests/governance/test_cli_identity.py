@@ -79,6 +79,22 @@ def plan(*extra: str) -> Result:
         "Common-law policing powers",
         "--officer-role",
         "Superintendent",
+        "--phase",
+        "trial",
+        "--dpia",
+        "DPIA-1",
+        "--eia",
+        "EIA-1",
+        "--policy",
+        "APD v3",
+        "--intelligence-case",
+        "wanted offenders seen here",
+        "--data-controller",
+        "Chief Constable",
+        "--contact",
+        "lfr@example.police.uk",
+        "--short-notice-reason",
+        "test: opened at once",
         *extra,
     )
 
@@ -131,11 +147,12 @@ def test_each_command_checks_the_role_table(cli: Settings, tmp_path: Path) -> No
     assert r.exit_code == 2 and "may not do this (allowed: authorising officer)" in r.output
 
     login(Role.AUTHORISING_OFFICER)
-    r = invoke("deployment", "open", dep_id)
-    assert r.exit_code == 0, r.output
+    assert invoke("deployment", "signage-in-place", dep_id).exit_code == 0
+    r = invoke("deployment", "open", dep_id)  # past the role check, stopped by issue 15's empty-watchlist rule
+    assert r.exit_code == 2 and "may not do this" not in r.output and "watchlist is empty" in r.output
     store = open_store(cli)
-    opened = [e for e in entries(store) if e.action == "deployment.open"]
-    assert [(e.actor, e.role) for e in opened] == [("authorising-officer", "authorising_officer")]
+    signed = [e for e in entries(store) if e.action == "deployment.signage_in_place"]
+    assert [(e.actor, e.role) for e in signed] == [("authorising-officer", "authorising_officer")]
     created = [e for e in entries(store) if e.action == "deployment.create"]
     assert [(e.actor, e.role) for e in created] == [("operator", "operator")]
     store.close()

@@ -381,6 +381,7 @@ def test_after_close_the_audit_log_cannot_tell_whether_a_photo_was_enrolled(
         key = store.keys.get(s, dep.id, "watchlist")
     photos = [p.read_bytes() for p in imgs1]
     enrol_row = next(e for e in entries(store, deployment_id=dep.id) if e.action == "watchlist.enrol")
+    record_signage(store, "pc (officer)", dep.id, clock=clock)
     open_deployment(store, "sup", dep.id, clock=clock)
     close_deployment(store, "sup", dep.id, clock=clock)
     with store.session() as s:
@@ -406,6 +407,7 @@ def test_the_officer_sees_the_reference_image_that_matched(store, make_deploymen
     people = lfw_people()[:3]
     for person, imgs in people:
         enrol_subject(store, "e", dep.id, entry(person, clock()), list(imgs), clock=clock)
+    record_signage(store, "pc (officer)", dep.id, clock=clock)
     open_deployment(store, "sup", dep.id, clock=clock)
     gateway = DeploymentGateway(store, dep.id, store.settings, clock=clock)
     index, _ = gateway.watchlist()
@@ -465,6 +467,7 @@ def test_a_template_that_attracts_the_reference_crowd_gets_its_own_threshold(
     assert len(rows) == 1 and json.loads(rows[0].details)["evidence"]["hits"] >= 50
     # The live index applies it: the subject's score (its fused template, as strict as its strictest
     # reference) is lowered by the offset.
+    record_signage(store, "pc (officer)", dep.id, clock=clock)
     open_deployment(store, "sup", dep.id, clock=clock)
     assert store.settings.governance.template_fusion == "mean"
     index, _ = DeploymentGateway(store, dep.id, store.settings, clock=clock).watchlist()

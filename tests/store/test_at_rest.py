@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from openlfr.api.users import create_user
 from openlfr.config import Settings
 from openlfr.governance import audit
 from openlfr.governance.blob_sweep import sweep_blobs
@@ -26,11 +27,15 @@ from openlfr.governance.deployments import close_deployment, create_deployment
 from openlfr.governance.master_key import rotate_master_key
 from openlfr.governance.retention import purge
 from openlfr.store import Store, open_store
+from openlfr.store.auth_models import Role
 from openlfr.store.blobs import STAGING
 from openlfr.store.crypto import CryptoError, MasterKey
 from openlfr.store.models import DeploymentKey, WatchlistSubject, WatchlistTemplate
 from tests.api.conftest import enrolled_open_deployment
 from tests.conftest import require_data
+from tests.governance.deployment_fields import ASSESSMENTS, SHORT_NOTICE
+
+CLI_PASSWORD = "correct horse battery staple"
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,6 +69,8 @@ def _planned(store: Store, cameras: tuple[str, ...] = ("cam-1",)) -> str:
         cameras=list(cameras),
         threshold=0.4,
         threshold_override_reason="test deployment: no calibration in a fresh data directory",
+        short_notice_reason=SHORT_NOTICE,
+        **ASSESSMENTS,
     ).id
 
 
@@ -179,13 +186,27 @@ def test_live_staging_of_another_process_is_left_alone(store: Store) -> None:
         sleeper.wait()
 
 
+def _login(settings: Settings, role: Role) -> None:
+    """The command line acts as an authenticated user (issue 14): make one with this role and log in."""
+    store = open_store(settings)
+    try:
+        create_user(store, role.value.replace("_", "-"), CLI_PASSWORD, role, actor="test setup")
+    finally:
+        store.close()
+    proc = _cli(settings, "login", role.value.replace("_", "-"), "--password-env", "OPENLFR_TEST_PW")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, (out + err).decode()
+
+
 def _cli(settings: Settings, *args: str, **popen: object) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "OPENLFR_DATA_DIR": str(settings.data_dir),
         "PYTHONPATH": str(REPO / "src"),
         "COLUMNS": "200",
+        "OPENLFR_TEST_PW": CLI_PASSWORD,
     }
+    env.pop("OPENLFR_TOKEN", None)
     return subprocess.Popen(
         [sys.executable, "-c", "from openlfr.cli import app; app()", *args],
         env=env,
@@ -225,6 +246,7 @@ def test_kill_9_of_watchlist_import_leaves_orphans_that_the_next_start_sweeps(tm
                 "approved_by",
                 "expires_at",
                 "images",
+                "offence_seriousness",
             ]
         )
         for i, path in enumerate(people.values()):
@@ -238,10 +260,12 @@ def test_kill_9_of_watchlist_import_leaves_orphans_that_the_next_start_sweeps(tm
                     "Insp. Evans",
                     expires,
                     path,
+                    "summary",
                 ]
             )
     blob_dir = settings.blob_dir
     seen = 0
+    _login(settings, Role.OPERATOR)
     proc = _cli(settings, "watchlist", "import", dep, str(sheet), "--images", str(lfw), "--allow-partial")
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline:
@@ -371,6 +395,7 @@ def test_keys_rotate_command(tmp_path: Path) -> None:
     enrolled_open_deployment(store)
     store.close()
     old = settings.master_key_file.read_bytes()
+    _login(settings, Role.ADMIN)
     proc = _cli(settings, "keys", "rotate", "--json")
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()

@@ -112,6 +112,7 @@ def enrol_from_upload(
         expires_at=parse_time(fields["expires_at"], "expiry"),
         name=fields.get("name", "").strip() or None,
         date_of_birth=parse_date(dob, "date of birth") if dob else None,
+        offence_seriousness=fields.get("offence_seriousness", "").strip() or None,
         needs_approval=True,
     )
     if not images:
@@ -178,6 +179,7 @@ async def enrol(
     expires_at: str = Form(..., max_length=64),
     name: str = Form("", max_length=200),
     date_of_birth: str = Form("", max_length=32),
+    offence_seriousness: str = Form("", max_length=64),
     lookalike_reason: str = Form("", max_length=2000),
     images: list[UploadFile] = File(...),
     store: Store = Depends(get_store),
@@ -193,6 +195,7 @@ async def enrol(
         "expires_at": expires_at,
         "name": name,
         "date_of_birth": date_of_birth,
+        "offence_seriousness": offence_seriousness,
     }
     uploads = await read_uploads(store, images)
     report = enrol_from_upload(store, actor_of(principal), deployment_id, fields, uploads, lookalike_reason)

@@ -209,7 +209,7 @@ def demo(
                 border_style="cyan",
             )
         )
-        console.print(Panel.fit(str(verify(store, planner)), title="6. Audit log", border_style="cyan"))
+        console.print(Panel.fit(str(verify(store, users.auditor)), title="6. Audit log", border_style="cyan"))
     console.print(f"[yellow]{DEMONSTRATION_NOTE}[/]")
 
 

@@ -16,6 +16,7 @@ from openlfr.api.deps import get_store
 from openlfr.api.users import Principal
 from openlfr.api.watchlist_routes import enrol_from_upload, import_from_upload, read_uploads
 from openlfr.governance import deployments
+from openlfr.governance.closed_lists import IMAGE_SOURCES, OFFENCE_SERIOUSNESS
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.watchlist_approval import approve_entry, pending_entries, reject_entry
 from openlfr.governance.watchlists import EnrolmentError, ImportReport, list_subjects
@@ -65,6 +66,8 @@ def _watchlist_page(
         pending=pending,
         subjects=subjects,
         categories=WATCHLIST_CATEGORIES,
+        image_sources=IMAGE_SOURCES,
+        offence_seriousness=OFFENCE_SERIOUSNESS,
         can_enrol=principal.role in roles.ENROL_WATCHLIST and not is_closed,
         can_approve=principal.role in roles.APPROVE_WATCHLIST and not is_closed,
         message=request.query_params.get("message"),
@@ -120,6 +123,7 @@ async def enrol_form(
     expires_at: str = Form(..., max_length=64),
     name: str = Form("", max_length=200),
     date_of_birth: str = Form("", max_length=32),
+    offence_seriousness: str = Form("", max_length=64),
     lookalike_reason: str = Form("", max_length=2000),
     images: list[UploadFile] = File(...),
     store: Store = Depends(get_store),
@@ -135,6 +139,7 @@ async def enrol_form(
         "expires_at": expires_at,
         "name": name,
         "date_of_birth": date_of_birth,
+        "offence_seriousness": offence_seriousness,
     }
     try:
         uploads = await read_uploads(store, images)

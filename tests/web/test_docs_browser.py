@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from tests.web.conftest import LiveServer, browser, live_server  # noqa: F401  (fixtures)
+from tests.web.conftest import LiveServer
 
 
-def test_docs_render_offline_under_the_csp(live_server: LiveServer, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_docs_render_offline_under_the_csp(live_server: LiveServer, browser) -> None:  # type: ignore[no-untyped-def]
     context = browser.new_context()
     page = context.new_page()
     requested: list[str] = []
