@@ -148,7 +148,9 @@ def test_each_command_checks_the_role_table(cli: Settings, tmp_path: Path) -> No
 
     login(Role.AUTHORISING_OFFICER)
     assert invoke("deployment", "signage-in-place", dep_id).exit_code == 0
-    r = invoke("deployment", "open", dep_id)  # past the role check, stopped by issue 15's empty-watchlist rule
+    r = invoke(
+        "deployment", "open", dep_id
+    )  # past the role check, stopped by issue 15's empty-watchlist rule
     assert r.exit_code == 2 and "may not do this" not in r.output and "watchlist is empty" in r.output
     store = open_store(cli)
     signed = [e for e in entries(store) if e.action == "deployment.signage_in_place"]
