@@ -103,3 +103,21 @@ def redis_url() -> str:
     if not REDIS_URL:
         pytest.skip("Redis: set OPENLFR_TEST_REDIS_URL (make test and .ci/run start one)")
     return REDIS_URL
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    """Debian's Chromium through Playwright, one for the whole session: a second sync Playwright cannot
+    start while one is running, so every browser test in every folder shares this one."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -62,27 +62,18 @@ def test_results_report_both_precision_and_false_alert_rate(report_dir: Path) ->
     assert "extrapolated" in html and "measured" in html
 
 
-def test_report_opens_in_chromium_with_its_plots(report_dir: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip("Chromium not installed at /usr/bin/chromium")
+def test_report_opens_in_chromium_with_its_plots(report_dir: Path, browser) -> None:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(chromium),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    try:
+        page.goto((report_dir / "report.html").as_uri())
+        page.screenshot(path=str(ARTIFACTS / "evaluation-report.png"), full_page=True)
+        loaded = page.eval_on_selector_all(
+            "img.plot", "els => els.map(e => [e.alt, e.complete && e.naturalWidth > 0])"
         )
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.goto((report_dir / "report.html").as_uri())
-            page.screenshot(path=str(ARTIFACTS / "evaluation-report.png"), full_page=True)
-            loaded = page.eval_on_selector_all(
-                "img.plot", "els => els.map(e => [e.alt, e.complete && e.naturalWidth > 0])"
-            )
-            assert page.title() == "openlfr evaluation"
-        finally:
-            browser.close()
+        assert page.title() == "openlfr evaluation"
+    finally:
+        page.close()
     alts = [a for a, ok in loaded if ok]
     assert len(alts) == len(loaded)
     for wanted in (

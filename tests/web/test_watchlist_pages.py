@@ -10,6 +10,7 @@ from openlfr.governance.deployments import create_deployment
 from openlfr.governance.watchlist_approval import pending_entries
 from openlfr.governance.watchlists import list_subjects
 from tests.api.conftest import PASSWORD, THRESHOLD
+from tests.governance.deployment_fields import ASSESSMENTS, SHORT_NOTICE
 from tests.governance.faces import blank_png, lfw_people
 from tests.web.conftest import LiveServer, log_in, shot
 
@@ -34,6 +35,8 @@ def test_enrol_in_the_console_then_a_second_person_approves(
         legal_basis="Common-law policing powers; DPA 2018 Part 3",
         authorising_role="Superintendent",
         threshold_override_reason="test deployment: no calibration in a fresh data directory",
+        short_notice_reason=SHORT_NOTICE,
+        **ASSESSMENTS,
     ).id
     blank = tmp_path / "blank.png"
     blank.write_bytes(blank_png())
