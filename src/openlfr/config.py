@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import (
@@ -123,7 +123,12 @@ class LiveSettings(BaseModel):
     scan_check_interval_s: float = Field(
         5.0, gt=0, description="How often a running source re-checks that its deployment allows scanning."
     )
-    counters_interval_s: float = Field(30.0, gt=0, description="How often counters go to the deployment.")
+    counters_interval_s: float = Field(
+        5.0,
+        gt=0,
+        description="How often counters go to the deployment (also before each alert and at shutdown), so a "
+        "killed worker loses at most this long of faces seen.",
+    )
     confirm_every_frames: int = Field(
         2, ge=1, description="A track with an unconfirmed match above threshold is searched again this often."
     )
@@ -131,6 +136,30 @@ class LiveSettings(BaseModel):
         3, ge=1, description="Best shots embedded per frame at most; the rest wait for the next frames."
     )
     search_top_k: int = Field(3, ge=1, description="Candidates per search kept in a track's evidence.")
+    aggregation: Literal["fused", "weighted_top", "max"] = Field(
+        "fused",
+        description="How a track's searches make one score per subject: 'fused' searches the weighted mean "
+        "of its best shots' embeddings, 'weighted_top' averages the scores of its heaviest searches, 'max' "
+        "takes the best single search (chosen by benchmarks/live_ablation.py).",
+    )
+    evidence_shots: int = Field(
+        3, ge=1, description="Heaviest shots (face size x quality) a track's aggregate is made of."
+    )
+    reembed_growth: float = Field(
+        1.25,
+        ge=1.0,
+        description="Re-embed a track when its face is this many times wider than the largest shot embedded "
+        "so far (people walk towards the camera: the close-up matters most); a large value turns it off.",
+    )
+    refine_below_px: float = Field(
+        96.0,
+        ge=0,
+        description="Faces narrower than this (full-resolution px) that are about to be embedded get their "
+        "landmarks found again at full resolution, for a sharper alignment (0: off).",
+    )
+    research_every_frames: int = Field(
+        0, ge=0, description="Re-embed a track's face this often whatever else (0: only on the rules above)."
+    )
     reassess_every_frames: int = Field(
         5, ge=1, description="Quality of an already searched track's face is re-measured this often."
     )

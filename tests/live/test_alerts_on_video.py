@@ -79,4 +79,4 @@ def test_without_cooldown_each_track_alerts_once_not_each_frame(
     assert subjects == {"lin_manuel_miranda"}
     # One alert per track at most: far fewer alerts than frames in which he is seen.
     assert 2 <= len(gateway.alerts) <= m["tracks"]
-    assert len({a.track_id for a in gateway.alerts}) == len(gateway.alerts)
+    assert len({a.alert.track_id for a in gateway.alerts}) == len(gateway.alerts)
