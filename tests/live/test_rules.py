@@ -215,3 +215,22 @@ def test_non_matching_faces_leave_nothing_behind(
         assert not _printed(e, logs), "a template of a non-matching face was logged"
     for mark in IMAGE_MARKS:
         assert not any(mark in h for h in haystacks), "an image was written"
+
+
+def test_the_dry_run_gateway_applies_governances_rule_1_check(
+    settings: Settings, engine: FaceEngine, watchlist_of_absent_people: Path
+) -> None:
+    """The in-memory gateway refuses exactly as a stored deployment does (the same check, not a copy)."""
+    from openlfr.governance.deployments import check_can_scan
+    from openlfr.governance.errors import ScanRefused
+
+    clock = _Clock()
+    gateway = _stage_gateway(watchlist_of_absent_people, engine, clock)
+    dep = gateway.deployment
+    for at, camera in ((dep.starts_at - timedelta(minutes=5), "stage"), (clock.now, "lobby")):
+        with pytest.raises(ScanRefused) as expected:
+            check_can_scan(dep, camera, at)
+        with pytest.raises(ScanRefused) as got:
+            gateway.check_can_scan(camera, at)
+        assert str(got.value) == str(expected.value)
+    gateway.check_can_scan("stage", clock.now)

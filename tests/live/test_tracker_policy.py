@@ -8,7 +8,7 @@ from openlfr.config import LiveSettings
 from openlfr.live.policy import AlertPolicy
 from openlfr.live.stages import choose_to_assess, choose_to_embed
 from openlfr.live.tracker import FaceTracker, iou_matrix
-from openlfr.matching.watchlist_index import Candidate
+from openlfr.matching.watchlist_index import Candidate, WatchlistIndex
 from openlfr.vision import Face, Quality
 
 
@@ -171,3 +171,14 @@ def test_choose_to_embed_searches_new_tracks_grown_faces_and_never_below_the_qua
     assert choose_to_embed([a, b], policy, off, 1) == [a]
     assert choose_to_assess([a, b], policy, live, min_face_px=45) == [a, b]
     assert choose_to_assess([a, b], policy, live, min_face_px=60) == []
+
+
+def test_one_search_gives_the_top_k_and_every_subjects_score() -> None:
+    rng = np.random.default_rng(0)
+    templates = rng.normal(size=(7, 16)).astype(np.float32)
+    ids = ["a", "b", "a", "c", "d", "b", "e"]  # several templates for some subjects
+    index = WatchlistIndex(templates, ids)
+    probes = rng.normal(size=(4, 16)).astype(np.float32)
+    tops, scores = index.search_with_scores(probes, k=3)
+    assert np.allclose(scores, index.subject_scores(probes))
+    assert tops == index.search(probes, k=3)
