@@ -224,6 +224,39 @@ class ServerSettings(BaseModel):
     )
 
 
+class BusSettings(BaseModel):
+    """The stream bus between camera workers and the central service (Redis Streams). Off by default:
+    without ``url`` everything runs in one process (the embedded mode)."""
+
+    url: str | None = Field(
+        None, description="Redis URL, e.g. redis://127.0.0.1:6379/0. Set: `serve` also runs the central side."
+    )
+    prefix: str = Field("openlfr", description="Prefix of every key and stream name on the bus.")
+    alerts_stream: str = Field("alerts", description="Stream the workers publish alerts on.")
+    events_stream: str = Field("events", description="Stream of counter updates and heartbeats.")
+    group: str = Field("central", description="Consumer group of the central service.")
+    heartbeat_s: float = Field(
+        1.0, gt=0, description="How often a worker reports and re-reads its lease; the central tick."
+    )
+    lease_s: float = Field(
+        15.0,
+        gt=0,
+        description="Lease a worker scans under; renewed by the central service while the deployment is "
+        "open and in its window, never past the window's end. An unreachable central service stops "
+        "the worker when it runs out.",
+    )
+    claim_idle_s: float = Field(
+        5.0, gt=0, description="A delivered but unacknowledged entry idle this long is reclaimed."
+    )
+    max_stream_len: int = Field(
+        100_000, ge=1000, description="Approximate cap of each stream (XADD MAXLEN ~)."
+    )
+    reconnect_max_s: float = Field(10.0, gt=0, description="Longest back-off between reconnection tries.")
+    outbox_max: int = Field(
+        10_000, ge=1, description="Alerts and counts a worker holds while the bus is unreachable."
+    )
+
+
 class EvaluationSettings(BaseModel):
     """Accuracy and equitability evaluation (``openlfr evaluate``) and the calibration it writes."""
 
@@ -285,6 +318,7 @@ class Settings(BaseSettings):
     live: LiveSettings = Field(default_factory=LiveSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
 
     @classmethod
     def settings_customise_sources(
