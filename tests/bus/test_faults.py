@@ -79,7 +79,7 @@ def test_kill_9_of_a_worker_mid_alert_then_restart(
         assert first.finish() == -signal.SIGKILL
         second = Lines(start_publisher(settings, dep_id, 30, 40))
         assert second.finish() == 0, second.lines[-3:]
-        sent, stored = _assert_nothing_lost(store, settings, dep_id, min_sent=30)
+        sent, _stored = _assert_nothing_lost(store, settings, dep_id, min_sent=30)
     assert set(second.raised()) <= sent  # the restarted worker delivered everything it raised
     # What the killed one raised reached the bus, except at most what still sat in its outbox.
     assert len(set(first.raised()) & sent) >= len(first.raised()) - 5
@@ -103,7 +103,7 @@ def test_redis_stopped_for_10_s_then_started_again(
         private_redis.start()
         assert pub.finish(timeout=90) == 0, pub.lines[-3:]
         assert pub.lines[-1].endswith("left 0"), pub.lines[-1]
-        sent, stored = _assert_nothing_lost(store, settings, dep_id, min_sent=150)
+        sent, _stored = _assert_nothing_lost(store, settings, dep_id, min_sent=150)
         assert central.stats.bus_errors > 0  # the consumer saw the outage and reconnected
     assert len(sent) == 150 and set(pub.raised()) == sent
 
@@ -123,7 +123,7 @@ def test_central_consumer_restarted_while_workers_keep_publishing(
         try:
             for p in pubs:
                 assert p.finish(timeout=90) == 0, p.lines[-3:]
-            sent, stored = _assert_nothing_lost(store, settings, dep_id, min_sent=120)
+            sent, _stored = _assert_nothing_lost(store, settings, dep_id, min_sent=120)
         finally:
             c2.terminate()
             c2.wait(timeout=10)
