@@ -75,6 +75,7 @@ def connect(bus: BusSettings) -> redis.Redis:
         socket_timeout=max(1.0, bus.heartbeat_s),
         socket_connect_timeout=max(1.0, bus.heartbeat_s),
         retry_on_timeout=False,
+        protocol=2,
     )
 
 

@@ -98,7 +98,7 @@ class CentralConsumer:
         self.clock = clock
         self.on_alert = on_alert
         self.stats = ConsumerStats()
-        self._r: redis.Redis | None = None
+        self._local = threading.local()  # one client per thread: the health page asks from another one
         self._gateways: dict[str, DeploymentGateway] = {}
         self._last_claim = 0.0
         self._backoff = Backoff(self.bus.reconnect_max_s)
@@ -107,9 +107,10 @@ class CentralConsumer:
     # -- connection -------------------------------------------------------------------------------------------
     @property
     def redis(self) -> redis.Redis:
-        if self._r is None:
-            self._r = connect(self.bus)
-        return self._r
+        r: redis.Redis | None = getattr(self._local, "r", None)
+        if r is None:
+            r = self._local.r = connect(self.bus)
+        return r
 
     def ensure_groups(self) -> None:
         for stream in (self.names.alerts, self.names.events):

@@ -61,7 +61,6 @@ class BusGateway:
         *,
         worker: str | None = None,
         wall_clock: Callable[[], float] = time.time,
-        client: redis.Redis | None = None,
     ) -> None:
         self._kit: WorkerKit | None = kit
         self._deployment = kit.deployment
@@ -69,7 +68,7 @@ class BusGateway:
         self.names = BusNames.of(bus)
         self.worker = worker or f"worker-{uuid.uuid4().hex[:8]}"
         self.wall_clock = wall_clock
-        self._r = client
+        self._local = threading.local()  # one client per thread: redis-py's connections are not shared
         self._outbox: deque[tuple[str, dict[str, Any]]] = deque()
         self._lock = threading.Lock()
         self._lease_deadline = 0.0  # monotonic time the lease runs out; 0: none held
@@ -148,9 +147,10 @@ class BusGateway:
 
     @property
     def redis(self) -> redis.Redis:
-        if self._r is None:
-            self._r = connect(self.bus)
-        return self._r
+        r: redis.Redis | None = getattr(self._local, "r", None)
+        if r is None:
+            r = self._local.r = connect(self.bus)
+        return r
 
     def refresh_lease(self) -> float:
         """Read the lease's time to live and the bus's clock; returns the seconds of lease left."""
