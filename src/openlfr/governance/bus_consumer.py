@@ -316,3 +316,49 @@ class CentralConsumer:
                 )
             )
         return out
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def bus_prometheus_text(consumer: CentralConsumer) -> str:
+    """Prometheus text exposition of the bus: each worker's heartbeat age, lease, outbox and frames; each
+    stream's pending entries and lag; this consumer's counters. Counts and timings only (rule 3)."""
+    lines: list[str] = []
+    try:
+        workers, pending = consumer.workers(), consumer.pending()
+        up = 1
+    except BUS_DOWN:
+        workers, pending, up = [], {}, 0
+    lines += ["# TYPE openlfr_bus_up gauge", f"openlfr_bus_up {up}"]
+    per_worker = (
+        ("openlfr_worker_heartbeat_age_seconds", "gauge", lambda w: round(w.heartbeat_age_s, 3)),
+        ("openlfr_worker_lease_seconds_left", "gauge", lambda w: round(w.lease_left_s, 3)),
+        ("openlfr_worker_outbox_messages", "gauge", lambda w: w.outbox),
+        ("openlfr_worker_frames_processed_total", "counter", lambda w: w.frames_processed),
+        ("openlfr_worker_frames_dropped_total", "counter", lambda w: w.frames_dropped),
+    )
+    for name, kind, value in per_worker:
+        lines.append(f"# TYPE {name} {kind}")
+        for w in workers:
+            lines.append(
+                f'{name}{{worker="{_label(w.worker)}",deployment="{_label(w.deployment_id)}"}} {value(w)}'
+            )
+    for name in ("pending", "lag"):
+        lines.append(f"# TYPE openlfr_bus_{name}_entries gauge")
+        for stream in ("alerts", "events"):
+            if f"{stream}_{name}" in pending:
+                lines.append(f'openlfr_bus_{name}_entries{{stream="{stream}"}} {pending[f"{stream}_{name}"]}')
+    st = consumer.stats
+    for name, v in (
+        ("alerts_stored", st.alerts_stored),
+        ("alerts_duplicate", st.alerts_duplicate),
+        ("alerts_rejected", st.alerts_rejected),
+        ("counts_recorded", st.counts_recorded),
+        ("messages_malformed", st.messages_malformed),
+        ("entries_reclaimed", st.reclaimed),
+        ("errors", st.bus_errors),
+    ):
+        lines += [f"# TYPE openlfr_bus_{name}_total counter", f"openlfr_bus_{name}_total {v}"]
+    return "\n".join(lines) + "\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -14,6 +16,7 @@ from openlfr.api.status import camera_counters
 from openlfr.api.users import Principal
 from openlfr.api.views import alert_message, alert_messages_after
 from openlfr.governance import alerts, audit, deployments
+from openlfr.governance.bus import BUS_DOWN
 from openlfr.governance.errors import GovernanceError
 from openlfr.store import Store
 from openlfr.web.pages import page_roles
@@ -135,6 +138,7 @@ def supervisor_page(
     cameras = [{"camera_id": c, "stored": counters.get(c), "live": metrics.get(c)} for c in dep.cameras]
     summary = watchlist_summary(store, deployment_id) if dep.status != "closed" else None
     dep_alerts = alert_messages_after(store, 0, deployment_id, 5000)[::-1]
+    bus_workers, bus_lag = _bus_health(request, deployment_id)
     return page(
         request,
         "supervisor.html",
@@ -144,7 +148,20 @@ def supervisor_page(
         alerts=dep_alerts,
         record=measures_for(store, dep),
         can_close=principal.role in roles.CLOSE_DEPLOYMENT and dep.status != "closed",
+        bus_workers=bus_workers,
+        bus_lag=bus_lag,
     )
+
+
+def _bus_health(request: Request, deployment_id: str) -> tuple[list[Any] | None, dict[str, int]]:
+    """The deployment's camera workers and the streams' lag, when the bus runs here (else ``None``)."""
+    consumer = getattr(request.app.state, "bus_consumer", None)
+    if consumer is None:
+        return None, {}
+    try:
+        return [w for w in consumer.workers() if w.deployment_id == deployment_id], consumer.pending()
+    except BUS_DOWN:
+        return [], {"unreachable": 1}
 
 
 @router.post("/deployments/{deployment_id}/close")
