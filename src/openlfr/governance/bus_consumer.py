@@ -76,6 +76,10 @@ class WorkerHealth:
     outbox: int
     frames_processed: int
     frames_dropped: int
+    cpu_s: float = 0.0
+    """CPU time the worker's process has used (all its cameras)."""
+    at_ms: int = 0
+    """The heartbeat's time on the bus's clock."""
 
 
 class CentralConsumer:
@@ -313,6 +317,8 @@ class CentralConsumer:
                     outbox=int(hb.get("outbox", 0)),
                     frames_processed=int(hb.get("frames_processed", 0)),
                     frames_dropped=int(hb.get("frames_dropped", 0)),
+                    cpu_s=float(hb.get("cpu_s", 0.0)),
+                    at_ms=int(hb.get("at_ms", 0)),
                 )
             )
         return out
@@ -338,6 +344,7 @@ def bus_prometheus_text(consumer: CentralConsumer) -> str:
         ("openlfr_worker_outbox_messages", "gauge", lambda w: w.outbox),
         ("openlfr_worker_frames_processed_total", "counter", lambda w: w.frames_processed),
         ("openlfr_worker_frames_dropped_total", "counter", lambda w: w.frames_dropped),
+        ("openlfr_worker_cpu_seconds_total", "counter", lambda w: w.cpu_s),
     )
     for name, kind, value in per_worker:
         lines.append(f"# TYPE {name} {kind}")

@@ -208,6 +208,7 @@ class BusGateway:
             "state": self.state,
             "lease_left_s": round(self.lease_left_s(), 3),
             "outbox": self.outbox,
+            "cpu_s": round(time.process_time(), 3),
             **status,
         }
         self.redis.hset(self.names.workers, self.worker, json.dumps(hb))
