@@ -102,6 +102,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--alerts", type=int, default=500)
     ap.add_argument("--counts", type=int, default=2000)
+    ap.add_argument(
+        "--alerts-per-camera-minute", type=float, default=1.0, help="Assumed alert rate of a busy camera."
+    )
     ap.add_argument("--worker-seconds", type=float, default=0.0)
     ap.add_argument("--clip", type=Path, default=None)
     ap.add_argument("--height", type=int, default=None, help="Upscale the clip to this height (e.g. 1080).")
@@ -162,7 +165,7 @@ def main() -> None:
             )
             pipe.xadd(names.alerts, encode_alert(kit.alerts_key, dep_id, uuid.uuid4().hex, alert, "bench"))  # type: ignore[arg-type]
         pipe.execute()
-        secs = _drain(consumer, lambda: consumer.stats.alerts_stored >= args.alerts)
+        secs = alert_secs = _drain(consumer, lambda: consumer.stats.alerts_stored >= args.alerts)
         print(
             f"central consumer: {args.alerts} alerts stored in {secs:.2f} s = {args.alerts / secs:.1f} alerts/s "
             f"(crops {len(crop) // 1024} + {len(scene) // 1024} KiB, {store.dialect}; loaded machine)"
@@ -178,6 +181,13 @@ def main() -> None:
         secs = _drain(consumer, lambda: consumer.stats.counts_recorded >= args.counts)
         print(
             f"central consumer: {args.counts} counter messages in {secs:.2f} s = {args.counts / secs:.1f} /s"
+        )
+        alert_rate, counts_rate = args.alerts / alert_secs, args.counts / secs
+        per_camera = 1 / settings.live.counters_interval_s  # counter messages a camera sends per second
+        load = per_camera / counts_rate + args.alerts_per_camera_minute / 60 / alert_rate
+        print(
+            f"one central consumer keeps up with about {1 / load:.0f} cameras (each sending counters every "
+            f"{settings.live.counters_interval_s:g} s and {args.alerts_per_camera_minute:g} alert a minute)"
         )
         if args.worker_seconds > 0:
             clip = _clip(
