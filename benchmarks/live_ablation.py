@@ -20,9 +20,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from _common import ROOT
 from live import run_openlfr, watchlist_gateway
 from openlfr.config import LiveSettings, Settings
+from openlfr.live.policy import AlertPolicy
+from openlfr.live.tracker import iou_matrix
 from openlfr.matching.calibration import load_calibration
 from openlfr.vision import load_engine
 from scenario import generate, score_alerts
@@ -49,8 +53,74 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "refine_max": ("refine, but aggregate = best single search", {**REFINED, "aggregation": "max"}),
     "refine_shots5": ("refine, 5 shots fused", {**REFINED, "evidence_shots": 5}),
     "refine_every4": ("refine, also re-embed every 4 frames", {**REFINED, "research_every_frames": 4}),
+    "refine_max_every4": (
+        "refine, best single search (2 hits), re-embed every 4 frames",
+        {**REFINED, "aggregation": "max", "research_every_frames": 4},
+    ),
+    "refine_max_every2": (
+        "refine, best single search (2 hits), re-embed every 2 frames",
+        {**REFINED, "aggregation": "max", "research_every_frames": 2},
+    ),
     "default": ("the shipped [live] defaults", {}),
 }
+
+
+class PassRecorder:
+    """Per watchlisted pass, every search of a track on it: (frame, face px, mated score of the probe).
+
+    Wraps :meth:`AlertPolicy.add_search` (benchmark instrumentation only); a search is attributed to the
+    pass whose ground-truth box overlaps the track's face box (IoU >= 0.3) at that frame.
+    """
+
+    def __init__(self, truth: dict[str, Any]) -> None:
+        self.truth = truth
+        self.searches: dict[int, list[tuple[int, int, float]]] = {}
+        self._orig = AlertPolicy.add_search
+
+    def _pass_at(self, frame: int, box: Any) -> dict[str, Any] | None:
+        best, found = 0.3, None
+        for p in self.truth["passes"]:
+            b = p["boxes"].get(str(frame))
+            if b is not None:
+                iou = float(iou_matrix(np.array([box], np.float32), np.array([b], np.float32))[0, 0])
+                if iou >= best:
+                    best, found = iou, p
+        return found
+
+    def __enter__(self) -> PassRecorder:
+        rec, orig = self, self._orig
+
+        def add_search(
+            policy: AlertPolicy, track: Any, top: Any, scores: Any, positions: Any, w: float
+        ) -> None:
+            frame = round(track.last_seen_s * rec.truth["fps"])
+            p = rec._pass_at(frame, track.face.box)
+            if p is not None and p["watchlisted"] and p["identity"] in positions:
+                s = float(scores[positions[p["identity"]]])
+                rec.searches.setdefault(p["pass_id"], []).append((frame, round(track.face.size), round(s, 3)))
+            orig(policy, track, top, scores, positions, w)
+
+        AlertPolicy.add_search = add_search  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        AlertPolicy.add_search = self._orig  # type: ignore[method-assign]
+
+    def print(self, alerts: list[tuple[str, int]], threshold: float) -> None:
+        alerted = {s for s, _ in alerts}
+        print("| pass | identity | largest face px | searches (face px) | best mated search | alerted |")
+        print("|---|---|---:|---|---:|---|")
+        for p in self.truth["passes"]:
+            if not p["watchlisted"]:
+                continue
+            ss = self.searches.get(p["pass_id"], [])
+            largest = max(b[2] - b[0] for b in p["boxes"].values())
+            best = max((x[2] for x in ss), default=float("nan"))
+            print(
+                f"| {p['pass_id']} | {p['identity']} | {largest:.0f} | {len(ss)} ({', '.join(str(x[1]) for x in ss)})"
+                f" | {best:.3f}{' (below threshold in every search)' if best < threshold else ''} | "
+                f"{'yes' if p['identity'] in alerted else 'no'} |"
+            )
 
 
 def scenario_folder(seed: int, duration: float) -> Path:
@@ -69,6 +139,11 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=None, help="Default: the pack's validated minimum.")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="Comma list of: " + ", ".join(VARIANTS))
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--per-pass",
+        action="store_true",
+        help="Also print, per watchlisted pass, what each variant searched.",
+    )
     a = ap.parse_args()
     if a.threshold is None:
         cal = load_calibration(a.pack)
@@ -94,7 +169,11 @@ def main() -> None:
             live = base.live.model_copy(update={"cooldown_seconds": 60.0, **VARIANTS[n][1]})
             settings = base.model_copy(update={"live": LiveSettings.model_validate(live.model_dump())})
             t0 = time.monotonic()
-            row = run_openlfr(folder / truth["video"], gw, settings, False, float(truth["fps"]), n)
+            with PassRecorder(truth) as rec:
+                row = run_openlfr(folder / truth["video"], gw, settings, False, float(truth["fps"]), n)
+            if a.per_pass:
+                print(f"\nseed {seed}, variant {n}:")
+                rec.print(row.alerts, threshold)
             fig = score_alerts(truth, row.alerts)
             fig["wall_s"] = round(time.monotonic() - t0, 1)
             fig["searches"] = row.faces
