@@ -80,6 +80,15 @@ def test_alert_crosses_the_bus_encrypted_and_a_resent_entry_is_stored_once(
         with store.session() as s:  # type: ignore[attr-defined]
             c = s.query(CameraCounter).filter(CameraCounter.deployment_id == dep_id).one()
             assert (c.faces_seen, c.tracks, c.frames_processed) == (7, 2, 100)
+        # A counter message delivered again is not counted again.
+        [(_, counts_fields)] = r.xrange(names.events)
+        r.xadd(names.events, counts_fields)
+        assert _wait(
+            lambda: central.pending().get("events_lag") == 0 and central.pending().get("events_pending") == 0
+        )
+        with store.session() as s:  # type: ignore[attr-defined]
+            c = s.query(CameraCounter).filter(CameraCounter.deployment_id == dep_id).one()
+            assert (c.faces_seen, c.tracks, c.frames_processed) == (7, 2, 100)
         # A tampered entry is dropped, not stored.
         bad = dict(fields)
         bad[b"id"] = b"f" * 32

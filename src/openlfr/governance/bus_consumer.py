@@ -41,6 +41,7 @@ from openlfr.governance.bus import (
 )
 from openlfr.governance.deployments import list_deployments
 from openlfr.governance.errors import GovernanceError
+from openlfr.governance.live_contract import Counts
 from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.store import Store, utcnow
 from openlfr.store.crypto import CryptoError
@@ -191,33 +192,53 @@ class CentralConsumer:
                 self.on_alert(stored_id)
         return True
 
-    def handle_event(self, fields: Fields) -> bool:
-        try:
-            message_id, dep_id, camera_id, counts = decode_counts(fields)
-        except BusError as exc:
-            self.stats.messages_malformed += 1
-            log.error("event entry dropped: %s", exc)
-            return True
-        done = f"{self.names.prefix}:done:{message_id}"
-        if self.redis.exists(done):
-            return True
-        try:
-            self._gateway(dep_id).record_counters(camera_id, counts)
-        except GovernanceError as exc:
-            log.warning("counts from the bus refused: %s", exc)
-            return True
-        # Marked done after the commit: a crash in between counts once more, never less.
-        self.redis.set(done, "1", ex=max(3600, int(self.bus.claim_idle_s * 10)))
-        self.stats.counts_recorded += 1
-        return True
+    def handle_events(self, entries: list[tuple[Any, Fields]]) -> None:
+        """Record a batch of counter messages: summed per camera, one store transaction per camera, then
+        marked done and acknowledged. A message already marked done (redelivered) is only acknowledged."""
+        stream, group = self.names.events, self.bus.group
+        todo: list[tuple[Any, str, str, str, Counts]] = []
+        for entry_id, fields in entries:
+            try:
+                todo.append((entry_id, *decode_counts(fields)))
+            except BusError as exc:
+                self.stats.messages_malformed += 1
+                log.error("event entry dropped: %s", exc)
+                self.redis.xack(stream, group, entry_id)
+        if not todo:
+            return
+        done_keys = [f"{self.names.prefix}:done:{t[1]}" for t in todo]
+        seen = self.redis.pipeline(transaction=False)
+        for k in done_keys:
+            seen.exists(k)
+        fresh = [t for t, was in zip(todo, seen.execute(), strict=True) if not was]
+        sums: dict[tuple[str, str], Counts] = {}
+        for _, _, dep_id, camera_id, c in fresh:
+            prev = sums.get((dep_id, camera_id), Counts())
+            sums[(dep_id, camera_id)] = Counts(**{k: v + c.as_dict()[k] for k, v in prev.as_dict().items()})
+        for (dep_id, camera_id), total in sums.items():
+            try:
+                self._gateway(dep_id).record_counters(camera_id, total)
+            except GovernanceError as exc:
+                log.warning("counts from the bus refused: %s", exc)
+        # Marked done after the commit: a crash in between counts a batch once more, never less.
+        ttl = max(3600, int(self.bus.claim_idle_s * 10))
+        mark = self.redis.pipeline(transaction=False)
+        for k in done_keys:
+            mark.set(k, "1", ex=ttl)
+        mark.xack(stream, group, *[t[0] for t in todo])
+        mark.execute()
+        self.stats.counts_recorded += len(fresh)
 
     def _handle(self, stream: str, entries: list[tuple[Any, Fields]]) -> None:
-        handler = self.handle_alert if stream == self.names.alerts else self.handle_event
-        for entry_id, fields in entries:
-            if not fields:  # deleted (trimmed) while pending: nothing left to do
-                self.redis.xack(stream, self.bus.group, entry_id)
-                continue
-            if handler(fields):
+        gone = [entry_id for entry_id, fields in entries if not fields]  # trimmed while pending
+        if gone:
+            self.redis.xack(stream, self.bus.group, *gone)
+        live = [(entry_id, fields) for entry_id, fields in entries if fields]
+        if stream == self.names.events:
+            self.handle_events(live)
+            return
+        for entry_id, fields in live:
+            if self.handle_alert(fields):
                 self.redis.xack(stream, self.bus.group, entry_id)
 
     def reclaim(self) -> int:
