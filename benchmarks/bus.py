@@ -36,6 +36,10 @@ from openlfr.governance.bus_consumer import CentralConsumer
 from openlfr.governance.live_contract import Counts, NewAlert
 from openlfr.store import utcnow
 
+CAMERAS = [f"cam-{i}" for i in range(50)]
+"""Counter messages are spread over 50 cameras: a batch then needs one transaction per camera, as in a
+control room with many vans, rather than one for all."""
+
 
 def _redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     import socket
@@ -130,7 +134,7 @@ def main() -> None:
         )
         engine = load_engine("opencv-zoo", settings)
         store, dep_id = open_stored_deployment(
-            settings, {"lin_manuel_miranda": MIRANDA, **ABSENT}, ["stage"], engine
+            settings, {"lin_manuel_miranda": MIRANDA, **ABSENT}, ["stage", *CAMERAS], engine
         )
         kit = fetch_worker_kit(store, dep_id, "bench")  # type: ignore[arg-type]
         import cv2
@@ -170,11 +174,15 @@ def main() -> None:
             f"central consumer: {args.alerts} alerts stored in {secs:.2f} s = {args.alerts / secs:.1f} alerts/s "
             f"(crops {len(crop) // 1024} + {len(scene) // 1024} KiB, {store.dialect}; loaded machine)"
         )  # type: ignore[attr-defined]
-        for _ in range(args.counts):
+        for n in range(args.counts):
             pipe.xadd(
                 names.events,
                 encode_counts(
-                    dep_id, "stage", Counts(faces_seen=3, frames_processed=25), uuid.uuid4().hex, "bench"
+                    dep_id,
+                    CAMERAS[n % len(CAMERAS)],
+                    Counts(faces_seen=3, frames_processed=25),
+                    uuid.uuid4().hex,
+                    "bench",
                 ),
             )
         pipe.execute()
