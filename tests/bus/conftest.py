@@ -123,8 +123,37 @@ def bus_settings(url: str, **over: float) -> BusSettings:
     return BusSettings.model_validate(values)
 
 
-def stored_deployment(tmp_path: Path, bus: BusSettings, engine: FaceEngine) -> tuple[Settings, object, str]:  # noqa: F811
-    settings = Settings(data_dir=tmp_path / "openlfr", bus=bus)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None (SQLite in the test's folder) or a PostgreSQL schema of the test's own (``OPENLFR_TEST_POSTGRES_URL``)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    url = os.environ.get("OPENLFR_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PostgreSQL variant: set OPENLFR_TEST_POSTGRES_URL")
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def stored_deployment(
+    tmp_path: Path,
+    bus: BusSettings,
+    engine: FaceEngine,  # noqa: F811
+    database_url: str | None = None,
+) -> tuple[Settings, object, str]:
+    settings = Settings(data_dir=tmp_path / "openlfr", bus=bus, store={"database_url": database_url})
     store, dep_id = open_stored_deployment(
         settings, {"lin_manuel_miranda": MIRANDA, **ABSENT}, ["stage"], engine
     )
@@ -147,6 +176,8 @@ def child_env(settings: Settings) -> dict[str, str]:
             "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT),
         }
     )
+    if settings.store.database_url:
+        env["OPENLFR_STORE__DATABASE_URL"] = settings.store.database_url
     return env
 
 

@@ -109,9 +109,11 @@ def test_redis_stopped_for_10_s_then_started_again(
 
 
 def test_central_consumer_restarted_while_workers_keep_publishing(
-    tmp_path: Path, redis_url: str, engine: FaceEngine
+    tmp_path: Path, redis_url: str, engine: FaceEngine, database_url: str | None
 ) -> None:
-    settings, store, dep_id = stored_deployment(tmp_path, bus_settings(redis_url, lease_s=15.0), engine)
+    settings, store, dep_id = stored_deployment(
+        tmp_path, bus_settings(redis_url, lease_s=15.0), engine, database_url
+    )
     c1 = start_central(settings, "c1")
     pubs = [Lines(start_publisher(settings, dep_id, 60, 20)) for _ in range(2)]
     try:

@@ -46,9 +46,9 @@ def _wait(cond, timeout: float = 10) -> bool:  # type: ignore[no-untyped-def]
 
 
 def test_alert_crosses_the_bus_encrypted_and_a_resent_entry_is_stored_once(
-    tmp_path: Path, redis_url: str, engine: FaceEngine
+    tmp_path: Path, redis_url: str, engine: FaceEngine, database_url: str | None
 ) -> None:
-    settings, store, dep_id = stored_deployment(tmp_path, bus_settings(redis_url), engine)
+    settings, store, dep_id = stored_deployment(tmp_path, bus_settings(redis_url), engine, database_url)
     kit = fetch_worker_kit(store, dep_id, "w1")  # type: ignore[arg-type]
     gw = BusGateway(kit, settings.bus, worker="w1")
     with central_thread(store, settings) as central:

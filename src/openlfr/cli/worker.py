@@ -39,6 +39,7 @@ def worker(
     scans only under the lease the central service renews, and stops (exit status 3) when the lease ends.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     s = settings()
     if not s.bus.url:
         fail("no bus configured: set bus.url (OPENLFR_BUS__URL), e.g. redis://127.0.0.1:6379/0")
@@ -123,6 +124,7 @@ def central(
     from openlfr.governance.bus_consumer import CentralConsumer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     s = settings()
     if not s.bus.url:
         fail("no bus configured: set bus.url (OPENLFR_BUS__URL), e.g. redis://127.0.0.1:6379/0")
