@@ -64,9 +64,9 @@ def worker(
         gateway.close(flush_timeout_s=0)
         err_console.print(f"[bold red]no lease[/] for deployment {deployment} within {lease_wait:.0f} s")
         raise typer.Exit(EXIT_NO_LEASE)
-    # Rule 1 within one heartbeat: the pipeline re-checks the lease at least once a beat.
+    # Rule 1 within one heartbeat: the pipeline re-checks the lease (in memory) four times a beat.
     live = s.live.model_copy(
-        update={"scan_check_interval_s": min(s.live.scan_check_interval_s, s.bus.heartbeat_s)}
+        update={"scan_check_interval_s": min(s.live.scan_check_interval_s, s.bus.heartbeat_s / 4)}
     )
     run_settings = s.model_copy(update={"live": live})
     alerts: list[RaisedAlert] = []

@@ -286,10 +286,10 @@ class CentralConsumer:
                     self.connected = True
                     self._backoff.succeeded()
                     log.info("central consumer %s connected to the bus", self.name)
-                if time.monotonic() - last_lease >= self.bus.heartbeat_s / 2:
+                if time.monotonic() - last_lease >= self.bus.heartbeat_s / 4:
                     self.renew_leases()
                     last_lease = time.monotonic()
-                self.poll_once(block_ms=int(self.bus.heartbeat_s * 250))
+                self.poll_once(block_ms=int(self.bus.heartbeat_s * 200))
             except BUS_DOWN as exc:
                 self.connected = False
                 self.stats.bus_errors += 1

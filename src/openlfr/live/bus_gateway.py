@@ -214,12 +214,16 @@ class BusGateway:
         self.redis.hset(self.names.workers, self.worker, json.dumps(hb))
 
     def _loop(self) -> None:
-        next_beat = 0.0
+        next_beat = next_lease = 0.0
         while not self._stop.is_set():
             try:
+                # The lease twice a beat: with the central tick (a quarter beat) and the pipeline's check
+                # (a quarter beat), a withdrawn lease stops scanning within one heartbeat.
+                if time.monotonic() >= next_lease:
+                    next_lease = time.monotonic() + self.bus.heartbeat_s / 2
+                    self.refresh_lease()
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + self.bus.heartbeat_s
-                    self.refresh_lease()
                     self.heartbeat()
                 self.flush()
                 if not self.connected:
