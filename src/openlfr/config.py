@@ -255,6 +255,9 @@ class BusSettings(BaseModel):
     outbox_max: int = Field(
         10_000, ge=1, description="Alerts and counts a worker holds while the bus is unreachable."
     )
+    forget_worker_hours: float = Field(
+        24.0, gt=0, description="A worker silent this long is dropped from the health list."
+    )
 
 
 class EvaluationSettings(BaseModel):

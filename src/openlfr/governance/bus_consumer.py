@@ -12,6 +12,7 @@ consumer that dies leaves its pending entries to be reclaimed (``XAUTOCLAIM``) b
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -317,15 +318,17 @@ class CentralConsumer:
         return out
 
     def workers(self) -> list[WorkerHealth]:
-        """Every worker that has reported, with the age of its last heartbeat in the bus's time."""
-        import json
-
+        """Every worker that has reported, with the age of its last heartbeat in the bus's time. A worker
+        silent for ``bus.forget_worker_hours`` is forgotten (its entry removed)."""
         now_ms = bus_time_ms(self.redis)
         out = []
         for wid, raw in sorted(self.redis.hgetall(self.names.workers).items()):
             try:
                 hb = json.loads(raw)
             except ValueError:
+                continue
+            if now_ms - int(hb.get("at_ms", 0)) > self.bus.forget_worker_hours * 3_600_000:
+                self.redis.hdel(self.names.workers, wid)
                 continue
             out.append(
                 WorkerHealth(
