@@ -158,7 +158,10 @@ class LiveSettings(BaseModel):
         "landmarks found again at full resolution, for a sharper alignment (0: off).",
     )
     research_every_frames: int = Field(
-        0, ge=0, description="Re-embed a track's face this often whatever else (0: only on the rules above)."
+        4,
+        ge=0,
+        description="Also re-embed a track's face every this many frames (0: only when new, grown, improved "
+        "or awaiting confirmation); more shots for the fused template (chosen by benchmarks/live_ablation.py).",
     )
     reassess_every_frames: int = Field(
         5, ge=1, description="Quality of an already searched track's face is re-measured this often."

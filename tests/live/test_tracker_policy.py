@@ -182,3 +182,18 @@ def test_one_search_gives_the_top_k_and_every_subjects_score() -> None:
     tops, scores = index.search_with_scores(probes, k=3)
     assert np.allclose(scores, index.subject_scores(probes))
     assert tops == index.search(probes, k=3)
+
+
+def test_an_alerted_track_is_not_searched_again_and_periodic_search_brings_others_back() -> None:
+    live = LiveSettings(research_every_frames=4)
+    tr = FaceTracker()
+    policy = AlertPolicy(threshold=0.5, min_hits=1, cooldown_s=0)
+    a, b = tr.update([face(0, 0, 40), face(200, 0, 40)], 0.0)[0]
+    for t in (a, b):
+        t.face = _assessed(t.face)
+        ev = policy.evidence(t)
+        ev.searches, ev.embedded_size, ev.embedded_quality, ev.last_search_frame = 1, 40.0, 0.8, 0
+    _search(policy, a, {"alice": 0.9})
+    assert [d.track for d in policy.decide([a, b], at_s=0.0)] == [a]
+    assert choose_to_embed([a, b], policy, live, 3) == []
+    assert choose_to_embed([a, b], policy, live, 4) == [b]

@@ -50,7 +50,8 @@ def choose_to_embed(
     A face below the quality bar is never searched. Otherwise a track is searched when it never was, when
     a match above threshold awaits confirmation (every ``confirm_every_frames``), when its face is
     ``reembed_growth`` times the largest shot embedded or its quality improved by ``reembed_quality_gain``,
-    or every ``research_every_frames`` when that is set.
+    or every ``research_every_frames`` when that is set. A track that has alerted is not searched again
+    unless another subject awaits confirmation.
     """
     chosen: list[Track] = []
     for tr in tracks:
@@ -59,9 +60,12 @@ def choose_to_embed(
             continue
         ev = policy.evidence(tr)
         since = frame_index - ev.last_search_frame
+        pending = policy.pending(tr)
+        if ev.alerted and not pending:
+            continue  # the track has alerted: more shots of it change nothing
         if (
             ev.searches == 0
-            or (policy.pending(tr) and since >= live.confirm_every_frames)
+            or (pending and since >= live.confirm_every_frames)
             or tr.face.size >= live.reembed_growth * ev.embedded_size
             or q.score >= ev.embedded_quality + live.reembed_quality_gain
             or (live.research_every_frames > 0 and since >= live.research_every_frames)
