@@ -186,7 +186,12 @@ class LiveSettings(BaseModel):
     scan_check_interval_s: float = Field(
         5.0, gt=0, description="How often a running source re-checks that its deployment allows scanning."
     )
-    counters_interval_s: float = Field(30.0, gt=0, description="How often counters go to the deployment.")
+    counters_interval_s: float = Field(
+        5.0,
+        gt=0,
+        description="How often counters go to the deployment (also before each alert and at shutdown), so a "
+        "killed worker loses at most this long of faces seen.",
+    )
     confirm_every_frames: int = Field(
         2, ge=1, description="A track with an unconfirmed match above threshold is searched again this often."
     )
@@ -194,6 +199,33 @@ class LiveSettings(BaseModel):
         3, ge=1, description="Best shots embedded per frame at most; the rest wait for the next frames."
     )
     search_top_k: int = Field(3, ge=1, description="Candidates per search kept in a track's evidence.")
+    aggregation: Literal["fused", "weighted_top", "max"] = Field(
+        "fused",
+        description="How a track's searches make one score per subject: 'fused' searches the weighted mean "
+        "of its best shots' embeddings, 'weighted_top' averages the scores of its heaviest searches, 'max' "
+        "takes the best single search (chosen by benchmarks/live_ablation.py).",
+    )
+    evidence_shots: int = Field(
+        3, ge=1, description="Heaviest shots (face size x quality) a track's aggregate is made of."
+    )
+    reembed_growth: float = Field(
+        1.25,
+        ge=1.0,
+        description="Re-embed a track when its face is this many times wider than the largest shot embedded "
+        "so far (people walk towards the camera: the close-up matters most); a large value turns it off.",
+    )
+    refine_below_px: float = Field(
+        96.0,
+        ge=0,
+        description="Faces narrower than this (full-resolution px) that are about to be embedded get their "
+        "landmarks found again at full resolution, for a sharper alignment (0: off).",
+    )
+    research_every_frames: int = Field(
+        4,
+        ge=0,
+        description="Also re-embed a track's face every this many frames (0: only when new, grown, improved "
+        "or awaiting confirmation); more shots for the fused template (chosen by benchmarks/live_ablation.py).",
+    )
     reassess_every_frames: int = Field(
         5, ge=1, description="Quality of an already searched track's face is re-measured this often."
     )
@@ -295,6 +327,42 @@ class ServerSettings(BaseModel):
     )
 
 
+class BusSettings(BaseModel):
+    """The stream bus between camera workers and the central service (Redis Streams). Off by default:
+    without ``url`` everything runs in one process (the embedded mode)."""
+
+    url: str | None = Field(
+        None, description="Redis URL, e.g. redis://127.0.0.1:6379/0. Set: `serve` also runs the central side."
+    )
+    prefix: str = Field("openlfr", description="Prefix of every key and stream name on the bus.")
+    alerts_stream: str = Field("alerts", description="Stream the workers publish alerts on.")
+    events_stream: str = Field("events", description="Stream of counter updates and heartbeats.")
+    group: str = Field("central", description="Consumer group of the central service.")
+    heartbeat_s: float = Field(
+        1.0, gt=0, description="How often a worker reports and re-reads its lease; the central tick."
+    )
+    lease_s: float = Field(
+        15.0,
+        gt=0,
+        description="Lease a worker scans under; renewed by the central service while the deployment is "
+        "open and in its window, never past the window's end. An unreachable central service stops "
+        "the worker when it runs out.",
+    )
+    claim_idle_s: float = Field(
+        5.0, gt=0, description="A delivered but unacknowledged entry idle this long is reclaimed."
+    )
+    max_stream_len: int = Field(
+        100_000, ge=1000, description="Approximate cap of each stream (XADD MAXLEN ~)."
+    )
+    reconnect_max_s: float = Field(10.0, gt=0, description="Longest back-off between reconnection tries.")
+    outbox_max: int = Field(
+        10_000, ge=1, description="Alerts and counts a worker holds while the bus is unreachable."
+    )
+    forget_worker_hours: float = Field(
+        24.0, gt=0, description="A worker silent this long is dropped from the health list."
+    )
+
+
 class EvaluationSettings(BaseModel):
     """Accuracy and equitability evaluation (``openlfr evaluate``) and the calibration it writes."""
 
@@ -356,6 +424,7 @@ class Settings(BaseSettings):
     live: LiveSettings = Field(default_factory=LiveSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -16,8 +16,10 @@ import pytest
 
 from openlfr.config import LiveSettings, Settings
 from openlfr.live.memory_gateway import InMemoryGateway
-from openlfr.live.pipeline import CameraWorker, LivePipeline
-from openlfr.live.sources import parse_source
+from openlfr.live.pipeline import CameraWorker, LivePipeline, RaisedAlert
+from openlfr.live.policy import TrackEvidence
+from openlfr.live.sources import Frame, parse_source
+from openlfr.live.tracker import Track
 from openlfr.vision import Face, FaceEngine, get_pack
 from tests.live.conftest import ABSENT, THRESHOLD, open_stored_deployment
 
@@ -86,6 +88,50 @@ class _RecordingEngine(FaceEngine):
         return out
 
 
+class _EvidenceWatch:
+    """Watches a worker's policy: every piece of track evidence it hands out, and after each frame whether
+    it still holds evidence of a track the tracker has ended."""
+
+    def __init__(self) -> None:
+        self.evidence: list[TrackEvidence] = []
+        self.leaks: list[tuple[int, set[int]]] = []
+
+
+def _watch_evidence(worker: CameraWorker) -> _EvidenceWatch:
+    watch = _EvidenceWatch()
+    policy, process, evidence = worker.policy, worker.process, worker.policy.evidence
+
+    def recording_evidence(track: Track) -> TrackEvidence:
+        ev = evidence(track)
+        if not any(ev is e for e in watch.evidence):
+            watch.evidence.append(ev)
+        return ev
+
+    def checked_process(frame: Frame) -> list[RaisedAlert]:
+        out = process(frame)
+        stale = policy.held_track_ids() - set(worker.tracker.tracks)
+        if stale:
+            watch.leaks.append((frame.index, stale))
+        return out
+
+    policy.evidence = recording_evidence  # type: ignore[method-assign]
+    worker.process = checked_process  # type: ignore[method-assign]
+    return watch
+
+
+def test_the_evidence_watch_catches_a_policy_that_keeps_ended_tracks(
+    hamilton: Path, settings: Settings, engine: FaceEngine, watchlist_of_absent_people: Path
+) -> None:
+    """The check above can fail: with ``AlertPolicy.end`` broken, the ended tracks' evidence is seen."""
+    clock = _Clock()
+    gateway = _stage_gateway(watchlist_of_absent_people, engine, clock)
+    worker = CameraWorker(parse_source(f"stage={hamilton}"), gateway, settings, engine=engine, paced=False)
+    worker.policy.end = lambda tracks: None  # type: ignore[method-assign]
+    held = _watch_evidence(worker)
+    worker.run(threading.Event())
+    assert held.leaks and any(ev.holds_biometrics for ev in held.evidence)
+
+
 def _forms(e: npt.NDArray[np.float32]) -> list[bytes]:
     """Ways a template could be written as bytes: float32, float16, float64."""
     return [
@@ -137,6 +183,7 @@ def test_non_matching_faces_leave_nothing_behind(
     pipeline = LivePipeline(
         [parse_source(f"stage={hamilton}")], gateway, settings, paced=False, engine_factory=lambda: engine
     )
+    held = _watch_evidence(pipeline.workers[0])
     result = pipeline.run()
 
     probes = engine.embeddings[enrolled:]
@@ -148,8 +195,12 @@ def test_non_matching_faces_leave_nothing_behind(
         # Only counters reached the deployment.
         assert counters.faces_seen > 100 and counters.tracks >= 3 and counters.frames_processed == 275
     store.engine.dispose()  # type: ignore[attr-defined]  # checkpoint nothing away: read the files as they are
-    # Nothing is held in memory once the tracks ended.
-    assert pipeline.workers[0].tracker.tracks == {}
+    # Nothing is held in memory once the tracks ended: not after the run, and not during it either (each
+    # track's crops, embeddings and scores were dropped on the frame it ended, not at shutdown).
+    assert held.evidence, "tracks were searched"
+    assert held.leaks == [], f"evidence outlived its track: {held.leaks[:3]}"
+    assert not [ev for ev in held.evidence if ev.holds_biometrics], "an ended track kept crops or scores"
+    assert pipeline.workers[0].policy.held_track_ids() == set()
 
     after = _files(tmp_path)
     new_files = set(after) - set(before)
@@ -164,3 +215,22 @@ def test_non_matching_faces_leave_nothing_behind(
         assert not _printed(e, logs), "a template of a non-matching face was logged"
     for mark in IMAGE_MARKS:
         assert not any(mark in h for h in haystacks), "an image was written"
+
+
+def test_the_dry_run_gateway_applies_governances_rule_1_check(
+    settings: Settings, engine: FaceEngine, watchlist_of_absent_people: Path
+) -> None:
+    """The in-memory gateway refuses exactly as a stored deployment does (the same check, not a copy)."""
+    from openlfr.governance.deployments import check_can_scan
+    from openlfr.governance.errors import ScanRefused
+
+    clock = _Clock()
+    gateway = _stage_gateway(watchlist_of_absent_people, engine, clock)
+    dep = gateway.deployment
+    for at, camera in ((dep.starts_at - timedelta(minutes=5), "stage"), (clock.now, "lobby")):
+        with pytest.raises(ScanRefused) as expected:
+            check_can_scan(dep, camera, at)
+        with pytest.raises(ScanRefused) as got:
+            gateway.check_can_scan(camera, at)
+        assert str(got.value) == str(expected.value)
+    gateway.check_can_scan("stage", clock.now)

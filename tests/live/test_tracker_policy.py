@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from openlfr.config import LiveSettings
 from openlfr.live.policy import AlertPolicy
+from openlfr.live.stages import choose_to_assess, choose_to_embed
 from openlfr.live.tracker import FaceTracker, iou_matrix
-from openlfr.matching.watchlist_index import Candidate
-from openlfr.vision import Face
+from openlfr.matching.watchlist_index import Candidate, WatchlistIndex
+from openlfr.vision import Face, Quality
 
 
 def face(x: float, y: float, w: float = 60.0) -> Face:
@@ -99,3 +101,99 @@ def test_one_subject_per_face_and_one_face_per_subject_in_a_frame() -> None:
     pairs = {(d.track.id, d.subject_id) for d in decisions}
     # alice goes to the better face a; a then cannot also be carol; b cannot also be alice, so b is carol.
     assert pairs == {(a.id, "alice"), (b.id, "carol")}
+
+
+def _unit(v: list[float]) -> np.ndarray:
+    a = np.asarray(v, np.float32)
+    return a / np.linalg.norm(a)
+
+
+def test_fused_evidence_is_the_weighted_mean_of_the_heaviest_shots_and_is_dropped_at_the_end() -> None:
+    tr = FaceTracker()
+    policy = AlertPolicy(threshold=0.5, min_hits=2, cooldown_s=0, aggregation="fused", keep=2)
+    (t,), _ = tr.update([face(0, 0)], 0.0)
+    policy.add_shot(t, _unit([1, 0, 0]), 1.0)  # the lightest: dropped once two heavier shots are kept
+    policy.add_shot(t, _unit([0, 1, 0]), 3.0)
+    policy.add_shot(t, _unit([0, 0, 1]), 1.5)
+    ev = policy.evidence(t)
+    assert [w for w, _ in ev.shots] == [3.0, 1.5]
+    fused = ev.fused()
+    assert fused is not None and np.allclose(fused, [0, 3 / 4.5, 1.5 / 4.5])
+    # In fused mode each search of the fused template replaces the subject's score; one search is not
+    # enough (min_hits = 2 searches), two are.
+    _search(policy, t, {"alice": 0.7})
+    assert policy.pending(t) and policy.decide([t], at_s=0.0) == []
+    _search(policy, t, {"alice": 0.55})
+    (d,) = policy.decide([t], at_s=0.0)
+    assert abs(d.score - 0.55) < 1e-6
+    policy.end([t])
+    assert policy.held_track_ids() == set() and not ev.holds_biometrics
+
+
+def test_max_aggregation_keeps_the_best_search_and_needs_min_hits_above_threshold() -> None:
+    tr = FaceTracker()
+    policy = AlertPolicy(threshold=0.5, min_hits=2, cooldown_s=0, aggregation="max")
+    (t,), _ = tr.update([face(0, 0)], 0.0)
+    _search(policy, t, {"alice": 0.8})
+    _search(policy, t, {"alice": 0.3})
+    assert policy.decide([t], at_s=0.0) == []  # one search above threshold is not two
+    _search(policy, t, {"alice": 0.52})
+    (d,) = policy.decide([t], at_s=0.0)
+    assert abs(d.score - 0.8) < 1e-6
+
+
+def _assessed(f: Face, score: float = 0.8, acceptable: bool = True) -> Face:
+    return f.with_quality(
+        Quality(score, f.size, 20.0, 100.0, 120.0, 0.0, 0.0, 0.0, () if acceptable else ("blurred",))
+    )
+
+
+def test_choose_to_embed_searches_new_tracks_grown_faces_and_never_below_the_quality_bar() -> None:
+    live = LiveSettings(reembed_growth=1.25, max_embeds_per_frame=2, reembed_quality_gain=0.1)
+    tr = FaceTracker()
+    policy = AlertPolicy(threshold=0.5, min_hits=2, cooldown_s=0)
+    a, b, c = tr.update([face(0, 0, 40), face(200, 0, 40), face(400, 0, 40)], 0.0)[0]
+    for t in (a, b, c):
+        t.face = _assessed(t.face)
+    c.face = _assessed(c.face, acceptable=False)
+    # New tracks first, at most two a frame; the face below the bar is never chosen.
+    assert choose_to_embed([a, b, c], policy, live, 0) == [a, b]
+    for t in (a, b):
+        ev = policy.evidence(t)
+        ev.searches, ev.embedded_size, ev.embedded_quality, ev.last_search_frame = 1, 40.0, 0.8, 0
+    a.face = _assessed(face(0, 0, 49))  # 1.22x: not yet
+    b.face = _assessed(face(200, 0, 50))  # 1.25x: the closer face is searched again
+    assert choose_to_embed([a, b], policy, live, 1) == [b]
+    # With growth off only a quality gain brings a track back.
+    off = live.model_copy(update={"reembed_growth": 1e9})
+    assert choose_to_embed([a, b], policy, off, 1) == []
+    a.face = _assessed(face(0, 0, 49), score=0.95)
+    assert choose_to_embed([a, b], policy, off, 1) == [a]
+    assert choose_to_assess([a, b], policy, live, min_face_px=45) == [a, b]
+    assert choose_to_assess([a, b], policy, live, min_face_px=60) == []
+
+
+def test_one_search_gives_the_top_k_and_every_subjects_score() -> None:
+    rng = np.random.default_rng(0)
+    templates = rng.normal(size=(7, 16)).astype(np.float32)
+    ids = ["a", "b", "a", "c", "d", "b", "e"]  # several templates for some subjects
+    index = WatchlistIndex(templates, ids)
+    probes = rng.normal(size=(4, 16)).astype(np.float32)
+    tops, scores = index.search_with_scores(probes, k=3)
+    assert np.allclose(scores, index.subject_scores(probes))
+    assert tops == index.search(probes, k=3)
+
+
+def test_an_alerted_track_is_not_searched_again_and_periodic_search_brings_others_back() -> None:
+    live = LiveSettings(research_every_frames=4)
+    tr = FaceTracker()
+    policy = AlertPolicy(threshold=0.5, min_hits=1, cooldown_s=0)
+    a, b = tr.update([face(0, 0, 40), face(200, 0, 40)], 0.0)[0]
+    for t in (a, b):
+        t.face = _assessed(t.face)
+        ev = policy.evidence(t)
+        ev.searches, ev.embedded_size, ev.embedded_quality, ev.last_search_frame = 1, 40.0, 0.8, 0
+    _search(policy, a, {"alice": 0.9})
+    assert [d.track for d in policy.decide([a, b], at_s=0.0)] == [a]
+    assert choose_to_embed([a, b], policy, live, 3) == []
+    assert choose_to_embed([a, b], policy, live, 4) == [b]

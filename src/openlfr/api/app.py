@@ -49,7 +49,7 @@ def create_app(
     ``background``: the duties to run; default: the broker and webhook always, the live runner and the
     purge when ``settings.server.run_live`` / ``run_purge`` say so.
     """
-    from openlfr.api import alerts_routes, alerts_stream, auth, public, routes, watchlist_routes
+    from openlfr.api import alerts_routes, alerts_stream, auth, bus_service, public, routes, watchlist_routes
     from openlfr.api.broker import AlertBroker
     from openlfr.api.duties import default_duties
 
@@ -136,6 +136,7 @@ def create_app(
     app.include_router(alerts_stream.router)
     app.include_router(public.router)
     app.include_router(watchlist_routes.router)
+    app.include_router(bus_service.router)
     for router in extra_routers:
         app.include_router(router)
     return app

@@ -31,6 +31,10 @@ def default_duties(settings: Settings) -> list[Any]:
         duties.append(scheduled_purge)
     if settings.server.run_live and settings.server.camera_sources:
         duties.append(live_runner)
+    if settings.bus.url:  # camera workers publish on the bus: the central side runs here
+        from openlfr.api.bus_service import bus_central
+
+        duties.append(bus_central)
     return duties
 
 

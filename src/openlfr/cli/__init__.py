@@ -11,6 +11,7 @@ from openlfr.cli import live as _live  # noqa: F401  (registers its commands)
 from openlfr.cli import promises as _promises  # noqa: F401  (registers its commands)
 from openlfr.cli import serve as _serve  # noqa: F401  (registers its commands)
 from openlfr.cli import vision as _vision  # noqa: F401  (registers its commands)
+from openlfr.cli import worker as _worker  # noqa: F401  (registers its commands)
 from openlfr.cli.app import app
 
 __all__ = ["app"]

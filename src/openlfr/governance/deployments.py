@@ -17,6 +17,7 @@ from openlfr.governance.audit import SYSTEM, ActorLike, as_actor, record
 from openlfr.governance.blob_sweep import sweep_blobs
 from openlfr.governance.categories import parse_choice
 from openlfr.governance.errors import GovernanceError, NotFound, ScanRefused
+from openlfr.governance.live_contract import ScanWindow
 from openlfr.matching.calibration import CalibrationError, load_calibration
 from openlfr.safetext import UnsafeText, check_published_text
 from openlfr.store import Store, utcnow
@@ -142,7 +143,7 @@ def info(d: Deployment) -> DeploymentInfo:
     )
 
 
-def check_can_scan(dep: DeploymentInfo, camera_id: str, at: datetime) -> None:
+def check_can_scan(dep: ScanWindow, camera_id: str, at: datetime) -> None:
     """Rule 1: only an open deployment, inside its window, and only its own cameras."""
     if dep.status != "open":
         raise ScanRefused(f"deployment {dep.id} is {dep.status}, not open: nothing may be scanned")

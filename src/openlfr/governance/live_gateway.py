@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -23,12 +24,13 @@ from openlfr.config import Settings
 from openlfr.governance.audit import SYSTEM, record
 from openlfr.governance.deployments import DeploymentInfo, check_can_scan, info, load
 from openlfr.governance.errors import GovernanceError, NotFound, ScanRefused
+from openlfr.governance.live_contract import Counts, NewAlert
 from openlfr.governance.watchlists import SubjectInfo, decode_template
 from openlfr.matching.watchlist_index import WatchlistIndex
 from openlfr.store import Store, utcnow
 from openlfr.store.models import Alert, CameraCounter, WatchlistSubject, WatchlistTemplate
 
-__all__ = ["DeploymentGateway", "DeploymentInfo", "ScanRefused", "SubjectInfo"]
+__all__ = ["Counts", "DeploymentGateway", "DeploymentInfo", "NewAlert", "ScanRefused", "SubjectInfo"]
 
 
 class DeploymentGateway:
@@ -183,26 +185,20 @@ class DeploymentGateway:
         return data
 
     def raise_alert(
-        self,
-        *,
-        camera_id: str,
-        track_id: str,
-        subject_id: str,
-        template_index: int,
-        score: float,
-        threshold: float,
-        probe_crop: bytes,
-        frame_crop: bytes,
-        observed_at: datetime,
-        alert_id: str | None = None,
+        self, alert: NewAlert | None = None, *, alert_id: str | None = None, **fields: Any
     ) -> str:
         """Store an alert and return its id.
 
+        ``alert`` is what the pipeline sends (:class:`NewAlert`); the same fields as keywords still work.
         Checks rule 1 at ``observed_at``; refuses a threshold below the deployment's or a score below the
         threshold (rule 2: the threshold in force is recorded with the alert). The probe crop, the scene
         crop and a copy of the matched reference image are stored encrypted under the alerts key. Giving
         ``alert_id`` makes the call idempotent (a retried delivery returns the same alert).
         """
+        a = alert if alert is not None else NewAlert(**fields)
+        camera_id, track_id, subject_id = a.camera_id, a.track_id, a.subject_id
+        template_index, score, threshold, observed_at = a.template_index, a.score, a.threshold, a.observed_at
+        probe_crop, frame_crop = a.probe_crop, a.frame_crop
         now = self.clock()
         with self.store.session() as s:
             dep = load(s, self.deployment_id)
@@ -238,7 +234,7 @@ class DeploymentGateway:
             try:
                 for data in (probe_crop, frame_crop, reference):
                     blobs.append(self.store.blobs.put(dep.id, key, data))
-                alert = Alert(
+                stored = Alert(
                     deployment_id=dep.id,
                     camera_id=camera_id,
                     track_id=track_id,
@@ -255,15 +251,15 @@ class DeploymentGateway:
                     evidence_hold=False,
                 )
                 if alert_id is not None:
-                    alert.id = alert_id
-                s.add(alert)
-                s.flush([alert])
+                    stored.id = alert_id
+                s.add(stored)
+                s.flush([stored])
                 record(
                     s,
                     self.actor,
                     "alert.raise",
                     deployment_id=dep.id,
-                    target=alert.id,
+                    target=stored.id,
                     at=now,
                     details={
                         "camera_id": camera_id,
@@ -274,24 +270,26 @@ class DeploymentGateway:
                         "observed_at": observed_at.isoformat(),
                     },
                 )
-                return alert.id
+                return stored.id
             except BaseException:
                 self.store.blobs.delete_many(dep.id, blobs)
                 raise
 
     def record_counters(
-        self, camera_id: str, *, faces_seen: int, tracks: int, frames_processed: int, frames_dropped: int
+        self,
+        camera_id: str,
+        counts: Counts | None = None,
+        *,
+        faces_seen: int = 0,
+        tracks: int = 0,
+        frames_processed: int = 0,
+        frames_dropped: int = 0,
     ) -> None:
-        """Add to the camera's counters (what the published record reports as faces seen)."""
-        values = {
-            "faces_seen": faces_seen,
-            "tracks": tracks,
-            "frames_processed": frames_processed,
-            "frames_dropped": frames_dropped,
-        }
-        for k, v in values.items():
-            if v < 0:
-                raise ValueError(f"{k} cannot be negative ({v})")
+        """Add to the camera's counters (what the published record reports as faces seen).
+
+        ``counts`` is what the pipeline sends; the four counts as keywords still work.
+        """
+        c = counts if counts is not None else Counts(faces_seen, tracks, frames_processed, frames_dropped)
         with self.store.session() as s:
             dep = load(s, self.deployment_id)
             if camera_id not in dep.cameras:
@@ -312,8 +310,8 @@ class DeploymentGateway:
                     updated_at=self.clock(),
                 )
                 s.add(row)
-            row.faces_seen += faces_seen
-            row.tracks += tracks
-            row.frames_processed += frames_processed
-            row.frames_dropped += frames_dropped
+            row.faces_seen += c.faces_seen
+            row.tracks += c.tracks
+            row.frames_processed += c.frames_processed
+            row.frames_dropped += c.frames_dropped
             row.updated_at = self.clock()

@@ -14,13 +14,14 @@ from typing import Any, Protocol, runtime_checkable
 
 # The governance layer owns the refusal; re-exported here so callers of the live layer need only it.
 from openlfr.governance.errors import ScanRefused
+from openlfr.governance.live_contract import Counts, NewAlert
 from openlfr.matching.watchlist_index import WatchlistIndex
 
-__all__ = ["DeploymentView", "LiveGateway", "ScanRefused"]
+__all__ = ["Counts", "DeploymentView", "LiveGateway", "NewAlert", "ScanRefused"]
 
 
 class DeploymentView(Protocol):
-    """The parts of a deployment the live pipeline reads."""
+    """The parts of a deployment the live pipeline and its CLI read."""
 
     @property
     def id(self) -> str: ...
@@ -30,17 +31,15 @@ class DeploymentView(Protocol):
     def threshold(self) -> float: ...
     @property
     def cameras(self) -> Sequence[str]: ...
-    @property
-    def starts_at(self) -> datetime: ...
-    @property
-    def ends_at(self) -> datetime: ...
-    @property
-    def status(self) -> Any: ...
 
 
 @runtime_checkable
 class LiveGateway(Protocol):
-    """Governance's face towards one open deployment (rule 1: scan only inside it; rule 3: counters only)."""
+    """Governance's face towards one open deployment: exactly what the pipeline calls.
+
+    Rule 1: scan only inside it (``check_can_scan``, re-checked by ``raise_alert``); rule 3: non-matches
+    leave counters only (``record_counters``).
+    """
 
     @property
     def deployment(self) -> DeploymentView: ...
@@ -53,28 +52,10 @@ class LiveGateway(Protocol):
         """The deployment's watchlist index and ``{subject_id: SubjectInfo}``."""
         ...
 
-    def reference_image(self, subject_id: str, template_index: int) -> bytes:
-        """The enrolled image behind one template row of the index (shown beside the probe)."""
-        ...
-
-    def raise_alert(
-        self,
-        *,
-        camera_id: str,
-        track_id: str,
-        subject_id: str,
-        template_index: int,
-        score: float,
-        threshold: float,
-        probe_crop: bytes,
-        frame_crop: bytes,
-        observed_at: datetime,
-    ) -> str:
+    def raise_alert(self, alert: NewAlert) -> str:
         """Store an alert (with its images) for adjudication and notify; returns the alert id."""
         ...
 
-    def record_counters(
-        self, camera_id: str, *, faces_seen: int, tracks: int, frames_processed: int, frames_dropped: int
-    ) -> None:
+    def record_counters(self, camera_id: str, counts: Counts) -> None:
         """Add these counts (increments since the previous call) to the deployment's statistics."""
         ...

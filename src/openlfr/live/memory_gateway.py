@@ -18,7 +18,8 @@ from uuid import uuid4
 import cv2
 import numpy as np
 
-from openlfr.live.gateway import ScanRefused
+from openlfr.governance.deployments import check_can_scan
+from openlfr.governance.live_contract import Counts, NewAlert
 from openlfr.matching.watchlist_index import WatchlistIndex
 from openlfr.vision import FaceEngine, ImageError, best_face, load_image
 
@@ -49,18 +50,20 @@ class SubjectInfo:
 
 @dataclass(frozen=True)
 class MemoryAlert:
+    """An alert as the dry run keeps it: what the pipeline sent, with its id and the reference image."""
+
     id: str
-    camera_id: str
-    track_id: str
-    subject_id: str
-    template_index: int
-    score: float
-    threshold: float
-    probe_crop: bytes = field(repr=False)
-    frame_crop: bytes = field(repr=False)
+    alert: NewAlert
     reference_image: bytes = field(repr=False)
-    observed_at: datetime
     raised_at: datetime
+
+    @property
+    def subject_id(self) -> str:
+        return self.alert.subject_id
+
+    @property
+    def score(self) -> float:
+        return self.alert.score
 
 
 class WatchlistFolderError(ValueError):
@@ -159,17 +162,7 @@ class InMemoryGateway:
             self._deployment = replace(self._deployment, cameras=(*self._deployment.cameras, camera_id))
 
     def check_can_scan(self, camera_id: str, at: datetime | None = None) -> None:
-        d = self._deployment
-        at = at or self._clock()
-        if d.status != "open":
-            raise ScanRefused(f"deployment {d.id} is {d.status}, not open")
-        if not d.starts_at <= at < d.ends_at:
-            raise ScanRefused(
-                f"deployment {d.id} runs {d.starts_at:%Y-%m-%d %H:%M} to {d.ends_at:%Y-%m-%d %H:%M} UTC; "
-                f"not scanning at {at:%Y-%m-%d %H:%M:%S}"
-            )
-        if camera_id not in d.cameras:
-            raise ScanRefused(f"camera {camera_id!r} is not one of deployment {d.id}'s cameras")
+        check_can_scan(self._deployment, camera_id, at or self._clock())  # governance's rule 1, reused
 
     def watchlist(self) -> tuple[WatchlistIndex, Mapping[str, Any]]:
         return self._index, dict(self._subjects)
@@ -177,47 +170,21 @@ class InMemoryGateway:
     def reference_image(self, subject_id: str, template_index: int) -> bytes:
         return self._references[template_index]
 
-    def raise_alert(
-        self,
-        *,
-        camera_id: str,
-        track_id: str,
-        subject_id: str,
-        template_index: int,
-        score: float,
-        threshold: float,
-        probe_crop: bytes,
-        frame_crop: bytes,
-        observed_at: datetime,
-    ) -> str:
-        alert = MemoryAlert(
+    def raise_alert(self, alert: NewAlert) -> str:
+        stored = MemoryAlert(
             id=str(uuid4()),
-            camera_id=camera_id,
-            track_id=track_id,
-            subject_id=subject_id,
-            template_index=template_index,
-            score=score,
-            threshold=threshold,
-            probe_crop=probe_crop,
-            frame_crop=frame_crop,
-            reference_image=self.reference_image(subject_id, template_index),
-            observed_at=observed_at,
+            alert=alert,
+            reference_image=self.reference_image(alert.subject_id, alert.template_index),
             raised_at=self._clock(),
         )
         with self._lock:
-            self.alerts.append(alert)
+            self.alerts.append(stored)
         if self._on_alert is not None:
-            self._on_alert(alert)
-        return alert.id
+            self._on_alert(stored)
+        return stored.id
 
-    def record_counters(
-        self, camera_id: str, *, faces_seen: int, tracks: int, frames_processed: int, frames_dropped: int
-    ) -> None:
+    def record_counters(self, camera_id: str, counts: Counts) -> None:
         with self._lock:
-            c = self.counters.setdefault(
-                camera_id, {"faces_seen": 0, "tracks": 0, "frames_processed": 0, "frames_dropped": 0}
-            )
-            c["faces_seen"] += faces_seen
-            c["tracks"] += tracks
-            c["frames_processed"] += frames_processed
-            c["frames_dropped"] += frames_dropped
+            c = self.counters.setdefault(camera_id, Counts().as_dict())
+            for k, v in counts.as_dict().items():
+                c[k] += v

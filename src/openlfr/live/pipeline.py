@@ -28,15 +28,20 @@ import numpy.typing as npt
 
 from openlfr.config import Settings
 from openlfr.governance.errors import GovernanceError
+from openlfr.governance.live_contract import Counts, NewAlert
 from openlfr.live.gateway import LiveGateway, ScanRefused
 from openlfr.live.metrics import SourceMetrics
 from openlfr.live.policy import AlertDecision, AlertPolicy
 from openlfr.live.sources import Frame, FrameSource, SourceError, SourceSpec
-from openlfr.live.tracker import FaceTracker, Track
+from openlfr.live.stages import choose_to_assess, choose_to_embed
+from openlfr.live.tracker import FaceTracker, Track, iou_matrix
 from openlfr.matching.watchlist_index import WatchlistIndex
 from openlfr.vision import Face, FaceEngine, get_pack
 
 log = logging.getLogger(__name__)
+
+REFINE_INPUT = 320
+"""Largest side of the square (3 face widths) a small face is detected again in, in pixels."""
 
 
 class FrameSlot:
@@ -149,7 +154,13 @@ class CameraWorker:
             )
         self._positions = {s: i for i, s in enumerate(self.index.subjects)}
         self.threshold = float(deployment.threshold)
-        self.policy = AlertPolicy(self.threshold, self.live.min_hits, self.live.cooldown_seconds)
+        self.policy = AlertPolicy(
+            self.threshold,
+            self.live.min_hits,
+            self.live.cooldown_seconds,
+            aggregation=self.live.aggregation,
+            keep=self.live.evidence_shots,
+        )
         self.tracker = FaceTracker(self.live.track_iou, self.live.track_max_age_s)
         self.paced = self.live.paced_files if paced is None else paced
         self.metrics = SourceMetrics(spec.camera_id, source=spec.location)
@@ -164,7 +175,7 @@ class CameraWorker:
         self.alerts: list[RaisedAlert] = []
         self._on_alert = on_alert
         self._slot = FrameSlot(self.live.max_queue_frames, self.metrics.dropped)
-        self._reported = {"faces_seen": 0, "tracks": 0, "frames_processed": 0, "frames_dropped": 0}
+        self._reported = Counts()
 
     # -- source events -------------------------------------------------------------------------------
     def _source_event(self, kind: str, message: str, seconds: float) -> None:
@@ -273,86 +284,31 @@ class CameraWorker:
         return out
 
     def _flush_counters(self) -> None:
+        """Send the counters' increments since the last flush to the deployment (rule 3: counts only)."""
         snap = self.metrics.snapshot()
-        delta = {k: int(snap[k]) - v for k, v in self._reported.items()}
-        if any(delta.values()):
-            self.gateway.record_counters(self.spec.camera_id, **delta)
-            self._reported = {k: int(snap[k]) for k in self._reported}
+        delta = Counts(**{k: int(snap[k]) - v for k, v in self._reported.as_dict().items()})
+        if delta:
+            self.gateway.record_counters(self.spec.camera_id, delta)
+            self._reported = Counts(**{k: int(snap[k]) for k in self._reported.as_dict()})
 
     def _end_tracks(self, ended: Sequence[Track]) -> None:
-        """Tracks that ended: count them, then drop everything they held (rule 3)."""
-        for tr in ended:
-            tr.forget_biometrics()
-            tr.face = tr.face.with_embedding(None)  # type: ignore[arg-type]
+        """Tracks that ended: count them, then drop everything the policy held of them (rule 3)."""
+        self.policy.end(ended)
         if ended:
             self.metrics.add(tracks=len(ended))
 
     def process(self, frame: Frame) -> list[RaisedAlert]:
         """Run one frame through the stages; returns the alerts it raised."""
-        img = frame.image
         faces = self._detect(frame)
-        current, ended = self.tracker.update(faces, frame.media_s)
+        tracks, ended = self.tracker.update(faces, frame.media_s)
         self._end_tracks(ended)
-
-        # Quality is measured only where it can change a decision: tracks not yet searched, tracks with an
-        # unconfirmed match, and faces that grew; others every few frames. Faces below the size bar are
-        # rejected without measuring the rest.
-        to_assess = []
-        for tr in current:
-            f = tr.face
-            if f.size < self.settings.quality.min_face_px:
-                continue
-            if (
-                tr.searches == 0
-                or self.policy.pending(tr)
-                or f.size >= 1.1 * tr.assessed_size
-                or tr.frames % self.live.reassess_every_frames == 0
-            ):
-                to_assess.append(tr)
-        for tr, assessed in zip(
-            to_assess, self.engine.assess(img, [tr.face for tr in to_assess]), strict=True
-        ):
-            tr.face = assessed
-            tr.assessed_size = assessed.size
-
-        to_search: list[Track] = []
-        for tr in to_assess:
-            q = tr.face.quality
-            if q is None or not q.acceptable:
-                continue  # the quality gate: below the bar is never searched
-            if q.score > tr.best_quality:
-                tr.best_quality = q.score
-                tr.best_crop = _crop(img, tr.face.box, 1 + 2 * self.live.crop_margin)
-                tr.best_frame_crop = _crop(img, tr.face.box, self.live.frame_crop_scale)
-            first = tr.searches == 0
-            better = q.score >= tr.embedded_quality + self.live.reembed_quality_gain
-            confirm = (
-                self.policy.pending(tr)
-                and frame.index - tr.last_search_frame >= self.live.confirm_every_frames
-            )
-            if first or better or confirm:
-                to_search.append(tr)
-        # Bounded work per frame: a burst of new faces would otherwise stall the worker for several frame
-        # intervals and drop frames. New tracks go first, then confirmations, then better shots, larger
-        # faces first; the rest stay eligible and are embedded on the next frames.
-        to_search.sort(key=lambda t: (t.searches > 0, not self.policy.pending(t), -t.face.size))
-        del to_search[self.live.max_embeds_per_frame :]
-
+        self._assess(
+            frame, choose_to_assess(tracks, self.policy, self.live, self.settings.quality.min_face_px)
+        )
+        searched = self._search(frame, choose_to_embed(tracks, self.policy, self.live, frame.index))
         raised: list[RaisedAlert] = []
-        if to_search and self.index.template_count:
-            embedded = self.engine.embed(img, [tr.face for tr in to_search])
-            probes = np.stack([f.embedding for f in embedded if f.embedding is not None])
-            scores = self.index.subject_scores(probes)
-            tops = self.index.search(probes, k=self.live.search_top_k)
-            for tr, f, row, top in zip(to_search, embedded, scores, tops, strict=True):
-                q = f.quality
-                weight = f.size * (q.score if q else 0.5)
-                self.policy.add_search(tr, top, row, self._positions, weight)
-                tr.embedded_quality = max(tr.embedded_quality, q.score if q else 0.0)
-                tr.last_search_frame = frame.index
-            del embedded, probes
-            self.metrics.add(searches=len(to_search))
-            for decision in self.policy.decide(current, frame.observed_at.timestamp()):
+        if searched:
+            for decision in self.policy.decide(tracks, frame.observed_at.timestamp()):
                 alert = self._raise(decision, frame)
                 if alert is not None:
                     raised.append(alert)
@@ -360,21 +316,107 @@ class CameraWorker:
         self.metrics.frame_done(len(faces), time.monotonic() - frame.captured_mono)
         return raised
 
+    def _assess(self, frame: Frame, tracks: Sequence[Track]) -> None:
+        """Measure the faces' quality; keep the best shot's crops (in the policy's evidence) when it improves."""
+        img = frame.image
+        for tr, assessed in zip(tracks, self.engine.assess(img, [tr.face for tr in tracks]), strict=True):
+            tr.face = assessed
+            ev = self.policy.evidence(tr)
+            ev.assessed_size = assessed.size
+            q = assessed.quality
+            if q is not None and q.acceptable and q.score > ev.best_quality:
+                ev.best_quality = q.score
+                ev.best_crop = _crop(img, assessed.box, 1 + 2 * self.live.crop_margin)
+                ev.best_frame_crop = _crop(img, assessed.box, self.live.frame_crop_scale)
+
+    def _refine(self, frame: Frame, faces: list[Face]) -> list[Face]:
+        """Landmarks of small faces found again at full resolution, for a sharper alignment.
+
+        Detection runs on a reduced copy of the frame, where a 40 px face's eyes are a few pixels apart, so
+        its landmarks (and so the aligned face that is embedded) are off by a pixel or two of the full
+        frame. A face narrower than ``refine_below_px`` that is about to be embedded is detected again on a
+        full-resolution square around it (``REFINE_INPUT`` pixels a side); the nearest face found there
+        replaces its landmarks. Only a few faces a frame are embedded, so this costs little.
+        """
+        img = frame.image
+        work = frame.work if frame.work is not None else img
+        if self.live.refine_below_px <= 0 or img.shape[1] <= work.shape[1] * 1.05:
+            return faces
+        out = []
+        h, w = img.shape[:2]
+        for f in faces:
+            if f.size >= self.live.refine_below_px:
+                out.append(f)
+                continue
+            cx, cy = f.centre
+            half = max(f.width, f.height) * 1.5
+            x1, y1 = int(max(0, cx - half)), int(max(0, cy - half))
+            x2, y2 = int(min(w, cx + half)), int(min(h, cy + half))
+            side = max(x2 - x1, y2 - y1)
+            square = np.zeros((side, side, 3), np.uint8)
+            square[: y2 - y1, : x2 - x1] = img[y1:y2, x1:x2]
+            k = min(1.0, REFINE_INPUT / side)
+            if k < 1.0:
+                square = np.asarray(cv2.resize(square, (round(side * k), round(side * k))), np.uint8)
+            found = self.engine.detector.detect(square)
+            found = [g.scaled(1 / k, (float(x1), float(y1))) for g in found]
+            if found:
+                best = max(found, key=lambda g: float(iou_matrix(g.box[None], f.box[None])[0, 0]))
+                if float(iou_matrix(best.box[None], f.box[None])[0, 0]) >= 0.5:
+                    f = replace(f, landmarks=best.landmarks)
+            out.append(f)
+        return out
+
+    def _search(self, frame: Frame, tracks: Sequence[Track]) -> int:
+        """Embed the tracks' faces in one batch and search the watchlist once; returns how many were searched.
+
+        With ``fused`` aggregation the probe of each track is the weighted mean of its best shots' embeddings
+        (this one included); otherwise the shot itself.
+        """
+        if not tracks or not self.index.template_count:
+            return 0
+        embedded = self.engine.embed(frame.image, self._refine(frame, [tr.face for tr in tracks]))
+        weights = []
+        for tr, f in zip(tracks, embedded, strict=True):
+            q = f.quality
+            weights.append(f.size * (q.score if q else 0.5))
+            ev = self.policy.evidence(tr)
+            ev.embedded_quality = max(ev.embedded_quality, q.score if q else 0.0)
+            ev.embedded_size = max(ev.embedded_size, f.size)
+            ev.last_search_frame = frame.index
+        if self.policy.aggregation == "fused":
+            for tr, f, w in zip(tracks, embedded, weights, strict=True):
+                assert f.embedding is not None
+                self.policy.add_shot(tr, f.embedding, w)
+            probes = np.stack([self.policy.evidence(tr).fused() for tr in tracks])  # type: ignore[misc]
+        else:
+            probes = np.stack([f.embedding for f in embedded if f.embedding is not None])
+        tops, scores = self.index.search_with_scores(probes, k=self.live.search_top_k)
+        for tr, w, row, top in zip(tracks, weights, scores, tops, strict=True):
+            self.policy.add_search(tr, top, row, self._positions, w)
+        del embedded, probes
+        self.metrics.add(searches=len(tracks))
+        return len(tracks)
+
     def _raise(self, d: AlertDecision, frame: Frame) -> RaisedAlert | None:
-        tr = d.track
         q = self.live.jpeg_quality
-        track_id = f"{self.spec.camera_id}:{tr.id}"
+        track_id = f"{self.spec.camera_id}:{d.track.id}"
+        # Counters first: an alert is never stored while the faces seen before it could still be lost
+        # (a worker killed now keeps both or, at worst, the counts without the alert).
+        self._flush_counters()
         try:
             alert_id = self.gateway.raise_alert(
-                camera_id=self.spec.camera_id,
-                track_id=track_id,
-                subject_id=d.subject_id,
-                template_index=d.template_index,
-                score=float(d.score),
-                threshold=self.threshold,
-                probe_crop=_jpeg(tr.best_crop, q),
-                frame_crop=_jpeg(tr.best_frame_crop, q),
-                observed_at=frame.observed_at,
+                NewAlert(
+                    camera_id=self.spec.camera_id,
+                    track_id=track_id,
+                    subject_id=d.subject_id,
+                    template_index=d.template_index,
+                    score=float(d.score),
+                    threshold=self.threshold,
+                    observed_at=frame.observed_at,
+                    probe_crop=_jpeg(d.evidence.best_crop, q),
+                    frame_crop=_jpeg(d.evidence.best_frame_crop, q),
+                )
             )
         except ScanRefused:
             raise  # the deployment closed or the camera left it: this source stops

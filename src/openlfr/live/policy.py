@@ -1,29 +1,94 @@
-"""Alert policy: when a track's evidence becomes an alert.
+"""Alert policy: when a track's evidence becomes an alert. The evidence lives here, not on the track.
 
-- Scores are aggregated over the track's searches, each weighted by face size times quality score, so
-  one small, blurred frame neither makes nor breaks an alert.
-- A subject needs ``min_hits`` searches at or above the threshold in the track, and an aggregated score at
-  or above it, before the track alerts for it.
-- Within one frame a face alerts for at most one subject and a subject for at most one face (the pairs
-  are taken best score first).
-- One alert per subject per camera per ``cooldown_s``; a track alerts for a subject at most once.
+Each track that has been searched has a :class:`TrackEvidence`, held in memory by the policy and dropped
+(crops, embeddings and scores) when the tracker ends the track (:meth:`AlertPolicy.end`, rule 3).
+
+How a track's searches are aggregated into one score per subject (``[live] aggregation``; chosen by the
+ablation in ``benchmarks/live_ablation.py``):
+
+- ``fused``: the ``evidence_shots`` heaviest shots' embeddings (weight = face size x quality score) are
+  averaged into one template, and that template is searched; frame noise averages out, so a person's
+  score rises while a stranger's does not.
+- ``weighted_top``: the weighted mean of the scores of the ``evidence_shots`` heaviest searches.
+- ``max``: the best single search.
+
+In every mode a subject needs ``min_hits`` searches of the track before it alerts (the fused score, or
+that many single searches at or above the threshold), and an aggregated score at or above the threshold.
+Within one frame a face alerts for at most one subject and a subject for at most one face (the pairs are
+taken best score first). One alert per subject per camera per ``cooldown_s``; a track alerts for a subject
+at most once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from openlfr.live.tracker import SubjectEvidence, Track
+from openlfr.live.tracker import Track
 from openlfr.matching.watchlist_index import Candidate
+
+Aggregation = Literal["fused", "weighted_top", "max"]
+
+
+@dataclass
+class SubjectEvidence:
+    """One watchlist subject's scores over a track's searches."""
+
+    shots: list[tuple[float, float]] = field(default_factory=list)
+    """(weight, score) of the heaviest searches so far, heaviest first (``weighted_top``)."""
+    hits: int = 0
+    """Searches in which this subject scored at or above the threshold."""
+    score: float = -1.0
+    """The aggregated score."""
+    best_template: int = 0
+    """The reference template of the best score (shown beside the probe)."""
+
+
+@dataclass
+class TrackEvidence:
+    """What the searches of one track showed, and what was searched when (in memory only)."""
+
+    searches: int = 0
+    shots: list[tuple[float, npt.NDArray[np.float32]]] = field(default_factory=list, repr=False)
+    """(weight, embedding) of the heaviest shots, heaviest first (``fused``)."""
+    subjects: dict[str, SubjectEvidence] = field(default_factory=dict)
+    alerted: set[str] = field(default_factory=set)
+    best_quality: float = -1.0
+    best_crop: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
+    """The best shot: the face with a margin, at full resolution (shown with an alert)."""
+    best_frame_crop: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
+    """The scene around the best shot."""
+    assessed_size: float = 0.0
+    """Face size when quality was last measured."""
+    embedded_quality: float = -1.0
+    """Best quality of a shot that was embedded (-1: never searched)."""
+    embedded_size: float = 0.0
+    """Largest face size that was embedded."""
+    last_search_frame: int = -1
+
+    @property
+    def holds_biometrics(self) -> bool:
+        return bool(
+            self.shots or self.subjects or self.best_crop is not None or self.best_frame_crop is not None
+        )
+
+    def fused(self) -> npt.NDArray[np.float32] | None:
+        """The weighted mean of the kept shots' (unit) embeddings, or None before any shot."""
+        if not self.shots:
+            return None
+        w = np.array([s[0] for s in self.shots], np.float32)
+        e = np.stack([s[1] / max(float(np.linalg.norm(s[1])), 1e-12) for s in self.shots])
+        return ((w[:, None] * e).sum(axis=0) / max(float(w.sum()), 1e-12)).astype(np.float32)
 
 
 @dataclass(frozen=True)
 class AlertDecision:
     track: Track
+    evidence: TrackEvidence
     subject_id: str
     score: float
     """The track's aggregated score for the subject."""
@@ -31,14 +96,53 @@ class AlertDecision:
 
 
 class AlertPolicy:
-    """Per-camera alert policy state (the cooldown clock per subject)."""
+    """Per-camera alert policy: the evidence of each live track and the cooldown clock per subject."""
 
-    def __init__(self, threshold: float, min_hits: int, cooldown_s: float) -> None:
+    def __init__(
+        self,
+        threshold: float,
+        min_hits: int,
+        cooldown_s: float,
+        *,
+        aggregation: Aggregation = "weighted_top",
+        keep: int = 3,
+    ) -> None:
         self.threshold = threshold
         self.min_hits = min_hits
         self.cooldown_s = cooldown_s
+        self.aggregation = aggregation
+        self.keep = keep
         self._last_alert: dict[str, float] = {}
+        self._tracks: dict[int, TrackEvidence] = {}
         self.suppressed = 0
+
+    # -- evidence per track --------------------------------------------------------------------------
+    def evidence(self, track: Track) -> TrackEvidence:
+        """The track's evidence (created empty on first use)."""
+        ev = self._tracks.get(track.id)
+        if ev is None:
+            ev = self._tracks[track.id] = TrackEvidence()
+        return ev
+
+    def held_track_ids(self) -> set[int]:
+        """Ids of the tracks the policy holds evidence for."""
+        return set(self._tracks)
+
+    def end(self, tracks: Iterable[Track]) -> None:
+        """The tracks ended: drop their crops, embeddings and scores (rule 3)."""
+        for tr in tracks:
+            ev = self._tracks.pop(tr.id, None)
+            if ev is not None:
+                ev.shots.clear()
+                ev.subjects.clear()
+                ev.best_crop = ev.best_frame_crop = None
+
+    def add_shot(self, track: Track, embedding: npt.NDArray[np.float32], weight: float) -> None:
+        """Keep one embedded shot of the track (``fused`` aggregation), heaviest ``keep`` only."""
+        ev = self.evidence(track)
+        ev.shots.append((weight, embedding))
+        ev.shots.sort(key=lambda s: -s[0])
+        del ev.shots[self.keep :]
 
     def add_search(
         self,
@@ -48,38 +152,67 @@ class AlertPolicy:
         positions: Mapping[str, int],
         weight: float,
     ) -> None:
-        """Fold one search of the track's face into its evidence.
+        """Fold one search into the track's evidence.
 
         ``top`` are the search's best candidates (with their templates); ``subject_scores`` is the probe's
         score for every subject (columns in ``positions`` order), used to keep the subjects already in the
-        track's evidence up to date. A track so holds a handful of numbers whatever the watchlist's size.
+        track's evidence up to date. In ``fused`` mode the probe is the track's fused template, so each
+        search replaces the scores. A track so holds a handful of numbers whatever the watchlist's size.
         """
-        track.searches += 1
+        ev = self.evidence(track)
+        ev.searches += 1
         scored: dict[str, tuple[float, int | None]] = {c.subject_id: (c.score, c.template_index) for c in top}
-        for subject in track.evidence:
+        for subject in ev.subjects:
             if subject not in scored and subject in positions:
                 scored[subject] = (float(subject_scores[positions[subject]]), None)
         for subject, (s, template) in scored.items():
-            ev = track.evidence.setdefault(subject, SubjectEvidence())
-            ev.add(weight, s)
+            se = ev.subjects.get(subject)
+            if se is None:
+                se = ev.subjects[subject] = SubjectEvidence()
             if s >= self.threshold:
-                ev.hits += 1
-            if s > ev.best_score and template is not None:
-                ev.best_score = s
-                ev.best_template = template
+                se.hits += 1
+            better = s > se.score
+            if self.aggregation == "fused":
+                se.score = s
+            elif self.aggregation == "max":
+                se.score = max(se.score, s)
+            else:
+                se.shots.append((weight, s))
+                se.shots.sort(key=lambda ws: -ws[0])
+                del se.shots[self.keep :]
+                total = sum(w for w, _ in se.shots)
+                se.score = sum(w * x for w, x in se.shots) / total if total > 0 else -1.0
+            if template is not None and (better or self.aggregation == "fused"):
+                se.best_template = template
+
+    def _confirmed(self, ev: TrackEvidence, se: SubjectEvidence) -> bool:
+        if self.aggregation == "fused":
+            return ev.searches >= self.min_hits
+        return se.hits >= self.min_hits
 
     def pending(self, track: Track) -> bool:
-        """The track has a subject above threshold that is not yet confirmed (worth searching again)."""
-        return any(0 < ev.hits < self.min_hits and s not in track.alerted for s, ev in track.evidence.items())
+        """The track has a subject at or above threshold that is not yet confirmed (worth searching again)."""
+        ev = self._tracks.get(track.id)
+        if ev is None:
+            return False
+        return any(
+            s not in ev.alerted
+            and (se.hits > 0 or se.score >= self.threshold)
+            and not self._confirmed(ev, se)
+            for s, se in ev.subjects.items()
+        )
 
     def decide(self, tracks: Sequence[Track], at_s: float) -> list[AlertDecision]:
         """The alerts to raise now, for the tracks seen in the frame at wall time ``at_s`` (epoch seconds)."""
         pairs: list[AlertDecision] = []
         for tr in tracks:
-            for subject, ev in tr.evidence.items():
-                if subject in tr.alerted or ev.hits < self.min_hits or ev.score < self.threshold:
+            ev = self._tracks.get(tr.id)
+            if ev is None:
+                continue
+            for subject, se in ev.subjects.items():
+                if subject in ev.alerted or se.score < self.threshold or not self._confirmed(ev, se):
                     continue
-                pairs.append(AlertDecision(tr, subject, ev.score, ev.best_template))
+                pairs.append(AlertDecision(tr, ev, subject, se.score, se.best_template))
         pairs.sort(key=lambda d: -d.score)
         used_tracks: set[int] = set()
         used_subjects: set[str] = set()
@@ -89,7 +222,7 @@ class AlertPolicy:
                 continue
             used_tracks.add(d.track.id)
             used_subjects.add(d.subject_id)
-            d.track.alerted.add(d.subject_id)
+            d.evidence.alerted.add(d.subject_id)
             last = self._last_alert.get(d.subject_id)
             if last is not None and at_s - last < self.cooldown_s:
                 self.suppressed += 1

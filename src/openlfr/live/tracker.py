@@ -1,8 +1,9 @@
 """Face tracker: IoU with constant-velocity motion, Hungarian assignment, track ids per camera.
 
-A track holds, in memory only, its best shot (crop of the highest-quality face so far) and the scores of
-its watchlist searches. When it ends (unseen for ``max_age_s``) the caller takes it from
-:meth:`FaceTracker.update`'s ``ended`` list and drops it: nothing of it outlives it unless it alerted.
+A track holds tracking state only (its latest face, times, motion). What its searches showed (best shot,
+embeddings, scores) is kept by the alert policy (:mod:`openlfr.live.policy`), which drops it when the
+caller hands it :meth:`FaceTracker.update`'s ``ended`` list: nothing of a track outlives it unless it
+alerted.
 """
 
 from __future__ import annotations
@@ -31,33 +32,6 @@ def iou_matrix(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.ND
 
 
 @dataclass
-class SubjectEvidence:
-    """One watchlist subject's scores over a track's searches, weighted by face size and quality.
-
-    The aggregate is the weighted mean over the ``keep`` heaviest searches (the largest, best-quality
-    shots), so a person's early, distant, small shots do not dilute what their close-up shows.
-    """
-
-    keep: int = 3
-    shots: list[tuple[float, float]] = field(default_factory=list)
-    """(weight, score) of the heaviest searches so far, heaviest first."""
-    hits: int = 0
-    """Searches in which this subject scored at or above the threshold."""
-    best_score: float = -1.0
-    best_template: int = 0
-
-    def add(self, weight: float, score: float) -> None:
-        self.shots.append((weight, score))
-        self.shots.sort(key=lambda ws: -ws[0])
-        del self.shots[self.keep :]
-
-    @property
-    def score(self) -> float:
-        total = sum(w for w, _ in self.shots)
-        return sum(w * s for w, s in self.shots) / total if total > 0 else -1.0
-
-
-@dataclass
 class Track:
     """One person's face followed across frames of one camera (in memory only)."""
 
@@ -67,30 +41,11 @@ class Track:
     last_seen_s: float
     velocity: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(4, np.float32))
     frames: int = 1
-    best_quality: float = -1.0
-    assessed_size: float = 0.0
-    """Face size when quality was last measured."""
-    best_crop: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
-    """The best shot: the face with a margin, at full resolution."""
-    best_frame_crop: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
-    """The scene around the best shot."""
-    embedded_quality: float = -1.0
-    """Quality of the last shot that was embedded and searched (-1: never searched)."""
-    last_search_frame: int = -1
-    searches: int = 0
-    evidence: dict[str, SubjectEvidence] = field(default_factory=dict)
-    alerted: set[str] = field(default_factory=set)
     seen_this_frame: bool = True
 
     def predicted_box(self, t: float) -> npt.NDArray[np.float32]:
         dt = max(0.0, t - self.last_seen_s)
         return (self.face.box + self.velocity * dt).astype(np.float32)
-
-    def forget_biometrics(self) -> None:
-        """Drop crops and scores (a track that ends without an alert leaves only a count behind)."""
-        self.best_crop = None
-        self.best_frame_crop = None
-        self.evidence.clear()
 
 
 class FaceTracker:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -14,6 +16,7 @@ from openlfr.api.status import camera_counters
 from openlfr.api.users import Principal
 from openlfr.api.views import alert_message, alert_messages_after
 from openlfr.governance import alerts, audit, deployments
+from openlfr.governance.bus import BUS_DOWN
 from openlfr.governance.errors import GovernanceError
 from openlfr.store import Store
 from openlfr.web.pages import page_roles
@@ -161,6 +164,7 @@ def supervisor_page(
         if principal.role in roles.VIEW_ALERTS
         else None
     )
+    bus_workers, bus_lag = _bus_health(request, deployment_id)
     return page(
         request,
         "supervisor.html",
@@ -171,7 +175,20 @@ def supervisor_page(
         record=measures_for(store, dep),
         can_close=principal.role in roles.CLOSE_DEPLOYMENT and dep.status != "closed",
         may_see_watchlist=may_see_watchlist,
+        bus_workers=bus_workers,
+        bus_lag=bus_lag,
     )
+
+
+def _bus_health(request: Request, deployment_id: str) -> tuple[list[Any] | None, dict[str, int]]:
+    """The deployment's camera workers and the streams' lag, when the bus runs here (else ``None``)."""
+    consumer = getattr(request.app.state, "bus_consumer", None)
+    if consumer is None:
+        return None, {}
+    try:
+        return [w for w in consumer.workers() if w.deployment_id == deployment_id], consumer.pending()
+    except BUS_DOWN:
+        return [], {"unreachable": 1}
 
 
 @router.post("/deployments/{deployment_id}/close")

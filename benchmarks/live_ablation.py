@@ -1,0 +1,205 @@
+"""Ablation of the live pipeline's choices on the walk-by scenario (issue 12, item 1).
+
+For each variant (a set of ``[live]`` settings, each row adding one change to the one before unless said
+otherwise) the real pipeline runs over the scenario of each seed, as fast as possible (no frame drops, so
+the figures measure choices, not the machine's load), at the default pack's validated minimum threshold,
+and the table gives per-pass TPIR and false alerts per seed and over all seeds.
+
+    .venv/bin/python benchmarks/live_ablation.py [--seeds 0 1 2] [--duration 40] [--threshold T]
+        [--variants baseline,growth,...] [--json OUT]
+
+Scenarios are generated into ``test-artifacts/scenario-seed{S}-{D}s`` when missing (benchmarks/scenario.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from _common import ROOT
+from live import run_openlfr, watchlist_gateway
+from openlfr.config import LiveSettings, Settings
+from openlfr.live.policy import AlertPolicy
+from openlfr.live.tracker import iou_matrix
+from openlfr.matching.calibration import load_calibration
+from openlfr.vision import load_engine
+from scenario import generate, score_alerts
+
+OFF = 1e9  # a re-embed growth no face reaches: re-embedding on growth turned off
+# The pipeline before this work: weighted mean of the 3 heaviest searches, re-embedded only when the quality
+# score improves by 0.1 (it saturates at about 64 px, so a person's close-up was never searched), landmarks
+# from the reduced detection frame.
+BEFORE: dict[str, Any] = {
+    "aggregation": "weighted_top",
+    "reembed_growth": OFF,
+    "research_every_frames": 0,
+    "refine_below_px": 0.0,
+}
+GROWTH = {**BEFORE, "reembed_growth": 1.25}
+FUSED = {**GROWTH, "aggregation": "fused"}
+REFINED = {**FUSED, "refine_below_px": 96.0}
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "baseline": ("before: weighted mean of top-3 searches, re-embed on quality gain only", BEFORE),
+    "growth": ("+ re-embed when the face is 1.25x wider", GROWTH),
+    "max": ("growth, aggregate = best single search (2 hits)", {**GROWTH, "aggregation": "max"}),
+    "fused": ("growth, aggregate = search of the fused top-3 shots", FUSED),
+    "refine": ("fused + small faces' landmarks found again at full resolution", REFINED),
+    "refine_max": ("refine, but aggregate = best single search", {**REFINED, "aggregation": "max"}),
+    "refine_shots5": ("refine, 5 shots fused", {**REFINED, "evidence_shots": 5}),
+    "refine_every4": ("refine, also re-embed every 4 frames", {**REFINED, "research_every_frames": 4}),
+    "refine_max_every4": (
+        "refine, best single search (2 hits), re-embed every 4 frames",
+        {**REFINED, "aggregation": "max", "research_every_frames": 4},
+    ),
+    "refine_max_every2": (
+        "refine, best single search (2 hits), re-embed every 2 frames",
+        {**REFINED, "aggregation": "max", "research_every_frames": 2},
+    ),
+    "default": ("the shipped [live] defaults", {}),
+}
+
+
+class PassRecorder:
+    """Per watchlisted pass, every search of a track on it: (frame, face px, mated score of the probe).
+
+    Wraps :meth:`AlertPolicy.add_search` (benchmark instrumentation only); a search is attributed to the
+    pass whose ground-truth box overlaps the track's face box (IoU >= 0.3) at that frame.
+    """
+
+    def __init__(self, truth: dict[str, Any]) -> None:
+        self.truth = truth
+        self.searches: dict[int, list[tuple[int, int, float]]] = {}
+        self._orig = AlertPolicy.add_search
+
+    def _pass_at(self, frame: int, box: Any) -> dict[str, Any] | None:
+        best, found = 0.3, None
+        for p in self.truth["passes"]:
+            b = p["boxes"].get(str(frame))
+            if b is not None:
+                iou = float(iou_matrix(np.array([box], np.float32), np.array([b], np.float32))[0, 0])
+                if iou >= best:
+                    best, found = iou, p
+        return found
+
+    def __enter__(self) -> PassRecorder:
+        rec, orig = self, self._orig
+
+        def add_search(
+            policy: AlertPolicy, track: Any, top: Any, scores: Any, positions: Any, w: float
+        ) -> None:
+            frame = round(track.last_seen_s * rec.truth["fps"])
+            p = rec._pass_at(frame, track.face.box)
+            if p is not None and p["watchlisted"] and p["identity"] in positions:
+                s = float(scores[positions[p["identity"]]])
+                rec.searches.setdefault(p["pass_id"], []).append((frame, round(track.face.size), round(s, 3)))
+            orig(policy, track, top, scores, positions, w)
+
+        AlertPolicy.add_search = add_search  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        AlertPolicy.add_search = self._orig  # type: ignore[method-assign]
+
+    def print(self, alerts: list[tuple[str, int]], threshold: float) -> None:
+        alerted = {s for s, _ in alerts}
+        print("| pass | identity | largest face px | searches (face px) | best mated search | alerted |")
+        print("|---|---|---:|---|---:|---|")
+        for p in self.truth["passes"]:
+            if not p["watchlisted"]:
+                continue
+            ss = self.searches.get(p["pass_id"], [])
+            largest = max(b[2] - b[0] for b in p["boxes"].values())
+            best = max((x[2] for x in ss), default=float("nan"))
+            print(
+                f"| {p['pass_id']} | {p['identity']} | {largest:.0f} | {len(ss)} ({', '.join(str(x[1]) for x in ss)})"
+                f" | {best:.3f}{' (below threshold in every search)' if best < threshold else ''} | "
+                f"{'yes' if p['identity'] in alerted else 'no'} |"
+            )
+
+
+def scenario_folder(seed: int, duration: float) -> Path:
+    folder = ROOT / "test-artifacts" / f"scenario-seed{seed}-{int(duration)}s"
+    if not (folder / "ground_truth.json").is_file():
+        print(f"generating the scenario into {folder} ...", file=sys.stderr, flush=True)
+        generate(folder, seed=seed, duration=duration)
+    return folder
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--duration", type=float, default=40.0)
+    ap.add_argument("--pack", default="opencv-zoo")
+    ap.add_argument("--threshold", type=float, default=None, help="Default: the pack's validated minimum.")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="Comma list of: " + ", ".join(VARIANTS))
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--per-pass",
+        action="store_true",
+        help="Also print, per watchlisted pass, what each variant searched.",
+    )
+    a = ap.parse_args()
+    if a.threshold is None:
+        cal = load_calibration(a.pack)
+        if cal is None:
+            raise SystemExit(f"no calibration for {a.pack}: give --threshold")
+        threshold, how = cal.validated_min_threshold, "the validated minimum"
+    else:
+        threshold, how = a.threshold, "given, NOT the validated default"
+    names = a.variants.split(",")
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
+    print(f"pack {a.pack}, threshold {threshold:.3f} ({how}), seeds {a.seeds}", flush=True)
+
+    base = Settings()
+    engine = load_engine(a.pack, base)
+    results: dict[str, dict[int, dict[str, Any]]] = {n: {} for n in names}
+    for seed in a.seeds:
+        folder = scenario_folder(seed, a.duration)
+        truth = json.loads((folder / "ground_truth.json").read_text())
+        gw, _ = watchlist_gateway(truth, engine, threshold)
+        for n in names:
+            live = base.live.model_copy(update={"cooldown_seconds": 60.0, **VARIANTS[n][1]})
+            settings = base.model_copy(update={"live": LiveSettings.model_validate(live.model_dump())})
+            t0 = time.monotonic()
+            with PassRecorder(truth) as rec:
+                row = run_openlfr(folder / truth["video"], gw, settings, False, float(truth["fps"]), n)
+            if a.per_pass:
+                print(f"\nseed {seed}, variant {n}:")
+                rec.print(row.alerts, threshold)
+            fig = score_alerts(truth, row.alerts)
+            fig["wall_s"] = round(time.monotonic() - t0, 1)
+            fig["searches"] = row.faces
+            results[n][seed] = fig
+            print(
+                f"  seed {seed} {n}: TPIR {fig['true_alerts'] and fig['tpir_per_pass']} "
+                f"({fig['watchlisted_passes']} wanted passes), false alerts {fig['false_alerts']}, "
+                f"{fig['wall_s']} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    print(
+        f"\n| variant | {' | '.join(f'seed {s} TPIR / false' for s in a.seeds)} | all seeds TPIR | false alerts |"
+    )
+    print("|---|" + "---|" * len(a.seeds) + "---|---|")
+    for n in names:
+        per = results[n]
+        found = sum(round(f["tpir_per_pass"] * f["watchlisted_passes"]) for f in per.values())
+        wanted = sum(f["watchlisted_passes"] for f in per.values())
+        false = sum(f["false_alerts"] for f in per.values())
+        cells = " | ".join(f"{per[s]['tpir_per_pass']:.3f} / {per[s]['false_alerts']}" for s in a.seeds)
+        print(f"| {n}: {VARIANTS[n][0]} | {cells} | {found}/{wanted} = {found / wanted:.3f} | {false} |")
+    if a.json:
+        a.json.write_text(json.dumps({"threshold": threshold, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""``openlfr worker``: a camera worker on the stream bus; ``openlfr central``: the central side alone."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+import uuid
+from typing import Any
+
+import typer
+
+from openlfr.cli.app import app, clean_errors, console, err_console, fail, settings
+from openlfr.governance.bus import BUS_DOWN, BusError, fetch_worker_kit
+from openlfr.governance.errors import GovernanceError
+from openlfr.live.bus_gateway import BusGateway
+from openlfr.live.pipeline import LivePipeline, RaisedAlert
+from openlfr.live.sources import SourceError, parse_source
+from openlfr.store import StoreError, open_store
+from openlfr.vision import ModelPackError
+
+EXIT_NO_LEASE = 3
+"""Exit status of a worker that stopped (or never started) because it held no lease."""
+
+
+@app.command("worker")
+def worker(
+    deployment: str = typer.Option(..., "--deployment", "-d", help="The open deployment to work for."),
+    source: list[str] = typer.Option(..., "--source", "-s", help="CAMERA=SOURCE (file, folder, rtsp://, 0)."),
+    name: str | None = typer.Option(None, "--name", help="Worker name on the bus (default: random)."),
+    fast: bool = typer.Option(False, "--fast", help="Files as fast as possible (no pacing)."),
+    lease_wait: float = typer.Option(30.0, "--lease-wait", help="Seconds to wait for a first lease."),
+    max_seconds: float | None = typer.Option(None, "--max-seconds", help="Stop after this long."),
+) -> None:
+    """Run a deployment's cameras and publish alerts, counts and heartbeats on the bus (``bus.url``).
+
+    The worker reads the deployment's watchlist once from the central store and holds it in memory; it
+    scans only under the lease the central service renews, and stops (exit status 3) when the lease ends.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    s = settings()
+    if not s.bus.url:
+        fail("no bus configured: set bus.url (OPENLFR_BUS__URL), e.g. redis://127.0.0.1:6379/0")
+    wid = name or f"worker-{uuid.uuid4().hex[:8]}"
+    with clean_errors(StoreError, GovernanceError):
+        store = open_store(s)
+        kit = fetch_worker_kit(store, deployment, wid)
+        store.close()  # the worker needs nothing more of the store
+    specs = []
+    with clean_errors(SourceError):
+        for text in source:
+            spec = parse_source(text)
+            if spec.camera_id not in kit.deployment.cameras:
+                fail(
+                    f"camera {spec.camera_id!r} is not one of deployment {deployment}'s cameras: "
+                    f"{', '.join(kit.deployment.cameras)} (give CAMERA=SOURCE)"
+                )
+            specs.append(spec)
+    gateway = BusGateway(kit, s.bus, worker=wid)
+    gateway.start()
+    if not gateway.wait_for_lease(lease_wait):
+        gateway.close(flush_timeout_s=0)
+        err_console.print(f"[bold red]no lease[/] for deployment {deployment} within {lease_wait:.0f} s")
+        raise typer.Exit(EXIT_NO_LEASE)
+    # Rule 1 within one heartbeat: the pipeline re-checks the lease (in memory) four times a beat.
+    live = s.live.model_copy(
+        update={"scan_check_interval_s": min(s.live.scan_check_interval_s, s.bus.heartbeat_s / 4)}
+    )
+    run_settings = s.model_copy(update={"live": live})
+    alerts: list[RaisedAlert] = []
+
+    def on_alert(a: RaisedAlert) -> None:
+        alerts.append(a)
+        console.print(f"alert {a.alert_id} camera {a.camera_id} score {a.score:.3f}", highlight=False)
+
+    with clean_errors(SourceError, GovernanceError, ValueError, ModelPackError):
+        pipeline = LivePipeline(specs, gateway, run_settings, paced=not fast, on_alert=on_alert)
+
+    def status() -> dict[str, Any]:
+        snaps = [m.snapshot() for m in pipeline.metrics]
+        return {
+            "frames_processed": sum(int(x["frames_processed"]) for x in snaps),
+            "frames_dropped": sum(int(x["frames_dropped"]) for x in snaps),
+        }
+
+    gateway.status = status
+    gateway.state = "scanning"
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    pipeline.start()
+    console.print(f"worker {wid}: deployment {deployment}, cameras {', '.join(sp.camera_id for sp in specs)}")
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    try:
+        while pipeline.running() and not stop.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        err_console.print("stopping...")
+    finally:
+        pipeline.stop()
+        result = pipeline.join(timeout=30)
+        gateway.state = "stopped"
+        left = gateway.close()
+    refused = [m for m in result.metrics if m["state"] == "refused"]
+    console.print(
+        f"worker {wid}: {len(result.alerts)} alerts raised, {gateway.alerts_sent} sent"
+        + (f", {left} messages not delivered" if left else ""),
+        highlight=False,
+    )
+    for m in refused:
+        err_console.print(f"[bold red]{m['camera_id']}:[/] {m['message']}", highlight=False)
+    if refused:
+        raise typer.Exit(EXIT_NO_LEASE)
+
+
+@app.command("central")
+def central(
+    name: str | None = typer.Option(None, "--name", help="Consumer name in the group (default: random)."),
+) -> None:
+    """Run the central side of the bus alone: leases, alert storage, counters (``serve`` runs it too)."""
+    from openlfr.governance.bus_consumer import CentralConsumer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    s = settings()
+    if not s.bus.url:
+        fail("no bus configured: set bus.url (OPENLFR_BUS__URL), e.g. redis://127.0.0.1:6379/0")
+    with clean_errors(StoreError, BusError):
+        store = open_store(s)
+        consumer = CentralConsumer(store, s, name=name)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    console.print(f"central consumer {consumer.name} on {s.bus.url}")
+    try:
+        consumer.run(stop)
+    except KeyboardInterrupt:
+        pass
+    except BUS_DOWN as exc:  # pragma: no cover - run() backs off itself
+        fail(f"bus unreachable: {exc}")

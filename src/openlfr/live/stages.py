@@ -1,0 +1,78 @@
+"""The pipeline's choices, as small functions over a frame's tracks (in the manner of supervision's tools).
+
+Each takes the tracks seen in a frame and returns the ones a costly step should run on:
+
+- :func:`choose_to_assess`: whose quality to measure (only where it can change a decision);
+- :func:`choose_to_embed`: which assessed faces to embed and search (the quality gate, then new tracks,
+  unconfirmed matches, faces that grew or improved), at most ``max_embeds_per_frame`` a frame.
+
+They read the policy's per-track evidence (what was searched when) and the ``[live]`` settings; they
+compute nothing about pixels themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from openlfr.config import LiveSettings
+from openlfr.live.policy import AlertPolicy
+from openlfr.live.tracker import Track
+
+
+def choose_to_assess(
+    tracks: Sequence[Track], policy: AlertPolicy, live: LiveSettings, min_face_px: float
+) -> list[Track]:
+    """Tracks whose face quality is worth measuring in this frame.
+
+    Tracks not yet searched, tracks with an unconfirmed match, and faces that grew are measured every
+    frame; others every ``reassess_every_frames``. Faces below the size bar are skipped unmeasured.
+    """
+    out = []
+    for tr in tracks:
+        if tr.face.size < min_face_px:
+            continue
+        ev = policy.evidence(tr)
+        if (
+            ev.searches == 0
+            or policy.pending(tr)
+            or tr.face.size >= 1.1 * ev.assessed_size
+            or tr.frames % live.reassess_every_frames == 0
+        ):
+            out.append(tr)
+    return out
+
+
+def choose_to_embed(
+    tracks: Sequence[Track], policy: AlertPolicy, live: LiveSettings, frame_index: int
+) -> list[Track]:
+    """Assessed tracks to embed and search now, most urgent first, at most ``max_embeds_per_frame``.
+
+    A face below the quality bar is never searched. Otherwise a track is searched when it never was, when
+    a match above threshold awaits confirmation (every ``confirm_every_frames``), when its face is
+    ``reembed_growth`` times the largest shot embedded or its quality improved by ``reembed_quality_gain``,
+    or every ``research_every_frames`` when that is set. A track that has alerted is not searched again
+    unless another subject awaits confirmation.
+    """
+    chosen: list[Track] = []
+    for tr in tracks:
+        q = tr.face.quality
+        if q is None or not q.acceptable:
+            continue
+        ev = policy.evidence(tr)
+        since = frame_index - ev.last_search_frame
+        pending = policy.pending(tr)
+        if ev.alerted and not pending:
+            continue  # the track has alerted: more shots of it change nothing
+        if (
+            ev.searches == 0
+            or (pending and since >= live.confirm_every_frames)
+            or tr.face.size >= live.reembed_growth * ev.embedded_size
+            or q.score >= ev.embedded_quality + live.reembed_quality_gain
+            or (live.research_every_frames > 0 and since >= live.research_every_frames)
+        ):
+            chosen.append(tr)
+    # Bounded work per frame: a burst of new faces would otherwise stall the worker for several frame
+    # intervals and drop frames. New tracks go first, then confirmations, then the rest, larger faces
+    # first; those left out stay eligible on the next frames.
+    chosen.sort(key=lambda t: (policy.evidence(t).searches > 0, not policy.pending(t), -t.face.size))
+    return chosen[: live.max_embeds_per_frame]
