@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from openlfr.api import security
+from openlfr.errors import OpenLFRError
 from openlfr.governance import audit
 from openlfr.governance.audit import ActorLike
 from openlfr.store import Store, utcnow
@@ -22,11 +23,11 @@ from openlfr.store.auth_models import AuthSession, LoginAttempt, Role, User
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
 
-class UserError(ValueError):
+class UserError(OpenLFRError, ValueError):
     """A user cannot be created or changed (the message says why)."""
 
 
-class LoginThrottled(RuntimeError):
+class LoginThrottled(OpenLFRError, RuntimeError):
     """Too many failed logins for this user or from this address within the window."""
 
     def __init__(self, retry_after_s: int) -> None:

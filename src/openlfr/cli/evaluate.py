@@ -19,6 +19,7 @@ from rich.progress import (
 
 from openlfr.cli.app import app, choose_pack, clean_errors, console, err_console, settings
 from openlfr.evaluation.datasets import DatasetError
+from openlfr.evaluation.metrics import EvaluationError
 from openlfr.evaluation.runner import run_evaluation
 from openlfr.matching.calibration import local_calibration_path
 from openlfr.vision import ModelPackError
@@ -76,7 +77,7 @@ def evaluate(
                 tasks[what] = bar.add_task(what, total=total)
             bar.update(tasks[what], completed=done, total=total)  # type: ignore[arg-type]
 
-        with clean_errors(DatasetError, ModelPackError, ValueError, OSError):
+        with clean_errors(DatasetError, ModelPackError, EvaluationError, OSError):
             outcome = run_evaluation(
                 s,
                 packs,

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from openlfr.governance.errors import GovernanceError
 from openlfr.store import Store, utcnow
 from openlfr.store.models import AuditEntry
 
@@ -53,7 +54,7 @@ def as_actor(actor: ActorLike) -> Actor:
         return actor
     name = str(actor).strip()
     if not name:
-        raise ValueError("an action needs an actor (who did it)")
+        raise GovernanceError("an action needs an actor (who did it)")
     if name == "system":
         return SYSTEM
     # "alice (operator)" is a name with its role, the way Actor prints it.

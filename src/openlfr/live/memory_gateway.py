@@ -18,6 +18,7 @@ from uuid import uuid4
 import cv2
 import numpy as np
 
+from openlfr.errors import OpenLFRError
 from openlfr.live.gateway import ScanRefused
 from openlfr.matching.watchlist_index import WatchlistIndex
 from openlfr.vision import FaceEngine, ImageError, best_face, load_image
@@ -63,7 +64,7 @@ class MemoryAlert:
     raised_at: datetime
 
 
-class WatchlistFolderError(ValueError):
+class WatchlistFolderError(OpenLFRError, ValueError):
     """A watchlist folder that cannot be enrolled; the message names the file and the problem."""
 
 

@@ -13,13 +13,14 @@ import re
 import shutil
 from pathlib import Path
 
+from openlfr.errors import OpenLFRError
 from openlfr.store.base import new_id
 from openlfr.store.crypto import decrypt, encrypt
 
 _SAFE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class BlobNotFound(LookupError):
+class BlobNotFound(OpenLFRError, LookupError):
     """The blob file is gone (purged, or its deployment closed)."""
 
 

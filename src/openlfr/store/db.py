@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from openlfr.config import Settings
+from openlfr.errors import OpenLFRError
 from openlfr.store.blobs import BlobStore
 from openlfr.store.crypto import KeyDestroyed, MasterKey, new_data_key
 from openlfr.store.models import KEY_PURPOSES, DeploymentKey
@@ -30,7 +31,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = 0x6F70656E6C6672
 
 
-class StoreError(RuntimeError):
+class StoreError(OpenLFRError, RuntimeError):
     """The database cannot be opened or migrated (the message says which and why)."""
 
 

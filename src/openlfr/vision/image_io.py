@@ -10,13 +10,15 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from openlfr.errors import OpenLFRError
+
 BGRImage = npt.NDArray[np.uint8]
 
 DEFAULT_MAX_PIXELS = 60_000_000
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
 
-class ImageError(ValueError):
+class ImageError(OpenLFRError, ValueError):
     """An input that is not a usable image; the message says which input and why."""
 
 
