@@ -92,15 +92,15 @@ def evaluate(
     elapsed = time.monotonic() - started
     for name, r in outcome.results.items():
         cells = "; ".join(
-            f"FPIR {row['fpir_target']:g} @ N={row['watchlist_size']}: t={row['threshold']:.3f} "
-            f"FNIR={row['fnir']:.3f} ({row['method']})"
-            for row in r["scaling"]
-            if row["watchlist_size"] in (1000, 10000)
+            f"FPIR {row.fpir_target:g} @ N={row.watchlist_size}: t={row.threshold:.3f} "
+            f"FNIR={row.fnir:.3f} ({row.method})"
+            for row in r.scaling
+            if row.watchlist_size in (1000, 10000)
         )
-        state = "" if r["validated"] else " [red](NOT validated: a difference remains at every threshold)[/]"
+        state = "" if r.validated else " [red](NOT validated: a difference remains at every threshold)[/]"
         console.print(
-            f"[bold]{name}[/]: watchlist {r['watchlist_size']}, rank-1 {r['rank1']['rate']:.3f}, "
-            f"validated minimum threshold {r['validated_min_threshold']:.4f}{state}"
+            f"[bold]{name}[/]: watchlist {r.watchlist_size}, rank-1 {r.rank1.value:.3f}, "
+            f"validated minimum threshold {r.validated_min_threshold:.4f}{state}"
         )
         console.print(f"  {cells}", highlight=False)
     console.print(f"crowd faces excluded by hygiene: {len(outcome.exclusions)}")

@@ -18,6 +18,7 @@ from openlfr.evaluation.datasets import ImageRecord, load_lfw, load_utkface
 from openlfr.evaluation.embeddings import embed_records
 from openlfr.evaluation.hygiene import Exclusion, crowd_hygiene
 from openlfr.evaluation.protocol import ScoreData, build_scores
+from openlfr.evaluation.results import PackResult
 from openlfr.matching.calibration import Calibration, ThresholdPoint, save_calibration
 from openlfr.vision import load_engine
 
@@ -35,7 +36,7 @@ SCALING_STATEMENT = (
 
 @dataclass
 class EvaluationOutcome:
-    results: dict[str, dict[str, Any]]
+    results: dict[str, PackResult]
     exclusions: list[Exclusion]
     strict: dict[str, float]
     report_path: Path
@@ -58,40 +59,34 @@ def select_records(
     return lfw, crowd
 
 
-def calibration_from(result: dict[str, Any], meta: dict[str, Any], n_exclusions: int) -> Calibration:
+def calibration_from(result: PackResult, meta: dict[str, Any], n_exclusions: int) -> Calibration:
     points = tuple(
         ThresholdPoint(
-            fpir=row["fpir_target"],
-            watchlist_size=row["watchlist_size"],
-            threshold=row["threshold"],
-            fnir=row["fnir"],
-            method=row["method"],
+            fpir=row.fpir_target,
+            watchlist_size=row.watchlist_size,
+            threshold=row.threshold,
+            fnir=row.fnir,
+            method=row.method,
         )
-        for row in result["scaling"]
+        for row in result.scaling
     )
-    validated = next(
-        (
-            g
-            for g in result["equitability"]
-            if abs(g["threshold"] - result["validated_min_threshold"]) < 1e-12
-        ),
-        None,
-    )
+    validated = result.at_validated_minimum
+    at = validated.as_dict() if validated else None
     extra: dict[str, Any] = {
-        "validated": result["validated"],
+        "validated": result.validated,
         "validated_at": {
-            "crowd_fpir": validated["crowd_fpir"] if validated else None,
-            "groups": validated["groups"] if validated else None,
-            "precision_on_mix": validated["precision_on_mix"] if validated else None,
-            "false_alerts_per_1000": validated["false_alerts_per_1000"] if validated else None,
+            "crowd_fpir": at["crowd_fpir"] if at else None,
+            "groups": at["groups"] if at else None,
+            "precision_on_mix": at["precision_on_mix"] if at else None,
+            "false_alerts_per_1000": at["false_alerts_per_1000"] if at else None,
         },
-        "measured_watchlist_size": result["watchlist_size"],
-        "rank1": result["rank1"],
-        "failed_to_enrol": result["failed_to_enrol"],
+        "measured_watchlist_size": result.watchlist_size,
+        "rank1": result.rank1.as_dict(),
+        "failed_to_enrol": result.failed_to_enrol,
         "failures_to_detect": {
-            "mated": result["mated_failed_to_detect"],
-            "crowd": result["crowd_failed_to_detect"],
-            "lfw_nonmated": result["lfw_nonmated_failed_to_detect"],
+            "mated": result.mated_failed_to_detect,
+            "crowd": result.crowd_failed_to_detect,
+            "lfw_nonmated": result.lfw_nonmated_failed_to_detect,
         },
         "crowd_excluded_by_hygiene": n_exclusions,
         "multiple_comparisons": "Fisher's exact between every pair of groups (race, sex, age band) at each "
@@ -101,8 +96,8 @@ def calibration_from(result: dict[str, Any], meta: dict[str, Any], n_exclusions:
         "command": meta["command"],
     }
     return Calibration(
-        pack=result["pack"],
-        validated_min_threshold=result["validated_min_threshold"],
+        pack=result.pack,
+        validated_min_threshold=result.validated_min_threshold,
         points=points,
         created_at=meta["created_at"],
         dataset=meta["dataset"],
@@ -141,7 +136,7 @@ def run_evaluation(
     hygiene = crowd_hygiene(scores, cfg.hygiene_fmr, cfg.hygiene_max_per_subject)
     exclusions, strict = hygiene.exclusions, hygiene.strict
     excluded = {x.crowd_rel for x in exclusions}
-    results: dict[str, dict[str, Any]] = {}
+    results: dict[str, PackResult] = {}
     for i, (pack, data) in enumerate(scores.items()):
         if progress is not None:
             progress("analysing", i, len(scores))
@@ -191,10 +186,7 @@ def run_evaluation(
                 "meta": meta,
                 "strict_thresholds": {p: (t if np.isfinite(t) else None) for p, t in strict.items()},
                 "exclusions": [vars(x) for x in exclusions],
-                "results": {
-                    p: {k: v for k, v in r.items() if k not in ("det", "histograms")}
-                    for p, r in results.items()
-                },
+                "results": {p: r.as_dict(curves=False) for p, r in results.items()},
             },
             indent=1,
             default=float,
