@@ -6,7 +6,7 @@ import logging
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,14 +105,6 @@ def clean_errors(*kinds: type[BaseException]) -> Iterator[None]:
         yield
     except kinds as exc:
         fail(str(exc))
-
-
-def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return app.command(*args, **kwargs)
-
-
-def is_tty() -> bool:
-    return sys.stdout.isatty()
 
 
 def choose_pack(name: str | None) -> ModelPack:
