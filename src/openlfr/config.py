@@ -49,9 +49,9 @@ def _toml_path() -> Path:
     return Path(os.environ.get("OPENLFR_CONFIG", "openlfr.toml"))
 
 
-def _nearest(name: str, valid: Iterable[str]) -> str:
+def _nearest(name: str, valid: Iterable[str], cutoff: float = 0.6) -> str:
     """`` (did you mean X?)`` for the closest valid name, or ``""`` when none is close."""
-    match = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6)
+    match = difflib.get_close_matches(name, list(valid), n=1, cutoff=cutoff)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
@@ -404,8 +404,10 @@ def _check_env(environ: Mapping[str, str]) -> None:
         if not var.upper().startswith(ENV_PREFIX) or var.upper() in OTHER_ENV_VARS:
             continue
         parts = var[len(ENV_PREFIX) :].lower().split("__")
-        if len(parts) == 1 and (parts[0] in top or not _nearest(parts[0], top)):
-            continue  # a setting, or a variable far from any setting's name (not meant as one)
+        if len(parts) == 1 and (parts[0] in top or not _nearest(parts[0], top, cutoff=0.8)):
+            # A setting, or a variable not within a typo of any setting's name (OPENLFR_TOKEN is not
+            # OPENLFR_STORE misspelt): a script's own variable, not meant as a setting.
+            continue
         model: type[BaseModel] = Settings
         valid: Mapping[str, str] = top
         for depth, part in enumerate(parts):
