@@ -71,6 +71,18 @@ def _section_of(field: FieldInfo) -> type[BaseModel] | None:
     return t if isinstance(t, type) and issubclass(t, BaseModel) else None
 
 
+def _refuse_unknown_keys(model: type[BaseModel], data: Any) -> Any:
+    """``data`` unchanged if it has only keys ``model`` knows; else a ValueError naming the first unknown
+    key and the nearest valid one (pydantic's own "extra inputs" error names no alternative)."""
+    if isinstance(data, Mapping):
+        valid = _keys(model)
+        for key, value in data.items():
+            if key not in valid:
+                what = "section" if model is Settings and isinstance(value, Mapping) else "setting"
+                raise ValueError(f"unknown {what} {key!r}{_nearest(str(key), valid)}")
+    return data
+
+
 class _Section(BaseModel):
     """A settings section (a TOML table): unknown keys are refused, naming the nearest valid one."""
 
@@ -79,12 +91,7 @@ class _Section(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _known_keys_only(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            valid = _keys(cls)
-            for key in data:
-                if key not in valid:
-                    raise ValueError(f"unknown setting {key!r}{_nearest(str(key), valid)}")
-        return data
+        return _refuse_unknown_keys(cls, data)
 
 
 class VisionSettings(_Section):
@@ -332,13 +339,7 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _known_keys_only(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            valid = _keys(cls)
-            for key in data:
-                if key not in valid:
-                    what = "section" if isinstance(data[key], Mapping) else "setting"
-                    raise ValueError(f"unknown {what} {key!r}{_nearest(str(key), valid)}")
-        return data
+        return _refuse_unknown_keys(cls, data)
 
     @classmethod
     def settings_customise_sources(
