@@ -98,7 +98,7 @@ def main() -> None:
             max_lfw_people=None if args.full else args.lfw_people,
             max_crowd=None if args.full else args.crowd,
         )
-    print(tables(outcome.results))
+    print(tables({p: r.as_dict() for p, r in outcome.results.items()}))
     print(
         f"evaluation took {(time.monotonic() - started) / 60:.1f} min (embedding cache: {settings.cache_dir})"
     )

@@ -4,16 +4,24 @@ Every threshold, retention period, path and limit that a force may want to chang
 (highest priority first) keyword arguments, environment variables ``OPENLFR_*`` (nested with ``__``, e.g.
 ``OPENLFR_QUALITY__MIN_FACE_PX=48``), a TOML file (``OPENLFR_CONFIG`` or ``./openlfr.toml``; nested
 sections as TOML tables), then the defaults below.
+
+Unknown keys are errors, never ignored: a typo such as ``[retention] alert_retention_hour = 24`` would
+otherwise leave a safeguard at its default without a word. The error names the key and the nearest valid
+one. The same holds for environment variables that address a setting (``OPENLFR_<SECTION>__<KEY>``, or a name
+close to a setting's); the project's other variables (:data:`OTHER_ENV_VARS`) are left alone.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,12 +29,72 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from openlfr.errors import OpenLFRError
+
+ENV_PREFIX = "OPENLFR_"
+OTHER_ENV_VARS = frozenset({"OPENLFR_CONFIG", "OPENLFR_TEST_POSTGRES_URL", "OPENLFR_CHROMIUM"})
+"""``OPENLFR_*`` variables the project reads that are not settings: the TOML file's path, the test
+database, the Chromium binary for PDF signage. (``OPENLFR_DATA`` is the ``dataset_dir`` setting.)"""
+
+
+class SettingsError(OpenLFRError, ValueError):
+    """The configuration (TOML file, ``OPENLFR_*`` variables or arguments) has an unknown key or a bad value."""
+
 
 def _default_home() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "openlfr"
 
 
-class VisionSettings(BaseModel):
+def _toml_path() -> Path:
+    return Path(os.environ.get("OPENLFR_CONFIG", "openlfr.toml"))
+
+
+def _nearest(name: str, valid: Iterable[str], cutoff: float = 0.6) -> str:
+    """`` (did you mean X?)`` for the closest valid name, or ``""`` when none is close."""
+    match = difflib.get_close_matches(name, list(valid), n=1, cutoff=cutoff)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _keys(model: type[BaseModel]) -> dict[str, str]:
+    """Every key a model accepts -> its field name (field names and their validation aliases)."""
+    out: dict[str, str] = {}
+    for name, field in model.model_fields.items():
+        out[name] = name
+        if isinstance(field.validation_alias, str):
+            out[field.validation_alias] = name
+    return out
+
+
+def _section_of(field: FieldInfo) -> type[BaseModel] | None:
+    """The section model a field holds, or None for a plain value (a path, a dict of cameras, ...)."""
+    t = field.annotation
+    return t if isinstance(t, type) and issubclass(t, BaseModel) else None
+
+
+def _refuse_unknown_keys(model: type[BaseModel], data: Any) -> Any:
+    """``data`` unchanged if it has only keys ``model`` knows; else a ValueError naming the first unknown
+    key and the nearest valid one (pydantic's own "extra inputs" error names no alternative)."""
+    if isinstance(data, Mapping):
+        valid = _keys(model)
+        for key, value in data.items():
+            if key not in valid:
+                what = "section" if model is Settings and isinstance(value, Mapping) else "setting"
+                raise ValueError(f"unknown {what} {key!r}{_nearest(str(key), valid)}")
+    return data
+
+
+class _Section(BaseModel):
+    """A settings section (a TOML table): unknown keys are refused, naming the nearest valid one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys_only(cls, data: Any) -> Any:
+        return _refuse_unknown_keys(cls, data)
+
+
+class VisionSettings(_Section):
     """Detection and embedding."""
 
     pack: str = Field("opencv-zoo", description="Model pack used unless a deployment names another.")
@@ -51,7 +119,7 @@ class VisionSettings(BaseModel):
     max_image_bytes: int = Field(50 * 1024 * 1024, ge=1024)
 
 
-class QualitySettings(BaseModel):
+class QualitySettings(_Section):
     """The quality bar: a face below any of these is reported with the reason, and not enrolled."""
 
     min_face_px: float = Field(32.0, description="Shorter side of the face box, in full-resolution pixels.")
@@ -65,7 +133,7 @@ class QualitySettings(BaseModel):
     enrol_min_score: float = Field(0.5, ge=0.0, le=1.0, description="Quality score needed to enrol.")
 
 
-class StoreSettings(BaseModel):
+class StoreSettings(_Section):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL. Default: SQLite (WAL) in the data directory."
     )
@@ -84,7 +152,7 @@ class StoreSettings(BaseModel):
     )
 
 
-class RetentionSettings(BaseModel):
+class RetentionSettings(_Section):
     alert_retention_hours: float = Field(720.0, gt=0, description="How long alert data is kept (30 days).")
     purge_interval_minutes: float = Field(15.0, gt=0, description="How often the server runs the purge.")
     auto_close_ended_deployments: bool = Field(
@@ -103,7 +171,7 @@ class RetentionSettings(BaseModel):
     )
 
 
-class GovernanceSettings(BaseModel):
+class GovernanceSettings(_Section):
     """Deployments and watchlists."""
 
     max_deployment_hours: float = Field(
@@ -169,7 +237,7 @@ class GovernanceSettings(BaseModel):
     )
 
 
-class LiveSettings(BaseModel):
+class LiveSettings(_Section):
     """Live pipeline and alert policy."""
 
     min_hits: int = Field(2, ge=1, description="Searches above threshold a track needs before it alerts.")
@@ -245,7 +313,7 @@ class LiveSettings(BaseModel):
     jpeg_quality: int = Field(90, ge=50, le=100, description="JPEG quality of alert images.")
 
 
-class ServerSettings(BaseModel):
+class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8765, ge=1, le=65535)
     public_base_url: str = Field("http://127.0.0.1:8765", description="Used in signage QR codes.")
@@ -363,7 +431,7 @@ class BusSettings(BaseModel):
     )
 
 
-class EvaluationSettings(BaseModel):
+class EvaluationSettings(_Section):
     """Accuracy and equitability evaluation (``openlfr evaluate``) and the calibration it writes."""
 
     fpir_targets: list[float] = Field(
@@ -404,9 +472,10 @@ class Settings(BaseSettings):
     """All of openlfr's configuration."""
 
     model_config = SettingsConfigDict(
-        env_prefix="OPENLFR_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
-        extra="ignore",
+        extra="forbid",
+        populate_by_name=True,
         toml_file=None,
     )
 
@@ -426,6 +495,21 @@ class Settings(BaseSettings):
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
 
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            toml_path = _toml_path()
+            where = (
+                f" (read from {toml_path}, OPENLFR_* variables and arguments)" if toml_path.is_file() else ""
+            )
+            raise SettingsError(f"bad configuration{where}: {_describe(exc)}") from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys_only(cls, data: Any) -> Any:
+        return _refuse_unknown_keys(cls, data)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -435,7 +519,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = Path(os.environ.get("OPENLFR_CONFIG", "openlfr.toml"))
+        toml_path = _toml_path()
+        _check_env(os.environ)
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if toml_path.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
@@ -470,6 +555,58 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per problem, each naming where it is (``retention.alert_retention_hour``)."""
+    lines = []
+    for e in exc.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(lines)
+
+
+def _check_env(environ: Mapping[str, str]) -> None:
+    """Refuse ``OPENLFR_*`` variables that address no setting.
+
+    pydantic-settings reads only the names it knows, so ``OPENLFR_RETENTON__ALERT_RETENTION_HOURS`` (section
+    misspelt) or ``OPENLFR_DATADIR`` would be ignored. A name with ``__`` always addresses a setting and
+    is checked in full; a plain name is checked only when it is close to a setting's name, since the
+    project (and a force's own scripts) may use other ``OPENLFR_*`` variables."""
+    fields = Settings.model_fields
+    top: dict[str, str] = {}  # the variable's suffix (lower case) -> field name
+    for name, field in fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, str):
+            top[alias.lower().removeprefix(ENV_PREFIX.lower())] = name
+        else:
+            top[name] = name
+    for var in environ:
+        if not var.upper().startswith(ENV_PREFIX) or var.upper() in OTHER_ENV_VARS:
+            continue
+        parts = var[len(ENV_PREFIX) :].lower().split("__")
+        if len(parts) == 1 and (parts[0] in top or not _nearest(parts[0], top, cutoff=0.8)):
+            # A setting, or a variable not within a typo of any setting's name (OPENLFR_TOKEN is not
+            # OPENLFR_STORE misspelt): a script's own variable, not meant as a setting.
+            continue
+        model: type[BaseModel] = Settings
+        valid: Mapping[str, str] = top
+        for depth, part in enumerate(parts):
+            if part not in valid:
+                close = difflib.get_close_matches(part, list(valid), n=1, cutoff=0.6)
+                hint = ""
+                if close:
+                    meant = ENV_PREFIX + "__".join([*parts[:depth], close[0], *parts[depth + 1 :]]).upper()
+                    hint = f" (did you mean {meant}?)"
+                where = ".".join(parts[: depth + 1])
+                raise SettingsError(
+                    f"environment variable {var} names no setting: {where!r} is unknown{hint}"
+                )
+            section = _section_of(model.model_fields[valid[part]])
+            if section is None:
+                break  # a plain value, or a dict whose keys are the user's (camera ids, pack names)
+            model, valid = section, _keys(section)
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -124,16 +125,22 @@ def test_rate_value_and_interval() -> None:
     assert (r.lo, r.hi) == clopper_pearson(5, 10)
 
 
+@dataclass(frozen=True)
+class GridPoint:
+    threshold: float
+    any_significant: bool
+
+
 def test_validated_minimum_needs_every_higher_threshold_clean() -> None:
     grid = [
-        {"threshold": 0.30, "any_significant": False},
-        {"threshold": 0.35, "any_significant": True},
-        {"threshold": 0.40, "any_significant": False},
-        {"threshold": 0.45, "any_significant": False},
+        GridPoint(threshold=0.30, any_significant=False),
+        GridPoint(threshold=0.35, any_significant=True),
+        GridPoint(threshold=0.40, any_significant=False),
+        GridPoint(threshold=0.45, any_significant=False),
     ]
     # 0.30 is clean but 0.35 above it is not: the minimum is 0.40.
     assert validated_minimum(grid, 0.9) == (0.40, True)
-    grid[-1]["any_significant"] = True
+    grid[-1] = GridPoint(threshold=0.45, any_significant=True)
     t, ok = validated_minimum(grid, 0.9)
     assert not ok and t > 0.9
 

@@ -93,7 +93,8 @@ def test_the_evaluation_reports_power_and_writes_a_reference_crowd(
 ) -> None:
     from openlfr.matching.reference_crowd import load_reference_crowd
 
-    r = small_evaluation.results["opencv-zoo"]["power"]
+    r = small_evaluation.results["opencv-zoo"].power
+    assert r is not None
     assert r["with_check"] and r["without_check"]
     assert all("tpir" in p and "ratios" in p for p in r["with_check"])
     page = small_evaluation.report_path.read_text()

@@ -90,18 +90,18 @@ def test_fnir_and_fpir_match_brute_force(eval_settings: Settings, embedded) -> N
         return sum(1 for r in data.crowd.records + data.lfw_nonmated.records if best(r.rel)[1] >= t)
 
     eps = 1e-5  # the index renormalises and multiplies in float32: allow for rounding at the boundary
-    for row in result["full_watchlist"]:
-        t = row["threshold"]
+    for row in result.full_watchlist:
+        t = row.threshold
         for name, count in (("fnir", _misses), ("fpir", _alerts)):
             strict, lax = count(t + eps), count(t - eps)
-            got = row[name]["k"]
+            got = getattr(row, name).k
             assert min(strict, lax) <= got <= max(strict, lax), (name, strict, got, lax)
-        assert row["fnir"]["n"] == len(data.mated.records)
+        assert row.fnir.n == len(data.mated.records)
         nonmated = data.crowd.records + data.lfw_nonmated.records
-        assert row["fpir"]["n"] == len(nonmated)
-        assert row["fpir"]["k"] <= row["fpir_target"] * len(nonmated) + 1e-9
+        assert row.fpir.n == len(nonmated)
+        assert row.fpir.k <= row.fpir_target * len(nonmated) + 1e-9
     r1 = sum(1 for r in data.mated.records if best(r.rel)[0] == r.subject)
-    assert result["rank1"]["k"] == r1
+    assert result.rank1.k == r1
 
 
 def test_group_rates_add_up_to_the_overall_crowd_rate(
@@ -111,10 +111,10 @@ def test_group_rates_add_up_to_the_overall_crowd_rate(
     lfw, crowd = embedded
     data = build_scores(lfw, crowd, eval_settings.evaluation)
     result = analyse_pack(data, np.ones(len(data.crowd.records), bool), eval_settings.evaluation)
-    for entry in result["equitability"]:
-        for groups in entry["groups"].values():
-            assert sum(v["k"] for v in groups.values()) == entry["crowd_fpir"]["k"]
-            assert sum(v["n"] for v in groups.values()) == entry["crowd_fpir"]["n"]
-        assert "0-17" in entry["groups"]["age"]  # children are their own band
-        fa = entry["false_alerts_per_1000"]
-        assert fa["value"] == pytest.approx(1000 * fa["k"] / fa["n"])
+    for entry in result.equitability:
+        for groups in entry.groups.values():
+            assert sum(v.rate.k for v in groups.values()) == entry.crowd_fpir.k
+            assert sum(v.rate.n for v in groups.values()) == entry.crowd_fpir.n
+        assert "0-17" in entry.groups["age"]  # children are their own band
+        fa = entry.false_alerts_per_1000
+        assert fa.value == pytest.approx(1000 * fa.k / fa.n)

@@ -24,11 +24,11 @@ def test_calibration_file_is_written_and_read_back(
     cal = load_calibration("opencv-zoo", eval_settings.data_dir)
     assert cal is not None and cal.pack == "opencv-zoo"
     result = small_evaluation.results["opencv-zoo"]
-    assert cal.validated_min_threshold == pytest.approx(result["validated_min_threshold"])
+    assert cal.validated_min_threshold == pytest.approx(result.validated_min_threshold)
     sizes = {p.watchlist_size for p in cal.points}
-    assert {100, 1000, 10000, result["watchlist_size"]} <= sizes
+    assert {100, 1000, 10000, result.watchlist_size} <= sizes
     methods = {p.watchlist_size: p.method for p in cal.points}
-    assert methods[result["watchlist_size"]] == "measured" and methods[10000] == "extrapolated"
+    assert methods[result.watchlist_size] == "measured" and methods[10000] == "extrapolated"
     for target in (0.01, 0.001):
         small = cal.threshold_for(target, 100)
         big = cal.threshold_for(target, 10000)
@@ -36,7 +36,7 @@ def test_calibration_file_is_written_and_read_back(
         assert small >= cal.validated_min_threshold
     assert cal.threshold_for(0.001, 1000) >= cal.threshold_for(0.01, 1000)
     assert "1 - (1 - p1(t))^N" in cal.scaling
-    assert cal.validated == result["validated"]
+    assert cal.validated == result.validated
     assert cal.extra["validated_at"]["groups"] is not None
 
 

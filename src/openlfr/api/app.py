@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from openlfr import __version__
 from openlfr.api.request_guard import RequestGuard
 from openlfr.config import Settings
+from openlfr.errors import OpenLFRError
 from openlfr.governance.blob_sweep import sweep_blobs
 from openlfr.governance.errors import GovernanceError, NotFound
 from openlfr.store import Store, open_store
@@ -123,6 +124,22 @@ def create_app(
         return response
 
     add_docs(app)
+
+    @app.exception_handler(OpenLFRError)
+    async def cannot(_request: Request, exc: OpenLFRError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not a problem with the request: the traceback goes to the log, and the caller is told
+        # so rather than given the exception's message as if it described their input.
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(
+            {
+                "detail": "internal error: a bug in openlfr, not a problem with the request (see the server log)"
+            },
+            status_code=500,
+        )
 
     @app.get("/healthz", tags=["service"], summary="Liveness: the process answers and the database opens")
     def healthz() -> dict[str, str]:

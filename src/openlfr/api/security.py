@@ -14,6 +14,8 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from openlfr.errors import OpenLFRError
+
 _hasher = PasswordHasher()
 
 # A hash of a random password, verified against when the user does not exist, so a login for an unknown
@@ -23,7 +25,7 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 MIN_PASSWORD_LENGTH = 12
 
 
-class WeakPasswordError(ValueError):
+class WeakPasswordError(OpenLFRError, ValueError):
     """The password does not meet the minimum standard."""
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from openlfr.api import security
+from openlfr.errors import OpenLFRError
 from openlfr.governance import audit
 from openlfr.governance.audit import ActorLike
 from openlfr.safetext import UnsafeText, check_published_text
@@ -24,11 +25,11 @@ from openlfr.store.auth_models import AuthSession, LoginAttempt, Role, User
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
 
-class UserError(ValueError):
+class UserError(OpenLFRError, ValueError):
     """A user cannot be created or changed (the message says why)."""
 
 
-class LoginThrottled(RuntimeError):
+class LoginThrottled(OpenLFRError, RuntimeError):
     """Too many failed logins for this user from this address, or from this address for any user.
 
     ``since``: when this throttling window began (the failure that started it), so that the caller audits

@@ -19,6 +19,7 @@ from rich.progress import (
 
 from openlfr.cli.app import app, choose_pack, clean_errors, console, err_console, settings
 from openlfr.evaluation.datasets import DatasetError
+from openlfr.evaluation.metrics import EvaluationError
 from openlfr.evaluation.runner import run_evaluation
 from openlfr.matching.calibration import local_calibration_path
 from openlfr.vision import ModelPackError
@@ -76,7 +77,7 @@ def evaluate(
                 tasks[what] = bar.add_task(what, total=total)
             bar.update(tasks[what], completed=done, total=total)  # type: ignore[arg-type]
 
-        with clean_errors(DatasetError, ModelPackError, ValueError, OSError):
+        with clean_errors(DatasetError, ModelPackError, EvaluationError, OSError):
             outcome = run_evaluation(
                 s,
                 packs,
@@ -91,15 +92,15 @@ def evaluate(
     elapsed = time.monotonic() - started
     for name, r in outcome.results.items():
         cells = "; ".join(
-            f"FPIR {row['fpir_target']:g} @ N={row['watchlist_size']}: t={row['threshold']:.3f} "
-            f"FNIR={row['fnir']:.3f} ({row['method']})"
-            for row in r["scaling"]
-            if row["watchlist_size"] in (1000, 10000)
+            f"FPIR {row.fpir_target:g} @ N={row.watchlist_size}: t={row.threshold:.3f} "
+            f"FNIR={row.fnir:.3f} ({row.method})"
+            for row in r.scaling
+            if row.watchlist_size in (1000, 10000)
         )
-        state = "" if r["validated"] else " [red](NOT validated: a difference remains at every threshold)[/]"
+        state = "" if r.validated else " [red](NOT validated: a difference remains at every threshold)[/]"
         console.print(
-            f"[bold]{name}[/]: watchlist {r['watchlist_size']}, rank-1 {r['rank1']['rate']:.3f}, "
-            f"validated minimum threshold {r['validated_min_threshold']:.4f}{state}"
+            f"[bold]{name}[/]: watchlist {r.watchlist_size}, rank-1 {r.rank1.value:.3f}, "
+            f"validated minimum threshold {r.validated_min_threshold:.4f}{state}"
         )
         console.print(f"  {cells}", highlight=False)
     console.print(f"crowd faces excluded by hygiene: {len(outcome.exclusions)}")

@@ -203,7 +203,7 @@ def deployment_create(
     as_json: bool = JsonOption,
 ) -> None:
     """Plan a deployment (nothing is scanned until it is opened)."""
-    with store_session() as store, clean_errors(*ERRORS, ValueError):
+    with store_session() as store, clean_errors(*ERRORS):
         d = create_deployment(
             store,
             actor_of(store, as_, roles.PLAN_DEPLOYMENT),

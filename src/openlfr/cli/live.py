@@ -223,7 +223,7 @@ def run(
     if isinstance(gateway, InMemoryGateway):
         for spec in specs:
             gateway.allow_camera(spec.camera_id)
-    with clean_errors(SourceError, GovernanceError, ValueError, ModelPackError):
+    with clean_errors(SourceError, GovernanceError, ModelPackError):
         pipeline = LivePipeline(specs, gateway, s, paced=not fast, on_alert=on_alert)
         pipeline.start()
     server = serve_metrics(lambda: pipeline.metrics, metrics_port) if metrics_port else None

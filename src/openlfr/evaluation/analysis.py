@@ -22,7 +22,9 @@ guards against unequal false alerts (innocent people stopped); a higher threshol
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -37,6 +39,18 @@ from openlfr.evaluation.metrics import (
     threshold_for_fpir,
 )
 from openlfr.evaluation.protocol import ScoreData, group_labels
+from openlfr.evaluation.results import (
+    DetCurve,
+    EquitabilityEntry,
+    FalseAlertsPer1000,
+    FullWatchlistRow,
+    GroupRate,
+    PackResult,
+    PrecisionAtPrevalence,
+    ScalingCheck,
+    ScalingRow,
+    ScoreHistograms,
+)
 
 GRID_LEVELS = (0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.01, 0.005, 0.003, 0.002, 0.001, 0.0005, 0.0002, 0.0001)
 """Overall crowd FPIR levels (full watchlist) whose thresholds form the equitability grid."""
@@ -52,8 +66,8 @@ def _hits(data: ScoreData, t: float, columns: np.ndarray | None = None) -> tuple
     return int(np.sum(r1 & (ms >= t))), int(ms.size)
 
 
-def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSettings) -> dict[str, Any]:
-    """All figures for one pack, as a JSON-friendly dict."""
+def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSettings) -> PackResult:
+    """All figures for one pack (``.as_dict()`` for JSON)."""
     alpha = cfg.alpha
     rng = np.random.default_rng(cfg.seed)
     n_full = data.watchlist_size
@@ -62,39 +76,20 @@ def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSetting
     ms, r1 = data.mate_scores()
     n_mated_total = ms.size + len(data.mated.undetected)
 
-    out: dict[str, Any] = {
-        "pack": data.pack,
-        "watchlist_size": n_full,
-        "failed_to_enrol": len(data.failed_to_enrol),
-        "failed_to_enrol_people": data.failed_to_enrol,
-        "low_quality_enrolments": data.low_quality_enrolments,
-        "mated_searches": int(ms.size),
-        "mated_failed_to_detect": len(data.mated.undetected),
-        "lfw_nonmated_searches": len(data.lfw_nonmated.records),
-        "lfw_nonmated_failed_to_detect": len(data.lfw_nonmated.undetected),
-        "crowd_searches": int(crowd_keep.sum()),
-        "crowd_excluded": int((~crowd_keep).sum()),
-        "crowd_failed_to_detect": len(data.crowd.undetected),
-        "nonmated_searches": int(nm_best.size),
-        "rank1": Rate.of(int(r1.sum()), int(ms.size), alpha).as_dict(),
-        "rank1_incl_ftd": Rate.of(int(r1.sum()), n_mated_total, alpha).as_dict(),
-    }
-
     # Full watchlist: thresholds per FPIR target.
-    full: list[dict[str, Any]] = []
+    full: list[FullWatchlistRow] = []
     for target in cfg.fpir_targets:
         t = threshold_for_fpir(nm_best, target)
         hits, n = _hits(data, t)
         full.append(
-            {
-                "fpir_target": target,
-                "threshold": t,
-                "fpir": Rate.of(int(np.sum(nm_best >= t)), nm_best.size, alpha).as_dict(),
-                "fnir": Rate.of(n - hits, n, alpha).as_dict(),
-                "fnir_incl_ftd": Rate.of(n_mated_total - hits, n_mated_total, alpha).as_dict(),
-            }
+            FullWatchlistRow(
+                fpir_target=target,
+                threshold=t,
+                fpir=Rate.of(int(np.sum(nm_best >= t)), nm_best.size, alpha),
+                fnir=Rate.of(n - hits, n, alpha),
+                fnir_incl_ftd=Rate.of(n_mated_total - hits, n_mated_total, alpha),
+            )
         )
-    out["full_watchlist"] = full
 
     # Pooled single-comparison tail (for extrapolation).
     crowd_scores = data.crowd.scores[crowd_keep]
@@ -103,10 +98,9 @@ def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSetting
 
     # Watchlist sizes: measured by subsampling, extrapolated above the data.
     sizes = sorted({*cfg.watchlist_sizes, n_full})
-    scaling = []
+    scaling: list[ScalingRow] = []
     for n in sizes:
         for target in cfg.fpir_targets:
-            row: dict[str, Any] = {"watchlist_size": n, "fpir_target": target}
             if n <= n_full:
                 thresholds, fnirs = [], []
                 repeats = 1 if n == n_full else cfg.subsample_repeats
@@ -117,19 +111,24 @@ def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSetting
                     hits, m = _hits(data, t, cols)
                     thresholds.append(t)
                     fnirs.append(1 - hits / m if m else float("nan"))
-                row.update(
+                t_pred, support = tail.threshold_for(target, n)
+                row = ScalingRow(
+                    watchlist_size=n,
+                    fpir_target=target,
                     method="measured",
                     threshold=float(np.mean(thresholds)),
                     threshold_sd=float(np.std(thresholds)),
                     fnir=float(np.nanmean(fnirs)),
                     repeats=repeats,
+                    extrapolated_threshold=t_pred,
+                    support=support,
                 )
-                t_pred, support = tail.threshold_for(target, n)
-                row.update(extrapolated_threshold=t_pred, support=support)
             else:
                 t, support = tail.threshold_for(target, n)
                 hits, m = _hits(data, t)
-                row.update(
+                row = ScalingRow(
+                    watchlist_size=n,
+                    fpir_target=target,
                     method="extrapolated",
                     threshold=t,
                     fnir=1 - hits / m if m else float("nan"),
@@ -139,15 +138,15 @@ def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSetting
     # A larger watchlist needs a threshold at least as strict: enforce it against sampling noise.
     for target in cfg.fpir_targets:
         running = float("-inf")
-        for row in (r for r in scaling if r["fpir_target"] == target):
-            running = max(running, float(row["threshold"]))
-            row["threshold"] = running
-    out["scaling"] = scaling
+        for i, row in enumerate(scaling):
+            if row.fpir_target == target:
+                running = max(running, float(row.threshold))
+                scaling[i] = dataclasses.replace(row, threshold=running)
 
     # Check of the extrapolation: measured FPIR at subsampled sizes vs 1-(1-p1)^N, at fixed thresholds.
-    check = []
+    check: list[ScalingCheck] = []
     for entry in full:
-        t = entry["threshold"]
+        t = entry.threshold
         for n in sorted({100, 300, 1000, n_full} | {s for s in cfg.watchlist_sizes if s <= n_full}):
             if n > n_full:
                 continue
@@ -156,22 +155,15 @@ def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSetting
                 cols = np.sort(rng.choice(n_full, size=n, replace=False)) if n < n_full else None
                 vals.append(fpir(data.nonmated_best(crowd_keep=crowd_keep, columns=cols), t))
             check.append(
-                {
-                    "threshold": t,
-                    "watchlist_size": n,
-                    "measured_fpir": float(np.mean(vals)),
-                    "predicted_fpir": tail.predicted_fpir(t, n),
-                }
+                ScalingCheck(
+                    threshold=t,
+                    watchlist_size=n,
+                    measured_fpir=float(np.mean(vals)),
+                    predicted_fpir=tail.predicted_fpir(t, n),
+                )
             )
-    out["scaling_check"] = check
 
     thr, fp, fn = det_curve(ms, r1, nm_best)
-    out["det"] = {"threshold": thr.tolist(), "fpir": fp.tolist(), "fnir": fn.tolist()}
-    out["histograms"] = {
-        "mated": ms.tolist(),
-        "crowd_best": crowd_best.tolist(),
-        "lfw_nonmated_best": data.lfw_nonmated.best.tolist(),
-    }
 
     # Equitability grid.
     crowd_records = [r for r, k in zip(data.crowd.records, crowd_keep, strict=True) if k]
@@ -180,12 +172,12 @@ def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSetting
     mated_hit_base = r1
     crowd_col = data.crowd.best_column[crowd_keep]
 
-    def entry_at(level: float | None, t: float) -> dict[str, Any]:
+    def entry_at(level: float | None, t: float) -> EquitabilityEntry:
         """Group FPIRs, tests, FNIR by sex, precision and false alerts at one threshold."""
         crowd_alert = crowd_best >= t
         overall = Rate.of(int(crowd_alert.sum()), crowd_alert.size, alpha)
         groups: dict[str, dict[str, tuple[int, int]]] = {}
-        per_group: dict[str, dict[str, Any]] = {}
+        per_group: dict[str, dict[str, GroupRate]] = {}
         for a in ATTRIBUTES:
             groups[a] = {}
             per_group[a] = {}
@@ -194,10 +186,8 @@ def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSetting
                 k, n = int(crowd_alert[mask].sum()), int(mask.sum())
                 groups[a][g] = (k, n)
                 r = Rate.of(k, n, alpha)
-                d = r.as_dict()
                 # Can this group's data rule out a false-alert rate twice the overall one?
-                d["conclusive"] = bool(overall.value > 0 and r.hi <= 2 * overall.value)
-                per_group[a][g] = d
+                per_group[a][g] = GroupRate(r, bool(overall.value > 0 and r.hi <= 2 * overall.value))
         tests = pairwise_fisher(groups, alpha)
         hit = mated_hit_base & (ms >= t)
         fnir_groups = {
@@ -229,34 +219,34 @@ def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSetting
         top_subjects = [
             (data.subjects[int(j)], int(counts[j])) for j in np.argsort(-counts)[:5] if counts[j] > 0
         ]
-        return {
-            "top_alert_subjects": top_subjects,
-            "crowd_fpir_level": level,
-            "threshold": t,
-            "crowd_fpir": overall.as_dict(),
-            "groups": per_group,
-            "tests": [vars(x) for x in tests],
-            "any_significant": any(x.significant for x in tests),
-            "fnir_by_sex": {g: Rate.of(k, n, alpha).as_dict() for g, (k, n) in fnir_groups.items()},
-            "fnir_tests": [vars(x) for x in fnir_tests],
-            "fnir": Rate.of(int(ms.size - hit.sum()), int(ms.size), alpha).as_dict(),
-            "precision_on_mix": Rate.of(true_alerts, true_alerts + wrong_mated + nm_alerts, alpha).as_dict(),
-            "precision_at_prevalence": {
-                "prevalence": prev,
-                "value": ppv(tpir.value, nm_rate.value),
-                "ci_low": ppv(tpir.lo, nm_rate.hi),
-                "ci_high": ppv(tpir.hi, nm_rate.lo),
-            },
-            "false_alerts_per_1000": {
-                "value": 1000 * nm_rate.value,
-                "ci_low": 1000 * nm_rate.lo,
-                "ci_high": 1000 * nm_rate.hi,
-                "k": nm_alerts,
-                "n": nm_rate.n,
-            },
-        }
+        return EquitabilityEntry(
+            top_alert_subjects=top_subjects,
+            crowd_fpir_level=level,
+            threshold=t,
+            crowd_fpir=overall,
+            groups=per_group,
+            tests=tests,
+            any_significant=any(x.significant for x in tests),
+            fnir_by_sex={g: Rate.of(k, n, alpha) for g, (k, n) in fnir_groups.items()},
+            fnir_tests=fnir_tests,
+            fnir=Rate.of(int(ms.size - hit.sum()), int(ms.size), alpha),
+            precision_on_mix=Rate.of(true_alerts, true_alerts + wrong_mated + nm_alerts, alpha),
+            precision_at_prevalence=PrecisionAtPrevalence(
+                prevalence=prev,
+                value=ppv(tpir.value, nm_rate.value),
+                ci_low=ppv(tpir.lo, nm_rate.hi),
+                ci_high=ppv(tpir.hi, nm_rate.lo),
+            ),
+            false_alerts_per_1000=FalseAlertsPer1000(
+                value=1000 * nm_rate.value,
+                ci_low=1000 * nm_rate.lo,
+                ci_high=1000 * nm_rate.hi,
+                k=nm_alerts,
+                n=nm_rate.n,
+            ),
+        )
 
-    grid = []
+    grid: list[EquitabilityEntry] = []
     seen: set[float] = set()
     for level in GRID_LEVELS:
         if level * crowd_best.size < MIN_GRID_ALERTS:
@@ -266,27 +256,62 @@ def analyse_pack(data: ScoreData, crowd_keep: np.ndarray, cfg: EvaluationSetting
             continue
         seen.add(t)
         grid.append(entry_at(level, t))
-    out["equitability"] = grid
-    out["validated_min_threshold"], out["validated"] = validated_minimum(grid, float(crowd_best.max()))
-    if not out["validated"]:
+    minimum, validated = validated_minimum(grid, float(crowd_best.max()))
+    if not validated:
         # Show what the unvalidated minimum means for each group (no crowd false alert by construction).
-        extra = entry_at(None, out["validated_min_threshold"])
-        extra["beyond_grid"] = True
-        grid.append(extra)
-    return out
+        grid.append(dataclasses.replace(entry_at(None, minimum), beyond_grid=True))
+    return PackResult(
+        pack=data.pack,
+        watchlist_size=n_full,
+        failed_to_enrol=len(data.failed_to_enrol),
+        failed_to_enrol_people=data.failed_to_enrol,
+        low_quality_enrolments=data.low_quality_enrolments,
+        mated_searches=int(ms.size),
+        mated_failed_to_detect=len(data.mated.undetected),
+        lfw_nonmated_searches=len(data.lfw_nonmated.records),
+        lfw_nonmated_failed_to_detect=len(data.lfw_nonmated.undetected),
+        crowd_searches=int(crowd_keep.sum()),
+        crowd_excluded=int((~crowd_keep).sum()),
+        crowd_failed_to_detect=len(data.crowd.undetected),
+        nonmated_searches=int(nm_best.size),
+        rank1=Rate.of(int(r1.sum()), int(ms.size), alpha),
+        rank1_incl_ftd=Rate.of(int(r1.sum()), n_mated_total, alpha),
+        full_watchlist=full,
+        scaling=scaling,
+        scaling_check=check,
+        det=DetCurve(threshold=thr.tolist(), fpir=fp.tolist(), fnir=fn.tolist()),
+        histograms=ScoreHistograms(
+            mated=ms.tolist(),
+            crowd_best=crowd_best.tolist(),
+            lfw_nonmated_best=data.lfw_nonmated.best.tolist(),
+        ),
+        equitability=grid,
+        validated_min_threshold=minimum,
+        validated=validated,
+    )
 
 
-def validated_minimum(grid: list[dict[str, Any]], max_crowd_score: float) -> tuple[float, bool]:
+class GridPoint(Protocol):
+    """What :func:`validated_minimum` reads of a grid entry."""
+
+    @property
+    def threshold(self) -> float: ...
+
+    @property
+    def any_significant(self) -> bool: ...
+
+
+def validated_minimum(grid: Sequence[GridPoint], max_crowd_score: float) -> tuple[float, bool]:
     """(threshold, validated): the lowest grid threshold at and above which no FPIR difference between
     groups is significant. When even the strictest grid threshold shows a difference, nothing is validated
     and the minimum is set just above every crowd score seen (no false alert at all in this crowd; a
     deployment below it needs an audited override)."""
-    ordered = sorted(grid, key=lambda g: g["threshold"], reverse=True)
+    ordered = sorted(grid, key=lambda g: g.threshold, reverse=True)
     best: float | None = None
     for g in ordered:
-        if g["any_significant"]:
+        if g.any_significant:
             break
-        best = g["threshold"]
+        best = g.threshold
     if best is None:
         return just_above(max_crowd_score), False
     return float(best), True

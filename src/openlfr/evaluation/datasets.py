@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from openlfr.errors import OpenLFRError
 
-class DatasetError(ValueError):
+
+class DatasetError(OpenLFRError, ValueError):
     """The evaluation data is missing or its manifest is malformed."""
 
 

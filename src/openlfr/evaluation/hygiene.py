@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from openlfr.evaluation.metrics import just_above, top_k_desc
+from openlfr.evaluation.metrics import EvaluationError, just_above, top_k_desc
 from openlfr.evaluation.protocol import ScoreData
 
 
@@ -49,7 +49,7 @@ def strict_threshold(data: ScoreData, fmr: float) -> tuple[float, int]:
     allv = np.concatenate(parts)
     allv = allv[np.isfinite(allv)]
     if allv.size == 0:
-        raise ValueError("no known-different comparisons to set a strict threshold from")
+        raise EvaluationError("no known-different comparisons to set a strict threshold from")
     allowed = int(np.floor(fmr * allv.size))
     top = top_k_desc(allv, allowed + 1)
     return just_above(top[allowed]), int(allv.size)

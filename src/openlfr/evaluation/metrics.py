@@ -21,7 +21,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from openlfr.errors import OpenLFRError
+
 FloatArray = npt.NDArray[np.floating]
+
+
+class EvaluationError(OpenLFRError, ValueError):
+    """The data cannot support the measurement asked for (too few searches or comparisons)."""
 
 
 def clopper_pearson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
@@ -81,7 +87,7 @@ def threshold_for_fpir(nonmated_best: FloatArray, target: float) -> float:
     """The lowest threshold whose FPIR on these non-mated searches is at most ``target``."""
     s = np.sort(np.asarray(nonmated_best, dtype=np.float64))[::-1]
     if s.size == 0:
-        raise ValueError("no non-mated searches to set a threshold from")
+        raise EvaluationError("no non-mated searches to set a threshold from")
     allowed = math.floor(target * s.size + 1e-9)
     if allowed >= s.size:
         return float(s[-1])
@@ -126,7 +132,7 @@ class SingleComparisonTail:
         p1 = 1.0 - (1.0 - target_fpir) ** (1.0 / watchlist_size)
         allowed = math.floor(p1 * self.total + 1e-9)
         if allowed >= self.top.size:
-            raise ValueError("kept tail too short for this target; keep more comparisons")
+            raise EvaluationError("kept tail too short for this target; keep more comparisons")
         return just_above(self.top[allowed]), allowed
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Mapping
 from typing import Any
 
 import matplotlib
+
+from openlfr.evaluation.results import PackResult
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -86,13 +89,13 @@ def _pct(x: float) -> str:
     return f"{100 * x:.3f}%"
 
 
-def section(results: dict[str, dict[str, Any]], pngs: dict[str, bytes]) -> str:
+def section(results: Mapping[str, PackResult], pngs: dict[str, bytes]) -> str:
     """The report's HTML section: per pack, the grid with TPIR beside the group FPIRs, the ratios, and the
     templates behind each difference."""
     e = html.escape
     parts = ["<h2>Validation with power: TPIR beside group FPIRs, and the templates behind differences</h2>"]
     for pack, r in results.items():
-        p = r.get("power")
+        p = r.power
         if not p:
             continue
         parts.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from openlfr.evaluation.hygiene import Exclusion, crowd_hygiene
 from openlfr.evaluation.power import analyse_power
 from openlfr.evaluation.protocol import ScoreData, build_scores
 from openlfr.evaluation.provenance import describe_all, fingerprint
+from openlfr.evaluation.results import PackResult
 from openlfr.matching.calibration import Calibration, ThresholdPoint, save_calibration
 from openlfr.matching.reference_crowd import ReferenceCrowd, save_reference_crowd
 from openlfr.vision import load_engine
@@ -38,7 +40,7 @@ SCALING_STATEMENT = (
 
 @dataclass
 class EvaluationOutcome:
-    results: dict[str, dict[str, Any]]
+    results: dict[str, PackResult]
     exclusions: list[Exclusion]
     strict: dict[str, float]
     report_path: Path
@@ -62,40 +64,34 @@ def select_records(
     return lfw, crowd
 
 
-def calibration_from(result: dict[str, Any], meta: dict[str, Any], n_exclusions: int) -> Calibration:
+def calibration_from(result: PackResult, meta: dict[str, Any], n_exclusions: int) -> Calibration:
     points = tuple(
         ThresholdPoint(
-            fpir=row["fpir_target"],
-            watchlist_size=row["watchlist_size"],
-            threshold=row["threshold"],
-            fnir=row["fnir"],
-            method=row["method"],
+            fpir=row.fpir_target,
+            watchlist_size=row.watchlist_size,
+            threshold=row.threshold,
+            fnir=row.fnir,
+            method=row.method,
         )
-        for row in result["scaling"]
+        for row in result.scaling
     )
-    validated = next(
-        (
-            g
-            for g in result["equitability"]
-            if abs(g["threshold"] - result["validated_min_threshold"]) < 1e-12
-        ),
-        None,
-    )
+    validated = result.at_validated_minimum
+    at = validated.as_dict() if validated else None
     extra: dict[str, Any] = {
-        "validated": result["validated"],
+        "validated": result.validated,
         "validated_at": {
-            "crowd_fpir": validated["crowd_fpir"] if validated else None,
-            "groups": validated["groups"] if validated else None,
-            "precision_on_mix": validated["precision_on_mix"] if validated else None,
-            "false_alerts_per_1000": validated["false_alerts_per_1000"] if validated else None,
+            "crowd_fpir": at["crowd_fpir"] if at else None,
+            "groups": at["groups"] if at else None,
+            "precision_on_mix": at["precision_on_mix"] if at else None,
+            "false_alerts_per_1000": at["false_alerts_per_1000"] if at else None,
         },
-        "measured_watchlist_size": result["watchlist_size"],
-        "rank1": result["rank1"],
-        "failed_to_enrol": result["failed_to_enrol"],
+        "measured_watchlist_size": result.watchlist_size,
+        "rank1": result.rank1.as_dict(),
+        "failed_to_enrol": result.failed_to_enrol,
         "failures_to_detect": {
-            "mated": result["mated_failed_to_detect"],
-            "crowd": result["crowd_failed_to_detect"],
-            "lfw_nonmated": result["lfw_nonmated_failed_to_detect"],
+            "mated": result.mated_failed_to_detect,
+            "crowd": result.crowd_failed_to_detect,
+            "lfw_nonmated": result.lfw_nonmated_failed_to_detect,
         },
         "crowd_excluded_by_hygiene": n_exclusions,
         "multiple_comparisons": "Fisher's exact between every pair of groups (race, sex, age band) at each "
@@ -105,7 +101,7 @@ def calibration_from(result: dict[str, Any], meta: dict[str, Any], n_exclusions:
         "command": meta["command"],
         "data": meta.get("data", []),
     }
-    power = result.get("power")
+    power = result.power
     if power:
         at = power_report.at_threshold(power["with_check"], power["validated_min_with"])
         extra["power"] = {
@@ -127,8 +123,8 @@ def calibration_from(result: dict[str, Any], meta: dict[str, Any], n_exclusions:
             else None,
         }
     return Calibration(
-        pack=result["pack"],
-        validated_min_threshold=result["validated_min_threshold"],
+        pack=result.pack,
+        validated_min_threshold=result.validated_min_threshold,
         points=points,
         created_at=meta["created_at"],
         dataset=meta["dataset"],
@@ -169,13 +165,15 @@ def run_evaluation(
     hygiene = crowd_hygiene(scores, cfg.hygiene_fmr, cfg.hygiene_max_per_subject)
     exclusions, strict = hygiene.exclusions, hygiene.strict
     excluded = {x.crowd_rel for x in exclusions}
-    results: dict[str, dict[str, Any]] = {}
+    results: dict[str, PackResult] = {}
     for i, (pack, data) in enumerate(scores.items()):
         if progress is not None:
             progress("analysing", i, len(scores))
         keep = np.array([r.rel not in excluded for r in data.crowd.records], dtype=bool)
-        results[pack] = analyse_pack(data, keep, cfg)
-        results[pack]["power"] = analyse_power(data, keep, cfg, settings.governance).as_dict()
+        results[pack] = dataclasses.replace(
+            analyse_pack(data, keep, cfg),
+            power=analyse_power(data, keep, cfg, settings.governance).as_dict(),
+        )
     if progress is not None:
         progress("analysing", len(scores), len(scores))
 
@@ -198,7 +196,7 @@ def run_evaluation(
         images[f"scaling:{pack}"] = report.scaling_plot(pack, r)
         images.update(report.group_images(pack, r))
         images[f"top_grid:{pack}"] = report.pairs_grid(_top_pairs(scores[pack], excluded, 24))
-        images.update(power_report.images(pack, r["power"]))
+        images.update(power_report.images(pack, r.power or {}))
     enrol_path = {rec.subject: rec.path for d in scores.values() for rec in d.enrolment}
     crowd_path = {r.rel: r.path for r in crowd_records}
     if exclusions:
@@ -225,10 +223,7 @@ def run_evaluation(
                 "meta": meta,
                 "strict_thresholds": {p: (t if np.isfinite(t) else None) for p, t in strict.items()},
                 "exclusions": [vars(x) for x in exclusions],
-                "results": {
-                    p: {k: v for k, v in r.items() if k not in ("det", "histograms")}
-                    for p, r in results.items()
-                },
+                "results": {p: r.as_dict(curves=False) for p, r in results.items()},
             },
             indent=1,
             default=float,
@@ -247,8 +242,8 @@ def run_evaluation(
                 ReferenceCrowd(
                     pack=pack,
                     templates=crowd.embeddings[kept],
-                    reference_threshold=float(r["power"]["policy"]["reference_threshold"]),
-                    fmr=float(r["power"]["policy"]["fmr"]),
+                    reference_threshold=float((r.power or {})["policy"]["reference_threshold"]),
+                    fmr=float((r.power or {})["policy"]["fmr"]),
                     source=describe_all(prints[1:]),
                 ),
                 settings.data_dir,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from openlfr.governance.audit import SYSTEM, ActorLike, as_actor, record
@@ -46,6 +46,26 @@ def alert_state(a: Alert) -> str:
     if a.review == "engage":
         return "passed_to_engagement"
     return "raised"
+
+
+def _state_filter(state: str) -> ColumnElement[bool]:
+    """The SQL condition equivalent to ``alert_state(a) == state`` (or, for ``disposed``, any disposal), so
+    that ``limit`` applies to the alerts in that state rather than to all alerts before filtering."""
+    if state == "disposed":
+        return Alert.disposal.is_not(None)
+    if state.startswith("disposed:"):
+        return Alert.disposal == state.removeprefix("disposed:")
+    no_disposal = Alert.disposal.is_(None)
+    if state in ENGAGEMENTS:
+        return and_(no_disposal, Alert.engagement == state)
+    undecided = and_(no_disposal, Alert.engagement.is_(None))
+    if state == "false_alert":
+        return and_(undecided, Alert.review == "false_alert")
+    if state == "passed_to_engagement":
+        return and_(undecided, Alert.review == "engage")
+    if state == "raised":
+        return and_(undecided, or_(Alert.review.is_(None), Alert.review.not_in(REVIEWS)))
+    return false()  # not a state any alert can be in: nothing matches, as before
 
 
 def truth(a: Alert) -> bool | None:
@@ -150,7 +170,8 @@ def list_alerts(
     limit: int | None = None,
 ) -> list[AlertInfo]:
     """Alerts oldest first; ``after_seq`` returns only those raised after the alert with that ``seq``
-    (poll with the last ``seq`` seen to get new alerts), ``since`` only those raised at or after a time."""
+    (poll with the last ``seq`` seen to get new alerts), ``since`` only those raised at or after a time,
+    ``state`` only those in that state (``disposed`` matches every disposal); ``limit`` caps the result."""
     with store.session() as s:
         q = select(Alert).order_by(Alert.seq)
         if deployment_id:
@@ -159,12 +180,11 @@ def list_alerts(
             q = q.where(Alert.seq > after_seq)
         if since is not None:
             q = q.where(Alert.raised_at >= since)
+        if state:
+            q = q.where(_state_filter(state))
         if limit:
             q = q.limit(limit)
-        out = [alert_info(a) for a in s.scalars(q)]
-    if state:
-        out = [a for a in out if a.state == state or a.state.startswith(state + ":")]
-    return out
+        return [alert_info(a) for a in s.scalars(q)]
 
 
 def _load(s: Session, alert_id: str) -> Alert:

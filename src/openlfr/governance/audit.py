@@ -51,6 +51,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from openlfr.config import Settings
+from openlfr.governance.errors import GovernanceError
 from openlfr.store import Store, utcnow
 from openlfr.store.models import AuditEntry
 
@@ -87,7 +88,7 @@ def as_actor(actor: ActorLike) -> Actor:
         return actor
     name = str(actor).strip()
     if not name:
-        raise ValueError("an action needs an actor (who did it)")
+        raise GovernanceError("an action needs an actor (who did it)")
     if name == "system":
         return SYSTEM
     # "alice (operator)" is a name with its role, the way Actor prints it.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from openlfr.errors import OpenLFRError
 
-class GovernanceError(ValueError):
+
+class GovernanceError(OpenLFRError, ValueError):
     """A request the rules do not allow, or bad input; the message says why."""
 
 

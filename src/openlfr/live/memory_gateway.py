@@ -18,6 +18,7 @@ from uuid import uuid4
 import cv2
 import numpy as np
 
+from openlfr.errors import OpenLFRError
 from openlfr.governance.deployments import check_can_scan
 from openlfr.governance.live_contract import Counts, NewAlert
 from openlfr.matching.watchlist_index import WatchlistIndex
@@ -66,7 +67,7 @@ class MemoryAlert:
         return self.alert.score
 
 
-class WatchlistFolderError(ValueError):
+class WatchlistFolderError(OpenLFRError, ValueError):
     """A watchlist folder that cannot be enrolled; the message names the file and the problem."""
 
 

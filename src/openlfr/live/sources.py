@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from openlfr.errors import OpenLFRError
 from openlfr.vision import ImageError, load_image
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 _NAMED = re.compile(r"^([A-Za-z0-9_.\-]+)=(.+)$")
 
 
-class SourceError(ValueError):
+class SourceError(OpenLFRError, ValueError):
     """A source that cannot be used; the message names it and says why."""
 
 

@@ -13,8 +13,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from openlfr.errors import OpenLFRError
 
-class CalibrationError(ValueError):
+
+class CalibrationError(OpenLFRError, ValueError):
     """A calibration file is missing a field or is not for the pack asked for."""
 
 

@@ -26,6 +26,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from openlfr.errors import OpenLFRError
 from openlfr.store.base import new_id
 from openlfr.store.crypto import decrypt, encrypt
 
@@ -40,7 +41,7 @@ DIR_MODE = 0o700
 _STALE_S = 24 * 3600.0
 
 
-class BlobNotFound(LookupError):
+class BlobNotFound(OpenLFRError, LookupError):
     """The blob file is gone (purged, or its deployment closed)."""
 
 

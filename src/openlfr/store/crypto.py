@@ -17,12 +17,14 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from openlfr.errors import OpenLFRError
+
 KEY_BYTES = 32
 NONCE_BYTES = 12
 FORMAT_VERSION = b"\x01"
 
 
-class CryptoError(RuntimeError):
+class CryptoError(OpenLFRError, RuntimeError):
     """Data cannot be decrypted: wrong or destroyed key, or the ciphertext was altered."""
 
 

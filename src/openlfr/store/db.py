@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from openlfr.config import Settings
+from openlfr.errors import OpenLFRError
 from openlfr.store.blobs import BlobStore, SweepResult, private_dir
 from openlfr.store.crypto import CryptoError, KeyDestroyed, MasterKey, new_data_key
 from openlfr.store.models import KEY_PURPOSES, Alert, DeploymentKey, WatchlistTemplate
@@ -36,7 +37,7 @@ _PG_MIGRATION_LOCK = 0x6F70656E6C6672
 _PG_KEY_ROTATION_LOCK = 0x6B6579726F74
 
 
-class StoreError(RuntimeError):
+class StoreError(OpenLFRError, RuntimeError):
     """The database cannot be opened or migrated (the message says which and why)."""
 
 

@@ -4,17 +4,12 @@ coordinates of the image it was given; the engine handles working resolution and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from openlfr.vision.face import Face
-
-
-class Detector(Protocol):
-    def detect(self, image: npt.NDArray[np.uint8]) -> list[Face]: ...
 
 
 def _faces_from_arrays(boxes: np.ndarray, kps: np.ndarray, scores: np.ndarray) -> list[Face]:

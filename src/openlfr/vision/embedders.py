@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
 import cv2
 import numpy as np
@@ -16,12 +15,6 @@ import numpy.typing as npt
 
 from openlfr.vision.alignment import align_face
 from openlfr.vision.face import Face, FloatArray, l2_normalise
-
-
-class Embedder(Protocol):
-    size: int
-
-    def embed(self, image: npt.NDArray[np.uint8], faces: Sequence[Face]) -> FloatArray: ...
 
 
 def _with_mirrors(chips: list[npt.NDArray[np.uint8]], flip: bool) -> list[npt.NDArray[np.uint8]]:

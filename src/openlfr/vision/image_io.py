@@ -10,13 +10,15 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from openlfr.errors import OpenLFRError
+
 BGRImage = npt.NDArray[np.uint8]
 
 DEFAULT_MAX_PIXELS = 60_000_000
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
 
-class ImageError(ValueError):
+class ImageError(OpenLFRError, ValueError):
     """An input that is not a usable image; the message says which input and why."""
 
 
@@ -103,22 +105,3 @@ def load_image(
         raise ImageError(f"{label}: image cannot be decoded ({message})") from exc
     arr = np.asarray(rgb, dtype=np.uint8)
     return np.ascontiguousarray(arr[:, :, ::-1])
-
-
-def encode_png(image: BGRImage) -> bytes:
-    """PNG bytes of a BGR image (for crops shown to officers and stored encrypted)."""
-    import cv2
-
-    ok, buf = cv2.imencode(".png", image)
-    if not ok:
-        raise ImageError("could not encode image as PNG")
-    return bytes(buf)
-
-
-def encode_jpeg(image: BGRImage, quality: int = 90) -> bytes:
-    import cv2
-
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ImageError("could not encode image as JPEG")
-    return bytes(buf)

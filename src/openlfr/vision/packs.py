@@ -11,8 +11,10 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
+from openlfr.errors import OpenLFRError
 
-class ModelPackError(RuntimeError):
+
+class ModelPackError(OpenLFRError, RuntimeError):
     """A pack's file is missing, altered, or the pack is unknown."""
 
 
