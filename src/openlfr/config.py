@@ -395,7 +395,7 @@ class ServerSettings(_Section):
     )
 
 
-class BusSettings(BaseModel):
+class BusSettings(_Section):
     """The stream bus between camera workers and the central service (Redis Streams). Off by default:
     without ``url`` everything runs in one process (the embedded mode)."""
 

@@ -14,13 +14,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from openlfr.api.users import create_user
 from openlfr.cli import app
 from openlfr.cli import governance as cli_governance
 from openlfr.cli.app import INTERNAL_ERROR_EXIT
 from openlfr.config import get_settings
+from openlfr.store import open_store
+from openlfr.store.auth_models import Role
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 runner = CliRunner()
+PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -28,9 +32,22 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("OPENLFR_DATA_DIR", str(tmp_path / "openlfr"))
     monkeypatch.delenv("OPENLFR_STORE__DATABASE_URL", raising=False)
     monkeypatch.setenv("OPENLFR_CONFIG", str(tmp_path / "no.toml"))
+    monkeypatch.delenv("OPENLFR_TOKEN", raising=False)
     get_settings.cache_clear()
     yield tmp_path / "openlfr"
     get_settings.cache_clear()
+
+
+def log_in_as_planner(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line acts as an authenticated user (issue 14): an authorising officer, logged in."""
+    store = open_store(get_settings())
+    try:
+        create_user(store, "planner", PASSWORD, Role.AUTHORISING_OFFICER, actor="test setup")
+    finally:
+        store.close()
+    monkeypatch.setenv("OPENLFR_TEST_PW", PASSWORD)
+    done = runner.invoke(app, ["login", "planner", "--password-env", "OPENLFR_TEST_PW"])
+    assert done.exit_code == 0, done.output
 
 
 def openlfr(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -55,7 +72,8 @@ def test_a_misspelt_setting_stops_the_command_with_one_line(tmp_path: Path) -> N
     done = openlfr("deployment", "list", env={**env, "OPENLFR_RETENTION__ALERT_RETENTION_HOUR": "24"})
     assert done.returncode == 2 and "OPENLFR_RETENTION__ALERT_RETENTION_HOURS" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
-    assert openlfr("deployment", "list", env=env).returncode == 0
+    done = openlfr("deployment", "list", env=env)  # the settings load: it goes on to ask for a login
+    assert done.returncode == 2 and "not logged in" in done.stderr, done.stderr
 
 
 def test_a_bad_setting_value_is_one_line_not_a_traceback(
@@ -103,6 +121,7 @@ def test_a_bug_is_an_internal_error_with_its_traceback_in_the_log(
     def buggy(*_args: object, **_kw: object) -> None:
         raise ValueError("threshold must be a float")  # reads like bad input, but it is a bug
 
+    log_in_as_planner(monkeypatch)
     monkeypatch.setattr(cli_governance, "create_deployment", buggy)
     result = runner.invoke(app, _create_args())
     # Before, `deployment create` caught every ValueError: exit 2, "error: threshold must be a float".
@@ -115,10 +134,13 @@ def test_a_bug_is_an_internal_error_with_its_traceback_in_the_log(
     assert "Traceback" in text and "threshold must be a float" in text and "in buggy" in text
 
 
-def test_openlfr_errors_from_any_command_are_one_line(data_dir: Path) -> None:
+def test_openlfr_errors_from_any_command_are_one_line(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_in_as_planner(monkeypatch)
     result = runner.invoke(app, [*_create_args(), "--as", " "])
     assert result.exit_code == 2, result.output
-    assert "error: an action needs an actor" in result.output
+    assert "error: --as ' ' is refused" in result.output
     result = runner.invoke(app, ["deployment", "show", "no-such-id"])
     assert result.exit_code == 2 and "no deployment with id 'no-such-id'" in result.output, result.output
     assert not (data_dir / "logs").exists()
