@@ -517,18 +517,16 @@ def search_gallery(
     with loaded.lock:
         hits = loaded.index.search(np.atleast_2d(embeddings), fetch)
     wanted = {h.template_id for row in hits for h in row}
-    with store.session() as s:
-        live = (
-            dict(
-                s.execute(
-                    select(GalleryTemplate.id, GalleryTemplate.record_id).where(
-                        GalleryTemplate.gallery_id == gallery.id, GalleryTemplate.id.in_(wanted)
-                    )
-                ).tuples()
+    live: dict[int, str] = {}
+    if wanted:
+        with store.session() as s:
+            found = s.execute(
+                select(GalleryTemplate.id, GalleryTemplate.record_id).where(
+                    GalleryTemplate.gallery_id == gallery.id, GalleryTemplate.id.in_(wanted)
+                )
             )
-            if wanted
-            else {}
-        )
+            for tid, rec in found:
+                live[int(tid)] = str(rec)
     out: list[list[GalleryCandidate]] = []
     for row in hits:
         best: dict[str, tuple[int, float]] = {}
