@@ -513,20 +513,29 @@ def search_gallery(
 ) -> list[list[GalleryCandidate]]:
     """Top ``k`` records for each probe embedding, best first (a record scores by its best image)."""
     loaded = load_index(store, gallery, key)
-    fetch = k * 3 + 5  # several images per record, and hits removed by another process, are folded away
-    with loaded.lock:
-        hits = loaded.index.search(np.atleast_2d(embeddings), fetch)
-    wanted = {h.template_id for row in hits for h in row}
-    live: dict[int, str] = {}
-    if wanted:
-        with store.session() as s:
-            found = s.execute(
-                select(GalleryTemplate.id, GalleryTemplate.record_id).where(
-                    GalleryTemplate.gallery_id == gallery.id, GalleryTemplate.id.in_(wanted)
+    probes = np.atleast_2d(embeddings)
+    # Several images per record, and hits removed by another process, are folded away: fetch more until
+    # k records are found or the index is exhausted.
+    fetch = k * 3 + 5
+    while True:
+        with loaded.lock:
+            hits = loaded.index.search(probes, fetch)
+            size = len(loaded.index)
+        wanted = {h.template_id for row in hits for h in row}
+        live: dict[int, str] = {}
+        if wanted:
+            with store.session() as s:
+                found = s.execute(
+                    select(GalleryTemplate.id, GalleryTemplate.record_id).where(
+                        GalleryTemplate.gallery_id == gallery.id, GalleryTemplate.id.in_(wanted)
+                    )
                 )
-            )
-            for tid, rec in found:
-                live[int(tid)] = str(rec)
+                for tid, rec in found:
+                    live[int(tid)] = str(rec)
+        short = any(len({live[h.template_id] for h in row if h.template_id in live}) < k for row in hits)
+        if not short or fetch >= size:
+            break
+        fetch = min(fetch * 4, size)
     out: list[list[GalleryCandidate]] = []
     for row in hits:
         best: dict[str, tuple[int, float]] = {}
