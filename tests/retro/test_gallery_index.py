@@ -90,3 +90,25 @@ def test_bad_input_is_refused(data) -> None:  # type: ignore[no-untyped-def]
         ex.add(ids[:1], v[:1])
     with pytest.raises(ValueError, match="probe has 10 dimensions"):
         ex.search_arrays(np.zeros((1, 10)), 5)
+
+
+def test_qdrant_adapter_in_local_mode_matches_exact(data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    qdrant_client = pytest.importorskip("qdrant_client")
+    from openlfr.matching.gallery_index import QdrantGalleryIndex
+
+    ids, v, probes = data
+    client = qdrant_client.QdrantClient(path=str(tmp_path / "qdrant"))
+    q = QdrantGalleryIndex(client, "custody", 64)
+    q.add(ids[:800], v[:800])
+    assert len(q) == 800
+    ex = ExactGalleryIndex(64)
+    ex.add(ids[:800], v[:800])
+    s_q, i_q = q.search_arrays(probes[:5], 10)
+    s_e, i_e = ex.search_arrays(probes[:5], 10)
+    assert recall_at(i_q, i_e) >= 0.98
+    np.testing.assert_allclose(s_q[:, 0], s_e[:, 0], atol=1e-4)
+    gone = [int(x) for x in i_e[:, 0]]
+    assert q.remove([*gone, 123456789]) == len(set(gone))
+    _, after = q.search_arrays(probes[:5], 10)
+    assert not set(gone) & set(after.ravel().tolist())
+    client.close()

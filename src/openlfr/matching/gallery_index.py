@@ -326,3 +326,59 @@ class IvfGalleryIndex(GalleryIndex):
         idx.dim = int(idx._ivf.d)
         idx._buffer = ExactGalleryIndex(idx.dim)
         return idx
+
+
+class QdrantGalleryIndex(GalleryIndex):
+    """Adapter to Qdrant, for galleries beyond one machine (DESIGN.md: a distributed vector database rather
+    than home-made sharding). ``client`` is a ``qdrant_client.QdrantClient``: a server or cluster URL in
+    production, or the library's local mode (``QdrantClient(path=...)`` / ``":memory:"``) to test against.
+    Deletes wait for the server's acknowledgement, so a removal holds for the very next search."""
+
+    def __init__(self, client: Any, collection: str, dim: int) -> None:
+        from qdrant_client import models
+
+        self.dim = dim
+        self.client = client
+        self.collection = collection
+        self._models = models
+        if not client.collection_exists(collection):
+            client.create_collection(
+                collection_name=collection,
+                vectors_config=models.VectorParams(size=dim, distance=models.Distance.COSINE),
+            )
+
+    def __len__(self) -> int:
+        return int(self.client.count(collection_name=self.collection, exact=True).count)
+
+    def add(self, ids: npt.ArrayLike, vectors: npt.ArrayLike) -> None:
+        i, v = self._prepare(ids, vectors)
+        if not len(i):
+            return
+        self.client.upsert(
+            collection_name=self.collection,
+            points=self._models.Batch(ids=[int(x) for x in i], vectors=v.tolist()),
+            wait=True,
+        )
+
+    def remove(self, ids: Iterable[int]) -> int:
+        wanted = [int(x) for x in ids]
+        if not wanted:
+            return 0
+        present = self.client.retrieve(collection_name=self.collection, ids=wanted, with_vectors=False)
+        self.client.delete(
+            collection_name=self.collection,
+            points_selector=self._models.PointIdsList(points=wanted),
+            wait=True,
+        )
+        return len(present)
+
+    def search_arrays(self, probes: npt.ArrayLike, k: int) -> tuple[FloatArray, IdArray]:
+        p = self._probes(probes)
+        out_s = np.full((p.shape[0], k), -np.inf, np.float32)
+        out_i = np.full((p.shape[0], k), -1, np.int64)
+        for row, q in enumerate(p):
+            res = self.client.query_points(collection_name=self.collection, query=q.tolist(), limit=k)
+            for j, pt in enumerate(res.points[:k]):
+                out_s[row, j] = float(pt.score)
+                out_i[row, j] = int(pt.id)
+        return out_s, out_i
