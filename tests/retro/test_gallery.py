@@ -90,6 +90,16 @@ def test_import_report_search_and_removal(store: Store, engine, write_csv, tmp_p
     )
     assert again.imported == 1, again.refused
     assert again.possible_duplicates and again.possible_duplicates[0][1] == "C-0"
+    # Within one batch too (before anything of it is committed to the index).
+    many = lfw_people(min_images=8, people=1)[0][1][:5]
+    batch = read_gallery_csv(
+        write_csv([(f"N-{i}", img) for i, img in enumerate(many)], "n.csv"), DATA / "lfw"
+    )
+    within = import_gallery(store, engine, batch, "ann (custody)")
+    assert within.imported >= 2, within.refused
+    flagged = {a: b for a, b, _ in within.possible_duplicates}
+    assert len(flagged) >= 2, within.possible_duplicates
+    assert any(other.startswith("N-") for other in flagged.values())  # found among the uncommitted batch
 
     # Encrypted at rest: image blobs are not the image bytes, templates not the float vectors, the index
     # file holds no plain float32 run.

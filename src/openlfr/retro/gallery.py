@@ -14,6 +14,7 @@ even by a process whose index in memory predates the removal.
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import io
 import struct
@@ -330,6 +331,30 @@ def import_gallery(
     name = gallery_name or store.settings.retro.gallery
     gallery = _create_gallery(store, name, engine, actor)
     key = gallery_key(store, gallery)
+    lock_path = index_path(store, gallery.id).with_name("import.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        try:
+            # One import per gallery at a time (released by the OS even when the process is killed).
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise GalleryError(
+                f"another import into gallery {name!r} is running; wait for it to finish"
+            ) from exc
+        return _import_locked(store, engine, rows, actor, gallery, key, name, progress, cancel)
+
+
+def _import_locked(
+    store: Store,
+    engine: FaceEngine,
+    rows: Sequence[GalleryRow],
+    actor: ActorLike,
+    gallery: Gallery,
+    key: bytes,
+    name: str,
+    progress: Callable[[int], None] | None,
+    cancel: threading.Event | None,
+) -> GalleryImportReport:
     _remove_orphan_blobs(store, gallery.id)
     loaded = load_index(store, gallery, key)
     dup_bar = store.settings.governance.duplicate_similarity.get(engine.pack.name, 0.55)
@@ -404,6 +429,14 @@ def import_gallery(
             # at source, not grounds to refuse a custody image); reported, and imported.
             with loaded.lock:
                 hits = loaded.index.search(emb[None, :], 3)[0] if len(loaded.index) else []
+            if pending_vecs:  # images of this batch are not in the index until it is committed
+                sims = np.stack(pending_vecs) @ emb
+                j = int(np.argmax(sims))
+                if sims[j] >= dup_bar and pending[j].record_id != row.record_id:
+                    report.possible_duplicates.append(
+                        (row.record_id, pending[j].record_id, round(float(sims[j]), 3))
+                    )
+                    hits = []
             for h in hits:
                 if h.score < dup_bar:
                     break

@@ -58,6 +58,7 @@ def describe_score(cal: Calibration | None, score: float, gallery_size: int) -> 
         return "no calibration for this pack: the score cannot be interpreted"
     fpirs = sorted({p.fpir for p in cal.points}, reverse=True)
     parts = []
+    largest = max((p.watchlist_size for p in cal.points), default=0)
     for fpir in fpirs:
         try:
             t = cal.threshold_for(fpir, max(gallery_size, 1))
@@ -65,6 +66,9 @@ def describe_score(cal: Calibration | None, score: float, gallery_size: int) -> 
             continue
         side = "above" if score >= t else "below"
         parts.append(f"{side} the FPIR {fpir:.2%} threshold ({t:.3f})")
+    if parts and gallery_size > largest:
+        # A larger gallery needs a stricter threshold than any calibrated: the words must not overstate.
+        parts.append(f"calibrated up to {largest:,} entries, the gallery holds {gallery_size:,}")
     if not parts:
         side = "above" if score >= cal.validated_min_threshold else "below"
         return f"{side} the validated minimum threshold ({cal.validated_min_threshold:.3f})"
