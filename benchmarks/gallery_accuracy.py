@@ -33,8 +33,11 @@ RANKS = (1, 6, 20)
 
 def ranks_of_mates(probes: np.ndarray, mates: np.ndarray, distractors: list[np.ndarray]) -> np.ndarray:
     """Rank of each probe's mate (1 = best) among mates + distractors, exactly, chunk by chunk."""
-    mate_scores = np.einsum("ij,ij->i", probes, mates[np.arange(len(probes))])
-    better = (probes @ mates.T > mate_scores[:, None]).sum(axis=1)
+    # The mate's score comes from the same matrix product as the others': an einsum can differ from it in
+    # the last bit and would count the mate as beating itself.
+    s = probes @ mates.T
+    mate_scores = np.diag(s).copy()
+    better = (s > mate_scores[:, None]).sum(axis=1)
     for chunk in distractors:
         better += (probes @ chunk.T > mate_scores[:, None]).sum(axis=1)
     return better + 1
