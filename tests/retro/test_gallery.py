@@ -209,3 +209,23 @@ def test_an_import_killed_midway_resumes_without_duplicates(tmp_path: Path, writ
     files = {p.stem for p in (st.blobs.root / blob_folder(g.id)).iterdir()}
     assert files == blobs  # no half-stored image left from the killed run
     st.close()
+
+
+@pytest.mark.parametrize("store_settings", ["sqlite"], indirect=True)
+def test_a_second_import_into_the_same_gallery_is_refused(store: Store, engine, write_csv) -> None:  # type: ignore[no-untyped-def]
+    import fcntl
+
+    people = lfw_people(min_images=1, people=2)
+    rows = read_gallery_csv(write_csv([("L-1", people[0][1][0])]), DATA / "lfw")
+    import_gallery(store, engine, rows, "ann (custody)")
+    with store.session() as s:
+        g = get_gallery(s, "custody")
+    lock = index_path(store, g.id).with_name("import.lock").open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running import holds it
+    try:
+        more = read_gallery_csv(write_csv([("L-2", people[1][1][0])], "b.csv"), DATA / "lfw")
+        with pytest.raises(GalleryError, match="another import"):
+            import_gallery(store, engine, more, "bob (custody)")
+    finally:
+        lock.close()
+    assert gallery_stats(store).templates == 1
