@@ -152,6 +152,7 @@ def bench_ivf(
         idx.add(np.arange(start, start + len(v)), v)
     build = time.perf_counter() - t0
     mem = rss_mb() - before
+    print(f"  IVF built in {build:.0f} s", flush=True)
     path = tmp / "ivf.faiss"
     idx.save_file(path)
     # On disk the gallery keeps the IVF file and the fp16 re-ranking copies (both encrypted by the store).
@@ -233,6 +234,7 @@ def main() -> None:
         data = Synthetic(n, args.clusters)
         probes = data.probes(args.probes)
         truth, ex = exact_truth(data, probes, args.k, stream=n > args.stream_exact_above)
+        print(f"  exact reference done ({n:,})", flush=True)
         rows = [
             (
                 "exact (float32 matrix product)",
