@@ -468,6 +468,38 @@ class EvaluationSettings(_Section):
     seed: int = 2019
 
 
+class RetroSettings(_Section):
+    """The gallery, retrospective (RFR) and operator-initiated (OIFR) searches (issue 13)."""
+
+    gallery: str = Field("custody", description="Gallery searched and imported into unless one is named.")
+    index: str = Field(
+        "ivf", pattern="^(ivf|exact)$", description="Gallery index: ivf (IVF int8 + re-rank) or exact."
+    )
+    nprobe: int = Field(
+        512, ge=1, description="IVF lists visited per search (recall against speed; see the benchmark)."
+    )
+    refine_factor: int = Field(4, ge=0, description="Shortlist of refine_factor x k re-scored exactly.")
+    train_after: int = Field(
+        50_000, ge=1000, description="Templates searched exactly until the IVF quantiser is trained on them."
+    )
+    rfr_top_k: int = Field(20, ge=1, le=200, description="Candidates per face in a retrospective search.")
+    oifr_top_k: int = Field(
+        6, ge=1, le=50, description="Candidates returned by an operator-initiated search."
+    )
+    case_retention_days: float = Field(
+        365.0, gt=0, description="How long an RFR case, its probe images and candidate lists are kept."
+    )
+    video_frame_budget: int = Field(
+        3000,
+        ge=10,
+        description="Most frames of one video that are analysed; a longer video is sampled evenly.",
+    )
+    best_shots_per_track: int = Field(3, ge=1, description="Best shots of a video track that are searched.")
+    import_checkpoint: int = Field(
+        200, ge=1, description="Gallery import commits (and saves the index) every this many images."
+    )
+
+
 class Settings(BaseSettings):
     """All of openlfr's configuration."""
 
@@ -494,6 +526,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
+    retro: RetroSettings = Field(default_factory=RetroSettings)
 
     def __init__(self, **values: Any) -> None:
         try:

@@ -50,7 +50,16 @@ def create_app(
     ``background``: the duties to run; default: the broker and webhook always, the live runner and the
     purge when ``settings.server.run_live`` / ``run_purge`` say so.
     """
-    from openlfr.api import alerts_routes, alerts_stream, auth, bus_service, public, routes, watchlist_routes
+    from openlfr.api import (
+        alerts_routes,
+        alerts_stream,
+        auth,
+        bus_service,
+        public,
+        retro_routes,
+        routes,
+        watchlist_routes,
+    )
     from openlfr.api.broker import AlertBroker
     from openlfr.api.duties import default_duties
 
@@ -154,6 +163,7 @@ def create_app(
     app.include_router(public.router)
     app.include_router(watchlist_routes.router)
     app.include_router(bus_service.router)
+    app.include_router(retro_routes.router)
     for router in extra_routers:
         app.include_router(router)
     return app

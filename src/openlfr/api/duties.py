@@ -18,6 +18,7 @@ from openlfr.config import Settings
 from openlfr.governance import deployments
 from openlfr.governance.audit import SYSTEM
 from openlfr.governance.retention import purge
+from openlfr.retro.search import purge_cases
 from openlfr.store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ async def scheduled_purge(app: FastAPI) -> None:
         try:
             report = await asyncio.to_thread(purge, store, SYSTEM)
             app.state.last_purge = report.as_dict()
+            # RFR cases past their retention go the same way (issue 13), audited by retro.
+            app.state.last_purge["retro_cases"] = await asyncio.to_thread(purge_cases, store, SYSTEM)
         except Exception:
             log.exception("scheduled purge failed; will retry at the next interval")
         await asyncio.sleep(interval)

@@ -46,3 +46,18 @@ VIEW_AUDIT = (A, AU, AO)
 VERIFY_AUDIT = (A, AU)
 MANAGE_USERS = (A,)
 MANAGE_KEYS = (A,)
+
+# Retrospective (RFR) and operator-initiated (OIFR) recognition against the gallery (issue 13).
+# Facts (case, candidates' record ids, scores, decisions): the people who run, review and oversee them.
+OPEN_CASE = (AO, OP)
+RUN_RFR = (OP,)
+# Two different reviewer accounts are needed before a possible match is reported.
+REVIEW_RFR = (RV,)
+VIEW_CASES = (AO, OP, RV, AU)
+# Probe crops and custody images: only those who compare faces. Each view is audited.
+VIEW_RFR_IMAGES = (OP, RV)
+RUN_OIFR = (OP, EO)
+VIEW_GALLERY_IMAGES = (OP, RV, EO)
+VIEW_GALLERY_STATS = (A, AO, AU)
+REMOVE_GALLERY_RECORD = (AO,)
+IMPORT_GALLERY = (A, AO)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from openlfr.cli import demo as _demo  # noqa: F401  (registers its commands)
 from openlfr.cli import evaluate as _evaluate  # noqa: F401  (registers its commands)
+from openlfr.cli import gallery as _gallery  # noqa: F401  (registers its commands)
 from openlfr.cli import governance as _governance  # noqa: F401  (registers its commands)
 from openlfr.cli import identity as _identity  # noqa: F401  (registers its commands)
 from openlfr.cli import keys as _keys  # noqa: F401  (registers its commands)
 from openlfr.cli import live as _live  # noqa: F401  (registers its commands)
 from openlfr.cli import promises as _promises  # noqa: F401  (registers its commands)
+from openlfr.cli import retro as _retro  # noqa: F401  (registers its commands)
 from openlfr.cli import serve as _serve  # noqa: F401  (registers its commands)
 from openlfr.cli import vision as _vision  # noqa: F401  (registers its commands)
 from openlfr.cli import worker as _worker  # noqa: F401  (registers its commands)

@@ -41,6 +41,16 @@ DIR_MODE = 0o700
 _STALE_S = 24 * 3600.0
 
 
+def gallery_blob_folder(gallery_id: str) -> str:
+    """The blob folder of one custody gallery's images (beside the deployments' folders)."""
+    return f"gallery-{gallery_id}"
+
+
+def case_blob_folder(case_id: str) -> str:
+    """The blob folder of one RFR case's probe crops."""
+    return f"case-{case_id}"
+
+
 class BlobNotFound(OpenLFRError, LookupError):
     """The blob file is gone (purged, or its deployment closed)."""
 

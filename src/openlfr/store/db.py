@@ -25,9 +25,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openlfr.config import Settings
 from openlfr.errors import OpenLFRError
-from openlfr.store.blobs import BlobStore, SweepResult, private_dir
+from openlfr.store.blobs import BlobStore, SweepResult, case_blob_folder, gallery_blob_folder, private_dir
 from openlfr.store.crypto import CryptoError, KeyDestroyed, MasterKey, new_data_key
-from openlfr.store.models import KEY_PURPOSES, Alert, DeploymentKey, WatchlistTemplate
+from openlfr.store.models import (
+    KEY_PURPOSES,
+    Alert,
+    DeploymentKey,
+    GalleryTemplate,
+    RetroProbe,
+    WatchlistTemplate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +220,8 @@ class Store:
             self.blobs.promote(staged)
 
     def referenced_blobs(self) -> set[tuple[str, str]]:
-        """Every ``(deployment_id, blob_id)`` a row refers to (watchlist images, alert images)."""
+        """Every ``(folder, blob_id)`` a row refers to: watchlist and alert images (folder: the deployment
+        id), custody gallery images and RFR case probe crops (their own folders)."""
         with self.sessions() as s:
             refs = {
                 (d, b)
@@ -223,6 +231,18 @@ class Store:
                 refs.update(
                     (d, b) for d, b in s.execute(select(Alert.deployment_id, col).where(col.is_not(None)))
                 )
+            refs.update(
+                (gallery_blob_folder(g), b)
+                for g, b in s.execute(select(GalleryTemplate.gallery_id, GalleryTemplate.image_blob))
+            )
+            refs.update(
+                (case_blob_folder(c), b)
+                for c, b in s.execute(
+                    select(RetroProbe.case_id, RetroProbe.probe_blob).where(
+                        RetroProbe.probe_blob.is_not(None)
+                    )
+                )
+            )
         return refs
 
     def sweep_blobs(self) -> SweepResult:

@@ -301,3 +301,124 @@ class AuditEntry(Base):
     """Canonical JSON (sorted keys, no spaces): hashed exactly as stored."""
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# --- Gallery (RFR / OIFR, issue 13) -------------------------------------------------------------------
+# A gallery is long-lived (custody images), separate from deployment watchlists, with its own data key:
+# images are encrypted blobs under ``gallery-<id>``, templates AES-GCM ciphertext in the row.
+
+# The closed list of reasons an officer may run an operator-initiated search (OIFR).
+OIFR_REASONS: dict[str, str] = {
+    "unconscious": "the person is unconscious",
+    "seriously_injured": "the person is seriously injured and cannot say who they are",
+    "false_details": "the person is believed to be giving false details",
+    "deceased": "the person has died and must be identified",
+    "mental_incapacity": "the person lacks the capacity to say who they are",
+}
+
+# A reviewer's decision on one RFR candidate.
+REVIEW_DECISIONS: dict[str, str] = {
+    "possible_match": "possible match",
+    "no_match": "no match",
+    "inconclusive": "inconclusive",
+}
+
+
+class Gallery(Base):
+    __tablename__ = "galleries"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    pack: Mapped[str] = mapped_column(String(64))
+    embedding_size: Mapped[int] = mapped_column(Integer)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    """The gallery's data key, wrapped by the master key (label ``openlfr/gallery/<id>``)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class GalleryTemplate(Base):
+    """One custody image of one record: its encrypted image blob and template. The integer id is the
+    template's id in the gallery index."""
+
+    __tablename__ = "gallery_templates"
+    __table_args__ = (
+        UniqueConstraint("gallery_id", "image_sha256", name="uq_gallery_image"),
+        Index("ix_gallery_templates_record", "gallery_id", "record_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    gallery_id: Mapped[str] = mapped_column(ForeignKey("galleries.id", ondelete="CASCADE"))
+    record_id: Mapped[str] = mapped_column(String(200))
+    custody_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    date_of_birth: Mapped[date | None] = mapped_column(Date, nullable=True)
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    image_blob: Mapped[str] = mapped_column(String(64))
+    template: Mapped[bytes] = mapped_column(LargeBinary)
+    quality_score: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RetroCase(Base):
+    """An RFR investigation: its reference, reason, who opened it; kept until ``retain_until``."""
+
+    __tablename__ = "retro_cases"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    reference: Mapped[str] = mapped_column(String(200), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    opened_by: Mapped[str] = mapped_column(String(200))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    retain_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    """The case's data key for its probe images; destroyed when the case is purged."""
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class RetroProbe(Base):
+    """One face searched in a case: an image's face, or a video track's best shot."""
+
+    __tablename__ = "retro_probes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("retro_cases.id", ondelete="CASCADE"), index=True)
+    media_name: Mapped[str] = mapped_column(Text)
+    media_sha256: Mapped[str] = mapped_column(String(64))
+    face_index: Mapped[int] = mapped_column(Integer)
+    frame_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    box: Mapped[list[float]] = mapped_column(JSON)
+    quality_score: Mapped[float] = mapped_column(Float)
+    probe_blob: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The face crop, encrypted under the case key."""
+    reason: Mapped[str] = mapped_column(Text)
+    searched_by: Mapped[str] = mapped_column(String(200))
+    searched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RetroCandidate(Base):
+    __tablename__ = "retro_candidates"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    probe_id: Mapped[str] = mapped_column(ForeignKey("retro_probes.id", ondelete="CASCADE"), index=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    record_id: Mapped[str] = mapped_column(String(200))
+    template_id: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    calibration: Mapped[str] = mapped_column(Text)
+    """What the pack's calibration says about the score, in words."""
+
+
+class RetroDecision(Base):
+    """One reviewer's decision on one candidate; a possible match is reported once two people agree."""
+
+    __tablename__ = "retro_decisions"
+    __table_args__ = (UniqueConstraint("candidate_id", "reviewer", name="uq_retro_decision_reviewer"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    candidate_id: Mapped[str] = mapped_column(
+        ForeignKey("retro_candidates.id", ondelete="CASCADE"), index=True
+    )
+    reviewer: Mapped[str] = mapped_column(String(200))
+    decision: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -105,3 +105,13 @@ def load_image(
         raise ImageError(f"{label}: image cannot be decoded ({message})") from exc
     arr = np.asarray(rgb, dtype=np.uint8)
     return np.ascontiguousarray(arr[:, :, ::-1])
+
+
+def encode_jpeg(image: BGRImage, quality: int = 90) -> bytes:
+    """A face crop as JPEG bytes (RFR probe crops, kept encrypted under their case key)."""
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ImageError("could not encode image as JPEG")
+    return bytes(buf)

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from openlfr.api.app import BackgroundDuty, create_app
 from openlfr.config import Settings
 from openlfr.store import Store
-from openlfr.web import console, pages, public_pages, watchlist_pages
+from openlfr.web import console, pages, public_pages, retro_pages, watchlist_pages
 from openlfr.web.pages import LoginRequired, login_redirect
 from openlfr.web.render import STATIC_DIR, page
 
@@ -32,7 +32,13 @@ def create_server_app(
     app = create_app(
         settings,
         store=store,
-        extra_routers=[pages.router, console.router, public_pages.router, watchlist_pages.router],
+        extra_routers=[
+            pages.router,
+            console.router,
+            public_pages.router,
+            watchlist_pages.router,
+            retro_pages.router,
+        ],
         background=background,
     )
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
@@ -56,6 +62,11 @@ def create_server_app(
                 "/admin",
                 "/watchlists",
                 "/api/deployments",
+                "/oifr",
+                "/retro",
+                "/api/retro",
+                "/api/oifr",
+                "/api/gallery",
             )
         ):
             response.headers.setdefault("Cache-Control", "no-store")

@@ -1,0 +1,152 @@
+"""``openlfr gallery import|stats|remove``: the long-lived custody gallery searched by RFR and OIFR.
+
+Identity: as every governance command, ``--as "NAME (ROLE)"`` through ``cli.governance.actor_of`` (the
+one place the CLI decides who is acting).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from openlfr.api import roles
+from openlfr.cli.app import app, choose_pack, console, err_console, settings
+from openlfr.cli.governance import ActorOption, JsonOption, actor_of, store_session
+from openlfr.retro.gallery import gallery_stats, import_gallery, read_gallery_csv, remove_record
+from openlfr.vision.engine import load_engine
+
+gallery_app = typer.Typer(help="The custody gallery: import, stats, remove.", no_args_is_help=True)
+app.add_typer(gallery_app, name="gallery")
+
+GalleryOption = typer.Option(None, "--gallery", help="Gallery name (default: settings retro.gallery).")
+
+
+@gallery_app.command("import")
+def import_cmd(
+    csv_path: Path = typer.Argument(
+        ..., help="CSV with a header of at least record_id,image (date, date_of_birth optional)."
+    ),
+    images: Path = typer.Option(..., "--images", help="Folder the CSV's image paths are relative to."),
+    gallery: str | None = GalleryOption,
+    pack: str | None = typer.Option(None, help="Model pack (default: the configured one)."),
+    report_file: Path | None = typer.Option(None, "--report", help="Also write the quality report (CSV)."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Import custody records. Resumable: run it again after an interruption and it carries on."""
+    chosen = choose_pack(pack)
+    with store_session() as store:
+        who = actor_of(store, actor, roles.IMPORT_GALLERY)
+        rows = read_gallery_csv(csv_path, images)
+        engine = load_engine(chosen.name, settings())
+        cancel = threading.Event()
+        # Ctrl-C stops after the current image; what was committed stays, and a rerun resumes.
+        previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+        try:
+            with Progress(
+                TextColumn("importing images"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err_console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("import", total=len(rows))
+                rep = import_gallery(
+                    store,
+                    engine,
+                    rows,
+                    who,
+                    gallery_name=gallery,
+                    progress=lambda n: bar.advance(task, n),
+                    cancel=cancel,
+                )
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    if report_file is not None:
+        import csv
+
+        with report_file.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["line", "record_id", "image", "reason"])
+            w.writerows(rep.refused)
+    out: dict[str, Any] = {
+        "imported": rep.imported,
+        "already_imported": rep.already_imported,
+        "refused": [dict(zip(("line", "record_id", "image", "reason"), r, strict=True)) for r in rep.refused],
+        "possible_duplicates": [
+            {"record_id": a, "looks_like": b, "score": s} for a, b, s in rep.possible_duplicates
+        ],
+        "seconds": round(rep.seconds, 2),
+        "images_per_second": round(rep.images_per_second, 2),
+        "cancelled": rep.cancelled,
+    }
+    if as_json:
+        console.print_json(json.dumps(out))
+    else:
+        console.print(
+            f"imported {rep.imported} images ({rep.images_per_second:.1f}/s), {rep.already_imported} already "
+            f"in the gallery, {len(rep.refused)} refused, {len(rep.possible_duplicates)} possible duplicates"
+            + (" -- cancelled: run the same command again to resume" if rep.cancelled else "")
+        )
+        if rep.refused:
+            t = Table(title="Quality report: refused images")
+            for c in ("line", "record", "image", "reason"):
+                t.add_column(c)
+            for line, rec, img, why in rep.refused[:200]:
+                t.add_row(str(line), rec, Path(img).name, why)
+            console.print(t)
+        if rep.possible_duplicates:
+            t = Table(title="Possible duplicates (same face, another record id): imported, check at source")
+            for c in ("record", "looks like", "score"):
+                t.add_column(c)
+            for a, b, s in rep.possible_duplicates[:200]:
+                t.add_row(a, b, f"{s:.3f}")
+            console.print(t)
+    if rep.cancelled:
+        raise typer.Exit(130)
+
+
+@gallery_app.command("stats")
+def stats_cmd(gallery: str | None = GalleryOption, as_json: bool = JsonOption) -> None:
+    """Records, images and the index of a gallery (no biometric data)."""
+    with store_session() as store:
+        st = gallery_stats(store, gallery)
+    out = {
+        "gallery": st.name,
+        "id": st.gallery_id,
+        "pack": st.pack,
+        "records": st.records,
+        "images": st.templates,
+        "index": st.index_kind,
+        "created_at": st.created_at.isoformat(),
+    }
+    if as_json:
+        console.print_json(json.dumps(out))
+        return
+    t = Table(show_header=False, title=f"Gallery {st.name}")
+    for k, v in out.items():
+        t.add_row(k, str(v))
+    console.print(t)
+
+
+@gallery_app.command("remove")
+def remove_cmd(
+    record_id: str = typer.Argument(..., help="The record whose images are removed."),
+    reason: str = typer.Option(..., "--reason", help="Why (audited), e.g. 'not charged'."),
+    gallery: str | None = GalleryOption,
+    actor: str | None = ActorOption,
+) -> None:
+    """Remove a record's images and templates: immediate in the index, audited."""
+    with store_session() as store:
+        n = remove_record(
+            store, record_id, actor_of(store, actor, roles.REMOVE_GALLERY_RECORD), reason, gallery
+        )
+    console.print(f"removed record {record_id}: {n} image(s) and template(s)")

@@ -1,0 +1,96 @@
+"""In real Chromium: the mobile OIFR page (camera upload) leaves nothing of the photo behind, and the RFR
+case page enforces the two-reviewer rule."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from openlfr.api.users import create_user
+from openlfr.retro import search as retro
+from openlfr.store.auth_models import Role
+from openlfr.store.models import AuditEntry, RetroProbe
+from tests.api.conftest import PASSWORD
+from tests.retro.helpers import CELEB, celeb, small_gallery
+from tests.web.conftest import LiveServer, browser, live_server, log_in, shot  # noqa: F401
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def test_oifr_page_on_a_phone(live_server: LiveServer, browser, engine_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    store = live_server.store
+    small_gallery(store, engine_factory("opencv-zoo"))
+    root = store.settings.data_dir
+
+    def files() -> set[str]:
+        return {
+            str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "openlfr.db" not in p.name
+        }
+
+    before = files()
+    photo = tmp_path / "camera.jpg"
+    shutil.copy(celeb(f"{CELEB}/knn_examples/test/obama1.jpg"), photo)
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    log_in(page, live_server.url, "engagement-officer", PASSWORD)
+    page.goto(f"{live_server.url}/oifr")
+    assert page.locator("input#photo").get_attribute("capture") == "environment"
+    page.set_input_files("input#photo", str(photo))
+    page.select_option("select#reason", "unconscious")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_selector("#candidates li")
+    items = page.locator("#candidates li")
+    assert items.count() == 6
+    assert items.first.locator(".record").inner_text() == "OB-1"
+    # The custody images load for the engagement officer (allowed to compare faces).
+    page.wait_for_function(
+        "[...document.querySelectorAll('#candidates img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    shot(page, "oifr-phone")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1  # no sideways scrolling
+    ctx.close()
+    assert files() == before
+    with store.session() as s:
+        assert s.scalar(select(func.count(RetroProbe.id))) == 0
+        e = s.scalars(select(AuditEntry).where(AuditEntry.action == "oifr.search")).one()
+        assert e.actor == "engagement-officer" and "unconscious" in e.details
+
+
+def test_two_reviewers_in_the_browser(live_server: LiveServer, browser, engine_factory) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    store = live_server.store
+    engine = engine_factory("opencv-zoo")
+    small_gallery(store, engine)
+    retro.open_case(store, "CR-B", "street robbery", "operator (operator)")
+    faces = retro.rfr_search(
+        store,
+        engine,
+        "CR-B",
+        "cctv",
+        [celeb(f"{CELEB}/knn_examples/test/obama_and_biden.jpg")],
+        "operator (operator)",
+    )
+    cand = next(f for f in faces if f.candidates[0].record_id == "OB-1").candidates[0].id
+    create_user(
+        store, "reviewer-2", PASSWORD, Role.REVIEWER, display_name="Second reviewer", actor="test setup"
+    )
+
+    def decide(username: str) -> str:
+        ctx = browser.new_context()
+        page = ctx.new_page()
+        log_in(page, live_server.url, username, PASSWORD)
+        page.goto(f"{live_server.url}/retro/cases/CR-B")
+        row = page.locator(f"#cand-{cand}")
+        row.get_by_role("button", name="possible match").click()
+        page.wait_for_load_state()
+        row = page.locator(f"#cand-{cand}")
+        status = row.locator(".status").inner_text()
+        assert row.get_by_role("button", name="possible match").count() == 0  # one decision per reviewer
+        shot(page, f"rfr-review-{username}")
+        reported = page.locator("#reported-count").inner_text()
+        ctx.close()
+        return f"{status} | {reported}"
+
+    assert decide("reviewer") == "awaiting second review | 0 reported (two reviewers agreed)"
+    assert decide("reviewer-2") == "reported possible match | 1 reported (two reviewers agreed)"

@@ -1,0 +1,108 @@
+"""The scripting contract: ``retro search --json`` and ``oifr --json`` print one object whose ``faces``
+hold ``candidates`` with ``record_id``, ``score``, ``rank``; the OIFR photo file is deleted."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from openlfr.config import Settings
+from openlfr.store import open_store
+from tests.retro.helpers import CELEB, celeb, small_gallery
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, OPENLFR_DATA_DIR=str(settings.data_dir), PYTHONPATH=str(ROOT / "src"))
+    env.pop("OPENLFR_STORE__DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-c", "from openlfr.cli import app; app()", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def gallery_settings(tmp_path_factory, engine_factory) -> Settings:  # type: ignore[no-untyped-def]
+    settings = Settings(data_dir=tmp_path_factory.mktemp("cli") / "openlfr")
+    store = open_store(settings)
+    small_gallery(store, engine_factory("opencv-zoo"))
+    store.close()
+    return settings
+
+
+def test_retro_search_json_contract(gallery_settings: Settings) -> None:
+    scene = celeb(f"{CELEB}/knn_examples/test/obama_and_biden.jpg")
+    r = run(gallery_settings, "retro", "search", "--case", "CR-7", "--reason", "cctv", str(scene), "--json")
+    assert r.returncode == 2 and "no case 'CR-7'" in r.stderr
+    assert (
+        run(
+            gallery_settings,
+            "retro",
+            "case",
+            "open",
+            "CR-7",
+            "--reason",
+            "burglary",
+            "--as",
+            "ivy (investigator)",
+        ).returncode
+        == 0
+    )
+    r = run(gallery_settings, "retro", "search", "--case", "CR-7", str(scene))
+    assert r.returncode == 2 and "needs a reason" in r.stderr
+    r = run(
+        gallery_settings,
+        "retro",
+        "search",
+        "--case",
+        "CR-7",
+        "--reason",
+        "cctv",
+        str(scene),
+        "--json",
+        "--top",
+        "4",
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert len(out["faces"]) >= 2
+    for face in out["faces"]:
+        cands = face["candidates"]
+        assert 0 < len(cands) <= 4
+        assert [c["rank"] for c in cands] == list(range(1, len(cands) + 1))
+        assert all({"record_id", "score", "rank"} <= c.keys() for c in cands)
+        assert [c["score"] for c in cands] == sorted((c["score"] for c in cands), reverse=True)
+    assert {"OB-1", "BI-1"} <= {f["candidates"][0]["record_id"] for f in out["faces"]}
+
+
+def test_oifr_json_and_photo_deleted(gallery_settings: Settings, tmp_path: Path) -> None:
+    photo = tmp_path / "officer_photo.jpg"
+    shutil.copy(celeb(f"{CELEB}/knn_examples/test/obama1.jpg"), photo)
+    r = run(gallery_settings, "oifr", str(photo), "--reason", "bored")
+    assert r.returncode == 2 and "not one of the OIFR reasons" in r.stderr
+    assert photo.exists()  # refused before anything was searched
+    r = run(
+        gallery_settings,
+        "oifr",
+        str(photo),
+        "--reason",
+        "seriously_injured",
+        "--json",
+        "--as",
+        "pc kay (officer)",
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    cands = out["faces"][0]["candidates"]
+    assert len(cands) == 6 and cands[0]["record_id"] == "OB-1" and cands[0]["rank"] == 1
+    assert not photo.exists()
