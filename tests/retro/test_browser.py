@@ -14,7 +14,7 @@ from openlfr.store.auth_models import Role
 from openlfr.store.models import AuditEntry, RetroProbe
 from tests.api.conftest import PASSWORD
 from tests.retro.helpers import CELEB, celeb, small_gallery
-from tests.web.conftest import LiveServer, browser, live_server, log_in, shot  # noqa: F401
+from tests.web.conftest import LiveServer, live_server, log_in, shot  # noqa: F401
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 

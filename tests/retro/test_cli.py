@@ -4,7 +4,6 @@ hold ``candidates`` with ``record_id``, ``score``, ``rank``; the OIFR photo file
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,17 +13,16 @@ import pytest
 
 from openlfr.config import Settings
 from openlfr.store import open_store
-from tests.retro.helpers import CELEB, celeb, small_gallery
+from openlfr.store.auth_models import Role
+from tests.retro.helpers import CELEB, celeb, cli_env, cli_log_in, small_gallery
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, OPENLFR_DATA_DIR=str(settings.data_dir), PYTHONPATH=str(ROOT / "src"))
-    env.pop("OPENLFR_STORE__DATABASE_URL", None)
     return subprocess.run(
         [sys.executable, "-c", "from openlfr.cli import app; app()", *args],
-        env=env,
+        env=cli_env(settings),
         capture_output=True,
         text=True,
         timeout=600,
@@ -37,6 +35,7 @@ def gallery_settings(tmp_path_factory, engine_factory) -> Settings:  # type: ign
     store = open_store(settings)
     small_gallery(store, engine_factory("opencv-zoo"))
     store.close()
+    cli_log_in(settings, Role.OPERATOR)  # opens cases, runs RFR and OIFR
     return settings
 
 
@@ -53,8 +52,6 @@ def test_retro_search_json_contract(gallery_settings: Settings) -> None:
             "CR-7",
             "--reason",
             "burglary",
-            "--as",
-            "ivy (investigator)",
         ).returncode
         == 0
     )
@@ -98,8 +95,6 @@ def test_oifr_json_and_photo_deleted(gallery_settings: Settings, tmp_path: Path)
         "--reason",
         "seriously_injured",
         "--json",
-        "--as",
-        "pc kay (officer)",
     )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)

@@ -30,10 +30,12 @@ from openlfr.retro.gallery import (
     search_gallery,
 )
 from openlfr.store import Store, open_store
+from openlfr.store.auth_models import Role
 from openlfr.store.models import AuditEntry, GalleryTemplate
 from openlfr.vision import load_image
 from tests.conftest import DATA
 from tests.retro.conftest import lfw_people
+from tests.retro.helpers import cli_log_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -177,9 +179,8 @@ def test_an_import_killed_midway_resumes_without_duplicates(tmp_path: Path, writ
         str(csv_path),
         "--images",
         str(DATA / "lfw"),
-        "--as",
-        "ann (custody)",
     ]
+    cli_log_in(settings, Role.AUTHORISING_OFFICER)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     committed = 0
