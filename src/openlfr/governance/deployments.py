@@ -152,8 +152,12 @@ def _aware(name: str, t: datetime) -> datetime:
     return t
 
 
-def _threshold_problem(store: Store, pack: str, threshold: float) -> tuple[float | None, str | None]:
-    """(validated minimum or None, why an override reason is needed or None)."""
+def _threshold_problem(
+    store: Store, pack: str, threshold: float, attraction_checked: bool = True
+) -> tuple[float | None, str | None]:
+    """(validated minimum or None, why an override reason is needed or None). ``attraction_checked`` is
+    False when some template of the watchlist was enrolled without the attraction check, which the
+    calibration's minimum may assume (``Calibration.minimum_for``)."""
     try:
         cal = load_calibration(pack, store.settings.data_dir)
     except CalibrationError as exc:
@@ -163,12 +167,18 @@ def _threshold_problem(store: Store, pack: str, threshold: float) -> tuple[float
             f"no calibration exists for pack {pack}, so the threshold cannot be checked against a validated "
             "minimum; opening requires an override reason"
         )
-    if threshold < cal.validated_min_threshold:
-        return cal.validated_min_threshold, (
-            f"threshold {threshold:.3f} is below pack {pack}'s validated minimum "
-            f"{cal.validated_min_threshold:.3f}; an override reason is required"
+    minimum = cal.minimum_for(attraction_checked)
+    if threshold < minimum:
+        unchecked = (
+            " for a watchlist enrolled without the attraction check"
+            if minimum > cal.validated_min_threshold
+            else ""
         )
-    return cal.validated_min_threshold, None
+        return minimum, (
+            f"threshold {threshold:.3f} is below pack {pack}'s validated minimum{unchecked} "
+            f"{minimum:.3f}; an override reason is required"
+        )
+    return minimum, None
 
 
 def create_deployment(
@@ -317,7 +327,12 @@ def open_deployment(
             raise GovernanceError(
                 f"deployment {dep.id}'s window ended at {dep.ends_at.isoformat()}: it cannot open"
             )
-        validated_min, problem = _threshold_problem(store, dep.pack, dep.threshold)
+        unchecked = s.scalar(
+            select(func.count()).where(
+                WatchlistTemplate.deployment_id == dep.id, WatchlistTemplate.attraction_offset.is_(None)
+            )
+        )
+        validated_min, problem = _threshold_problem(store, dep.pack, dep.threshold, not unchecked)
         reason = (override_reason or "").strip() or dep.threshold_override_reason
         if problem:
             if not reason:
