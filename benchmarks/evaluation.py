@@ -70,6 +70,87 @@ def tables(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def power_tables(results: dict[str, dict[str, Any]]) -> str:
+    """Validation with power (issue 12 item 4): per threshold the TPIR beside the group FPIRs, the
+    largest-to-smallest group ratio with its interval, and the templates behind each difference; the
+    validated minimum without and with the enrolment attraction check; still-image FNIR at 1,000."""
+    lines: list[str] = []
+    for pack, r in results.items():
+        p = r.get("power")
+        if not p:
+            continue
+        lines.append(
+            f"**{pack}** (validation with power, {p['crowd_faces']:,} crowd faces): validated minimum "
+            f"{p['validated_min_without']:.4f} without the attraction check "
+            f"({'validated' if p['validated_without'] else 'NOT validated'}), {p['validated_min_with']:.4f} with it "
+            f"({'validated' if p['validated_with'] else 'NOT validated'}); {len(p['attractors'])} of "
+            f"{r['watchlist_size']:,} enrolled templates are attractors (top: "
+            + ", ".join(
+                f"{a['subject']} {a['hits']} hits, offset {a['offset']:.3f}" for a in p["attractors"][:3]
+            )
+            + ")"
+        )
+        for key, title in (("without_check", "without the check"), ("with_check", "with the check")):
+            lines.append("")
+            lines.append(f"{pack}, {title}:")
+            lines.append("")
+            lines.append(
+                "| threshold | crowd FPIR | TPIR | race max/min [95% CI] | age max/min [95% CI] | sex max/min | "
+                "significant differences: templates behind them |"
+            )
+            lines.append("| ---: | ---: | ---: | --- | --- | --- | --- |")
+            for pt in sorted(p[key], key=lambda x: x["threshold"]):
+                rat = {x["attribute"]: x for x in pt["ratios"]}
+
+                def cell(a: str, rat: dict[str, Any] = rat) -> str:
+                    x = rat.get(a)
+                    return (
+                        f"{x['high']}/{x['low']} {x['ratio']:.1f} [{x['ci_low']:.1f}-{x['ci_high']:.1f}]"
+                        if x
+                        else "-"
+                    )
+
+                behind = "; ".join(
+                    f"{a['high']}>{a['low']}: "
+                    + ", ".join(f"{sub} ({n})" for sub, n in a["templates"][:3])
+                    + (" explain it" if a["explained"] else " do NOT explain it")
+                    for a in pt["attributions"][:4]
+                )
+                more = len(pt["attributions"]) - 4
+                lines.append(
+                    f"| {pt['threshold']:.4f} | {100 * pt['crowd_fpir']['rate']:.2f}% ({pt['crowd_fpir']['k']}) | "
+                    f"{100 * pt['tpir']['rate']:.1f}% | {cell('race')} | {cell('age')} | {cell('sex')} | "
+                    f"{behind or 'none'}{f' (+{more} more)' if more > 0 else ''} |"
+                )
+        at = next(
+            (pt for pt in p["with_check"] if abs(pt["threshold"] - p["validated_min_with"]) < 1e-9), None
+        )
+        if at:
+            lines.append("")
+            lines.append(f"{pack}, groups at the validated minimum {p['validated_min_with']:.4f} (check on):")
+            lines.append("")
+            lines.append("| attribute | group | faces | FPIR [95% CI] |")
+            lines.append("| --- | --- | ---: | --- |")
+            for a, gs in at["groups"].items():
+                for g, v in gs.items():
+                    lines.append(
+                        f"| {a} | {g} | {v['n']} | {100 * v['rate']:.2f}% "
+                        f"[{100 * v['ci_low']:.2f}-{100 * v['ci_high']:.2f}] |"
+                    )
+        si = p.get("still_image") or {}
+        if si:
+            lines.append("")
+            lines.append(
+                "still-image FNIR, 1,000-person watchlists (random draws): "
+                + "; ".join(
+                    f"{k.replace('_', ' ')} {100 * v['fnir']:.1f}% at {v['threshold']:.4f}"
+                    for k, v in si.items()
+                )
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pack", action="append", help="pack(s) to evaluate (default opencv-zoo)")
@@ -82,7 +163,9 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.from_json:
-        print(tables(json.loads(args.from_json.read_text())["results"]))
+        results = json.loads(args.from_json.read_text())["results"]
+        print(tables(results))
+        print(power_tables(results))
         return
     settings = get_settings()
     if args.seed is not None:
@@ -99,6 +182,7 @@ def main() -> None:
             max_crowd=None if args.full else args.crowd,
         )
     print(tables({p: r.as_dict() for p, r in outcome.results.items()}))
+    print(power_tables({p: r.as_dict() for p, r in outcome.results.items()}))
     print(
         f"evaluation took {(time.monotonic() - started) / 60:.1f} min (embedding cache: {settings.cache_dir})"
     )

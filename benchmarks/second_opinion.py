@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/second_opinion.py --pack opencv-zoo --mated 300
 
 The evaluation's protocol (cached embeddings of the first pack): watchlist of enrolled LFW people, mated
-searches, non-mated searches (held-out LFW people and every detected UTKFace face). Single stage: the
+searches, non-mated searches (held-out LFW people and every detected UTKFace face left by the evaluation's
+crowd hygiene). Single stage: the
 threshold for FPIR 0.1% on all non-mated searches, FNIR on a seeded sample of ``--mated`` mated searches.
 Two stages: a candidate at or above a lower first-stage threshold t1 is confirmed when dlib (on the face box
 the first stage found) scores the probe against the candidate's reference at or above t2. Every
@@ -22,6 +23,7 @@ import numpy as np
 
 from openlfr.config import get_settings
 from openlfr.evaluation.embeddings import PAD_POLICY, embed_records
+from openlfr.evaluation.hygiene import crowd_hygiene
 from openlfr.evaluation.metrics import threshold_for_fpir
 from openlfr.evaluation.protocol import build_scores
 from openlfr.evaluation.runner import select_records
@@ -44,8 +46,15 @@ def main() -> None:
         load_engine("dlib", settings), load_engine("dlib", settings).pack.verification_threshold
     )
 
-    nm_records = data.crowd.records + data.lfw_nonmated.records
-    nm_scores = np.concatenate([data.crowd.scores, data.lfw_nonmated.scores])
+    # The evaluation's crowd hygiene: UTKFace faces that match an LFW celebrity at a strict threshold are
+    # that celebrity, not strangers (a second opinion would rightly confirm them).
+    hygiene = crowd_hygiene(
+        {args.pack: data}, settings.evaluation.hygiene_fmr, settings.evaluation.hygiene_max_per_subject
+    )
+    excluded = {x.crowd_rel for x in hygiene.exclusions}
+    keep = [i for i, r in enumerate(data.crowd.records) if r.rel not in excluded]
+    nm_records = [data.crowd.records[i] for i in keep] + data.lfw_nonmated.records
+    nm_scores = np.concatenate([data.crowd.scores[keep], data.lfw_nonmated.scores])
     nm_best, nm_col = nm_scores.max(axis=1), nm_scores.argmax(axis=1)
     t_single = threshold_for_fpir(nm_best, args.fpir)
     t1_low = threshold_for_fpir(nm_best, 0.02)

@@ -101,6 +101,7 @@ def test_the_evaluation_reports_power_and_writes_a_reference_crowd(
     assert "Validation with power" in page
     assert (small_evaluation.report_path.parent / "power_tradeoff_opencv-zoo.png").stat().st_size > 1000
     path = small_evaluation.reference_crowds["opencv-zoo"]
+    assert path.stat().st_mode & 0o777 == 0o600  # templates of faces: the service's only
     crowd = load_reference_crowd("opencv-zoo", path.parents[1])
     assert crowd is not None and crowd.size > 50 and "UTKFace" in crowd.source
     assert np.allclose(np.linalg.norm(crowd.templates, axis=1), 1.0, atol=1e-4)

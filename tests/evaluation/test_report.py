@@ -24,7 +24,13 @@ def test_calibration_file_is_written_and_read_back(
     cal = load_calibration("opencv-zoo", eval_settings.data_dir)
     assert cal is not None and cal.pack == "opencv-zoo"
     result = small_evaluation.results["opencv-zoo"]
-    assert cal.validated_min_threshold == pytest.approx(result.validated_min_threshold)
+    # Validated with power: the minimum with the enrolment attraction check, the one without it kept beside.
+    power = result.power
+    assert power is not None
+    expected = power["validated_min_with"] if power["validated_with"] else result.validated_min_threshold
+    assert cal.validated_min_threshold == pytest.approx(expected)
+    if power["validated_with"]:
+        assert cal.minimum_for(False) >= max(power["validated_min_without"], result.validated_min_threshold)
     sizes = {p.watchlist_size for p in cal.points}
     assert {100, 1000, 10000, result.watchlist_size} <= sizes
     methods = {p.watchlist_size: p.method for p in cal.points}
@@ -36,7 +42,7 @@ def test_calibration_file_is_written_and_read_back(
         assert small >= cal.validated_min_threshold
     assert cal.threshold_for(0.001, 1000) >= cal.threshold_for(0.01, 1000)
     assert "1 - (1 - p1(t))^N" in cal.scaling
-    assert cal.validated == result.validated
+    assert cal.validated == (result.validated or power["validated_with"])
     assert cal.extra["validated_at"]["groups"] is not None
 
 

@@ -462,7 +462,8 @@ def test_a_template_that_attracts_the_reference_crowd_gets_its_own_threshold(
             t.position: t.attraction_offset
             for t in s.query(WatchlistTemplate).filter_by(deployment_id=dep.id).all()
         }
-    assert offsets[0] == 0.0 and offsets[2] == 0.0 and offsets[1] > 0.1
+    assert offsets[0] is None  # enrolled before a reference crowd existed: not checked
+    assert offsets[2] == 0.0 and offsets[1] > 0.1
     rows = [e for e in entries(store, deployment_id=dep.id) if e.action == "watchlist.attractor"]
     assert len(rows) == 1 and json.loads(rows[0].details)["evidence"]["hits"] >= 50
     # The live index applies it: the subject's score (its fused template, as strict as its strictest
@@ -476,3 +477,35 @@ def test_a_template_that_attracts_the_reference_crowd_gets_its_own_threshold(
     unit = [v / np.linalg.norm(v) for v in (attractor, other_ref)]
     fused = (unit[0] + unit[1]) / np.linalg.norm(unit[0] + unit[1])
     assert own == pytest.approx(float(unit[0] @ fused) - offsets[1], abs=1e-4)
+
+
+def test_a_minimum_validated_with_the_attraction_check_needs_a_checked_watchlist(
+    store, make_deployment, clock
+) -> None:  # type: ignore[no-untyped-def]
+    """Rule 2 with the attraction check: where the calibration's minimum assumes the check, a watchlist with
+    an unchecked template cannot open below the minimum validated without it (unless overridden)."""
+    import numpy as np
+
+    from openlfr.matching.calibration import Calibration, local_calibration_path, save_calibration
+    from openlfr.matching.reference_crowd import ReferenceCrowd, save_reference_crowd
+
+    cal = Calibration(
+        pack="opencv-zoo",
+        validated_min_threshold=0.45,
+        extra={"power": {"validated_min_without_attraction_check": 0.6}},
+    )
+    assert (cal.minimum_for(True), cal.minimum_for(False)) == (0.45, 0.6)
+    save_calibration(cal, local_calibration_path("opencv-zoo", store.settings.data_dir))
+    (p1, imgs1) = lfw_people()[0]
+    unchecked = make_deployment(threshold=0.5)
+    enrol_subject(store, "e", unchecked.id, entry(p1, clock()), [imgs1[0]], clock=clock)
+    with pytest.raises(GovernanceError, match=r"without the attraction check 0\.600"):
+        open_deployment(store, "sup", unchecked.id, clock=clock)
+    rng = np.random.default_rng(0)
+    save_reference_crowd(
+        ReferenceCrowd("opencv-zoo", rng.standard_normal((500, 128)).astype(np.float32), 0.5, 1e-3, "test"),
+        store.settings.data_dir,
+    )
+    checked = make_deployment(threshold=0.5)
+    enrol_subject(store, "e", checked.id, entry(p1, clock()), [imgs1[0]], clock=clock)
+    assert open_deployment(store, "sup", checked.id, clock=clock).status == "open"

@@ -103,6 +103,16 @@ def evaluate(
             f"validated minimum threshold {r.validated_min_threshold:.4f}{state}"
         )
         console.print(f"  {cells}", highlight=False)
+        p = r.power
+        if p:
+            si = p["still_image"]["with_check"]
+            console.print(
+                f"  validation with power ({p['crowd_faces']} crowd faces): minimum {p['validated_min_with']:.4f} "
+                f"with the attraction check ({'validated' if p['validated_with'] else 'NOT validated'}), "
+                f"{p['validated_min_without']:.4f} without; {len(p['attractors'])} attracting templates; "
+                f"still-image FNIR at 1,000 {100 * si['fnir']:.1f}%",
+                highlight=False,
+            )
     console.print(f"crowd faces excluded by hygiene: {len(outcome.exclusions)}")
     console.print(f"report: {outcome.report_path}")
     for name, path in outcome.calibrations.items():

@@ -122,9 +122,20 @@ def calibration_from(result: PackResult, meta: dict[str, Any], n_exclusions: int
             if at
             else None,
         }
+    minimum = result.validated_min_threshold
+    if power and power["validated_with"]:
+        # Validated with power (every crowd face, the attraction check applied cross-fitted): the minimum a
+        # watchlist whose templates passed the check may run at. A watchlist with an unchecked template is
+        # held to the stricter minimum validated without it (Calibration.minimum_for).
+        minimum = power["validated_min_with"]
+        extra["validated"] = True
+        extra["validated_min_plain_grid"] = result.validated_min_threshold
+        extra["power"]["validated_min_without_attraction_check"] = max(
+            power["validated_min_without"], result.validated_min_threshold
+        )
     return Calibration(
         pack=result.pack,
-        validated_min_threshold=result.validated_min_threshold,
+        validated_min_threshold=minimum,
         points=points,
         created_at=meta["created_at"],
         dataset=meta["dataset"],

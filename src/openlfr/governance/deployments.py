@@ -194,13 +194,19 @@ def _aware(name: str, t: datetime) -> datetime:
 
 
 def _threshold_problem(
-    store: Store, pack: str, threshold: float, watchlist_size: int | None = None
+    store: Store,
+    pack: str,
+    threshold: float,
+    watchlist_size: int | None = None,
+    attraction_checked: bool = True,
 ) -> tuple[float | None, str | None]:
     """(validated minimum or None, why an override reason is needed or None).
 
-    With ``watchlist_size`` (at opening) the threshold must also meet ``governance.target_fpir`` for a
-    watchlist of that size: a larger watchlist gives a passer-by more chances to match someone, so it needs a
-    stricter threshold (``Calibration.threshold_for``)."""
+    ``attraction_checked`` is False when some template of the watchlist was enrolled without the attraction
+    check, which the calibration's minimum may assume (``Calibration.minimum_for``). With ``watchlist_size``
+    (at opening) the threshold must also meet ``governance.target_fpir`` for a watchlist of that size: a
+    larger watchlist gives a passer-by more chances to match someone, so it needs a stricter threshold
+    (``Calibration.threshold_for``)."""
     try:
         cal = load_calibration(pack, store.settings.data_dir)
     except CalibrationError as exc:
@@ -210,24 +216,30 @@ def _threshold_problem(
             f"no calibration exists for pack {pack}, so the threshold cannot be checked against a validated "
             "minimum; opening requires an override reason"
         )
-    if threshold < cal.validated_min_threshold:
-        return cal.validated_min_threshold, (
-            f"threshold {threshold:.3f} is below pack {pack}'s validated minimum "
-            f"{cal.validated_min_threshold:.3f}; an override reason is required"
+    minimum = cal.minimum_for(attraction_checked)
+    if threshold < minimum:
+        unchecked = (
+            " for a watchlist enrolled without the attraction check"
+            if minimum > cal.validated_min_threshold
+            else ""
+        )
+        return minimum, (
+            f"threshold {threshold:.3f} is below pack {pack}'s validated minimum{unchecked} "
+            f"{minimum:.3f}; an override reason is required"
         )
     if watchlist_size and cal.points:
         fpir = store.settings.governance.target_fpir
         try:
             needed = cal.threshold_for(fpir, watchlist_size)
         except CalibrationError as exc:
-            return cal.validated_min_threshold, f"{exc}; an override reason is required"
+            return minimum, f"{exc}; an override reason is required"
         if threshold < needed:
-            return cal.validated_min_threshold, (
+            return minimum, (
                 f"threshold {threshold:.3f} is below {needed:.3f}, the threshold pack {pack} needs for FPIR "
                 f"{fpir:g} with a watchlist of {watchlist_size} (governance.target_fpir); an override "
                 "reason is required"
             )
-    return cal.validated_min_threshold, None
+    return minimum, None
 
 
 def parse_phase(value: str | None) -> str:
@@ -545,7 +557,14 @@ def open_deployment(
             )
         if missing:
             raise GovernanceError(f"deployment {dep.id} cannot open: " + "; ".join(missing))
-        validated_min, problem = _threshold_problem(store, dep.pack, dep.threshold, n_subjects)
+        unchecked = s.scalar(
+            select(func.count()).where(
+                WatchlistTemplate.deployment_id == dep.id, WatchlistTemplate.attraction_offset.is_(None)
+            )
+        )
+        validated_min, problem = _threshold_problem(
+            store, dep.pack, dep.threshold, n_subjects, attraction_checked=not unchecked
+        )
         reason = (override_reason or "").strip() or dep.threshold_override_reason
         if problem:
             if not reason:

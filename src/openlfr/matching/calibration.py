@@ -52,6 +52,15 @@ class Calibration:
         threshold it could test; ``validated_min_threshold`` is then set above every crowd score it saw."""
         return bool(self.extra.get("validated", True))
 
+    def minimum_for(self, attraction_checked: bool) -> float:
+        """The validated minimum for a watchlist whose templates did (or did not all) pass the enrolment
+        attraction check. The evaluation validates the minimum with the check applied; where some template
+        was enrolled without it (no reference crowd), the stricter minimum validated without it holds."""
+        without = (self.extra.get("power") or {}).get("validated_min_without_attraction_check")
+        if attraction_checked or without is None:
+            return self.validated_min_threshold
+        return max(self.validated_min_threshold, float(without))
+
     def threshold_for(self, fpir: float, watchlist_size: int) -> float:
         """The calibrated threshold for an FPIR target at the nearest watchlist size at or above the one
         given (a larger watchlist needs a stricter threshold, so rounding up is the safe side)."""

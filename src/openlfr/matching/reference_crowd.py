@@ -50,6 +50,7 @@ def save_reference_crowd(crowd: ReferenceCrowd, data_dir: Path) -> Path:
         pack=np.str_(crowd.pack),
         source=np.str_(crowd.source),
     )
+    tmp.chmod(0o600)  # templates of faces: readable by the service only
     tmp.replace(path)
     return path
 

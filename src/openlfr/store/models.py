@@ -20,7 +20,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -202,9 +201,10 @@ class WatchlistTemplate(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     subject: Mapped[WatchlistSubject] = relationship(back_populates="templates")
-    attraction_offset: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    attraction_offset: Mapped[float | None] = mapped_column(Float, nullable=True)
     """The template's own higher threshold over the deployment's, when it attracted a reference crowd of
-    strangers at enrolment (``matching/attraction.py``); 0 otherwise. Searches subtract it from its scores."""
+    strangers at enrolment (``matching/attraction.py``); 0 when it did not; NULL when the check could not run
+    (no reference crowd). Searches subtract it from its scores."""
 
 
 class Alert(Base):

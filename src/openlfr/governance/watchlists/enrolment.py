@@ -38,6 +38,7 @@ from openlfr.governance.watchlists.storage import (
     write_subjects,
 )
 from openlfr.matching.attraction import AttractionPolicy, attraction_of
+from openlfr.matching.calibration import load_calibration
 from openlfr.matching.reference_crowd import ReferenceCrowd, load_reference_crowd
 from openlfr.store import Store, utcnow
 from openlfr.vision import Face, FaceEngine, ImageError, load_engine, load_image
@@ -327,7 +328,18 @@ def _enrol_batch(
             raise GovernanceError(f"deployment {dep.id} uses pack {dep.pack}, not {eng.pack.name}")
         gallery = ReferenceGallery(load_enrolled(store, s, dep, eng.embedding_size), eng.embedding_size)
         watchlist_key = store.keys.get(s, dep.id, "watchlist")
+        status, threshold, overridden = dep.status, dep.threshold, bool(dep.threshold_override_reason)
     check = AttractionCheck.for_pack(store, eng.pack.name)
+    if check is None and status == "open" and not overridden:
+        # The validated minimum may assume the check (Calibration.minimum_for): an open deployment running
+        # below the minimum validated without it must not take templates that were never checked.
+        cal = load_calibration(eng.pack.name, store.settings.data_dir)
+        if cal is not None and threshold < cal.minimum_for(False):
+            raise GovernanceError(
+                f"deployment {deployment_id} is open at threshold {threshold:.3f}, which pack {eng.pack.name} is "
+                f"validated for only with the attraction check, and no reference crowd exists here to run it "
+                f"(run `openlfr evaluate`); without it the validated minimum is {cal.minimum_for(False):.3f}"
+            )
     reason = (lookalike_reason or "").strip() or None
     prepared = prepare_batch(
         store, eng, gallery, batch, progress, reason, watchlist_key=watchlist_key, attraction=check

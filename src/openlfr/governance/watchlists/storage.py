@@ -173,7 +173,7 @@ def write_subjects(
                 embedding_size=int(face.embedding.shape[0]),
                 quality_score=float(face.quality.score),
                 created_at=now,
-                attraction_offset=img.offset,
+                attraction_offset=img.offset if img.attraction is not None else None,
             )
             tmpl.template = encrypt(
                 key, face.embedding.astype(np.float32).tobytes(), template_aad(dep.id, tmpl.id)

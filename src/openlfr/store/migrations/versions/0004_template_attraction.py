@@ -4,8 +4,8 @@ Revision ID: 0004
 Revises: 0003
 
 A reference template that attracts a reference crowd of strangers at enrolment gets an offset: its scores
-are lowered by it before they are compared with the deployment's threshold. 0 for every existing template
-(their behaviour is unchanged).
+are lowered by it before they are compared with the deployment's threshold. NULL means the check did not
+run (no reference crowd), which is what every existing template gets (their scores are unchanged).
 """
 
 from collections.abc import Sequence
@@ -21,9 +21,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("watchlist_templates") as batch:
-        batch.add_column(
-            sa.Column("attraction_offset", sa.Float(), nullable=False, server_default=sa.text("0"))
-        )
+        batch.add_column(sa.Column("attraction_offset", sa.Float(), nullable=True))
 
 
 def downgrade() -> None:
