@@ -499,6 +499,7 @@ def test_a_minimum_validated_with_the_attraction_check_needs_a_checked_watchlist
     (p1, imgs1) = lfw_people()[0]
     unchecked = make_deployment(threshold=0.5)
     enrol_subject(store, "e", unchecked.id, entry(p1, clock()), [imgs1[0]], clock=clock)
+    record_signage(store, "pc (officer)", unchecked.id, clock=clock)
     with pytest.raises(GovernanceError, match=r"without the attraction check 0\.600"):
         open_deployment(store, "sup", unchecked.id, clock=clock)
     rng = np.random.default_rng(0)
@@ -508,4 +509,5 @@ def test_a_minimum_validated_with_the_attraction_check_needs_a_checked_watchlist
     )
     checked = make_deployment(threshold=0.5)
     enrol_subject(store, "e", checked.id, entry(p1, clock()), [imgs1[0]], clock=clock)
+    record_signage(store, "pc (officer)", checked.id, clock=clock)
     assert open_deployment(store, "sup", checked.id, clock=clock).status == "open"
