@@ -164,7 +164,7 @@ class LiveSettings(BaseModel):
         "or awaiting confirmation); more shots for the fused template (chosen by benchmarks/live_ablation.py).",
     )
     research_margin: float = Field(
-        1.0,
+        0.15,
         ge=0.0,
         description="The periodic re-embed is only for tracks whose best subject scores within this of the "
         "threshold (1.0: every track).",
