@@ -294,6 +294,12 @@ class LiveSettings(_Section):
         description="Also re-embed a track's face every this many frames (0: only when new, grown, improved "
         "or awaiting confirmation); more shots for the fused template (chosen by benchmarks/live_ablation.py).",
     )
+    research_margin: float = Field(
+        0.15,
+        ge=0.0,
+        description="The periodic re-embed is only for tracks whose best subject scores within this of the "
+        "threshold (1.0: every track).",
+    )
     reassess_every_frames: int = Field(
         5, ge=1, description="Quality of an already searched track's face is re-measured this often."
     )

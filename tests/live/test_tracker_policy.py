@@ -194,6 +194,11 @@ def test_an_alerted_track_is_not_searched_again_and_periodic_search_brings_other
         ev = policy.evidence(t)
         ev.searches, ev.embedded_size, ev.embedded_quality, ev.last_search_frame = 1, 40.0, 0.8, 0
     _search(policy, a, {"alice": 0.9})
+    _search(policy, b, {"alice": 0.2})
     assert [d.track for d in policy.decide([a, b], at_s=0.0)] == [a]
     assert choose_to_embed([a, b], policy, live, 3) == []
-    assert choose_to_embed([a, b], policy, live, 4) == [b]
+    # b scores far below the threshold (0.5 - research_margin 0.15): not searched over and over ...
+    assert choose_to_embed([a, b], policy, live, 4) == []
+    # ... until it comes within the margin.
+    _search(policy, b, {"alice": 0.2, "bob": 0.4})
+    assert choose_to_embed([a, b], policy, live, 8) == [b]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from openlfr.config import LiveSettings
-from openlfr.live.policy import AlertPolicy
+from openlfr.live.policy import AlertPolicy, TrackEvidence
 from openlfr.live.tracker import Track
 
 
@@ -42,6 +42,11 @@ def choose_to_assess(
     return out
 
 
+def _near_threshold(ev: TrackEvidence, floor: float) -> bool:
+    """Whether any subject's aggregated score for the track reaches ``floor``."""
+    return any(se.score >= floor for se in ev.subjects.values())
+
+
 def choose_to_embed(
     tracks: Sequence[Track], policy: AlertPolicy, live: LiveSettings, frame_index: int
 ) -> list[Track]:
@@ -50,7 +55,8 @@ def choose_to_embed(
     A face below the quality bar is never searched. Otherwise a track is searched when it never was, when
     a match above threshold awaits confirmation (every ``confirm_every_frames``), when its face is
     ``reembed_growth`` times the largest shot embedded or its quality improved by ``reembed_quality_gain``,
-    or every ``research_every_frames`` when that is set. A track that has alerted is not searched again
+    or every ``research_every_frames`` while its best subject's score is within ``research_margin`` of the
+    threshold (a face that matches no one closely is not searched over and over). A track that has alerted is not searched again
     unless another subject awaits confirmation.
     """
     chosen: list[Track] = []
@@ -68,7 +74,11 @@ def choose_to_embed(
             or (pending and since >= live.confirm_every_frames)
             or tr.face.size >= live.reembed_growth * ev.embedded_size
             or q.score >= ev.embedded_quality + live.reembed_quality_gain
-            or (live.research_every_frames > 0 and since >= live.research_every_frames)
+            or (
+                live.research_every_frames > 0
+                and since >= live.research_every_frames
+                and _near_threshold(ev, policy.threshold - live.research_margin)
+            )
         ):
             chosen.append(tr)
     # Bounded work per frame: a burst of new faces would otherwise stall the worker for several frame
