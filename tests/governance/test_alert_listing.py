@@ -40,10 +40,11 @@ def test_every_state_filter_matches_alert_state(live: Live) -> None:
     review_alert(live.store, op, ids[1], "false_alert")
     for i in (2, 3, 4, 5, 6):
         review_alert(live.store, op, ids[i], "engage")
-    record_engagement(live.store, pc, ids[3], "confirmed_true")
+    met = {"reason_explained": True, "leaflet_given": True}
+    record_engagement(live.store, pc, ids[3], "confirmed_true", **met)
     record_engagement(live.store, pc, ids[4], "not_engaged")
-    record_engagement(live.store, pc, ids[5], "confirmed_false")
-    record_engagement(live.store, pc, ids[6], "confirmed_true")
+    record_engagement(live.store, pc, ids[5], "confirmed_false", **met)
+    record_engagement(live.store, pc, ids[6], "confirmed_true", **met)
     record_disposal(live.store, pc, ids[6], "arrest")
     states = {i: get_alert(live.store, i).state for i in ids}
     assert sorted(set(states.values())) == sorted(

@@ -45,9 +45,13 @@ def test_oifr_page_on_a_phone(live_server: LiveServer, browser, engine_factory, 
     assert items.count() == 6
     assert items.first.locator(".record").inner_text() == "OB-1"
     # The custody images load for the engagement officer (allowed to compare faces).
-    page.wait_for_function(
-        "[...document.querySelectorAll('#candidates img')].every(i => i.complete && i.naturalWidth > 0)"
-    )
+    # Polled from here: wait_for_function evaluates a string in the page, which the server's CSP forbids.
+    loaded = "[...document.querySelectorAll('#candidates img')].every(i => i.complete && i.naturalWidth > 0)"
+    for _ in range(100):
+        if page.evaluate(loaded):
+            break
+        page.wait_for_timeout(100)
+    assert page.evaluate(loaded), "the custody images did not load"
     shot(page, "oifr-phone")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1  # no sideways scrolling
     ctx.close()
