@@ -98,7 +98,7 @@ def test_the_evaluation_reports_power_and_writes_a_reference_crowd(
     assert r["with_check"] and r["without_check"]
     assert all("tpir" in p and "ratios" in p for p in r["with_check"])
     page = small_evaluation.report_path.read_text()
-    assert "Validation with power" in page
+    assert "Validation with power" in page and "<h4>with the check</h4>" in page
     assert (small_evaluation.report_path.parent / "power_tradeoff_opencv-zoo.png").stat().st_size > 1000
     path = small_evaluation.reference_crowds["opencv-zoo"]
     assert path.stat().st_mode & 0o777 == 0o600  # templates of faces: the service's only

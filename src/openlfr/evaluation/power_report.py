@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import html
 import io
-from collections.abc import Mapping
 from typing import Any
 
 import matplotlib
-
-from openlfr.evaluation.results import PackResult
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -83,60 +78,3 @@ def images(pack: str, power: dict[str, Any]) -> dict[str, bytes]:
 
 def at_threshold(grid: list[dict[str, Any]], t: float) -> dict[str, Any] | None:
     return next((p for p in grid if abs(p["threshold"] - t) < 1e-9), None)
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.3f}%"
-
-
-def section(results: Mapping[str, PackResult], pngs: dict[str, bytes]) -> str:
-    """The report's HTML section: per pack, the grid with TPIR beside the group FPIRs, the ratios, and the
-    templates behind each difference."""
-    e = html.escape
-    parts = ["<h2>Validation with power: TPIR beside group FPIRs, and the templates behind differences</h2>"]
-    for pack, r in results.items():
-        p = r.power
-        if not p:
-            continue
-        parts.append(
-            f"<h3>{e(pack)}</h3><p>{p['crowd_faces']} crowd faces (every detected UTKFace face after hygiene, "
-            f"every age). Validated minimum without the attraction check: {p['validated_min_without']:.4f} "
-            f"({'validated' if p['validated_without'] else 'NOT validated'}); with it "
-            f"(cross-fitted over {p['folds']} folds): {p['validated_min_with']:.4f} "
-            f"({'validated' if p['validated_with'] else 'NOT validated'}). Attractors flagged on the whole "
-            f"crowd: {len(p['attractors'])}.</p>"
-        )
-        for key in (f"power_tradeoff:{pack}", f"power_groups:{pack}"):
-            if key in pngs:
-                b64 = base64.b64encode(pngs[key]).decode()
-                parts.append(f'<img alt="{e(key)}" src="data:image/png;base64,{b64}">')
-        for key, title in (("without_check", "without the check"), ("with_check", "with the check")):
-            parts.append(
-                f"<h4>{title}</h4><table><tr><th>threshold</th><th>crowd FPIR</th><th>TPIR</th>"
-                "<th>largest/smallest group ratio [95% CI]</th><th>significant differences and the templates "
-                "behind them</th></tr>"
-            )
-            for pt in sorted(p[key], key=lambda x: x["threshold"]):
-                ratios = "; ".join(
-                    f"{x['attribute']} {x['high']}/{x['low']} {x['ratio']:.1f} [{x['ci_low']:.1f}-{x['ci_high']:.1f}]"
-                    for x in pt["ratios"]
-                )
-                attr = "; ".join(
-                    f"{a['attribute']} {a['high']}>{a['low']}: "
-                    + ", ".join(f"{s} ({n})" for s, n in a["templates"])
-                    + (" explain it" if a["explained"] else " do not explain it")
-                    for a in pt["attributions"]
-                )
-                parts.append(
-                    f"<tr><td>{pt['threshold']:.4f}</td><td>{_pct(pt['crowd_fpir']['rate'])}</td>"
-                    f"<td>{_pct(pt['tpir']['rate'])}</td><td>{e(ratios)}</td><td>{e(attr) or 'none'}</td></tr>"
-                )
-            parts.append("</table>")
-        si = p.get("still_image")
-        if si:
-            parts.append(
-                "<p>Still-image FNIR with a 1,000-person watchlist at the validated minimum: "
-                + "; ".join(f"{e(k)} {_pct(v['fnir'])} at {v['threshold']:.4f}" for k, v in si.items())
-                + "</p>"
-            )
-    return "\n".join(parts)

@@ -224,8 +224,6 @@ def run_evaluation(
     for name, png in images.items():
         (out_dir / (name.replace(":", "_") + ".png")).write_bytes(png)
     page = report.render_html(results, images, exclusions, strict, meta)
-    power_html = power_report.section(results, images)
-    page = page.replace("</body>", power_html + "\n</body>") if "</body>" in page else page + power_html
     report_path = out_dir / "report.html"
     report_path.write_text(page, encoding="utf-8")
     (out_dir / "results.json").write_text(
