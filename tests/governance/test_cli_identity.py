@@ -121,6 +121,7 @@ def test_no_login_no_command(cli: Settings) -> None:
         ("audit", "verify"),
         ("audit", "show"),
         ("watchlist", "list", "x"),
+        ("run", "--deployment", "x", "--source", "cam-1=clip.mp4"),
     ):
         r = invoke(*args)
         assert r.exit_code == 2 and "not logged in" in r.output, (args, r.output)

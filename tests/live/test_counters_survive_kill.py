@@ -18,7 +18,9 @@ from typing import Any
 from sqlalchemy import select
 
 from openlfr.config import Settings
+from openlfr.store.auth_models import Role
 from openlfr.vision import FaceEngine
+from tests.cli_login import cli_log_in
 from tests.live.conftest import ABSENT, MIRANDA, open_stored_deployment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +47,7 @@ def test_sigkill_of_run_keeps_the_faces_seen_counters_and_the_alert(
         settings, {"lin_manuel_miranda": MIRANDA, **ABSENT}, ["stage"], engine
     )
     store.engine.dispose()  # type: ignore[attr-defined]
+    cli_log_in(settings, Role.OPERATOR)
     port = _free_port()
     env = {
         **os.environ,

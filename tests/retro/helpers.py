@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from openlfr.api.users import create_user
-from openlfr.config import Settings
 from openlfr.retro.gallery import GalleryRow, import_gallery
-from openlfr.store import Store, open_store
-from openlfr.store.auth_models import Role
+from openlfr.store import Store
 from openlfr.vision.engine import FaceEngine
+from tests.cli_login import cli_env, cli_log_in  # noqa: F401  (re-exported for the retro tests)
 from tests.conftest import require_data
 from tests.retro.conftest import lfw_people
 
@@ -37,42 +32,3 @@ def small_gallery(store: Store, engine: FaceEngine, distractors: int = 5) -> int
     rep = import_gallery(store, engine, rows, "ann (custody)")
     assert {r[1] for r in rep.refused}.isdisjoint(KNOWN), rep.refused
     return rep.imported
-
-
-CLI_PASSWORD = "correct horse battery staple"
-SRC = Path(__file__).resolve().parents[2] / "src"
-
-
-def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
-    """The environment of a real ``openlfr`` process on this data folder (SQLite)."""
-    env = dict(os.environ, OPENLFR_DATA_DIR=str(settings.data_dir), PYTHONPATH=str(SRC), **extra)
-    env.pop("OPENLFR_STORE__DATABASE_URL", None)
-    env.pop("OPENLFR_TOKEN", None)
-    return env
-
-
-def cli_log_in(settings: Settings, role: Role) -> None:
-    """The command line acts as an authenticated user (issue 14): make one with this role and log in (the
-    token goes to the data folder, where later commands on it find it)."""
-    username = role.value.replace("_", "-")
-    store = open_store(settings)
-    try:
-        create_user(store, username, CLI_PASSWORD, role, actor="test setup")
-    finally:
-        store.close()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from openlfr.cli import app; app()",
-            "login",
-            username,
-            "--password-env",
-            "PW",
-        ],
-        env=cli_env(settings, PW=CLI_PASSWORD),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr

@@ -20,6 +20,8 @@ VIEW_DEPLOYMENTS = (A, AO, OP, EO, RV, AU)
 PLAN_DEPLOYMENT = (AO, OP)
 OPEN_DEPLOYMENT = (AO,)
 CLOSE_DEPLOYMENT = (AO, OP)
+# Starting a deployment's cameras (`openlfr run --deployment`): the people on scene who watch the alerts.
+RUN_LIVE = (AO, OP)
 RECORD_SIGNAGE = (AO, OP)
 # Watchlist size, categories and the under-18 count; never the entries' images.
 VIEW_WATCHLIST_SUMMARY = (AO, OP, AU)

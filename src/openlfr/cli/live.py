@@ -143,8 +143,12 @@ def _dry_run_gateway(
 
 def _deployment_gateway(settings_: Settings, deployment_id: str) -> LiveGateway:
     """The governance layer's gateway onto a stored deployment (fails clearly for an unknown id)."""
+    from openlfr.api import roles
+    from openlfr.cli.identity import acting
+
     with clean_errors(StoreError, GovernanceError):
         store = open_store(settings_)
+        acting(store, roles.RUN_LIVE)  # the logged-in user, checked against the same role table as the API
         return DeploymentGateway(store, deployment_id, settings_)
 
 
