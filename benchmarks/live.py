@@ -42,7 +42,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ import numpy as np
 
 from _common import ROOT, data_dir
 from openlfr.config import LiveSettings, Settings
-from openlfr.live.memory_gateway import InMemoryGateway, MemoryDeployment, SubjectInfo
+from openlfr.live.memory_gateway import CrowdCheck, InMemoryGateway
 from openlfr.live.pipeline import LivePipeline
 from openlfr.live.sources import parse_source
 from openlfr.matching.calibration import load_calibration
@@ -111,8 +111,10 @@ class Row:
 
 
 def watchlist_gateway(
-    truth: dict[str, Any], engine: FaceEngine, threshold: float
+    truth: dict[str, Any], engine: FaceEngine, threshold: float, check: CrowdCheck | None = None
 ) -> tuple[InMemoryGateway, int]:
+    """The scenario's watchlist enrolled in memory as a dry run would (with the attraction check when
+    ``check`` is given); returns the gateway and how many reference photos failed to enrol."""
     root = data_dir()
     templates, ids, images = [], [], []
     failed = 0
@@ -125,12 +127,15 @@ def watchlist_gateway(
         templates.append(face.embedding)
         ids.append(entry["subject_id"])
         images.append(cv2.imencode(".jpg", img)[1].tobytes())
-    now = datetime.now(UTC)
-    dep = MemoryDeployment(
-        "benchmark", engine.pack.name, threshold, (), now - timedelta(minutes=1), now + timedelta(hours=6)
-    )
-    gw = InMemoryGateway(
-        dep, WatchlistIndex(np.stack(templates), ids), {s: SubjectInfo(s, s) for s in ids}, images
+    gw = InMemoryGateway.from_templates(
+        templates,
+        ids,
+        images,
+        pack=engine.pack.name,
+        threshold=threshold,
+        deployment_id="benchmark",
+        duration=timedelta(hours=6),
+        check=check,
     )
     return gw, failed
 
