@@ -68,6 +68,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         {**REFINED, "research_every_frames": 4, "research_margin": 0.15},
     ),
     "default": ("the shipped [live] defaults", {}),
+    "default_hits3": ("the shipped defaults, but 3 searches above threshold before an alert", {"min_hits": 3}),
 }
 
 
@@ -180,6 +181,13 @@ def main() -> None:
         help="Also print, per watchlisted pass, what each variant searched.",
     )
     ap.add_argument(
+        "--references",
+        type=int,
+        default=1,
+        help="Reference photos per subject (further LFW photos, never the one shown), fused as the "
+        "governance.template_fusion setting says.",
+    )
+    ap.add_argument(
         "--no-attraction-check",
         action="store_true",
         help="Enrol without the attraction check even when the data folder has a reference crowd.",
@@ -212,7 +220,15 @@ def main() -> None:
     for seed in a.seeds:
         folder = scenario_folder(seed, a.duration)
         truth = json.loads((folder / "ground_truth.json").read_text())
-        gw, _ = watchlist_gateway(truth, engine, threshold, check)
+        gw, _ = watchlist_gateway(
+            truth, engine, threshold, check, a.references, base.governance.template_fusion
+        )
+        if a.references > 1:
+            index = gw.watchlist()[0]
+            print(
+                f"  seed {seed}: {index.template_count} templates for {index.subject_count} subjects",
+                flush=True,
+            )
         for sid, ev in gw.attractors:
             print(f"  seed {seed}: attraction check flags {sid}: {ev.describe()}", flush=True)
         for n in names:

@@ -199,9 +199,11 @@ class InMemoryGateway:
         clock: Callable[[], datetime] | None = None,
         on_alert: Callable[[MemoryAlert], None] | None = None,
         check: CrowdCheck | None = None,
+        fusion: str = "max",
     ) -> InMemoryGateway:
-        """A dry-run deployment over templates already computed (one reference image each); with ``check``,
-        each template gets the attraction check and an attractor its offset."""
+        """A dry-run deployment over templates already computed (one reference image each; a subject may
+        have several, combined by ``fusion`` as in ``WatchlistIndex``); with ``check``, each template gets
+        the attraction check and an attractor its offset."""
         evidence = (
             [attraction_of(t, check.crowd.templates, check.policy) for t in templates]
             if check is not None
@@ -217,7 +219,7 @@ class InMemoryGateway:
             ends_at=now + duration,
         )
         offsets = None if evidence is None else [e.offset for e in evidence]
-        index = WatchlistIndex(np.stack(templates), list(subject_ids), offsets=offsets)
+        index = WatchlistIndex(np.stack(templates), list(subject_ids), offsets=offsets, fusion=fusion)
         subjects = {s: SubjectInfo(s, s.replace("_", " ")) for s in subject_ids}
         gateway = cls(deployment, index, subjects, list(images), clock=clock, on_alert=on_alert)
         if evidence is not None:
