@@ -68,7 +68,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         {**REFINED, "research_every_frames": 4, "research_margin": 0.15},
     ),
     "default": ("the shipped [live] defaults", {}),
-    "default_hits3": ("the shipped defaults, but 3 searches above threshold before an alert", {"min_hits": 3}),
+    "default_hits3": (
+        "the shipped defaults, but 3 searches above threshold before an alert",
+        {"min_hits": 3},
+    ),
 }
 
 
