@@ -42,7 +42,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ import numpy as np
 
 from _common import ROOT, data_dir
 from openlfr.config import LiveSettings, Settings
-from openlfr.live.memory_gateway import InMemoryGateway, MemoryDeployment, SubjectInfo
+from openlfr.live.memory_gateway import CrowdCheck, InMemoryGateway
 from openlfr.live.pipeline import LivePipeline
 from openlfr.live.sources import parse_source
 from openlfr.matching.calibration import load_calibration
@@ -111,26 +111,52 @@ class Row:
 
 
 def watchlist_gateway(
-    truth: dict[str, Any], engine: FaceEngine, threshold: float
+    truth: dict[str, Any],
+    engine: FaceEngine,
+    threshold: float,
+    check: CrowdCheck | None = None,
+    references: int = 1,
+    fusion: str = "max",
 ) -> tuple[InMemoryGateway, int]:
+    """The scenario's watchlist enrolled in memory as a dry run would (with the attraction check when
+    ``check`` is given); returns the gateway and how many reference photos failed to enrol.
+
+    With ``references`` > 1 every subject also gets up to that many photos in all: further LFW photos of the
+    person, never the one shown in the video (custody records often hold several), combined by ``fusion``."""
     root = data_dir()
+    shown = {p["image"] for p in truth["passes"]}
+    people: dict[str, list[str]] = {}
+    if references > 1:
+        import csv
+
+        with (root / "lfw" / "manifest.csv").open() as f:
+            for row in csv.DictReader(f):
+                people.setdefault(row["identity"], []).append("lfw/" + row["path"])
     templates, ids, images = [], [], []
     failed = 0
     for entry in truth["watchlist"]:
-        img = load_image(root / entry["image"])
-        face = best_face(engine.analyse(img, pad=0.25), img.shape)
-        if face is None or face.embedding is None:
-            failed += 1
-            continue
-        templates.append(face.embedding)
-        ids.append(entry["subject_id"])
-        images.append(cv2.imencode(".jpg", img)[1].tobytes())
-    now = datetime.now(UTC)
-    dep = MemoryDeployment(
-        "benchmark", engine.pack.name, threshold, (), now - timedelta(minutes=1), now + timedelta(hours=6)
-    )
-    gw = InMemoryGateway(
-        dep, WatchlistIndex(np.stack(templates), ids), {s: SubjectInfo(s, s) for s in ids}, images
+        extra = [
+            x for x in sorted(people.get(entry["subject_id"], [])) if x != entry["image"] and x not in shown
+        ]
+        for rel in [entry["image"], *extra][:references]:
+            img = load_image(root / rel)
+            face = best_face(engine.analyse(img, pad=0.25), img.shape)
+            if face is None or face.embedding is None:
+                failed += 1
+                continue
+            templates.append(face.embedding)
+            ids.append(entry["subject_id"])
+            images.append(cv2.imencode(".jpg", img)[1].tobytes())
+    gw = InMemoryGateway.from_templates(
+        templates,
+        ids,
+        images,
+        pack=engine.pack.name,
+        threshold=threshold,
+        deployment_id="benchmark",
+        duration=timedelta(hours=6),
+        check=check,
+        fusion=fusion,
     )
     return gw, failed
 

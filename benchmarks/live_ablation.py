@@ -25,9 +25,11 @@ import numpy as np
 from _common import ROOT
 from live import run_openlfr, watchlist_gateway
 from openlfr.config import LiveSettings, Settings
+from openlfr.live.memory_gateway import CrowdCheck
 from openlfr.live.policy import AlertPolicy
 from openlfr.live.tracker import iou_matrix
 from openlfr.matching.calibration import load_calibration
+from openlfr.matching.reference_crowd import attraction_policy, load_reference_crowd
 from openlfr.vision import load_engine
 from scenario import generate, score_alerts
 
@@ -66,6 +68,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         {**REFINED, "research_every_frames": 4, "research_margin": 0.15},
     ),
     "default": ("the shipped [live] defaults", {}),
+    "default_hits3": (
+        "the shipped defaults, but 3 searches above threshold before an alert",
+        {"min_hits": 3},
+    ),
 }
 
 
@@ -79,6 +85,8 @@ class PassRecorder:
     def __init__(self, truth: dict[str, Any]) -> None:
         self.truth = truth
         self.searches: dict[int, list[tuple[int, int, float]]] = {}
+        self.tops: dict[int, list[tuple[int, str, float]]] = {}
+        """Per pass (any pass): (frame, top candidate, its score) of each search; explains false alerts."""
         self._orig = AlertPolicy.add_search
 
     def _pass_at(self, frame: int, box: Any) -> dict[str, Any] | None:
@@ -99,6 +107,10 @@ class PassRecorder:
         ) -> None:
             frame = round(track.last_seen_s * rec.truth["fps"])
             p = rec._pass_at(frame, track.face.box)
+            if p is not None and len(top):
+                rec.tops.setdefault(p["pass_id"], []).append(
+                    (frame, top[0].subject_id, round(float(top[0].score), 3))
+                )
             if p is not None and p["watchlisted"] and p["identity"] in positions:
                 s = float(scores[positions[p["identity"]]])
                 rec.searches.setdefault(p["pass_id"], []).append((frame, round(track.face.size), round(s, 3)))
@@ -109,6 +121,29 @@ class PassRecorder:
 
     def __exit__(self, *exc: object) -> None:
         AlertPolicy.add_search = self._orig  # type: ignore[method-assign]
+
+    def print_false(self, alerts: list[tuple[str, int]], tolerance: int = 12) -> None:
+        """Each false alert with the pass whose searches put that subject on top (the face that caused it)."""
+        passes = self.truth["passes"]
+        for subject, frame in alerts:
+            if any(
+                p["identity"] == subject
+                and p["first_frame"] - tolerance <= frame <= p["last_frame"] + tolerance
+                for p in passes
+            ):
+                continue
+            causes = [
+                (max(sc for f, s, sc in ss if s == subject), p)
+                for p in passes
+                for ss in [self.tops.get(p["pass_id"], [])]
+                if any(s == subject and abs(f - frame) <= 4 * tolerance for f, s, _ in ss)
+            ]
+            said = ", ".join(
+                f"pass {p['pass_id']} ({p['identity']}, {p['image']}, "
+                f"{'watchlisted' if p['watchlisted'] else 'not watchlisted'}) top score {sc:.3f}"
+                for sc, p in causes
+            )
+            print(f"FALSE ALERT on {subject} at frame {frame}: {said or 'no pass found'}")
 
     def print(self, alerts: list[tuple[str, int]], threshold: float) -> None:
         alerted = {s for s, _ in alerts}
@@ -148,12 +183,33 @@ def main() -> None:
         action="store_true",
         help="Also print, per watchlisted pass, what each variant searched.",
     )
+    ap.add_argument(
+        "--references",
+        type=int,
+        default=1,
+        help="Reference photos per subject (further LFW photos, never the one shown), fused as the "
+        "governance.template_fusion setting says.",
+    )
+    ap.add_argument(
+        "--no-attraction-check",
+        action="store_true",
+        help="Enrol without the attraction check even when the data folder has a reference crowd.",
+    )
     a = ap.parse_args()
+    base = Settings()
+    crowd = None if a.no_attraction_check else load_reference_crowd(a.pack, base.data_dir)
+    check = CrowdCheck(crowd, attraction_policy(crowd, base.governance)) if crowd and crowd.size else None
+    print(
+        f"attraction check: {'on, reference crowd of ' + str(crowd.size) if check and crowd else 'off'}"
+        f" ({base.data_dir})",
+        flush=True,
+    )
     if a.threshold is None:
         cal = load_calibration(a.pack)
         if cal is None:
             raise SystemExit(f"no calibration for {a.pack}: give --threshold")
-        threshold, how = cal.validated_min_threshold, "the validated minimum"
+        threshold = cal.minimum_for(check is not None)
+        how = "the validated minimum" + ("" if check else " for a watchlist without the attraction check")
     else:
         threshold, how = a.threshold, "given, NOT the validated default"
     names = a.variants.split(",")
@@ -162,13 +218,22 @@ def main() -> None:
         raise SystemExit(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
     print(f"pack {a.pack}, threshold {threshold:.3f} ({how}), seeds {a.seeds}", flush=True)
 
-    base = Settings()
     engine = load_engine(a.pack, base)
     results: dict[str, dict[int, dict[str, Any]]] = {n: {} for n in names}
     for seed in a.seeds:
         folder = scenario_folder(seed, a.duration)
         truth = json.loads((folder / "ground_truth.json").read_text())
-        gw, _ = watchlist_gateway(truth, engine, threshold)
+        gw, _ = watchlist_gateway(
+            truth, engine, threshold, check, a.references, base.governance.template_fusion
+        )
+        if a.references > 1:
+            index = gw.watchlist()[0]
+            print(
+                f"  seed {seed}: {index.template_count} templates for {index.subject_count} subjects",
+                flush=True,
+            )
+        for sid, ev in gw.attractors:
+            print(f"  seed {seed}: attraction check flags {sid}: {ev.describe()}", flush=True)
         for n in names:
             live = base.live.model_copy(update={"cooldown_seconds": 60.0, **VARIANTS[n][1]})
             settings = base.model_copy(update={"live": LiveSettings.model_validate(live.model_dump())})
@@ -178,6 +243,7 @@ def main() -> None:
             if a.per_pass:
                 print(f"\nseed {seed}, variant {n}:")
                 rec.print(row.alerts, threshold)
+                rec.print_false(row.alerts)
             fig = score_alerts(truth, row.alerts)
             fig["wall_s"] = round(time.monotonic() - t0, 1)
             fig["cpu_ms_per_frame"] = round(1000 * row.cpu_s / max(1, row.frames_processed), 1)

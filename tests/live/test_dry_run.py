@@ -4,17 +4,30 @@ exists."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner, Result
 
 from openlfr.cli import app
 from openlfr.config import Settings, get_settings
+from openlfr.evaluation.datasets import load_utkface
 from openlfr.governance.audit import entries, verify
+from openlfr.live.memory_gateway import CrowdCheck, InMemoryGateway
+from openlfr.matching.attraction import AttractionPolicy, attraction_of
+from openlfr.matching.calibration import load_calibration
+from openlfr.matching.reference_crowd import (
+    ReferenceCrowd,
+    attraction_policy,
+    load_reference_crowd,
+    save_reference_crowd,
+)
 from openlfr.store import open_store
+from openlfr.vision import FaceEngine, best_face, load_engine, load_image
 from tests.live.conftest import EXAMPLES, MIRANDA
 
 
@@ -63,7 +76,8 @@ def test_a_device_that_is_not_a_regular_file_is_refused(tmp_path: Path, watchlis
 
 
 def test_below_the_validated_minimum_needs_a_reason(tmp_path: Path, watchlist: Path, data_dir: Path) -> None:
-    """The issue's case ran at 0.05 with no reason; the shipped opencv-zoo minimum is 0.617."""
+    """The issue's case ran at 0.05 with no reason; the shipped opencv-zoo minimum is 0.512 with the
+    attraction check, 0.667 without."""
     photo = tmp_path / "clip"
     photo.mkdir()
     shutil.copy(data_dir.joinpath(*EXAMPLES, "obama-480p.jpg"), photo / "00.jpg")
@@ -114,3 +128,94 @@ def test_a_dry_run_is_audited_when_a_data_folder_exists(
     assert str(photo) in row.details
     assert verify(store).ok
     store.close()
+
+
+# -- the enrolment attraction check in a dry run (issue 12) ------------------------------------------------
+
+
+def _crowd_for(data_dir: Path, engine: FaceEngine, n: int = 80) -> np.ndarray:
+    """Templates of ``n`` real UTKFace strangers."""
+    rows = load_utkface(data_dir)[:: max(1, 8000 // n)][:n]
+    out = []
+    for rec in rows:
+        face = best_face(engine.analyse(load_image(rec.path), pad=0.5), (200, 200))
+        if face is not None and face.embedding is not None:
+            out.append(face.embedding)
+    return np.stack(out)
+
+
+@pytest.fixture
+def crowd_that_miranda_attracts(tmp_path: Path, data_dir: Path) -> tuple[Path, float]:
+    """A data folder whose reference crowd makes the Miranda photo an attractor: its reference threshold is
+    set where Miranda's template matches a tenth of the (real) crowd. Returns (data folder, its offset)."""
+    engine = load_engine("opencv-zoo", Settings())
+    miranda = engine.analyse(load_image(data_dir.joinpath(*MIRANDA)), pad=0.25)[0].embedding
+    assert miranda is not None
+    templates = _crowd_for(data_dir, engine)
+    scores = templates @ miranda
+    t_ref = float(np.quantile(scores, 0.9))
+    folder = tmp_path / "data"
+    save_reference_crowd(ReferenceCrowd("opencv-zoo", templates, t_ref, 0.01, "test crowd"), folder)
+    policy = AttractionPolicy(reference_threshold=t_ref, fmr=0.01)
+    evidence = attraction_of(miranda, templates, policy)
+    assert evidence.attractor and evidence.offset > 0, evidence
+    return folder, evidence.offset
+
+
+def test_without_a_reference_crowd_the_dry_run_is_held_to_the_unchecked_minimum(
+    tmp_path: Path, watchlist: Path, data_dir: Path
+) -> None:
+    cal = load_calibration("opencv-zoo")
+    assert cal is not None and cal.minimum_for(False) > cal.minimum_for(True)
+    between = f"{(cal.minimum_for(False) + cal.minimum_for(True)) / 2:.3f}"
+    photo = tmp_path / "clip"
+    photo.mkdir()
+    shutil.copy(data_dir.joinpath(*MIRANDA), photo / "00.png")
+    r = dry_run(tmp_path / "data", watchlist, "--threshold", between, "--source", str(photo))
+    out = " ".join(r.output.split())
+    assert r.exit_code == 2 and "without the attraction check" in out, r.output
+    assert f"{cal.minimum_for(False):.3f}" in out
+
+
+def test_with_a_reference_crowd_the_dry_run_applies_the_check_and_its_minimum(
+    tmp_path: Path, watchlist: Path, data_dir: Path, crowd_that_miranda_attracts: tuple[Path, float]
+) -> None:
+    folder, offset = crowd_that_miranda_attracts
+    cal = load_calibration("opencv-zoo")
+    assert cal is not None
+    photo = tmp_path / "clip"
+    photo.mkdir()
+    shutil.copy(data_dir.joinpath(*MIRANDA), photo / "00.png")
+    open_store(Settings(data_dir=folder)).close()
+    # The checked minimum holds with no reason, though it is below the unchecked one.
+    r = dry_run(folder, watchlist, "--source", str(photo))
+    assert r.exit_code == 0, r.output
+    assert "attracts strangers" in " ".join(r.output.split())
+    store = open_store(Settings(data_dir=folder))
+    (row,) = [e for e in entries(store) if e.action == "live.dry_run"]
+    details = json.loads(row.details)
+    store.close()
+    assert details["threshold"] == pytest.approx(cal.minimum_for(True))
+    assert details["attraction_checked"] is True and details["override_reason"] is None
+    (flagged,) = details["attractors"]
+    assert flagged["subject_id"] == "lin_manuel_miranda" and flagged["offset"] == pytest.approx(offset)
+
+
+def test_an_attractor_scores_its_offset_lower_in_the_dry_run_watchlist(
+    data_dir: Path, crowd_that_miranda_attracts: tuple[Path, float]
+) -> None:
+    folder, offset = crowd_that_miranda_attracts
+    engine = load_engine("opencv-zoo", Settings())
+    miranda = engine.analyse(load_image(data_dir.joinpath(*MIRANDA)), pad=0.25)[0].embedding
+    assert miranda is not None
+    crowd = load_reference_crowd("opencv-zoo", folder)
+    assert crowd is not None
+    check = CrowdCheck(crowd, attraction_policy(crowd, Settings().governance))
+    plain = InMemoryGateway.from_templates([miranda], ["m"], [b""], pack="opencv-zoo", threshold=0.5)
+    checked = InMemoryGateway.from_templates(
+        [miranda], ["m"], [b""], pack="opencv-zoo", threshold=0.5, check=check
+    )
+    assert not plain.attraction_checked and checked.attraction_checked
+    before = float(plain.watchlist()[0].subject_scores(miranda)[0][0])
+    after = float(checked.watchlist()[0].subject_scores(miranda)[0][0])
+    assert before == pytest.approx(after + offset, abs=1e-5)

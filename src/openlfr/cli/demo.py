@@ -5,6 +5,13 @@ live pipeline over the sample clip, and prints what officers would see, the publ
 check. It decides nothing: the alert is left for a human to adjudicate (rule 7). The sample comes from the
 shared data when present, else it is generated from public-domain images (``demo_sample``); either way
 every entry is a neutral, marked demonstration entry, and the demo says it shows the workflow, not accuracy.
+
+It runs at the validated minimum that applies to its watchlist, with no override (rule 2). The pack's
+calibration validates a lower minimum for watchlists whose templates passed the enrolment attraction check
+(``Calibration.minimum_for``), and the check needs a reference crowd of strangers. When the shared data
+holds UTKFace, the demo builds a bounded reference crowd from it (embedded once, with a progress bar, and
+kept in its data folder across reruns) with the calibration's own attraction rule, so its watchlist is
+checked; without it, the demo runs at the stricter minimum validated without the check, and says so.
 """
 
 from __future__ import annotations
@@ -13,13 +20,18 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import typer
 from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from openlfr.cli.app import app, clean_errors, console, fail, settings
+from openlfr.cli.app import app, clean_errors, console, err_console, fail, settings
 from openlfr.cli.demo_sample import DEMONSTRATION_NOTE, DemoSample, generated_sample, shared_sample
 from openlfr.cli.demo_users import approve_pending, provision
+from openlfr.config import Settings
+from openlfr.evaluation.datasets import DatasetError, load_utkface
+from openlfr.evaluation.embeddings import embed_records
 from openlfr.governance.audit import verify
 from openlfr.governance.deployments import (
     close_deployment,
@@ -33,18 +45,32 @@ from openlfr.governance.report import deployment_record, write_record
 from openlfr.governance.watchlists import SubjectEntry, enrol_subject
 from openlfr.live.pipeline import LivePipeline, RaisedAlert
 from openlfr.live.sources import parse_source
-from openlfr.matching.calibration import load_calibration
+from openlfr.matching.calibration import Calibration, CalibrationError, load_calibration
+from openlfr.matching.reference_crowd import (
+    ReferenceCrowd,
+    load_reference_crowd,
+    reference_crowd_path,
+    save_reference_crowd,
+)
 from openlfr.store import open_store, utcnow
 from openlfr.vision import load_engine
 
 _MARKER = ".openlfr-demo"
-# Below every validated minimum shipped so far: the demo shows the audited override path (rule 2).
-_DEMO_THRESHOLD = 0.45
 
 
 @app.command()
 def demo(
-    threshold: float = typer.Option(_DEMO_THRESHOLD, help="Face-match threshold of the demo deployment."),
+    threshold: float | None = typer.Option(
+        None,
+        help="Face-match threshold of the demo deployment. Default: the pack's validated minimum for the "
+        "demo's watchlist; below it the deployment is refused (the demo never overrides).",
+    ),
+    reference_crowd: int = typer.Option(
+        2000,
+        min=0,
+        help="Strangers (UTKFace faces of the shared data) in the demo's reference crowd for the enrolment "
+        "attraction check; 0 enrols without the check (then the stricter minimum applies).",
+    ),
     keep: bool = typer.Option(False, "--keep", help="Keep the data of earlier demo runs."),
     out: Path = typer.Option(Path("var/demo-record"), help="Where the published record is written."),
 ) -> None:
@@ -55,7 +81,15 @@ def demo(
             fail(
                 f"{s.data_dir} holds data that the demo did not create; set OPENLFR_DATA_DIR to an empty folder"
             )
-        shutil.rmtree(s.data_dir)
+        # The reference crowd (templates of research photographs, no watchlist data) is kept: it is slow to
+        # build and the same on every run.
+        for child in s.data_dir.iterdir():
+            if child.name == "calibration":
+                continue
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
     s.data_dir.mkdir(parents=True, exist_ok=True)
     (s.data_dir / _MARKER).write_text("created by `openlfr demo`; safe to delete\n")
     sample = _sample(s.dataset_dir.resolve(), s.data_dir / "sample")
@@ -72,14 +106,28 @@ def demo(
         users = provision(store)
         planner = users.planner
         pack = s.vision.pack
-        cal = load_calibration(pack, s.data_dir)
-        override = None
-        if cal is None or threshold < cal.validated_min_threshold:
-            minimum = "none calibrated" if cal is None else f"{cal.validated_min_threshold:.3f}"
-            override = (
-                f"demonstration on public sample footage, not an operational deployment: threshold {threshold:.2f} "
-                f"is below the validated minimum ({minimum}) so that the sample clip produces an alert"
+        with clean_errors(CalibrationError):
+            cal = load_calibration(pack, s.data_dir)
+        if cal is None:
+            fail(
+                f"no calibration for pack {pack}: the demo runs only at a validated minimum (`openlfr evaluate`)"
             )
+        crowd = _reference_crowd(s, pack, cal, reference_crowd)
+        checked = crowd is not None
+        minimum = cal.minimum_for(checked)
+        why = (
+            f"the validated minimum of pack {pack} for a watchlist whose templates passed the enrolment "
+            f"attraction check (reference crowd of {crowd.size} strangers: {crowd.source})"
+            if crowd is not None
+            else f"the validated minimum of pack {pack} for a watchlist enrolled WITHOUT the attraction check "
+            f"(no reference crowd: no UTKFace in {s.dataset_dir}); {cal.minimum_for(True):.3f} holds with it"
+        )
+        if threshold is None:
+            threshold = minimum
+        elif threshold < minimum:
+            fail(f"--threshold {threshold:.3f} is below {why} ({minimum:.3f}); the demo does not override it")
+        else:
+            why = f"given with --threshold (at or above {why}, {minimum:.3f})"
         now = utcnow()
         dep = create_deployment(
             store,
@@ -95,7 +143,7 @@ def demo(
             cameras=["stage"],
             pack=pack,
             threshold=threshold,
-            threshold_override_reason=override,
+            threshold_override_reason=None,
             phase="trial",
             dpia_ref="none: demonstration on public sample footage (no members of the public)",
             eia_ref="none: demonstration on public sample footage",
@@ -109,7 +157,7 @@ def demo(
         console.print(
             Panel.fit(
                 f"Deployment [bold]{dep.id}[/] planned: camera 'stage', pack {dep.pack}, threshold {dep.threshold:.3f}"
-                + (f"\n[yellow]threshold override (audited):[/] {override}" if override else ""),
+                f"\nthreshold: {why}; no override",
                 title="1. Plan",
                 border_style="cyan",
             )
@@ -211,6 +259,60 @@ def demo(
         )
         console.print(Panel.fit(str(verify(store, users.auditor)), title="6. Audit log", border_style="cyan"))
     console.print(f"[yellow]{DEMONSTRATION_NOTE}[/]")
+
+
+def _reference_crowd(s: Settings, pack: str, cal: Calibration, size: int) -> ReferenceCrowd | None:
+    """The demo's reference crowd for the attraction check: the one in its data folder, else built from up
+    to ``size`` UTKFace faces of the shared data (evenly spread over the manifest, so every age is in it),
+    with the reference threshold and share of the pack's calibration. ``None`` when there is no crowd."""
+    policy = (cal.extra.get("power") or {}).get("attraction_policy")
+    if size <= 0 or not s.governance.attraction_check or not policy:
+        # Enrolment applies whatever crowd is in the data folder: none must be there when the demo says so.
+        reference_crowd_path(pack, s.data_dir).unlink(missing_ok=True)
+        return None
+    with clean_errors(CalibrationError):
+        kept = load_reference_crowd(pack, s.data_dir)
+    if kept is not None and kept.reference_threshold == float(policy["reference_threshold"]):
+        return kept
+    try:
+        records = load_utkface(s.dataset_dir)
+    except (DatasetError, OSError):
+        return None
+    if not records:
+        return None
+    step = max(1, len(records) // size)
+    chosen = records[::step][:size]
+    engine = load_engine(pack, s)
+    with Progress(
+        TextColumn("reference crowd for the attraction check"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("crowd", total=len(chosen))
+        # No embedding cache: the crowd file itself is what a rerun reuses.
+        faces = embed_records(
+            engine,
+            chosen,
+            s,
+            progress=lambda done, total: bar.update(task, completed=done),
+            use_cache=False,
+        )
+    templates = faces.embeddings[faces.detected]
+    if templates.shape[0] == 0:
+        return None
+    crowd = ReferenceCrowd(
+        pack=pack,
+        templates=np.asarray(templates, np.float32),
+        reference_threshold=float(policy["reference_threshold"]),
+        fmr=float(policy["fmr"]),
+        source=f"UTKFace, {templates.shape[0]} of {len(records)} faces of the shared data (every {step}th)",
+    )
+    save_reference_crowd(crowd, s.data_dir)
+    console.print(f"reference crowd written to {reference_crowd_path(pack, s.data_dir)}", highlight=False)
+    return crowd
 
 
 def _sample(data: Path, folder: Path) -> DemoSample:

@@ -18,12 +18,13 @@ from openlfr.config import Settings
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.live.gateway import LiveGateway
-from openlfr.live.memory_gateway import InMemoryGateway, WatchlistFolderError
+from openlfr.live.memory_gateway import CrowdCheck, InMemoryGateway, WatchlistFolderError
 from openlfr.live.metrics import SourceMetrics
 from openlfr.live.pipeline import LivePipeline, RaisedAlert
 from openlfr.live.sources import SourceError, SourceSpec, parse_source
 from openlfr.live.status_server import serve_metrics
 from openlfr.matching.calibration import CalibrationError, load_calibration
+from openlfr.matching.reference_crowd import attraction_policy, load_reference_crowd
 from openlfr.store import StoreError, open_store
 from openlfr.vision import ModelPackError, load_engine
 
@@ -65,6 +66,18 @@ def _status_table(metrics: list[SourceMetrics], alerts: int) -> Table:
     return table
 
 
+def dry_run_crowd_check(settings_: Settings, pack: str) -> CrowdCheck | None:
+    """The enrolment attraction check a dry run applies: the pack's reference crowd in the data folder
+    (written by ``openlfr evaluate``), or ``None`` when the check is off or there is no crowd."""
+    if not settings_.governance.attraction_check:
+        return None
+    with clean_errors(CalibrationError):
+        crowd = load_reference_crowd(pack, settings_.data_dir)
+    if crowd is None or crowd.size == 0:
+        return None
+    return CrowdCheck(crowd, attraction_policy(crowd, settings_.governance))
+
+
 def _check_dry_run(
     settings_: Settings,
     sources: list[str],
@@ -73,7 +86,9 @@ def _check_dry_run(
     override_reason: str | None,
 ) -> tuple[str, float, float | None]:
     """A dry run is for recorded media: files and folders only, never a live source; at or above the pack's
-    validated minimum threshold unless a reason is given. Returns (pack, threshold, validated minimum)."""
+    validated minimum threshold unless a reason is given. The minimum is the one for a watchlist enrolled
+    with the attraction check when the data folder has the pack's reference crowd, else the stricter one
+    validated without it (``Calibration.minimum_for``). Returns (pack, threshold, validated minimum)."""
     for text in sources:
         try:
             spec = parse_source(text)
@@ -87,7 +102,8 @@ def _check_dry_run(
     chosen = choose_pack(pack)
     with clean_errors(CalibrationError):
         cal = load_calibration(chosen.name, settings_.data_dir)
-    minimum = cal.validated_min_threshold if cal is not None else None
+    checked = dry_run_crowd_check(settings_, chosen.name) is not None
+    minimum = cal.minimum_for(checked) if cal is not None else None
     if threshold is None:
         if minimum is None:
             fail(f"no calibration for pack {chosen.name}: give --threshold and --override-reason")
@@ -95,7 +111,12 @@ def _check_dry_run(
     if not math.isfinite(threshold) or not -1.0 <= threshold <= 1.0:
         fail(f"--threshold {threshold} is not a similarity between -1 and 1")
     if (minimum is None or threshold < minimum) and not (override_reason or "").strip():
-        below = "no validated minimum" if minimum is None else f"the validated minimum {minimum:.3f}"
+        unchecked = (
+            "" if checked else " for a watchlist enrolled without the attraction check (no reference crowd)"
+        )
+        below = (
+            "no validated minimum" if minimum is None else f"the validated minimum{unchecked} {minimum:.3f}"
+        )
         fail(
             f"threshold {threshold:.3f} is below {below} for pack {chosen.name}: give --override-reason "
             "(it goes to the audit log)"
@@ -130,15 +151,19 @@ def _dry_run_gateway(
     settings_: Settings, watchlist: Path, pack: str | None, threshold: float | None
 ) -> InMemoryGateway:
     chosen = choose_pack(pack)
+    check = dry_run_crowd_check(settings_, chosen.name)
     if threshold is None:
         with clean_errors(CalibrationError):
             cal = load_calibration(chosen.name, settings_.data_dir)
         if cal is None:
             fail(f"no calibration for pack {chosen.name}: give --threshold")
-        threshold = cal.validated_min_threshold
+        threshold = cal.minimum_for(check is not None)
     engine = load_engine(chosen.name, settings_)
     with clean_errors(WatchlistFolderError):
-        return InMemoryGateway.from_folder(watchlist, engine, threshold=threshold)
+        gateway = InMemoryGateway.from_folder(watchlist, engine, threshold=threshold, check=check)
+    for subject_id, evidence in gateway.attractors:
+        err_console.print(f"[yellow]attraction check:[/] {subject_id} {evidence.describe()}", highlight=False)
+    return gateway
 
 
 def _deployment_gateway(settings_: Settings, deployment_id: str) -> LiveGateway:
@@ -207,7 +232,8 @@ def run(
         if watchlist is None:
             fail("--dry-run needs --watchlist DIR (a folder of reference photos)")
         pack, threshold, minimum = _check_dry_run(s, source, pack, threshold, override_reason)
-        gateway: LiveGateway = _dry_run_gateway(s, watchlist, pack, threshold)
+        dry = _dry_run_gateway(s, watchlist, pack, threshold)
+        gateway: LiveGateway = dry
         _audit_dry_run(
             s,
             {
@@ -217,6 +243,8 @@ def run(
                 "threshold": threshold,
                 "validated_min_threshold": minimum,
                 "override_reason": (override_reason or "").strip() or None,
+                "attraction_checked": dry.attraction_checked,
+                "attractors": [{"subject_id": sid, **ev.as_dict()} for sid, ev in dry.attractors],
             },
         )
     else:

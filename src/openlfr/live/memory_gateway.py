@@ -3,6 +3,12 @@
 Nothing is written anywhere: the watchlist is enrolled from a folder of reference photos into memory, and
 alerts are kept in a list (and handed to an optional callback, e.g. the CLI's printer). It enforces the same
 rules as the real gateway: a time window and a camera list (rule 1), counters only for non-matches (rule 3).
+
+Given the pack's reference crowd (``matching/reference_crowd.py``, written by ``openlfr evaluate`` into the
+data folder), each reference template gets the enrolment attraction check as a stored watchlist does: a
+template that attracts strangers gets its own higher threshold (an offset). The validated minimum of a
+calibration may assume that check (``Calibration.minimum_for``), so a dry run without a reference crowd is
+held to the stricter minimum validated without it.
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ from uuid import uuid4
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from openlfr.errors import OpenLFRError
 from openlfr.governance.deployments import check_can_scan
 from openlfr.governance.live_contract import Counts, NewAlert
+from openlfr.matching.attraction import Attraction, AttractionPolicy, attraction_of
+from openlfr.matching.reference_crowd import ReferenceCrowd
 from openlfr.matching.watchlist_index import WatchlistIndex
 from openlfr.vision import FaceEngine, ImageError, best_face, load_image
 
@@ -86,6 +95,14 @@ def _reference_files(folder: Path) -> list[tuple[str, Path]]:
     return pairs
 
 
+@dataclass(frozen=True)
+class CrowdCheck:
+    """The enrolment attraction check for a dry run: a reference crowd with the rule applied to it."""
+
+    crowd: ReferenceCrowd
+    policy: AttractionPolicy
+
+
 class InMemoryGateway:
     """A deployment held in memory, implementing :class:`~openlfr.live.gateway.LiveGateway`."""
 
@@ -110,6 +127,19 @@ class InMemoryGateway:
         self._lock = threading.Lock()
         self.alerts: list[MemoryAlert] = []
         self.counters: dict[str, dict[str, int]] = {}
+        self.attraction: dict[int, tuple[str, Attraction]] | None = None
+        """Per template (enrolment order): the attraction check's evidence, or ``None`` when the watchlist
+        was enrolled without the check (no reference crowd)."""
+
+    @property
+    def attraction_checked(self) -> bool:
+        """Whether every template passed through the enrolment attraction check."""
+        return self.attraction is not None
+
+    @property
+    def attractors(self) -> list[tuple[str, Attraction]]:
+        """Templates the check flagged, with their evidence (each has its own higher threshold)."""
+        return [a for a in (self.attraction or {}).values() if a[1].attractor]
 
     @classmethod
     def from_folder(
@@ -123,8 +153,10 @@ class InMemoryGateway:
         duration: timedelta = timedelta(hours=12),
         clock: Callable[[], datetime] | None = None,
         on_alert: Callable[[MemoryAlert], None] | None = None,
+        check: CrowdCheck | None = None,
     ) -> InMemoryGateway:
-        """Enrol every reference photo in ``folder`` (the most prominent face of each)."""
+        """Enrol every reference photo in ``folder`` (the most prominent face of each), with the attraction
+        check when ``check`` is given."""
         templates, subject_ids, images = [], [], []
         for subject_id, path in _reference_files(Path(folder)):
             try:
@@ -138,18 +170,61 @@ class InMemoryGateway:
             subject_ids.append(subject_id)
             ok, buf = cv2.imencode(".jpg", img)
             images.append(buf.tobytes() if ok else b"")
+        return cls.from_templates(
+            templates,
+            subject_ids,
+            images,
+            pack=engine.pack.name,
+            threshold=threshold,
+            deployment_id=deployment_id,
+            cameras=cameras,
+            duration=duration,
+            clock=clock,
+            on_alert=on_alert,
+            check=check,
+        )
+
+    @classmethod
+    def from_templates(
+        cls,
+        templates: Sequence[npt.NDArray[np.float32]],
+        subject_ids: Sequence[str],
+        images: Sequence[bytes],
+        *,
+        pack: str,
+        threshold: float,
+        deployment_id: str = "dry-run",
+        cameras: Iterable[str] = (),
+        duration: timedelta = timedelta(hours=12),
+        clock: Callable[[], datetime] | None = None,
+        on_alert: Callable[[MemoryAlert], None] | None = None,
+        check: CrowdCheck | None = None,
+        fusion: str = "max",
+    ) -> InMemoryGateway:
+        """A dry-run deployment over templates already computed (one reference image each; a subject may
+        have several, combined by ``fusion`` as in ``WatchlistIndex``); with ``check``, each template gets
+        the attraction check and an attractor its offset."""
+        evidence = (
+            [attraction_of(t, check.crowd.templates, check.policy) for t in templates]
+            if check is not None
+            else None
+        )
         now = (clock or utc_now)()
         deployment = MemoryDeployment(
             id=deployment_id,
-            pack=engine.pack.name,
+            pack=pack,
             threshold=float(threshold),
             cameras=tuple(cameras),
             starts_at=now - timedelta(minutes=1),
             ends_at=now + duration,
         )
-        index = WatchlistIndex(np.stack(templates), subject_ids)
+        offsets = None if evidence is None else [e.offset for e in evidence]
+        index = WatchlistIndex(np.stack(templates), list(subject_ids), offsets=offsets, fusion=fusion)
         subjects = {s: SubjectInfo(s, s.replace("_", " ")) for s in subject_ids}
-        return cls(deployment, index, subjects, images, clock=clock, on_alert=on_alert)
+        gateway = cls(deployment, index, subjects, list(images), clock=clock, on_alert=on_alert)
+        if evidence is not None:
+            gateway.attraction = {i: (subject_ids[i], e) for i, e in enumerate(evidence)}
+        return gateway
 
     @property
     def deployment(self) -> MemoryDeployment:

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from openlfr.config import GovernanceSettings
+from openlfr.matching.attraction import AttractionPolicy
 from openlfr.matching.calibration import CalibrationError
 from openlfr.vision.face import l2_normalise
 
@@ -74,3 +76,14 @@ def load_reference_crowd(pack: str, data_dir: Path) -> ReferenceCrowd | None:
     if crowd.pack != pack:
         raise CalibrationError(f"{path} is for pack {crowd.pack!r}, not {pack!r}")
     return crowd
+
+
+def attraction_policy(crowd: ReferenceCrowd, governance: GovernanceSettings) -> AttractionPolicy:
+    """The attraction rule for a crowd: its reference threshold and share, the force's factor and test."""
+    return AttractionPolicy(
+        reference_threshold=crowd.reference_threshold,
+        fmr=crowd.fmr,
+        factor=governance.attraction_factor,
+        min_hits=governance.attraction_min_hits,
+        p_value=governance.attraction_p_value,
+    )
