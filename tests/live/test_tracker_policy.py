@@ -177,11 +177,14 @@ def test_one_search_gives_the_top_k_and_every_subjects_score() -> None:
     rng = np.random.default_rng(0)
     templates = rng.normal(size=(7, 16)).astype(np.float32)
     ids = ["a", "b", "a", "c", "d", "b", "e"]  # several templates for some subjects
-    index = WatchlistIndex(templates, ids)
     probes = rng.normal(size=(4, 16)).astype(np.float32)
-    tops, scores = index.search_with_scores(probes, k=3)
-    assert np.allclose(scores, index.subject_scores(probes))
-    assert tops == index.search(probes, k=3)
+    offsets = np.array([0, 0.2, 0, 0, 0.1, 0, 0], np.float32)  # two templates with attraction offsets
+    for fusion in ("max", "mean"):  # the live search scores as the configured fusion says, offsets applied
+        index = WatchlistIndex(templates, ids, fusion=fusion, offsets=offsets)
+        tops, scores = index.search_with_scores(probes, k=3)
+        assert np.allclose(scores, index.subject_scores(probes))
+        assert tops == index.search(probes, k=3)
+        assert [c.score for c in tops[0]] == sorted(scores[0], reverse=True)[:3]
 
 
 def test_an_alerted_track_is_not_searched_again_and_periodic_search_brings_others_back() -> None:

@@ -117,6 +117,17 @@ class WatchlistIndex:
         self, probes: npt.ArrayLike, k: int = 1, threshold: float | None = None
     ) -> list[list[Candidate]]:
         """The top ``k`` subjects for each probe, best first; only those at or above ``threshold`` if given."""
+        return self.search_with_scores(probes, k, threshold)[0]
+
+    def search_with_scores(
+        self, probes: npt.ArrayLike, k: int = 1, threshold: float | None = None
+    ) -> tuple[list[list[Candidate]], FloatArray]:
+        """:meth:`search`'s top ``k`` and :meth:`subject_scores`' matrix from one matrix product.
+
+        The live pipeline needs both for each probe: the best candidates (with the template to show) and
+        every subject's score (to keep the subjects already in a track's evidence up to date). Scores are
+        the same as :meth:`subject_scores` (fused templates and attraction offsets applied).
+        """
         sims = self._similarities(probes)
         best = self._subject_best(probes, sims)
         n_subj = best.shape[1]
@@ -133,32 +144,7 @@ class WatchlistIndex:
             for r, j in enumerate(top):
                 if threshold is not None and best[i, j] < threshold:
                     break
-                block = sims[i, self._starts[j] : ends[j]]
-                row = int(self._original_row[self._starts[j] + int(np.argmax(block))])
-                cands.append(Candidate(self._subjects[j], float(best[i, j]), r + 1, row))
-            out.append(cands)
-        return out
-
-    def search_with_scores(
-        self, probes: npt.ArrayLike, k: int = 1
-    ) -> tuple[list[list[Candidate]], FloatArray]:
-        """:meth:`search`'s top ``k`` and :meth:`subject_scores`' matrix from one matrix product.
-
-        The live pipeline needs both for each probe: the best candidates (with the template to show) and
-        every subject's score (to keep the subjects already in a track's evidence up to date).
-        """
-        sims = self._similarities(probes)
-        best = (
-            sims if self._one_each or sims.shape[1] == 0 else np.maximum.reduceat(sims, self._starts, axis=1)
-        )
-        k = min(k, best.shape[1])
-        ends = np.append(self._starts[1:], self.template_count)
-        out: list[list[Candidate]] = []
-        for i in range(best.shape[0]):
-            top = np.argpartition(-best[i], k - 1)[:k] if 0 < k < best.shape[1] else np.arange(k)
-            top = top[np.argsort(-best[i, top], kind="stable")]
-            cands = []
-            for r, j in enumerate(top):
+                # The reference an officer is shown: the subject's closest enrolled image.
                 block = sims[i, self._starts[j] : ends[j]]
                 row = int(self._original_row[self._starts[j] + int(np.argmax(block))])
                 cands.append(Candidate(self._subjects[j], float(best[i, j]), r + 1, row))
