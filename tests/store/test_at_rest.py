@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from openlfr.api.users import create_user
 from openlfr.config import Settings
 from openlfr.governance import audit
 from openlfr.governance.blob_sweep import sweep_blobs
@@ -32,10 +31,9 @@ from openlfr.store.blobs import STAGING
 from openlfr.store.crypto import CryptoError, MasterKey
 from openlfr.store.models import DeploymentKey, WatchlistSubject, WatchlistTemplate
 from tests.api.conftest import enrolled_open_deployment
+from tests.cli_login import cli_env, cli_log_in
 from tests.conftest import require_data
 from tests.governance.deployment_fields import ASSESSMENTS, SHORT_NOTICE
-
-CLI_PASSWORD = "correct horse battery staple"
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -186,30 +184,10 @@ def test_live_staging_of_another_process_is_left_alone(store: Store) -> None:
         sleeper.wait()
 
 
-def _login(settings: Settings, role: Role) -> None:
-    """The command line acts as an authenticated user (issue 14): make one with this role and log in."""
-    store = open_store(settings)
-    try:
-        create_user(store, role.value.replace("_", "-"), CLI_PASSWORD, role, actor="test setup")
-    finally:
-        store.close()
-    proc = _cli(settings, "login", role.value.replace("_", "-"), "--password-env", "OPENLFR_TEST_PW")
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, (out + err).decode()
-
-
 def _cli(settings: Settings, *args: str, **popen: object) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "OPENLFR_DATA_DIR": str(settings.data_dir),
-        "PYTHONPATH": str(REPO / "src"),
-        "COLUMNS": "200",
-        "OPENLFR_TEST_PW": CLI_PASSWORD,
-    }
-    env.pop("OPENLFR_TOKEN", None)
     return subprocess.Popen(
         [sys.executable, "-c", "from openlfr.cli import app; app()", *args],
-        env=env,
+        env=cli_env(settings, COLUMNS="200"),
         cwd=settings.data_dir.parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -265,7 +243,7 @@ def test_kill_9_of_watchlist_import_leaves_orphans_that_the_next_start_sweeps(tm
             )
     blob_dir = settings.blob_dir
     seen = 0
-    _login(settings, Role.OPERATOR)
+    cli_log_in(settings, Role.OPERATOR)
     proc = _cli(settings, "watchlist", "import", dep, str(sheet), "--images", str(lfw), "--allow-partial")
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline:
@@ -395,7 +373,7 @@ def test_keys_rotate_command(tmp_path: Path) -> None:
     enrolled_open_deployment(store)
     store.close()
     old = settings.master_key_file.read_bytes()
-    _login(settings, Role.ADMIN)
+    cli_log_in(settings, Role.ADMIN)
     proc = _cli(settings, "keys", "rotate", "--json")
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()
