@@ -159,17 +159,7 @@ def import_from_upload(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@router.post(
-    "/entries",
-    status_code=201,
-    description=_doc(
-        roles.ENROL_WATCHLIST,
-        "Enrol one subject (multipart form: the entry's fields and one or more `images`). Refused images are "
-        "listed with the reason; enrolled entries wait for a second person's approval.",
-    ),
-)
-async def enrol(
-    deployment_id: str,
+def entry_form(
     subject_id: str = Form(..., max_length=200),
     category: str = Form(..., max_length=200),
     reason: str = Form(..., max_length=2000),
@@ -180,12 +170,9 @@ async def enrol(
     name: str = Form("", max_length=200),
     date_of_birth: str = Form("", max_length=32),
     offence_seriousness: str = Form("", max_length=64),
-    lookalike_reason: str = Form("", max_length=2000),
-    images: list[UploadFile] = File(...),
-    store: Store = Depends(get_store),
-    principal: Principal = Depends(require_roles(*roles.ENROL_WATCHLIST)),
-) -> dict[str, Any]:
-    fields = {
+) -> dict[str, str]:
+    """A watchlist entry's fields from a multipart form (the API's and the console's enrolment)."""
+    return {
         "subject_id": subject_id,
         "category": category,
         "reason": reason,
@@ -197,9 +184,28 @@ async def enrol(
         "date_of_birth": date_of_birth,
         "offence_seriousness": offence_seriousness,
     }
+
+
+@router.post(
+    "/entries",
+    status_code=201,
+    description=_doc(
+        roles.ENROL_WATCHLIST,
+        "Enrol one subject (multipart form: the entry's fields and one or more `images`). Refused images are "
+        "listed with the reason; enrolled entries wait for a second person's approval.",
+    ),
+)
+async def enrol(
+    deployment_id: str,
+    fields: dict[str, str] = Depends(entry_form),
+    lookalike_reason: str = Form("", max_length=2000),
+    images: list[UploadFile] = File(...),
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(require_roles(*roles.ENROL_WATCHLIST)),
+) -> dict[str, Any]:
     uploads = await read_uploads(store, images)
     report = enrol_from_upload(store, actor_of(principal), deployment_id, fields, uploads, lookalike_reason)
-    return report_dict(store, report, [subject_id.strip()])
+    return report_dict(store, report, [fields["subject_id"].strip()])
 
 
 @router.post(

@@ -14,7 +14,7 @@ from openlfr.api import roles
 from openlfr.api.auth import actor_of
 from openlfr.api.deps import get_store
 from openlfr.api.users import Principal
-from openlfr.api.watchlist_routes import enrol_from_upload, import_from_upload, read_uploads
+from openlfr.api.watchlist_routes import enrol_from_upload, entry_form, import_from_upload, read_uploads
 from openlfr.governance import deployments
 from openlfr.governance.closed_lists import IMAGE_SOURCES, OFFENCE_SERIOUSNESS
 from openlfr.governance.errors import GovernanceError
@@ -114,33 +114,12 @@ def _refused(
 async def enrol_form(
     deployment_id: str,
     request: Request,
-    subject_id: str = Form(..., max_length=200),
-    category: str = Form(..., max_length=200),
-    reason: str = Form(..., max_length=2000),
-    image_source: str = Form(..., max_length=2000),
-    legal_basis: str = Form(..., max_length=2000),
-    approved_by: str = Form(..., max_length=200),
-    expires_at: str = Form(..., max_length=64),
-    name: str = Form("", max_length=200),
-    date_of_birth: str = Form("", max_length=32),
-    offence_seriousness: str = Form("", max_length=64),
+    fields: dict[str, str] = Depends(entry_form),
     lookalike_reason: str = Form("", max_length=2000),
     images: list[UploadFile] = File(...),
     store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.ENROL_WATCHLIST)),
 ) -> Response:
-    fields = {
-        "subject_id": subject_id,
-        "category": category,
-        "reason": reason,
-        "image_source": image_source,
-        "legal_basis": legal_basis,
-        "approved_by": approved_by,
-        "expires_at": expires_at,
-        "name": name,
-        "date_of_birth": date_of_birth,
-        "offence_seriousness": offence_seriousness,
-    }
     try:
         uploads = await read_uploads(store, images)
         report = enrol_from_upload(
