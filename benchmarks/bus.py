@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import ROOT, data_dir
+from benchmarks.bus_stack import start_redis, upscaled_clip
 
 from openlfr.config import BusSettings, Settings, StoreSettings
 from openlfr.governance.bus import BusNames, encode_alert, encode_counts, fetch_worker_kit
@@ -41,40 +42,6 @@ CAMERAS = [f"cam-{i}" for i in range(50)]
 control room with many vans, rather than one for all."""
 
 
-def _redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import socket
-
-    import redis
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "/usr/bin/redis-server",
-            "--port",
-            str(port),
-            "--dir",
-            str(folder),
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "everysec",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(100):
-        try:
-            redis.Redis.from_url(url).ping()
-            return proc, url
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    raise SystemExit("redis-server did not start")
-
-
 def _drain(consumer: CentralConsumer, done: callable, limit_s: float = 600) -> float:  # type: ignore[valid-type]
     t0 = time.perf_counter()
     while not done():  # type: ignore[operator]
@@ -82,24 +49,6 @@ def _drain(consumer: CentralConsumer, done: callable, limit_s: float = 600) -> f
         if time.perf_counter() - t0 > limit_s:
             raise SystemExit("the consumer did not drain the stream in time")
     return time.perf_counter() - t0
-
-
-def _clip(source: Path, height: int | None, fps: float, folder: Path) -> Path:
-    if height is None:
-        return source
-    import cv2
-
-    cap = cv2.VideoCapture(str(source))
-    ok, frame = cap.read()
-    h, w = frame.shape[:2]
-    size = (int(round(w * height / h / 2) * 2), height)
-    out = folder / f"clip-{height}p.mp4"
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    while ok:
-        writer.write(cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR))
-        ok, frame = cap.read()
-    writer.release()
-    return out
 
 
 def main() -> None:
@@ -126,8 +75,7 @@ def main() -> None:
     try:
         url = args.redis_url
         if url is None:
-            (tmp / "redis").mkdir()
-            server, url = _redis(tmp / "redis")
+            server, url = start_redis(tmp / "redis")
         bus = BusSettings(url=url, prefix=f"bench{uuid.uuid4().hex[:8]}", heartbeat_s=1.0, lease_s=15.0)
         settings = Settings(
             data_dir=tmp / "openlfr", bus=bus, store=StoreSettings(database_url=args.database_url)
@@ -198,7 +146,7 @@ def main() -> None:
             f"{settings.live.counters_interval_s:g} s and {args.alerts_per_camera_minute:g} alert a minute)"
         )
         if args.worker_seconds > 0:
-            clip = _clip(
+            clip = upscaled_clip(
                 args.clip or data_dir() / "videos" / "face_recognition__short_hamilton_clip.mp4",
                 args.height,
                 args.fps,

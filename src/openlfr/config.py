@@ -435,6 +435,19 @@ class BusSettings(_Section):
     forget_worker_hours: float = Field(
         24.0, gt=0, description="A worker silent this long is dropped from the health list."
     )
+    credential_file: Path | None = Field(
+        None,
+        description="A camera worker's credential (written by `openlfr enrol-worker`). Set: the worker "
+        "fetches its deployment's kit from the central service over the bus, and needs no database or "
+        "master key. Unset: it reads the kit from the store (only on the central service's own machine).",
+    )
+    central_key_file: Path | None = Field(
+        None,
+        description="The central service's X25519 key for worker kits. Default: <data_dir>/bus-central.key.",
+    )
+    kit_timeout_s: float = Field(
+        30.0, gt=0, description="How long a worker waits for its kit, and how long a kit request is valid."
+    )
 
 
 class EvaluationSettings(_Section):
@@ -574,6 +587,10 @@ class Settings(BaseSettings):
     @property
     def master_key_file(self) -> Path:
         return self.store.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def bus_central_key_file(self) -> Path:
+        return self.bus.central_key_file or self.data_dir / "bus-central.key"
 
     @property
     def audit_key_file(self) -> Path:

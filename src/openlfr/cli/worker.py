@@ -7,12 +7,14 @@ import signal
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from openlfr.cli.app import app, clean_errors, console, err_console, fail, settings
 from openlfr.governance.bus import BUS_DOWN, BusError, fetch_worker_kit
+from openlfr.governance.bus_kit import WorkerCredential, enrol_worker, request_worker_kit, revoke_worker
 from openlfr.governance.errors import GovernanceError
 from openlfr.live.bus_gateway import BusGateway
 from openlfr.live.pipeline import LivePipeline, RaisedAlert
@@ -30,24 +32,43 @@ def worker(
     source: list[str] = typer.Option(..., "--source", "-s", help="CAMERA=SOURCE (file, folder, rtsp://, 0)."),
     name: str | None = typer.Option(None, "--name", help="Worker name on the bus (default: random)."),
     fast: bool = typer.Option(False, "--fast", help="Files as fast as possible (no pacing)."),
+    credential: Path | None = typer.Option(
+        None,
+        "--credential",
+        "-c",
+        help="This worker's credential file (from `openlfr enrol-worker`; default bus.credential_file): the kit "
+        "comes from the central service over the bus. Without one the kit is read from the store.",
+    ),
     lease_wait: float = typer.Option(30.0, "--lease-wait", help="Seconds to wait for a first lease."),
     max_seconds: float | None = typer.Option(None, "--max-seconds", help="Stop after this long."),
 ) -> None:
     """Run a deployment's cameras and publish alerts, counts and heartbeats on the bus (``bus.url``).
 
-    The worker reads the deployment's watchlist once from the central store and holds it in memory; it
-    scans only under the lease the central service renews, and stops (exit status 3) when the lease ends.
+    With a credential the worker needs only the bus: it asks the central service for the deployment's kit
+    (watchlist, alerts key), which comes encrypted for this worker alone, and holds it in memory. Without
+    one it reads the kit from the central store (on the central service's own machine). It scans only under
+    the lease the central service renews, and stops (exit status 3) when the lease ends.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     s = settings()
     if not s.bus.url:
         fail("no bus configured: set bus.url (OPENLFR_BUS__URL), e.g. redis://127.0.0.1:6379/0")
-    wid = name or f"worker-{uuid.uuid4().hex[:8]}"
-    with clean_errors(StoreError, GovernanceError):
-        store = open_store(s)
-        kit = fetch_worker_kit(store, deployment, wid)
-        store.close()  # the worker needs nothing more of the store
+    cred_path = credential or s.bus.credential_file
+    if cred_path is not None:
+        with clean_errors(GovernanceError):
+            cred = WorkerCredential.load(cred_path)
+            if name is not None and name != cred.worker:
+                fail(f"--name {name} does not match the credential's worker {cred.worker}")
+            wid = cred.worker
+            console.print(f"worker {wid}: asking the central service for deployment {deployment}'s kit")
+            kit = request_worker_kit(s.bus, cred, deployment)
+    else:
+        wid = name or f"worker-{uuid.uuid4().hex[:8]}"
+        with clean_errors(StoreError, GovernanceError):
+            store = open_store(s)
+            kit = fetch_worker_kit(store, deployment, wid)
+            store.close()  # the worker needs nothing more of the store
     specs = []
     with clean_errors(SourceError):
         for text in source:
@@ -140,3 +161,48 @@ def central(
         pass
     except BUS_DOWN as exc:  # pragma: no cover - run() backs off itself
         fail(f"bus unreachable: {exc}")
+
+
+@app.command("enrol-worker")
+def enrol_worker_cmd(
+    worker_name: str = typer.Argument(..., help="The worker's name on the bus, e.g. van-7."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Credential file to write (0600) for the worker's machine."
+    ),
+) -> None:
+    """Enrol a camera worker: keep its public key centrally, write its credential file (supervisors)."""
+    from openlfr.api import roles
+    from openlfr.cli.identity import acting
+
+    s = settings()
+    with clean_errors(StoreError, GovernanceError):
+        store = open_store(s)
+        actor = acting(store, roles.SUPERVISE)
+        if out.exists():
+            fail(f"{out} exists: choose another file, or remove it first")
+        cred = enrol_worker(store, s, actor, worker_name)
+        cred.save(out)
+        store.close()
+    console.print(
+        f"worker {cred.worker} enrolled; credential written to {out} (keep it like a password: copy it to "
+        f"the worker's machine, then run `openlfr worker -c {out.name} -d DEPLOYMENT -s CAM=SOURCE`)",
+        highlight=False,
+    )
+
+
+@app.command("revoke-worker")
+def revoke_worker_cmd(
+    worker_name: str = typer.Argument(..., help="The enrolled worker to refuse from now on."),
+) -> None:
+    """Revoke a camera worker's credential: the central service refuses it every kit (supervisors)."""
+    from openlfr.api import roles
+    from openlfr.cli.identity import acting
+
+    s = settings()
+    with clean_errors(StoreError, GovernanceError):
+        store = open_store(s)
+        revoke_worker(store, acting(store, roles.SUPERVISE), worker_name)
+        store.close()
+    console.print(
+        f"worker {worker_name} revoked: it gets no kit from now on (one it holds ends with its lease)"
+    )

@@ -65,6 +65,14 @@ class BusNames:
     def lease_pattern(self) -> str:
         return f"{self.prefix}:lease:*"
 
+    @property
+    def kit_requests(self) -> str:
+        """The list workers push kit requests on (:mod:`openlfr.governance.bus_kit`)."""
+        return f"{self.prefix}:kit-requests"
+
+    def kit_reply(self, worker: str, nonce: bytes) -> str:
+        return f"{self.prefix}:kit:{worker}:{nonce.hex()}"
+
 
 def connect(bus: BusSettings) -> redis.Redis:
     """A client for ``bus.url`` with short timeouts: a dead bus shows as an error, not a hang."""

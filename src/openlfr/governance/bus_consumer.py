@@ -40,6 +40,7 @@ from openlfr.governance.bus import (
     lease_payload,
     lease_ttl_ms,
 )
+from openlfr.governance.bus_kit import serve_kit_requests
 from openlfr.governance.deployments import list_deployments
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.live_contract import Counts
@@ -61,6 +62,8 @@ class ConsumerStats:
     messages_malformed: int = 0
     reclaimed: int = 0
     bus_errors: int = 0
+    kits_served: int = 0
+    """Kit requests answered (handed over or refused; each is audited)."""
     leases: dict[str, int] = field(default_factory=dict)
     """Deployment id -> lease time to live last granted (ms)."""
 
@@ -290,6 +293,7 @@ class CentralConsumer:
                 if time.monotonic() - last_lease >= self.bus.heartbeat_s / 4:
                     self.renew_leases()
                     last_lease = time.monotonic()
+                self.stats.kits_served += serve_kit_requests(self.store, self.settings, self.redis)
                 self.poll_once(block_ms=int(self.bus.heartbeat_s * 200))
             except BUS_DOWN as exc:
                 self.connected = False
@@ -390,6 +394,7 @@ def bus_prometheus_text(consumer: CentralConsumer) -> str:
         ("messages_malformed", st.messages_malformed),
         ("entries_reclaimed", st.reclaimed),
         ("errors", st.bus_errors),
+        ("kit_requests", st.kits_served),
     ):
         lines += [f"# TYPE openlfr_bus_{name}_total counter", f"openlfr_bus_{name}_total {v}"]
     return "\n".join(lines) + "\n"

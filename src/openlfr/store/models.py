@@ -422,3 +422,20 @@ class RetroDecision(Base):
     decision: Mapped[str] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BusWorker(Base):
+    """A camera worker enrolled by a supervisor to fetch deployment kits over the stream bus (issue 16).
+
+    Only the worker's X25519 public key is kept: the private half is in the credential file the enrolment
+    wrote for the worker's machine. A revoked worker is refused every kit; the row stays as the record.
+    """
+
+    __tablename__ = "bus_workers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    enrolled_by: Mapped[str] = mapped_column(String(200))
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
