@@ -83,6 +83,7 @@ def main() -> None:
     from tests.api.conftest import PASSWORD
 
     from openlfr.governance.bus import BusNames
+    from openlfr.governance.bus_consumer import CentralConsumer
     from openlfr.store.models import Alert
 
     cameras = [f"cam-{i + 1}" for i in range(args.workers)]
@@ -91,6 +92,10 @@ def main() -> None:
         t0 = time.perf_counter()
         clip = upscaled_clip(args.clip or hamilton(), args.height or None, args.fps, stack.tmp)
         clip = looped_clip(clip, args.seconds + 90, stack.tmp)  # room for the models to load
+        import av
+
+        with av.open(str(clip)) as probe:
+            rate = float(probe.streams.video[0].average_rate or args.fps)
         print(f"source: {clip.name} ({time.perf_counter() - t0:.0f} s to prepare)", flush=True)
         base = stack.serve(free_port())
         with sync_playwright() as p:
@@ -115,7 +120,10 @@ def main() -> None:
                 time.sleep(0.5)
             if not r.xlen(names.alerts):
                 raise SystemExit("no alert reached the bus within 180 s")
+            watcher = CentralConsumer(stack.store, stack.settings, name="latency-watch")  # reads health only
+            before = {w.worker: w for w in watcher.workers()}
             time.sleep(args.seconds)
+            after = {w.worker: w for w in watcher.workers()}
             for i in range(args.workers):
                 stack.stop(f"van-{i + 1}")
             time.sleep(3)  # the last alerts cross
@@ -147,6 +155,16 @@ def main() -> None:
             f"{f' ({len(missing)} stored but not shown)' if missing else ''}; {stack.store.dialect}; "
             "loaded machine"
         )
+        for name, b in sorted(after.items()):
+            a = before.get(name)
+            if a is None or b.at_ms <= a.at_ms:
+                continue
+            wall = (b.at_ms - a.at_ms) / 1000
+            done, dropped = b.frames_processed - a.frames_processed, b.frames_dropped - a.frames_dropped
+            print(
+                f"  {name}: {(done + dropped) / wall:.1f} frames/s read of {rate:g}, {done / wall:.1f} processed, "
+                f"{dropped / wall:.1f} dropped, CPU {(b.cpu_s - a.cpu_s) / wall * 100:.0f}% of one core"
+            )
         print(f"frame -> browser      {percentiles(total)}")
         print(f"  frame -> published  {percentiles(hop1)}")
         print(f"  published -> stored {percentiles(hop2)}")

@@ -118,3 +118,45 @@ def test_worker_with_only_a_credential_raises_an_alert(
     assert not any(n.endswith((".db", ".key")) for n in left), left
     assert ("worker.kit", "van-1") in _actions(store)
     assert os.environ.get("OPENLFR_BUS__CREDENTIAL_FILE") is None  # the test changed only the child's env
+
+
+def test_enrol_and_revoke_worker_commands(tmp_path: Path) -> None:
+    from openlfr.config import Settings
+    from openlfr.store import open_store
+    from openlfr.store.auth_models import Role
+    from tests.cli_login import cli_env, cli_log_in
+
+    settings = Settings(data_dir=tmp_path / "openlfr")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", "from openlfr.cli import app; app()", *args],
+            env=cli_env(settings),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    cli_log_in(settings, Role.ENGAGEMENT_OFFICER)
+    refused = cli("enrol-worker", "van-7", "--out", str(tmp_path / "nope.credential"))
+    assert refused.returncode != 0 and "may not do this" in refused.stdout + refused.stderr
+    assert not (tmp_path / "nope.credential").exists()
+    cli_log_in(settings, Role.OPERATOR)
+    out = tmp_path / "van-7.credential"
+    done = cli("enrol-worker", "van-7", "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    cred = WorkerCredential.load(out)
+    assert cred.worker == "van-7" and out.stat().st_mode & 0o777 == 0o600
+    again = cli("enrol-worker", "van-7", "--out", str(tmp_path / "second.credential"))
+    assert again.returncode != 0 and "already enrolled" in again.stdout + again.stderr
+    assert cli("revoke-worker", "van-7").returncode == 0
+    store = open_store(settings)
+    try:
+        with store.session() as s:
+            rows = [
+                (a.action, a.target, a.actor)
+                for a in s.scalars(select(AuditEntry).where(AuditEntry.action.like("worker.%")))
+            ]
+    finally:
+        store.close()
+    assert rows == [("worker.enrol", "van-7", "operator"), ("worker.revoke", "van-7", "operator")]

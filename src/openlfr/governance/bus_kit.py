@@ -25,6 +25,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass, fields
@@ -56,6 +57,8 @@ from openlfr.matching.watchlist_index import WatchlistIndex
 from openlfr.store import Store, utcnow
 from openlfr.store.crypto import CryptoError, _write_new_key, decrypt, encrypt
 from openlfr.store.models import BusWorker
+
+log = logging.getLogger(__name__)
 
 KIT_VERSION = "1"
 CREDENTIAL_VERSION = 1
@@ -288,7 +291,10 @@ def serve_kit_requests(store: Store, settings: Settings, r: redis.Redis, limit: 
         if raw is None:
             break
         n += 1
-        _answer(store, settings, r, names, raw)  # type: ignore[arg-type]
+        try:
+            _answer(store, settings, r, names, raw)  # type: ignore[arg-type]
+        except CryptoError as exc:  # the central key file is unreadable: say so, keep consuming alerts
+            log.error("kit request not answered: %s", exc)
     return n
 
 
