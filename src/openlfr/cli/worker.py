@@ -30,7 +30,9 @@ EXIT_NO_LEASE = 3
 def worker(
     deployment: str = typer.Option(..., "--deployment", "-d", help="The open deployment to work for."),
     source: list[str] = typer.Option(..., "--source", "-s", help="CAMERA=SOURCE (file, folder, rtsp://, 0)."),
-    name: str | None = typer.Option(None, "--name", help="Worker name on the bus (default: random)."),
+    name: str | None = typer.Option(
+        None, "--name", help="Worker name on the bus (default: the credential's, else random)."
+    ),
     fast: bool = typer.Option(False, "--fast", help="Files as fast as possible (no pacing)."),
     credential: Path | None = typer.Option(
         None,
