@@ -5,6 +5,7 @@ the central service stores."""
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ from openlfr.governance.bus_kit import (
 from openlfr.governance.deployments import close_deployment
 from openlfr.store.models import AuditEntry
 from openlfr.vision import FaceEngine
-from tests.bus.conftest import ROOT, bus_settings, child_env, stored_deployment
+from tests.bus.conftest import ROOT, RedisServer, bus_settings, child_env, stored_deployment
 from tests.bus.helpers import central_thread, wait_until_stored
 
 
@@ -158,3 +159,19 @@ def test_enrol_and_revoke_worker_commands(tmp_path: Path) -> None:
     finally:
         store.close()
     assert rows == [("worker.enrol", "van-7", "operator"), ("worker.revoke", "van-7", "operator")]
+
+
+def test_kit_in_redis_shows_no_watchlist(
+    tmp_path: Path, private_redis: RedisServer, engine: FaceEngine
+) -> None:
+    """What Redis wrote to its append-only file while handing a kit over holds neither the watchlist's
+    subjects nor the alerts key: the kit crossed encrypted for the worker."""
+    settings, store, dep_id = stored_deployment(tmp_path, bus_settings(private_redis.url), engine)
+    cred = enrol_worker(store, settings, "supervisor", "van-1")  # type: ignore[arg-type]
+    with central_thread(store, settings):  # type: ignore[arg-type]
+        kit = request_worker_kit(settings.bus, cred, dep_id)
+    assert "lin_manuel_miranda" in kit.subjects
+    written = b"".join(p.read_bytes() for p in private_redis.folder.rglob("*.aof*") if p.is_file())
+    assert b"kit-requests" in written and b":kit:van-1:" in written  # the hand-over went through Redis
+    for secret in (b"lin_manuel_miranda", base64.b64encode(kit.alerts_key), b"wanted_by_court"):
+        assert secret not in written
