@@ -246,10 +246,17 @@ class BusStack:
         return self._start("central", ["central", "--name", "central-bench"])
 
     def worker(self, name: str, camera: str, clip: Path, *extra: str) -> subprocess.Popen[bytes]:
-        """``openlfr worker`` on one paced file source."""
-        return self._start(
-            name, ["worker", "-d", self.deployment_id, "-s", f"{camera}={clip}", "--name", name, *extra]
-        )
+        """``openlfr worker`` on one paced file source, as on a van: enrolled, with only its credential and
+        the bus URL (its own empty data folder, no database URL, no master key)."""
+        from openlfr.governance.bus_kit import enrol_worker
+
+        assert self.settings is not None
+        credential = self.tmp / f"{name}.credential"
+        enrol_worker(self.store, self.settings, "benchmark", name).save(credential)
+        env = {k: v for k, v in self.env().items() if not k.startswith("OPENLFR_STORE__")}
+        env["OPENLFR_DATA_DIR"] = str(self.tmp / f"{name}-home")
+        env["OPENLFR_BUS__CREDENTIAL_FILE"] = str(credential)
+        return self._start(name, ["worker", "-d", self.deployment_id, "-s", f"{camera}={clip}", *extra], env)
 
     def stop(self, name: str, timeout_s: float = 30) -> int | None:
         proc = self.procs.pop(name, None)
