@@ -131,6 +131,7 @@ def import_cmd(
 def stats_cmd(gallery: str | None = GalleryOption, as_json: bool = JsonOption) -> None:
     """Records, images and the index of a gallery (no biometric data)."""
     with store_session() as store:
+        actor_of(store, None, roles.VIEW_GALLERY_STATS)
         st = gallery_stats(store, gallery)
     out = {
         "gallery": st.name,
