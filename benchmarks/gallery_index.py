@@ -9,8 +9,10 @@ for groups of look-alike faces; each identity is ``normalise(0.55 * centre + e)`
 view of one gallery identity, ``normalise(identity + 0.9 * e')``, where ``e`` is Gaussian with a decaying
 (1/i) spectrum in a random basis, as CNN embeddings have (isotropic noise would make every direction
 equally informative, which real embeddings are not, and makes the tail of a top-20 list pure chance).
-Mated probes score about 0.76 with their identity, ranks 2-20 about 0.57-0.50. Vectors are generated chunk by chunk from a seed, so the 10M run never holds float32 copies
-beyond what the index under test holds (the exact search at 10M streams chunks).
+Mated probes score about 0.76 with their identity, ranks 2-20 about 0.57-0.50. Vectors are generated chunk
+by chunk from a seed, so no run holds a copy beyond what the index under test holds: the exact reference is
+filled in place (5 GB at 10M, freed before the IVF is built), and above ``--stream-exact-above`` it streams
+chunks instead (then only its amortised time is known).
 
     python benchmarks/gallery_index.py --sizes 1000000 [--hnsw] [--nprobe 16 32 64]
 
