@@ -1,121 +1,102 @@
-"""Accuracy on real faces as the gallery grows: rank-1, rank-6 and rank-20 hit rates (with 95%
-Clopper-Pearson intervals, overall and by sex) for mated LFW searches.
+"""Accuracy on real faces as the gallery grows: rank-k identification rates (95% Clopper-Pearson intervals,
+overall and by every demographic attribute that mated people are labelled with), exactly as
+``openlfr evaluate`` reports them (``openlfr.evaluation.identification``), without the rest of the
+evaluation (no FPIR analysis, no calibration files).
 
-Gallery: the first image of every LFW person with two or more images (the mates), plus real distractors
-(LFW people with one image, and UTKFace faces), plus synthetic distractors up to each size asked for.
-Probes: each mated person's second image. Synthetic distractors are drawn from a Gaussian with the mean
-and covariance of the real distractor templates, then L2-normalised, so they sit where real faces sit
-rather than in empty space. Searches use the exact index (the approximate index's recall against exact is
-measured separately by ``gallery_index.py``).
+Protocol (see that module): one mated search per LFW person with two or more images (first image with a
+face in the gallery, the next one searched); real distractors = the other LFW people and the UTKFace faces
+kept after crowd hygiene; then synthetic distractors (Gaussian with the real distractors' mean and
+covariance, L2-normalised) up to each size. Exact search.
 
-    python benchmarks/gallery_accuracy.py --sizes 10000 100000 1000000 [--utk 2000] [--pack opencv-zoo]
+    python benchmarks/gallery_accuracy.py --sizes 100000 1000000 [--max-lfw-people N] [--max-crowd N]
 
-Writes a PNG of the rates against gallery size next to ``--out`` (default gallery_accuracy.png).
+Writes ``identification.md`` and the PNGs into ``--out`` (default ``gallery_accuracy/``).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
 from pathlib import Path
-
-import numpy as np
 
 from _common import data_dir
 from openlfr.config import Settings
-from openlfr.evaluation.datasets import load_lfw, load_utkface
+from openlfr.evaluation import identification_report
 from openlfr.evaluation.embeddings import embed_records
-from openlfr.evaluation.metrics import clopper_pearson
+from openlfr.evaluation.hygiene import crowd_hygiene
+from openlfr.evaluation.identification import build_identification, evaluate_identification
+from openlfr.evaluation.protocol import build_scores
+from openlfr.evaluation.runner import select_records
 from openlfr.vision.engine import load_engine
-
-RANKS = (1, 6, 20)
-
-
-def ranks_of_mates(probes: np.ndarray, mates: np.ndarray, distractors: list[np.ndarray]) -> np.ndarray:
-    """Rank of each probe's mate (1 = best) among mates + distractors, exactly, chunk by chunk."""
-    # The mate's score comes from the same matrix product as the others': an einsum can differ from it in
-    # the last bit and would count the mate as beating itself.
-    s = probes @ mates.T
-    mate_scores = np.diag(s).copy()
-    better = (s > mate_scores[:, None]).sum(axis=1)
-    for chunk in distractors:
-        better += (probes @ chunk.T > mate_scores[:, None]).sum(axis=1)
-    return better + 1
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    ap.add_argument("--utk", type=int, default=2000, help="UTKFace real distractors")
-    ap.add_argument("--people", type=int, default=0, help="mated LFW people used (0: all)")
-    ap.add_argument("--singles", type=int, default=0, help="LFW one-image people as distractors (0: all)")
+    settings = Settings(OPENLFR_DATA=str(data_dir()))
+    ap.add_argument("--sizes", type=int, nargs="+", default=settings.retro.evaluation_gallery_sizes)
+    ap.add_argument("--ranks", type=int, nargs="+", default=settings.retro.evaluation_ranks)
+    ap.add_argument("--max-lfw-people", type=int, default=None)
+    ap.add_argument("--max-crowd", type=int, default=None)
     ap.add_argument("--pack", default=None)
-    ap.add_argument("--out", type=Path, default=Path("gallery_accuracy.png"))
+    ap.add_argument("--out", type=Path, default=Path("gallery_accuracy"))
     args = ap.parse_args()
-    settings = Settings()
     engine = load_engine(args.pack or settings.vision.pack, settings)
-    root = data_dir()
-    lfw = load_lfw(root)
-    by_person: dict[str, list] = defaultdict(list)
-    for r in lfw:
-        by_person[r.subject].append(r)
-    mated = [v[:2] for v in by_person.values() if len(v) >= 2][: args.people or None]
-    singles = [v[0] for v in by_person.values() if len(v) == 1][: args.singles or None]
-    utk = load_utkface(root)[: args.utk]
-    records = [p for pair in mated for p in pair] + singles + utk
-    print(f"embedding {len(records)} real images with {engine.pack.name} (cached for reruns)...")
-    es = embed_records(engine, records, settings)
-    n = len(mated)
-    gal, prb = es.embeddings[0 : 2 * n : 2], es.embeddings[1 : 2 * n : 2]
-    ok = es.detected[0 : 2 * n : 2] & es.detected[1 : 2 * n : 2]
-    gal, prb = gal[ok], prb[ok]
-    sexes = np.array([pair[0].sex for pair, keep in zip(mated, ok, strict=True) if keep])
-    real = es.embeddings[2 * n :][es.detected[2 * n :]]
+    lfw_records, crowd_records = select_records(settings, args.max_lfw_people, args.max_crowd)
     print(
-        f"{len(prb)} mated searches; real gallery {len(gal) + len(real):,} ({len(gal)} mates, {len(real)} real distractors)"
+        f"embedding {len(lfw_records) + len(crowd_records)} real images with {engine.pack.name} (cached)..."
     )
-    mean, cov = real.mean(axis=0), np.cov(real, rowvar=False)
-    rng = np.random.default_rng(2019)
-    sizes = sorted({len(gal) + len(real), *[s for s in args.sizes if s > len(gal) + len(real)]})
-    synthetic: list[np.ndarray] = []
-    have = len(gal) + len(real)
-    rows = []
-    print(f"\n{'gallery':>10} {'group':>8} {'n':>5} " + " ".join(f"{'rank-' + str(k):>22}" for k in RANKS))
-    for size in sizes:
-        while have < size:
-            m = min(250_000, size - have)
-            x = rng.multivariate_normal(mean, cov, size=m).astype(np.float32)
-            synthetic.append(x / np.linalg.norm(x, axis=1, keepdims=True))
-            have += m
-        r = ranks_of_mates(prb, gal, [real, *synthetic])
-        for group in ["all", *sorted(set(sexes))]:
-            sel = np.ones(len(r), bool) if group == "all" else sexes == group
-            cells = []
-            for k in RANKS:
-                hits = int((r[sel] <= k).sum())
-                lo, hi = clopper_pearson(hits, int(sel.sum()))
-                cells.append(f"{hits / sel.sum():.3f} [{lo:.3f},{hi:.3f}]")
-                rows.append((size, group, k, hits / sel.sum(), lo, hi))
-            print(f"{size:>10,} {group:>8} {int(sel.sum()):>5} " + " ".join(f"{c:>22}" for c in cells))
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for k in RANKS:
-        pts = [(s, v, lo, hi) for s, g, kk, v, lo, hi in rows if g == "all" and kk == k]
-        xs = [p[0] for p in pts]
-        ax.plot(xs, [p[1] for p in pts], marker="o", label=f"rank-{k}")
-        ax.fill_between(xs, [p[2] for p in pts], [p[3] for p in pts], alpha=0.2)
-    ax.set_xscale("log")
-    ax.set_xlabel("gallery size (templates)")
-    ax.set_ylabel("hit rate (mated LFW searches)")
-    ax.set_title(f"{engine.pack.name}: identification as the gallery grows")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=120)
-    print(f"\nplot: {args.out}")
+    es = embed_records(engine, lfw_records + crowd_records, settings)
+    lfw, crowd = es.subset("lfw"), es.subset("utkface")
+    cfg = settings.evaluation
+    hygiene = crowd_hygiene(
+        {engine.pack.name: build_scores(lfw, crowd, cfg)}, cfg.hygiene_fmr, cfg.hygiene_max_per_subject
+    )
+    data = build_identification(lfw, crowd, {x.crowd_rel for x in hygiene.exclusions})
+    result = evaluate_identification(
+        data,
+        args.sizes,
+        args.ranks,
+        max_gallery=max(args.sizes),
+        age_edges=cfg.age_bands,
+        alpha=cfg.alpha,
+        seed=cfg.seed,
+        progress=lambda done, total: print(
+            f"  synthetic distractors {done:,}/{total:,}", end="\r", flush=True
+        ),
+    )
+    print(
+        f"\n{result.mated_searches} mated searches (+{result.failed_to_detect} no face); real gallery "
+        f"{result.real_gallery:,} = {result.mates} mates + {result.lfw_distractors} LFW + "
+        f"{result.crowd_distractors} UTKFace ({result.crowd_excluded} UTKFace faces excluded by hygiene)"
+    )
+    groups = [
+        (a, g)
+        for a in result.group_counts
+        if a not in result.not_measurable
+        for g in result.group_counts[a]
+        if g != "unknown"
+    ]
+    head = " ".join(f"{'rank-' + str(k):>22}" for k in result.ranks)
+    print(f"{'gallery':>10} {head} " + " ".join(f"{g + ' r1':>10}" for _, g in groups))
+    for size in result.sizes:
+        cells = []
+        for k in result.ranks:
+            q = result.row(size, k).overall
+            cells.append(f"{q.value:.3f} [{q.lo:.3f},{q.hi:.3f}]")
+        by_group = [result.row(size, result.ranks[0]).groups[a][g] for a, g in groups]
+        print(
+            f"{size:>10,} "
+            + " ".join(f"{c:>22}" for c in cells)
+            + " "
+            + " ".join(f"{q.value:>10.3f}" for q in by_group)
+        )
+    for a, why in result.not_measurable.items():
+        print(f"by {a}: not measurable: {why}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    images = identification_report.images(result)
+    for name, png in images.items():
+        (args.out / (name.replace(":", "_") + ".png")).write_bytes(png)
+    md = identification_report.write_markdown({result.pack: result}, images, args.out)
+    print(f"report: {md}")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -516,6 +516,20 @@ class RetroSettings(_Section):
     best_shots_per_track: int = Field(3, ge=1, description="Best shots of a video track that are searched.")
     import_checkpoint: int = Field(
         200, ge=1, description="Gallery import commits (and saves the index) every this many images."
+    )
+    evaluation_gallery_sizes: list[PositiveInt] = Field(
+        [10_000, 100_000, 1_000_000],
+        description="Gallery sizes at which `openlfr evaluate` measures rank-k identification rates: the real "
+        "gallery, then real plus synthetic distractors up to each size larger than it.",
+    )
+    evaluation_max_gallery: int = Field(
+        1_000_000,
+        ge=0,
+        description="Largest gallery `openlfr evaluate` builds for rank-k rates (0: the real gallery only); "
+        "the CLI's --max-gallery overrides it.",
+    )
+    evaluation_ranks: list[PositiveInt] = Field(
+        [1, 6, 20], description="Ranks k at which `openlfr evaluate` reports rank-k identification rates."
     )
 
 

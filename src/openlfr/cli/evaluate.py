@@ -46,9 +46,21 @@ def evaluate(
     max_lfw_people: int | None = typer.Option(None, min=2, help="Only the first N LFW people (quick look)."),
     max_crowd: int | None = typer.Option(None, min=1, help="Only the first N crowd faces (quick look)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Embed everything again, ignoring the cache."),
+    max_gallery: int | None = typer.Option(
+        None,
+        "--max-gallery",
+        min=0,
+        help="Largest gallery for the rank-k identification rates (real faces, then synthetic "
+        "distractors up to each of retro.evaluation_gallery_sizes); 0: real faces only. "
+        "Default: retro.evaluation_max_gallery.",
+    ),
+    no_identification: bool = typer.Option(
+        False, "--no-identification", help="Leave out the rank-k identification (RFR/OIFR) measures."
+    ),
 ) -> None:
     """Run the 1:N accuracy and equitability evaluation on the shared data and write the report and the
-    calibration files (thresholds per FPIR target and watchlist size, validated minimum threshold)."""
+    calibration files (thresholds per FPIR target and watchlist size, validated minimum threshold), with
+    the rank-k identification rates of retrospective and operator-initiated search as the gallery grows."""
     s = settings()
     packs = list(pack) if pack else [s.vision.pack]
     for name in packs:
@@ -88,6 +100,8 @@ def evaluate(
                 use_cache=not no_cache,
                 progress=progress,
                 command="openlfr " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+                identification=not no_identification,
+                max_gallery=max_gallery,
             )
     elapsed = time.monotonic() - started
     for name, r in outcome.results.items():
@@ -113,6 +127,17 @@ def evaluate(
                 f"still-image FNIR at 1,000 {100 * si['fnir']:.1f}%",
                 highlight=False,
             )
+    for name, ident in outcome.identification.items():
+        ends = sorted({ident.sizes[0], ident.sizes[-1]})
+        ks = "; ".join(
+            f"{size:,}: " + ", ".join(f"rank-{k} {ident.row(size, k).overall.value:.3f}" for k in ident.ranks)
+            for size in ends
+        )
+        console.print(
+            f"  identification ({name}, {ident.mated_searches} mated searches, galleries "
+            f"{ident.sizes[0]:,} to {ident.sizes[-1]:,}): {ks}",
+            highlight=False,
+        )
     console.print(f"crowd faces excluded by hygiene: {len(outcome.exclusions)}")
     console.print(f"report: {outcome.report_path}")
     for name, path in outcome.calibrations.items():

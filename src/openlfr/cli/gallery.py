@@ -1,7 +1,7 @@
-"""``openlfr gallery import|stats|remove``: the long-lived custody gallery searched by RFR and OIFR.
+"""``openlfr gallery import|stats|remove|reindex``: the long-lived custody gallery searched by RFR and OIFR.
 
-Identity: as every governance command, ``--as "NAME (ROLE)"`` through ``cli.governance.actor_of`` (the
-one place the CLI decides who is acting).
+Identity: the user logged in with ``openlfr login`` (``cli.identity``), whose role is checked against
+``api.roles`` through ``cli.governance.actor_of``, as for every governance command.
 """
 
 from __future__ import annotations
@@ -13,16 +13,29 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from openlfr.api import roles
 from openlfr.cli.app import app, choose_pack, console, err_console, settings
 from openlfr.cli.governance import ActorOption, JsonOption, actor_of, store_session
-from openlfr.retro.gallery import gallery_stats, import_gallery, read_gallery_csv, remove_record
+from openlfr.retro.gallery import (
+    gallery_stats,
+    import_gallery,
+    read_gallery_csv,
+    reindex_gallery,
+    remove_record,
+)
 from openlfr.vision.engine import load_engine
 
-gallery_app = typer.Typer(help="The custody gallery: import, stats, remove.", no_args_is_help=True)
+gallery_app = typer.Typer(help="The custody gallery: import, stats, remove, reindex.", no_args_is_help=True)
 app.add_typer(gallery_app, name="gallery")
 
 GalleryOption = typer.Option(None, "--gallery", help="Gallery name (default: settings retro.gallery).")
@@ -118,6 +131,7 @@ def import_cmd(
 def stats_cmd(gallery: str | None = GalleryOption, as_json: bool = JsonOption) -> None:
     """Records, images and the index of a gallery (no biometric data)."""
     with store_session() as store:
+        actor_of(store, None, roles.VIEW_GALLERY_STATS)
         st = gallery_stats(store, gallery)
     out = {
         "gallery": st.name,
@@ -150,3 +164,50 @@ def remove_cmd(
             store, record_id, actor_of(store, actor, roles.REMOVE_GALLERY_RECORD), reason, gallery
         )
     console.print(f"removed record {record_id}: {n} image(s) and template(s)")
+
+
+@gallery_app.command("reindex")
+def reindex_cmd(
+    reason: str = typer.Option(
+        ..., "--reason", help="Why (audited), e.g. 'index file corrupt' or 'nprobe changed'."
+    ),
+    gallery: str | None = GalleryOption,
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Rebuild the gallery index from the stored encrypted templates, with the current index settings
+    (after the index file was lost or damaged, or retro.index / nprobe / refine_factor changed).
+    Same roles as an import; audited."""
+    with store_session() as store:
+        who = actor_of(store, actor, roles.IMPORT_GALLERY)
+        with Progress(
+            TextColumn("rebuilding the gallery index"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("reindex", total=None)
+            rep = reindex_gallery(
+                store,
+                who,
+                reason,
+                gallery_name=gallery,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    out = {
+        "gallery": rep.gallery,
+        "templates": rep.templates,
+        "index": rep.index_kind,
+        "previous_index": rep.previous,
+        "seconds": round(rep.seconds, 2),
+    }
+    if as_json:
+        console.print_json(json.dumps(out))
+    else:
+        console.print(
+            f"gallery {rep.gallery}: index rebuilt from {rep.templates} stored templates in {rep.seconds:.1f} s "
+            f"({rep.index_kind}); the previous index was {rep.previous}"
+        )

@@ -192,10 +192,17 @@ def render_html(
     exclusions: Sequence[Exclusion],
     strict: Mapping[str, float],
     meta: Mapping[str, Any],
+    identification: Mapping[str, Any] | None = None,
 ) -> str:
-    """The report page (``templates/report.html``). ``images`` maps a name to PNG bytes (embedded)."""
+    """The report page (``templates/report.html``). ``images`` maps a name to PNG bytes (embedded);
+    ``identification`` maps a pack to its rank-k identification result (``evaluation.identification``)."""
     return _env.get_template("report.html").render(
-        results=results, images=images, exclusions=exclusions, strict=strict, meta=meta
+        results=results,
+        images=images,
+        exclusions=exclusions,
+        strict=strict,
+        meta=meta,
+        identification=identification or {},
     )
 
 

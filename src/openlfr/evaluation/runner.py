@@ -13,11 +13,16 @@ from typing import Any
 import numpy as np
 
 from openlfr.config import Settings
-from openlfr.evaluation import power_report, report
+from openlfr.evaluation import identification_report, power_report, report
 from openlfr.evaluation.analysis import analyse_pack
 from openlfr.evaluation.datasets import ImageRecord, load_lfw, load_utkface
 from openlfr.evaluation.embeddings import EmbeddingSet, embed_records
 from openlfr.evaluation.hygiene import Exclusion, crowd_hygiene
+from openlfr.evaluation.identification import (
+    IdentificationResult,
+    build_identification,
+    evaluate_identification,
+)
 from openlfr.evaluation.power import analyse_power
 from openlfr.evaluation.protocol import ScoreData, build_scores
 from openlfr.evaluation.provenance import describe_all, fingerprint
@@ -46,6 +51,8 @@ class EvaluationOutcome:
     report_path: Path
     calibrations: dict[str, Path] = field(default_factory=dict)
     reference_crowds: dict[str, Path] = field(default_factory=dict)
+    identification: dict[str, IdentificationResult] = field(default_factory=dict)
+    """Rank-k identification (RFR/OIFR) per pack; empty when not asked for."""
 
 
 def select_records(
@@ -155,13 +162,18 @@ def run_evaluation(
     use_cache: bool = True,
     progress: ProgressFn | None = None,
     command: str = "",
+    identification: bool = True,
+    max_gallery: int | None = None,
 ) -> EvaluationOutcome:
     """Evaluate each pack; write ``report.html`` (+ PNGs and ``results.json``) to ``out_dir`` and, when
-    ``calibration_dir`` is given, ``<pack>.json`` calibration files there."""
+    ``calibration_dir`` is given, ``<pack>.json`` calibration files there. With ``identification``, also
+    the rank-k identification rates on galleries growing up to ``max_gallery`` (default
+    ``retro.evaluation_max_gallery``), written into the report and to ``identification.md``."""
     cfg = settings.evaluation
     lfw_records, crowd_records = select_records(settings, max_lfw_people, max_crowd)
     scores: dict[str, ScoreData] = {}
     crowd_sets: dict[str, EmbeddingSet] = {}
+    lfw_sets: dict[str, EmbeddingSet] = {}
     for pack in packs:
         engine = load_engine(pack, settings)
 
@@ -171,7 +183,8 @@ def run_evaluation(
 
         es = embed_records(engine, lfw_records + crowd_records, settings, step, use_cache)
         crowd_sets[pack] = es.subset("utkface")
-        scores[pack] = build_scores(es.subset("lfw"), crowd_sets[pack], cfg)
+        lfw_sets[pack] = es.subset("lfw")
+        scores[pack] = build_scores(lfw_sets[pack], crowd_sets[pack], cfg)
 
     hygiene = crowd_hygiene(scores, cfg.hygiene_fmr, cfg.hygiene_max_per_subject)
     exclusions, strict = hygiene.exclusions, hygiene.strict
@@ -187,6 +200,11 @@ def run_evaluation(
         )
     if progress is not None:
         progress("analysing", len(scores), len(scores))
+    ident = (
+        _identification(settings, lfw_sets, crowd_sets, excluded, max_gallery, progress)
+        if identification
+        else {}
+    )
 
     prints = [fingerprint("LFW", lfw_records), fingerprint("UTKFace", crowd_records)]
     meta = {
@@ -208,6 +226,8 @@ def run_evaluation(
         images.update(report.group_images(pack, r))
         images[f"top_grid:{pack}"] = report.pairs_grid(_top_pairs(scores[pack], excluded, 24))
         images.update(power_report.images(pack, r.power or {}))
+        if pack in ident:
+            images.update(identification_report.images(ident[pack]))
     enrol_path = {rec.subject: rec.path for d in scores.values() for rec in d.enrolment}
     crowd_path = {r.rel: r.path for r in crowd_records}
     if exclusions:
@@ -223,7 +243,9 @@ def run_evaluation(
         )
     for name, png in images.items():
         (out_dir / (name.replace(":", "_") + ".png")).write_bytes(png)
-    page = report.render_html(results, images, exclusions, strict, meta)
+    page = report.render_html(results, images, exclusions, strict, meta, ident)
+    if ident:
+        identification_report.write_markdown(ident, [n for n in images if n.startswith("ident_")], out_dir)
     report_path = out_dir / "report.html"
     report_path.write_text(page, encoding="utf-8")
     (out_dir / "results.json").write_text(
@@ -233,12 +255,13 @@ def run_evaluation(
                 "strict_thresholds": {p: (t if np.isfinite(t) else None) for p, t in strict.items()},
                 "exclusions": [vars(x) for x in exclusions],
                 "results": {p: r.as_dict(curves=False) for p, r in results.items()},
+                "identification": {p: r.as_dict() for p, r in ident.items()},
             },
             indent=1,
             default=float,
         )
     )
-    outcome = EvaluationOutcome(results, exclusions, strict, report_path)
+    outcome = EvaluationOutcome(results, exclusions, strict, report_path, identification=ident)
     if calibration_dir is not None:
         for pack, r in results.items():
             cal = calibration_from(r, meta, len(exclusions))
@@ -258,6 +281,36 @@ def run_evaluation(
                 settings.data_dir,
             )
     return outcome
+
+
+def _identification(
+    settings: Settings,
+    lfw_sets: dict[str, EmbeddingSet],
+    crowd_sets: dict[str, EmbeddingSet],
+    excluded: set[str],
+    max_gallery: int | None,
+    progress: ProgressFn | None,
+) -> dict[str, IdentificationResult]:
+    """Rank-k identification rates of each pack on galleries of growing size (``evaluation.identification``)."""
+    retro = settings.retro
+    out = {}
+    for pack, lfw in lfw_sets.items():
+
+        def step(done: int, total: int, pack: str = pack) -> None:
+            if progress is not None:
+                progress(f"identification, synthetic distractors ({pack})", done, total)
+
+        out[pack] = evaluate_identification(
+            build_identification(lfw, crowd_sets[pack], excluded),
+            retro.evaluation_gallery_sizes,
+            retro.evaluation_ranks,
+            max_gallery=retro.evaluation_max_gallery if max_gallery is None else max_gallery,
+            age_edges=settings.evaluation.age_bands,
+            alpha=settings.evaluation.alpha,
+            seed=settings.evaluation.seed,
+            progress=step,
+        )
+    return out
 
 
 def _top_pairs(data: ScoreData, excluded: set[str], n: int) -> list[tuple[Path, Path, str]]:

@@ -20,6 +20,7 @@ import io
 import struct
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -47,6 +48,15 @@ _WATERMARK = struct.Struct("<q")
 
 class GalleryError(GovernanceError):
     """Bad gallery input or request; the message says which and why."""
+
+
+class GalleryIndexError(GalleryError):
+    """The gallery's saved index cannot be read (corrupt, truncated, or not this gallery's). The templates
+    are intact in the database: ``openlfr gallery reindex`` rebuilds the index from them."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.why = why
 
 
 @dataclass(frozen=True)
@@ -183,19 +193,43 @@ def _cache_key(store: Store, gallery_id: str) -> tuple[str, str]:
 def _read_index(store: Store, gallery: Gallery, key: bytes) -> _Loaded:
     path = index_path(store, gallery.id)
     if not path.is_file():
+        # No index yet (or it was deleted): every row is above watermark 0, so load_index adds them all.
         return _Loaded(_new_index(store, gallery.embedding_size), 0)
-    raw = decrypt(key, path.read_bytes(), f"gallery/{gallery.id}/index".encode())
-    (watermark,) = _WATERMARK.unpack_from(raw)
-    body = raw[_WATERMARK.size :]
-    index: GalleryIndex
-    if body[:1] == b"E":
-        z = np.load(io.BytesIO(body[1:]), allow_pickle=False)
-        index = ExactGalleryIndex(gallery.embedding_size)
-        if z["ids"].size:
-            index.add(z["ids"], z["vectors"])
-    else:
-        index = IvfGalleryIndex.from_bytes(body[1:], nprobe=store.settings.retro.nprobe)
+    try:
+        raw = decrypt(key, path.read_bytes(), f"gallery/{gallery.id}/index".encode())
+    except CryptoError as exc:
+        raise _unreadable(
+            gallery, path, "it does not decrypt with the gallery's key (corrupt or altered)"
+        ) from exc
+    try:
+        (watermark,) = _WATERMARK.unpack_from(raw)
+        body = raw[_WATERMARK.size :]
+        index: GalleryIndex
+        if body[:1] == b"E":
+            z = np.load(io.BytesIO(body[1:]), allow_pickle=False)
+            index = ExactGalleryIndex(gallery.embedding_size)
+            if z["ids"].size:
+                index.add(z["ids"], z["vectors"])
+        elif body[:1] == b"I":
+            index = IvfGalleryIndex.from_bytes(body[1:], nprobe=store.settings.retro.nprobe)
+        else:
+            raise ValueError(f"unknown index kind {body[:1]!r}")
+    except (ValueError, KeyError, OSError, EOFError, RuntimeError, struct.error, zipfile.BadZipFile) as exc:
+        # numpy, zipfile and FAISS each fail their own way on a damaged body: one message for all.
+        raise _unreadable(gallery, path, f"its contents are damaged ({type(exc).__name__}: {exc})") from exc
+    if index.dim != gallery.embedding_size:
+        raise _unreadable(
+            gallery, path, f"it holds {index.dim}-d templates, the gallery {gallery.embedding_size}-d ones"
+        )
     return _Loaded(index, watermark)
+
+
+def _unreadable(gallery: Gallery, path: Path, why: str) -> GalleryIndexError:
+    return GalleryIndexError(
+        f"the index of gallery {gallery.name!r} ({path}) cannot be read: {why}. The custody templates are "
+        f"intact; rebuild the index with `openlfr gallery reindex --gallery {gallery.name} --reason ...`",
+        why,
+    )
 
 
 def save_index(store: Store, gallery: Gallery, key: bytes) -> None:
@@ -513,17 +547,121 @@ def remove_record(
             details={"gallery": name, "images": len(ids), "reason": reason},
         )
     key = gallery_key(store, gallery)
-    loaded = _indexes.get(_cache_key(store, gallery.id))
+    try:
+        loaded = _indexes.get(_cache_key(store, gallery.id)) or load_index(store, gallery, key)
+    except GalleryIndexError:
+        # The saved index is unreadable: the rows are gone already (searches only return live rows) and a
+        # reindex builds from the rows that remain, so the removal holds; the images still go below.
+        loaded = None
     if loaded is not None:
         with loaded.lock:
             loaded.index.remove(ids)
-    else:
-        loaded = load_index(store, gallery, key)
-        with loaded.lock:
-            loaded.index.remove(ids)
-    save_index(store, gallery, key)
+        save_index(store, gallery, key)
     store.blobs.delete_many(blob_folder(gallery.id), [r[1] for r in rows])
     return len(ids)
+
+
+@dataclass(frozen=True)
+class ReindexReport:
+    gallery: str
+    templates: int
+    index_kind: str
+    previous: str
+    """What the saved index was before: ``readable``, ``missing`` or the reason it could not be read."""
+    seconds: float
+
+
+REINDEX_BATCH = 5000
+"""Templates decrypted and added at a time (bounds memory: a million 128-d templates would be 512 MB)."""
+
+
+def reindex_gallery(
+    store: Store,
+    actor: ActorLike,
+    reason: str,
+    *,
+    gallery_name: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReindexReport:
+    """Rebuild a gallery's index from its stored encrypted templates, with the current settings
+    (``retro.index``, ``nprobe``, ``refine_factor``, ``train_after``): after the index file was lost or
+    damaged, or to apply changed index settings. The new index replaces the old one only once complete
+    (written atomically), and the rebuild is audited. Imports into the gallery wait for it."""
+    if not reason.strip():
+        raise GalleryError("a reindex needs a reason (e.g. 'index file corrupt', 'nprobe changed')")
+    name = gallery_name or store.settings.retro.gallery
+    started = time.perf_counter()
+    with store.session() as s:
+        gallery = get_gallery(s, name)
+        total = int(
+            s.scalar(select(func.count(GalleryTemplate.id)).where(GalleryTemplate.gallery_id == gallery.id))
+            or 0
+        )
+    key = gallery_key(store, gallery)
+    path = index_path(store, gallery.id)
+    try:
+        previous = "readable" if path.is_file() and _read_index(store, gallery, key) else "missing"
+    except GalleryIndexError as exc:
+        previous = exc.why
+    lock_path = path.with_name("import.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise GalleryError(
+                f"an import into gallery {name!r} is running; reindex when it has finished"
+            ) from exc
+        index = _new_index(store, gallery.embedding_size)
+        watermark, done = 0, 0
+        if progress is not None:
+            progress(0, total)
+        while True:
+            with store.session() as s:
+                rows = s.scalars(
+                    select(GalleryTemplate)
+                    .where(GalleryTemplate.gallery_id == gallery.id, GalleryTemplate.id > watermark)
+                    .order_by(GalleryTemplate.id)
+                    .limit(REINDEX_BATCH)
+                ).all()
+                if not rows:
+                    break
+                try:
+                    vecs = np.stack([decode_template(key, gallery.id, r) for r in rows])
+                except CryptoError as exc:
+                    raise GalleryError(
+                        f"gallery {name!r}: a stored template does not decrypt ({exc}); nothing was changed"
+                    ) from exc
+                index.add([r.id for r in rows], vecs)
+                watermark = rows[-1].id
+                done += len(rows)
+            if progress is not None:
+                progress(done, max(total, done))
+        with _indexes_lock:
+            _indexes[_cache_key(store, gallery.id)] = _Loaded(index, watermark)
+        save_index(store, gallery, key)
+    seconds = time.perf_counter() - started
+    kind = type(index).__name__ + (
+        f" ({'trained' if index.trained else 'exact buffer until trained'}, nprobe {index.nprobe})"
+        if isinstance(index, IvfGalleryIndex)
+        else ""
+    )
+    with store.session() as s:
+        audit.record(
+            s,
+            actor,
+            "gallery.reindex",
+            target=gallery.id,
+            details={
+                "gallery": name,
+                "templates": done,
+                "index": kind,
+                "previous_index": previous,
+                "reason": reason,
+                "seconds": round(seconds, 2),
+            },
+        )
+    return ReindexReport(name, done, kind, previous, seconds)
 
 
 def gallery_stats(store: Store, gallery_name: str | None = None) -> GalleryStats:
