@@ -30,7 +30,7 @@ from openlfr.config import Settings
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.live_contract import Counts, NewAlert
 from openlfr.live.gateway import LiveGateway, ScanRefused
-from openlfr.live.metrics import SourceMetrics
+from openlfr.live.metrics import SourceMetrics, StageClock
 from openlfr.live.policy import AlertDecision, AlertPolicy
 from openlfr.live.sources import Frame, FrameSource, SourceError, SourceSpec
 from openlfr.live.stages import choose_to_assess, choose_to_embed
@@ -176,6 +176,8 @@ class CameraWorker:
         self._on_alert = on_alert
         self._slot = FrameSlot(self.live.max_queue_frames, self.metrics.dropped)
         self._reported = Counts()
+        self._clock = StageClock(self.metrics)
+        """The worker thread's stage clock (the reader has its own)."""
 
     # -- source events -------------------------------------------------------------------------------
     def _source_event(self, kind: str, message: str, seconds: float) -> None:
@@ -193,8 +195,9 @@ class CameraWorker:
     def _read(self, stop: threading.Event) -> None:
         block = not self.spec.live and not self.paced
         started: float | None = None
+        clock = StageClock(self.metrics)
         try:
-            for frame in self.source.frames(stop):
+            for frame in self.source.frames(stop, clock):
                 if self.metrics.state == "starting":
                     self.metrics.set_state("running")
                 if not self.spec.live and self.paced:
@@ -209,8 +212,11 @@ class CameraWorker:
                 elif not self.spec.live:
                     frame.captured_mono = time.monotonic()
                 self.metrics.frame_in()
+                clock.restart()
                 frame.prepare(self.settings.vision.working_width)
+                clock.lap("convert")
                 self._slot.put(frame, block, stop)
+                clock.restart()  # waiting for the pace or the worker is no stage's cost
         except SourceError as exc:
             self.metrics.set_state("failed", str(exc))
             log.error("source %s failed: %s", self.spec.camera_id, exc)
@@ -299,13 +305,19 @@ class CameraWorker:
 
     def process(self, frame: Frame) -> list[RaisedAlert]:
         """Run one frame through the stages; returns the alerts it raised."""
+        clock = self._clock
+        clock.restart()
         faces = self._detect(frame)
+        clock.lap("detect")
         tracks, ended = self.tracker.update(faces, frame.media_s)
         self._end_tracks(ended)
+        clock.lap("track")
         self._assess(
             frame, choose_to_assess(tracks, self.policy, self.live, self.settings.quality.min_face_px)
         )
+        clock.lap("quality")
         searched = self._search(frame, choose_to_embed(tracks, self.policy, self.live, frame.index))
+        clock.lap("search")
         raised: list[RaisedAlert] = []
         if searched:
             for decision in self.policy.decide(tracks, frame.observed_at.timestamp()):
@@ -313,6 +325,7 @@ class CameraWorker:
                 if alert is not None:
                     raised.append(alert)
         self.metrics.alerts_suppressed = self.policy.suppressed
+        clock.lap("alert")
         self.metrics.frame_done(len(faces), time.monotonic() - frame.captured_mono)
         return raised
 
@@ -376,6 +389,7 @@ class CameraWorker:
         if not tracks or not self.index.template_count:
             return 0
         embedded = self.engine.embed(frame.image, self._refine(frame, [tr.face for tr in tracks]))
+        self._clock.lap("embed")
         weights = []
         for tr, f in zip(tracks, embedded, strict=True):
             q = f.quality

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from openlfr.errors import OpenLFRError
+from openlfr.live.metrics import StageClock
 from openlfr.vision import ImageError, load_image
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,11 @@ def _open_container(location: str, kind: SourceKind, timeout_s: float) -> av.con
 
 
 def _decode(
-    container: av.container.InputContainer, live: bool, started_mono: float, started_wall: datetime
+    container: av.container.InputContainer,
+    live: bool,
+    started_mono: float,
+    started_wall: datetime,
+    clock: StageClock | None = None,
 ) -> Iterator[tuple[npt.NDArray[np.uint8], float, datetime]]:
     """Decoded BGR frames with (media seconds, wall time)."""
     if not container.streams.video:
@@ -127,7 +132,11 @@ def _decode(
     rate = float(stream.average_rate or stream.guessed_rate or 25)
     first: float | None = None
     for n, vf in enumerate(container.decode(stream)):
+        if clock is not None:
+            clock.lap("decode")
         img = cast(npt.NDArray[np.uint8], vf.to_ndarray(format="bgr24"))
+        if clock is not None:
+            clock.lap("convert")
         if live:
             media = time.monotonic() - started_mono
             yield img, media, started_wall + timedelta(seconds=media)
@@ -177,13 +186,14 @@ class FrameSource:
     def _folder_images(self) -> list[Path]:
         return sorted(p for p in Path(self.spec.location).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
-    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+    def frames(self, stop: threading.Event, clock: StageClock | None = None) -> Iterator[Frame]:
+        """The source's frames; decoding and conversion are charged to ``clock`` when given."""
         if self.spec.kind == "folder":
             yield from self._folder(stop)
         elif self.spec.live:
-            yield from self._live(stop)
+            yield from self._live(stop, clock)
         else:
-            yield from self._file(stop)
+            yield from self._file(stop, clock)
 
     def _folder(self, stop: threading.Event) -> Iterator[Frame]:
         started_wall, started_mono = datetime.now(UTC), time.monotonic()
@@ -198,17 +208,19 @@ class FrameSource:
             t = i / self.folder_fps
             yield Frame(img, i, t, started_wall + timedelta(seconds=t), started_mono + t)
 
-    def _file(self, stop: threading.Event) -> Iterator[Frame]:
+    def _file(self, stop: threading.Event, clock: StageClock | None = None) -> Iterator[Frame]:
         started_wall, started_mono = datetime.now(UTC), time.monotonic()
         with _open_container(self.spec.location, "file", self.open_timeout_s) as container:
             s = container.streams.video[0] if container.streams.video else None
             self.native_fps = float(s.average_rate or s.guessed_rate or 25) if s else None
-            for i, (img, media, wall) in enumerate(_decode(container, False, started_mono, started_wall)):
+            for i, (img, media, wall) in enumerate(
+                _decode(container, False, started_mono, started_wall, clock)
+            ):
                 if stop.is_set():
                     return
                 yield Frame(img, i, media, wall, started_mono + media)
 
-    def _live(self, stop: threading.Event) -> Iterator[Frame]:
+    def _live(self, stop: threading.Event, clock: StageClock | None = None) -> Iterator[Frame]:
         started_wall, started_mono = datetime.now(UTC), time.monotonic()
         index = 0
         delay = self.reconnect_initial_s
@@ -234,7 +246,7 @@ class FrameSource:
             reason = "stream ended"
             try:
                 with container:
-                    for img, _media, _wall in _decode(container, True, started_mono, started_wall):
+                    for img, _media, _wall in _decode(container, True, started_mono, started_wall, clock):
                         now_mono = time.monotonic()
                         media = now_mono - started_mono
                         yield Frame(img, index, media, started_wall + timedelta(seconds=media), now_mono)
