@@ -1,7 +1,8 @@
 """The live pipeline: one worker per source, each detect -> track -> quality gate -> embed best shots ->
 watchlist search -> alert policy, with back-pressure that drops frames rather than falling behind.
 
-Per source there are two threads: a reader that decodes frames into a small bounded slot (newest wins: when
+Per source there are two threads: a reader that decodes frames, and has swscale make each one's
+working-width BGR copy for the detector, into a small bounded slot (newest wins: when
 the slot is full the oldest waiting frame is dropped and counted), and a worker that takes the newest frame
 and runs the stages. Files can be played "paced" (at their own frame rate, like a camera: drops are counted)
 or as fast as possible (the reader waits for the worker; nothing is dropped).
@@ -14,6 +15,7 @@ refused. Rule 3: a track that ends without an alert is dropped with its crops an
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -137,14 +139,24 @@ class CameraWorker:
         watchlist: tuple[WatchlistIndex, Any] | None = None,
         paced: bool | None = None,
         on_alert: Callable[[RaisedAlert], None] | None = None,
+        sharing: int = 1,
     ) -> None:
+        """``sharing``: how many sources run in this process; the inference threads (``vision.threads``) and
+        the automatic decoding threads are divided among them, since each source's reader and worker are
+        already threads of their own and more threads than cores only costs switching."""
         self.spec = spec
         self.gateway = gateway
         self.settings = settings
         self.live = settings.live
         deployment = gateway.deployment
         # Each worker owns its networks: OpenCV and ONNX Runtime sessions are not shared across threads.
-        vision = settings.vision.model_copy(update={"flip_augment": self.live.flip_augment})
+        threads = max(1, settings.vision.threads // max(1, sharing))
+        vision = settings.vision.model_copy(
+            update={"flip_augment": self.live.flip_augment, "threads": threads}
+        )
+        decode_threads = self.live.decode_threads
+        if decode_threads == 0 and sharing > 1:
+            decode_threads = max(1, (os.cpu_count() or 1) // sharing)
         self.engine = engine or FaceEngine(get_pack(deployment.pack), vision, settings.quality)
         self.index, _subjects = watchlist or gateway.watchlist()
         if self.index.template_count and self.index.dim != self.engine.embedding_size:
@@ -170,6 +182,7 @@ class CameraWorker:
             reconnect_max_s=self.live.reconnect_max_s,
             open_timeout_s=self.live.open_timeout_s,
             folder_fps=self.live.folder_fps,
+            decode_threads=decode_threads,
             on_event=self._source_event,
         )
         self.alerts: list[RaisedAlert] = []
@@ -275,10 +288,11 @@ class CameraWorker:
                 self.metrics.set_state("stopped" if stop.is_set() else "ended")
 
     def _detect(self, frame: Frame) -> list[Face]:
-        """Detect on the working-resolution copy; faces come back in full-resolution coordinates."""
+        """Detect on the working-resolution copy; faces come back in full-resolution coordinates (the
+        full-resolution frame itself is not needed, nor converted, here)."""
         frame.prepare(self.settings.vision.working_width)
         work = frame.work if frame.work is not None else frame.image
-        h, w = frame.image.shape[:2]
+        h, w = frame.shape
         scale = w / work.shape[1]
         vs = self.settings.vision
         bound = np.array([w, h, w, h], np.float32)
@@ -312,9 +326,11 @@ class CameraWorker:
         tracks, ended = self.tracker.update(faces, frame.media_s)
         self._end_tracks(ended)
         clock.lap("track")
-        self._assess(
-            frame, choose_to_assess(tracks, self.policy, self.live, self.settings.quality.min_face_px)
-        )
+        to_assess = choose_to_assess(tracks, self.policy, self.live, self.settings.quality.min_face_px)
+        if to_assess and not frame.converted:
+            frame.image  # noqa: B018 - the full-resolution conversion, charged to its own stage
+            clock.lap("convert")
+        self._assess(frame, to_assess)
         clock.lap("quality")
         searched = self._search(frame, choose_to_embed(tracks, self.policy, self.live, frame.index))
         clock.lap("search")
@@ -331,6 +347,8 @@ class CameraWorker:
 
     def _assess(self, frame: Frame, tracks: Sequence[Track]) -> None:
         """Measure the faces' quality; keep the best shot's crops (in the policy's evidence) when it improves."""
+        if not tracks:
+            return
         img = frame.image
         for tr, assessed in zip(tracks, self.engine.assess(img, [tr.face for tr in tracks]), strict=True):
             tr.face = assessed
@@ -351,12 +369,12 @@ class CameraWorker:
         full-resolution square around it (``REFINE_INPUT`` pixels a side); the nearest face found there
         replaces its landmarks. Only a few faces a frame are embedded, so this costs little.
         """
-        img = frame.image
-        work = frame.work if frame.work is not None else img
-        if self.live.refine_below_px <= 0 or img.shape[1] <= work.shape[1] * 1.05:
+        h, w = frame.shape
+        work_w = frame.work.shape[1] if frame.work is not None else w
+        if self.live.refine_below_px <= 0 or w <= work_w * 1.05:
             return faces
+        img = frame.image
         out = []
-        h, w = img.shape[:2]
         for f in faces:
             if f.size >= self.live.refine_below_px:
                 out.append(f)
@@ -490,6 +508,7 @@ class LivePipeline:
                 watchlist=watchlist,
                 on_alert=on_alert,
                 engine=engine_factory() if engine_factory else None,
+                sharing=len(specs),
             )
             for spec in specs
         ]
