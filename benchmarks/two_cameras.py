@@ -287,54 +287,6 @@ def compare_alerts(
     return same, lines
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--streams", type=int, default=2, help="Cameras at once (default 2).")
-    ap.add_argument("--loops", type=int, default=4, help="Times the 11 s clip is looped (default 4: 44 s).")
-    ap.add_argument("--height", type=int, default=1080)
-    ap.add_argument("--fps", type=int, default=25)
-    ap.add_argument(
-        "--cooldown", type=float, default=8.0, help="Alert cooldown, s (the default setting is 60)."
-    )
-    ap.add_argument("--match-s", type=float, default=1.0, help="Alerts match when this close in clip time.")
-    ap.add_argument("--no-single", action="store_true", help="Skip the one-camera reference runs.")
-    ap.add_argument(
-        "--part", choices=("both", "paced", "every-frame"), default="both", help="Run only one part."
-    )
-    ap.add_argument("--json", type=Path, default=None, help="Also write the figures to this file.")
-    args = ap.parse_args()
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress when redirected
-
-    load = os.getloadavg()
-    print(
-        f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs "
-        f"({'LOADED: others are running' if load[0] > 0.5 * (os.cpu_count() or 1) else 'quiet'})"
-    )
-    t_start = time.monotonic()
-    clip = make_clip(args.height, args.fps, args.loops)
-    settings = Settings(
-        data_dir=CACHE / "data", live=LiveSettings(cooldown_seconds=args.cooldown), dataset_dir=data_dir()
-    )
-    watchlist = prepare_data(settings)
-    print(
-        f"source: {clip.name} ({args.loops} x 11 s, {args.height}p{args.fps}, H.264); "
-        f"setup {time.monotonic() - t_start:.0f} s"
-    )
-
-    figures: dict[str, Any] = {"load_average_before": load}
-    if args.part != "every-frame":
-        paced_part(args, clip, settings, watchlist, figures)
-    if args.part != "paced":
-        every_frame_part(args, settings, watchlist, figures)
-    load = os.getloadavg()
-    figures["load_average_after"] = load
-    print(
-        f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; total {time.monotonic() - t_start:.0f} s"
-    )
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2, default=str))
-
-
 def paced_part(
     args: argparse.Namespace, clip: Path, settings: Settings, watchlist: Path, figures: dict[str, Any]
 ) -> None:
@@ -398,6 +350,54 @@ def every_frame_part(
         for line in lines:
             print("  " + line)
         figures["every_frame_same_alerts"] = same_fast
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--streams", type=int, default=2, help="Cameras at once (default 2).")
+    ap.add_argument("--loops", type=int, default=4, help="Times the 11 s clip is looped (default 4: 44 s).")
+    ap.add_argument("--height", type=int, default=1080)
+    ap.add_argument("--fps", type=int, default=25)
+    ap.add_argument(
+        "--cooldown", type=float, default=8.0, help="Alert cooldown, s (the default setting is 60)."
+    )
+    ap.add_argument("--match-s", type=float, default=1.0, help="Alerts match when this close in clip time.")
+    ap.add_argument("--no-single", action="store_true", help="Skip the one-camera reference runs.")
+    ap.add_argument(
+        "--part", choices=("both", "paced", "every-frame"), default="both", help="Run only one part."
+    )
+    ap.add_argument("--json", type=Path, default=None, help="Also write the figures to this file.")
+    args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress when redirected
+
+    load = os.getloadavg()
+    print(
+        f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs "
+        f"({'LOADED: others are running' if load[0] > 0.5 * (os.cpu_count() or 1) else 'quiet'})"
+    )
+    t_start = time.monotonic()
+    clip = make_clip(args.height, args.fps, args.loops)
+    settings = Settings(
+        data_dir=CACHE / "data", live=LiveSettings(cooldown_seconds=args.cooldown), dataset_dir=data_dir()
+    )
+    watchlist = prepare_data(settings)
+    print(
+        f"source: {clip.name} ({args.loops} x 11 s, {args.height}p{args.fps}, H.264); "
+        f"setup {time.monotonic() - t_start:.0f} s"
+    )
+
+    figures: dict[str, Any] = {"load_average_before": load}
+    if args.part != "every-frame":
+        paced_part(args, clip, settings, watchlist, figures)
+    if args.part != "paced":
+        every_frame_part(args, settings, watchlist, figures)
+    load = os.getloadavg()
+    figures["load_average_after"] = load
+    print(
+        f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; total {time.monotonic() - t_start:.0f} s"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -50,11 +50,13 @@ def _bgr(video: av.VideoFrame, width: int | None = None, height: int | None = No
     """A decoded picture as BGR, shrunk with area averaging when a size is given, by one swscale pass.
 
     Each thread keeps its own reformatter: building swscale's context (its filters) for every frame costs
-    about as much as the conversion itself, and a context must not be shared between threads."""
+    more than the conversion itself, and a context must not be shared between threads."""
     fmt = getattr(_local, "reformatter", None)
     if fmt is None:
         fmt = _local.reformatter = VideoReformatter()
-    out = fmt.reformat(video, width=width, height=height, format="bgr24", interpolation="AREA")
+    # One thread: the source's reader and worker are threads already, and swscale's own pool would
+    # oversubscribe a small computer's cores (and hide its work from the stage clocks).
+    out = fmt.reformat(video, width=width, height=height, format="bgr24", interpolation="AREA", threads=1)
     return cast(npt.NDArray[np.uint8], out.to_ndarray())
 
 
