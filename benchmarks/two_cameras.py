@@ -1,6 +1,9 @@
 """Two 1080p25 cameras on one small computer: does ``openlfr run`` keep up with both, and where does the time go?
 
-    .venv/bin/python benchmarks/two_cameras.py [--streams 2] [--loops 4] [--json OUT.json]
+    .venv/bin/python benchmarks/two_cameras.py [--streams 2] [--loops 4] [--part both|paced|every-frame]
+                                               [--json OUT.json]
+
+About 2 minutes on a quiet 2-core machine; the first run also makes the clip and the reference crowd.
 
 What it runs: the pipeline ``openlfr run --dry-run --watchlist DIR`` runs (the same gateway, threshold choice,
 ``LivePipeline`` and paced file sources), in this process, so that its per-stage clocks can be read:
@@ -15,11 +18,14 @@ What it runs: the pipeline ``openlfr run --dry-run --watchlist DIR`` runs (the s
 - Threshold: the one ``openlfr run`` picks with no ``--threshold``: the pack's validated minimum for a
   watchlist enrolled with the attraction check. The check needs the pack's reference crowd in the data
   folder: the benchmark's data folder (``var/two-cameras/data``) gets the one ``openlfr demo`` builds
-  (2,000 UTKFace faces; built once, about a minute, then reused).
+  (2,000 UTKFace faces; built once, about 2 minutes of CPU, then reused).
 - ``--cooldown`` (default 8 s, the setting's default is 60 s) lets each loop of the clip raise its own alert,
   so that latency has more than one sample per camera; it changes no per-frame work.
 - Reference: the same clip through ONE camera alone, then the alerts of each of the N cameras are compared
   with it (subject and the clip time of the alerting frame, within ``--match-s``).
+- Part 2, "every frame": one loop of the clip NOT paced (the reader waits for the worker, nothing is
+  dropped), N cameras then one. Its CPU per frame is the cost of keeping up, which the machine's load
+  changes far less than it changes drops, and its alerts must be identical for N cameras and for one.
 
 Printed: per camera, frames in / processed / dropped (count and %), fps in and processed, alert latency
 p50/p95 (capture of the alerting frame to the alert stored) and frame latency p50/p95 (capture to frame
@@ -27,6 +33,8 @@ done, every frame); then where the time goes, per stage, in ms per frame (wall a
 and as a share of the process's CPU time. Stages: decode and convert (colour conversion and resizing, reader
 thread), detect, track, quality, embed (with landmark refinement), search, alert (decision and raising).
 "other" is CPU the stage clocks do not see: native thread pools (FFmpeg, OpenCV), Python bookkeeping.
+"CPU per frame to keep up" adds the reader's stages and "other" per decoded frame to the worker's stages per
+processed frame, and turns it into the cores N cameras at the clip's rate need.
 
 The machine's load average is printed: on a shared machine figures taken while others run are "loaded".
 """
