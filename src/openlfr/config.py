@@ -314,6 +314,14 @@ class LiveSettings(_Section):
         True, description="Play video files at their own frame rate (drops counted), not as fast as possible."
     )
     folder_fps: float = Field(1.0, gt=0, description="Frame rate a folder of images is treated as having.")
+    decode_threads: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="FFmpeg decoding threads per video source. 0: automatic: FFmpeg's own choice for one "
+        "source; with several, the machine's cores shared among them (as `vision.threads` is), so that two "
+        "1080p cameras on a small computer do not oversubscribe its cores.",
+    )
     crop_margin: float = Field(0.3, ge=0, description="Margin around the face box in an alert's face crop.")
     frame_crop_scale: float = Field(4.0, ge=1, description="Width of an alert's scene crop, in face widths.")
     jpeg_quality: int = Field(90, ge=50, le=100, description="JPEG quality of alert images.")

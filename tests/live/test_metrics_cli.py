@@ -17,7 +17,7 @@ from openlfr.live.status_server import serve_metrics
 from tests.live.conftest import ABSENT, EXAMPLES, MIRANDA
 
 PROM_LINE = re.compile(
-    r'^(# TYPE [a-z_0-9]+ (counter|gauge)|[a-z_0-9]+\{camera="(?:[^"\\]|\\.)*"\} -?[0-9.]+(e[-+]?\d+)?)$'
+    r'^(# TYPE [a-z_0-9]+ (counter|gauge)|[a-z_0-9]+\{camera="(?:[^"\\]|\\.)*"(?:,stage="[a-z]+")?\} -?[0-9.]+(e[-+]?\d+)?)$'
 )
 
 
@@ -31,7 +31,10 @@ def test_metrics_json_and_prometheus_text_over_http() -> None:
     m.dropped(2)
     m.alert_raised(0.2)
     m.alert_raised(0.4)
+    m.stage_time("detect", 0.25, 0.2)
+    m.stage_time("detect", 0.25, 0.2)
     snap = m.snapshot()
+    assert snap["stage_wall_s"] == {"detect": 0.5} and snap["stage_cpu_s"] == {"detect": 0.4}
     assert snap["frames_in"] == 10 and snap["frames_processed"] == 8 and snap["frames_dropped"] == 2
     assert snap["faces_seen"] == 24 and snap["alerts"] == 2
     assert snap["alert_latency_ms_p50"] == 300.0 and 380 <= snap["alert_latency_ms_p95"] <= 400
@@ -50,6 +53,7 @@ def test_metrics_json_and_prometheus_text_over_http() -> None:
     assert all(PROM_LINE.match(line) for line in lines), [x for x in lines if not PROM_LINE.match(x)]
     assert 'openlfr_live_frames_dropped_total{camera="gate \\"A\\""} 2' in lines
     assert 'openlfr_live_up{camera="gate \\"A\\""} 1' in lines
+    assert 'openlfr_live_stage_seconds_total{camera="gate \\"A\\"",stage="detect"} 0.5' in lines
 
 
 def test_cli_dry_run_on_a_folder_alerts_for_the_watchlisted_face(tmp_path: Path, data_dir: Path) -> None:

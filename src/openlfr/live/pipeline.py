@@ -1,7 +1,8 @@
 """The live pipeline: one worker per source, each detect -> track -> quality gate -> embed best shots ->
 watchlist search -> alert policy, with back-pressure that drops frames rather than falling behind.
 
-Per source there are two threads: a reader that decodes frames into a small bounded slot (newest wins: when
+Per source there are two threads: a reader that decodes frames, and has swscale make each one's
+working-width BGR copy for the detector, into a small bounded slot (newest wins: when
 the slot is full the oldest waiting frame is dropped and counted), and a worker that takes the newest frame
 and runs the stages. Files can be played "paced" (at their own frame rate, like a camera: drops are counted)
 or as fast as possible (the reader waits for the worker; nothing is dropped).
@@ -14,6 +15,7 @@ refused. Rule 3: a track that ends without an alert is dropped with its crops an
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -30,7 +32,7 @@ from openlfr.config import Settings
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.live_contract import Counts, NewAlert
 from openlfr.live.gateway import LiveGateway, ScanRefused
-from openlfr.live.metrics import SourceMetrics
+from openlfr.live.metrics import SourceMetrics, StageClock
 from openlfr.live.policy import AlertDecision, AlertPolicy
 from openlfr.live.sources import Frame, FrameSource, SourceError, SourceSpec
 from openlfr.live.stages import choose_to_assess, choose_to_embed
@@ -137,14 +139,24 @@ class CameraWorker:
         watchlist: tuple[WatchlistIndex, Any] | None = None,
         paced: bool | None = None,
         on_alert: Callable[[RaisedAlert], None] | None = None,
+        sharing: int = 1,
     ) -> None:
+        """``sharing``: how many sources run in this process; the inference threads (``vision.threads``) and
+        the automatic decoding threads are divided among them, since each source's reader and worker are
+        already threads of their own and more threads than cores only costs switching."""
         self.spec = spec
         self.gateway = gateway
         self.settings = settings
         self.live = settings.live
         deployment = gateway.deployment
         # Each worker owns its networks: OpenCV and ONNX Runtime sessions are not shared across threads.
-        vision = settings.vision.model_copy(update={"flip_augment": self.live.flip_augment})
+        threads = max(1, settings.vision.threads // max(1, sharing))
+        vision = settings.vision.model_copy(
+            update={"flip_augment": self.live.flip_augment, "threads": threads}
+        )
+        decode_threads = self.live.decode_threads
+        if decode_threads == 0 and sharing > 1:
+            decode_threads = max(1, (os.cpu_count() or 1) // sharing)
         self.engine = engine or FaceEngine(get_pack(deployment.pack), vision, settings.quality)
         self.index, _subjects = watchlist or gateway.watchlist()
         if self.index.template_count and self.index.dim != self.engine.embedding_size:
@@ -170,12 +182,15 @@ class CameraWorker:
             reconnect_max_s=self.live.reconnect_max_s,
             open_timeout_s=self.live.open_timeout_s,
             folder_fps=self.live.folder_fps,
+            decode_threads=decode_threads,
             on_event=self._source_event,
         )
         self.alerts: list[RaisedAlert] = []
         self._on_alert = on_alert
         self._slot = FrameSlot(self.live.max_queue_frames, self.metrics.dropped)
         self._reported = Counts()
+        self._clock = StageClock(self.metrics)
+        """The worker thread's stage clock (the reader has its own)."""
 
     # -- source events -------------------------------------------------------------------------------
     def _source_event(self, kind: str, message: str, seconds: float) -> None:
@@ -193,8 +208,9 @@ class CameraWorker:
     def _read(self, stop: threading.Event) -> None:
         block = not self.spec.live and not self.paced
         started: float | None = None
+        clock = StageClock(self.metrics)
         try:
-            for frame in self.source.frames(stop):
+            for frame in self.source.frames(stop, clock):
                 if self.metrics.state == "starting":
                     self.metrics.set_state("running")
                 if not self.spec.live and self.paced:
@@ -209,8 +225,11 @@ class CameraWorker:
                 elif not self.spec.live:
                     frame.captured_mono = time.monotonic()
                 self.metrics.frame_in()
+                clock.restart()
                 frame.prepare(self.settings.vision.working_width)
+                clock.lap("convert")
                 self._slot.put(frame, block, stop)
+                clock.restart()  # waiting for the pace or the worker is no stage's cost
         except SourceError as exc:
             self.metrics.set_state("failed", str(exc))
             log.error("source %s failed: %s", self.spec.camera_id, exc)
@@ -269,10 +288,11 @@ class CameraWorker:
                 self.metrics.set_state("stopped" if stop.is_set() else "ended")
 
     def _detect(self, frame: Frame) -> list[Face]:
-        """Detect on the working-resolution copy; faces come back in full-resolution coordinates."""
+        """Detect on the working-resolution copy; faces come back in full-resolution coordinates (the
+        full-resolution frame itself is not needed, nor converted, here)."""
         frame.prepare(self.settings.vision.working_width)
         work = frame.work if frame.work is not None else frame.image
-        h, w = frame.image.shape[:2]
+        h, w = frame.shape
         scale = w / work.shape[1]
         vs = self.settings.vision
         bound = np.array([w, h, w, h], np.float32)
@@ -299,13 +319,21 @@ class CameraWorker:
 
     def process(self, frame: Frame) -> list[RaisedAlert]:
         """Run one frame through the stages; returns the alerts it raised."""
+        clock = self._clock
+        clock.restart()
         faces = self._detect(frame)
+        clock.lap("detect")
         tracks, ended = self.tracker.update(faces, frame.media_s)
         self._end_tracks(ended)
-        self._assess(
-            frame, choose_to_assess(tracks, self.policy, self.live, self.settings.quality.min_face_px)
-        )
+        clock.lap("track")
+        to_assess = choose_to_assess(tracks, self.policy, self.live, self.settings.quality.min_face_px)
+        if to_assess and not frame.converted:
+            frame.image  # noqa: B018 - the full-resolution conversion, charged to its own stage
+            clock.lap("convert")
+        self._assess(frame, to_assess)
+        clock.lap("quality")
         searched = self._search(frame, choose_to_embed(tracks, self.policy, self.live, frame.index))
+        clock.lap("search")
         raised: list[RaisedAlert] = []
         if searched:
             for decision in self.policy.decide(tracks, frame.observed_at.timestamp()):
@@ -313,11 +341,14 @@ class CameraWorker:
                 if alert is not None:
                     raised.append(alert)
         self.metrics.alerts_suppressed = self.policy.suppressed
+        clock.lap("alert")
         self.metrics.frame_done(len(faces), time.monotonic() - frame.captured_mono)
         return raised
 
     def _assess(self, frame: Frame, tracks: Sequence[Track]) -> None:
         """Measure the faces' quality; keep the best shot's crops (in the policy's evidence) when it improves."""
+        if not tracks:
+            return
         img = frame.image
         for tr, assessed in zip(tracks, self.engine.assess(img, [tr.face for tr in tracks]), strict=True):
             tr.face = assessed
@@ -338,12 +369,12 @@ class CameraWorker:
         full-resolution square around it (``REFINE_INPUT`` pixels a side); the nearest face found there
         replaces its landmarks. Only a few faces a frame are embedded, so this costs little.
         """
-        img = frame.image
-        work = frame.work if frame.work is not None else img
-        if self.live.refine_below_px <= 0 or img.shape[1] <= work.shape[1] * 1.05:
+        h, w = frame.shape
+        work_w = frame.work.shape[1] if frame.work is not None else w
+        if self.live.refine_below_px <= 0 or w <= work_w * 1.05:
             return faces
+        img = frame.image
         out = []
-        h, w = img.shape[:2]
         for f in faces:
             if f.size >= self.live.refine_below_px:
                 out.append(f)
@@ -376,6 +407,7 @@ class CameraWorker:
         if not tracks or not self.index.template_count:
             return 0
         embedded = self.engine.embed(frame.image, self._refine(frame, [tr.face for tr in tracks]))
+        self._clock.lap("embed")
         weights = []
         for tr, f in zip(tracks, embedded, strict=True):
             q = f.quality
@@ -476,6 +508,7 @@ class LivePipeline:
                 watchlist=watchlist,
                 on_alert=on_alert,
                 engine=engine_factory() if engine_factory else None,
+                sharing=len(specs),
             )
             for spec in specs
         ]

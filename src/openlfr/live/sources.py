@@ -2,8 +2,11 @@
 
 Each source yields :class:`Frame` objects with a timestamp: the container's ``pts * time_base`` for files
 (media time), the wall clock for live sources. A live source that is lost reconnects with exponential
-back-off and reports the gap; a file or folder simply ends. Decoding uses PyAV with FFmpeg's own frame
-threading (``thread_type="AUTO"``), which matters for 1080p on two cores.
+back-off and reports the gap; a file or folder simply ends. Decoding uses PyAV with FFmpeg's frame
+threading (``thread_type="AUTO"``); how many threads is ``live.decode_threads`` (automatic: FFmpeg's choice
+for one source, the cores shared out among several). A video frame is handed on as decoded (YUV) and
+converted to BGR only as far as it is needed (see :class:`Frame`): at 1080p the conversions, not the
+decoding, were what a frame cost beyond detection.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, cast
@@ -22,8 +25,10 @@ import av
 import cv2
 import numpy as np
 import numpy.typing as npt
+from av.video.reformatter import VideoReformatter
 
 from openlfr.errors import OpenLFRError
+from openlfr.live.metrics import StageClock
 from openlfr.vision import ImageError, load_image
 
 log = logging.getLogger(__name__)
@@ -38,33 +43,108 @@ class SourceError(OpenLFRError, ValueError):
     """A source that cannot be used; the message names it and says why."""
 
 
-@dataclass
-class Frame:
-    """One decoded frame and when it was seen."""
+_local = threading.local()
 
-    image: npt.NDArray[np.uint8] = field(repr=False)
-    index: int
-    """Position in the source (every decoded frame counts, dropped or not)."""
-    media_s: float
-    """Seconds since the source started: container time for files, wall time since connecting for live."""
-    observed_at: datetime
-    """Wall-clock time of the frame (UTC), recorded with an alert."""
-    captured_mono: float = 0.0
-    """``time.monotonic()`` at which the frame counts as captured; alert latency is measured from it."""
-    work: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
-    """The frame at the detector's working width (made by the reader thread, in parallel with the worker)."""
+
+def _bgr(video: av.VideoFrame, width: int | None = None, height: int | None = None) -> npt.NDArray[np.uint8]:
+    """A decoded picture as BGR, shrunk with area averaging when a size is given, by one swscale pass.
+
+    Each thread keeps its own reformatter: building swscale's context (its filters) for every frame costs
+    more than the conversion itself, and a context must not be shared between threads."""
+    fmt = getattr(_local, "reformatter", None)
+    if fmt is None:
+        fmt = _local.reformatter = VideoReformatter()
+    # One thread: the source's reader and worker are threads already, and swscale's own pool would
+    # oversubscribe a small computer's cores (and hide its work from the stage clocks).
+    out = fmt.reformat(video, width=width, height=height, format="bgr24", interpolation="AREA", threads=1)
+    return cast(npt.NDArray[np.uint8], out.to_ndarray())
+
+
+class Frame:
+    """One decoded frame and when it was seen.
+
+    A frame from a video (file, stream, webcam) keeps the decoder's picture (``video``, YUV as decoded) and
+    makes two BGR images from it only when asked: :meth:`prepare` has FFmpeg's swscale convert and shrink
+    it to the detector's working width in one pass (the reader thread does this, in parallel with the
+    worker), and :attr:`image`, the full-resolution BGR frame that crops, quality and embeddings need, is
+    converted on first use, so a frame with no face to assess is never converted at full size. A frame from
+    a folder of images is given as ``image``.
+    """
+
+    __slots__ = ("_image", "captured_mono", "index", "media_s", "observed_at", "video", "work")
+
+    def __init__(
+        self,
+        image: npt.NDArray[np.uint8] | None,
+        index: int,
+        media_s: float,
+        observed_at: datetime,
+        captured_mono: float = 0.0,
+        *,
+        video: av.VideoFrame | None = None,
+    ) -> None:
+        if image is None and video is None:
+            raise ValueError("a frame needs an image or a decoded video frame")
+        self._image = image
+        self.video = video
+        """The decoded picture, or ``None`` for an image; dropped once the full-resolution image exists."""
+        self.index = index
+        """Position in the source (every decoded frame counts, dropped or not)."""
+        self.media_s = media_s
+        """Seconds since the source started: container time for files, wall time since connecting for live."""
+        self.observed_at = observed_at
+        """Wall-clock time of the frame (UTC), recorded with an alert."""
+        self.captured_mono = captured_mono
+        """``time.monotonic()`` at which the frame counts as captured; alert latency is measured from it."""
+        self.work: npt.NDArray[np.uint8] | None = None
+        """The frame at the detector's working width (made by :meth:`prepare`)."""
+
+    def __repr__(self) -> str:
+        h, w = self.shape
+        return f"Frame(index={self.index}, media_s={self.media_s:.3f}, {w}x{h})"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(height, width)`` at full resolution, without converting anything."""
+        if self._image is not None:
+            return int(self._image.shape[0]), int(self._image.shape[1])
+        assert self.video is not None
+        return int(self.video.height), int(self.video.width)
+
+    @property
+    def converted(self) -> bool:
+        """Whether the full-resolution BGR image has been made (or was given)."""
+        return self._image is not None
+
+    @property
+    def image(self) -> npt.NDArray[np.uint8]:
+        """The full-resolution BGR frame, converted from the decoded picture on first use."""
+        if self._image is None:
+            assert self.video is not None
+            self._image = _bgr(self.video)
+            self.video = None if self.work is not None else self.video
+        return self._image
 
     def prepare(self, working_width: int) -> None:
-        """Make the working-resolution copy once (INTER_AREA keeps small faces detectable)."""
-        h, w = self.image.shape[:2]
-        if self.work is None:
-            if w > working_width:
-                size = (working_width, max(1, round(h * working_width / w)))
-                self.work = cast(
-                    npt.NDArray[np.uint8], cv2.resize(self.image, size, interpolation=cv2.INTER_AREA)
-                )
-            else:
-                self.work = self.image
+        """Make the working-resolution copy once, with area averaging (it keeps small faces detectable).
+
+        From a decoded picture, swscale converts and shrinks in one pass: a 1080p frame is never converted
+        at full size for detection. From an image, OpenCV's ``INTER_AREA`` resize.
+        """
+        if self.work is not None:
+            return
+        h, w = self.shape
+        if w <= working_width:
+            self.work = self.image
+            return
+        size = (working_width, max(1, round(h * working_width / w)))
+        if self._image is None:
+            assert self.video is not None
+            self.work = _bgr(self.video, *size)
+        else:
+            self.work = cast(
+                npt.NDArray[np.uint8], cv2.resize(self._image, size, interpolation=cv2.INTER_AREA)
+            )
 
 
 @dataclass(frozen=True)
@@ -117,24 +197,34 @@ def _open_container(location: str, kind: SourceKind, timeout_s: float) -> av.con
 
 
 def _decode(
-    container: av.container.InputContainer, live: bool, started_mono: float, started_wall: datetime
-) -> Iterator[tuple[npt.NDArray[np.uint8], float, datetime]]:
-    """Decoded BGR frames with (media seconds, wall time)."""
+    container: av.container.InputContainer,
+    live: bool,
+    started_mono: float,
+    started_wall: datetime,
+    clock: StageClock | None = None,
+    threads: int = 0,
+) -> Iterator[tuple[av.VideoFrame, float, datetime]]:
+    """Decoded pictures (not converted: see :class:`Frame`) with (media seconds, wall time).
+
+    ``threads``: FFmpeg's decoding threads for this source (0: FFmpeg's own choice, one more than the
+    machine's cores)."""
     if not container.streams.video:
         raise SourceError("no video stream")
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
+    stream.codec_context.thread_count = threads
     rate = float(stream.average_rate or stream.guessed_rate or 25)
     first: float | None = None
     for n, vf in enumerate(container.decode(stream)):
-        img = cast(npt.NDArray[np.uint8], vf.to_ndarray(format="bgr24"))
+        if clock is not None:
+            clock.lap("decode")
         if live:
             media = time.monotonic() - started_mono
-            yield img, media, started_wall + timedelta(seconds=media)
+            yield vf, media, started_wall + timedelta(seconds=media)
             continue
         t = float(vf.time) if vf.time is not None else n / rate
         first = t if first is None else first
-        yield img, t - first, started_wall + timedelta(seconds=t - first)
+        yield vf, t - first, started_wall + timedelta(seconds=t - first)
 
 
 SourceEvent = Callable[[str, str, float], None]
@@ -152,6 +242,7 @@ class FrameSource:
         reconnect_max_s: float = 30.0,
         open_timeout_s: float = 5.0,
         folder_fps: float = 1.0,
+        decode_threads: int = 0,
         on_event: SourceEvent | None = None,
     ) -> None:
         self.spec = spec
@@ -159,6 +250,7 @@ class FrameSource:
         self.reconnect_max_s = reconnect_max_s
         self.open_timeout_s = open_timeout_s
         self.folder_fps = folder_fps
+        self.decode_threads = decode_threads
         self.on_event = on_event or (lambda kind, msg, s: None)
         self.native_fps: float | None = None
         self.reconnects = 0
@@ -177,13 +269,14 @@ class FrameSource:
     def _folder_images(self) -> list[Path]:
         return sorted(p for p in Path(self.spec.location).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
-    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+    def frames(self, stop: threading.Event, clock: StageClock | None = None) -> Iterator[Frame]:
+        """The source's frames; decoding and conversion are charged to ``clock`` when given."""
         if self.spec.kind == "folder":
             yield from self._folder(stop)
         elif self.spec.live:
-            yield from self._live(stop)
+            yield from self._live(stop, clock)
         else:
-            yield from self._file(stop)
+            yield from self._file(stop, clock)
 
     def _folder(self, stop: threading.Event) -> Iterator[Frame]:
         started_wall, started_mono = datetime.now(UTC), time.monotonic()
@@ -198,17 +291,18 @@ class FrameSource:
             t = i / self.folder_fps
             yield Frame(img, i, t, started_wall + timedelta(seconds=t), started_mono + t)
 
-    def _file(self, stop: threading.Event) -> Iterator[Frame]:
+    def _file(self, stop: threading.Event, clock: StageClock | None = None) -> Iterator[Frame]:
         started_wall, started_mono = datetime.now(UTC), time.monotonic()
         with _open_container(self.spec.location, "file", self.open_timeout_s) as container:
             s = container.streams.video[0] if container.streams.video else None
             self.native_fps = float(s.average_rate or s.guessed_rate or 25) if s else None
-            for i, (img, media, wall) in enumerate(_decode(container, False, started_mono, started_wall)):
+            decoded = _decode(container, False, started_mono, started_wall, clock, self.decode_threads)
+            for i, (vf, media, wall) in enumerate(decoded):
                 if stop.is_set():
                     return
-                yield Frame(img, i, media, wall, started_mono + media)
+                yield Frame(None, i, media, wall, started_mono + media, video=vf)
 
-    def _live(self, stop: threading.Event) -> Iterator[Frame]:
+    def _live(self, stop: threading.Event, clock: StageClock | None = None) -> Iterator[Frame]:
         started_wall, started_mono = datetime.now(UTC), time.monotonic()
         index = 0
         delay = self.reconnect_initial_s
@@ -234,10 +328,12 @@ class FrameSource:
             reason = "stream ended"
             try:
                 with container:
-                    for img, _media, _wall in _decode(container, True, started_mono, started_wall):
+                    decoded = _decode(container, True, started_mono, started_wall, clock, self.decode_threads)
+                    for vf, _media, _wall in decoded:
                         now_mono = time.monotonic()
                         media = now_mono - started_mono
-                        yield Frame(img, index, media, started_wall + timedelta(seconds=media), now_mono)
+                        wall = started_wall + timedelta(seconds=media)
+                        yield Frame(None, index, media, wall, now_mono, video=vf)
                         index += 1
                         if stop.is_set():
                             return
