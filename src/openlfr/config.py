@@ -289,10 +289,15 @@ class LiveSettings(_Section):
         "landmarks found again at full resolution, for a sharper alignment (0: off).",
     )
     research_every_frames: int = Field(
-        4,
+        2,
         ge=0,
         description="Also re-embed a track's face every this many frames (0: only when new, grown, improved "
         "or awaiting confirmation); more shots for the fused template (chosen by benchmarks/live_ablation.py).",
+    )
+    search_blurred: bool = Field(
+        True,
+        description="Also search a face that fails the quality bar only for sharpness (the still-image "
+        "calibration includes such faces; a soft reference-quality face is otherwise never searched).",
     )
     research_margin: float = Field(
         0.15,

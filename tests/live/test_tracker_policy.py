@@ -205,3 +205,34 @@ def test_an_alerted_track_is_not_searched_again_and_periodic_search_brings_other
     # ... until it comes within the margin.
     _search(policy, b, {"alice": 0.2, "bob": 0.4})
     assert choose_to_embed([a, b], policy, live, 8) == [b]
+
+
+def test_a_face_failing_the_bar_only_for_sharpness_is_searched_when_search_blurred_is_on() -> None:
+    tr = FaceTracker()
+    policy = AlertPolicy(threshold=0.5, min_hits=2, cooldown_s=0)
+    soft, turned, sharp = tr.update([face(0, 0, 60), face(200, 0, 60), face(400, 0, 60)], 0.0)[0]
+    q = (0.7, 60.0, 20.0, 19.0, 120.0, 0.0, 0.0, 0.0)
+    soft.face = soft.face.with_quality(Quality(*q, ("blurred: sharpness 19 < 40",)))
+    turned.face = turned.face.with_quality(
+        Quality(*q, ("blurred: sharpness 19 < 40", "head turned: yaw +50° beyond ±40°"))
+    )
+    sharp.face = _assessed(sharp.face)
+    on = LiveSettings(search_blurred=True, max_embeds_per_frame=8)
+    off = on.model_copy(update={"search_blurred": False})
+    assert choose_to_embed([soft, turned, sharp], policy, off, 0) == [sharp]
+    # Only sharpness failing: searched (the calibration's still images include such faces); a face that
+    # also fails another measure stays unsearched.
+    assert [t.id for t in choose_to_embed([soft, turned, sharp], policy, on, 0)] == [soft.id, sharp.id]
+
+
+def test_by_default_a_track_near_the_threshold_is_searched_again_two_frames_later() -> None:
+    live = LiveSettings()  # the shipped defaults (chosen by benchmarks/live_ablation.py)
+    tr = FaceTracker()
+    policy = AlertPolicy(threshold=0.5, min_hits=2, cooldown_s=0)
+    (a,), _ = tr.update([face(0, 0, 60)], 0.0)
+    a.face = _assessed(a.face)
+    ev = policy.evidence(a)
+    ev.searches, ev.embedded_size, ev.embedded_quality, ev.last_search_frame = 1, 60.0, 0.8, 10
+    _search(policy, a, {"alice": 0.45})  # below the threshold, within the margin: a close-up may reach it
+    assert choose_to_embed([a], policy, live, 11) == []
+    assert choose_to_embed([a], policy, live, 12) == [a]

@@ -47,12 +47,18 @@ def _near_threshold(ev: TrackEvidence, floor: float) -> bool:
     return any(se.score >= floor for se in ev.subjects.values())
 
 
+def _only_blurred(reasons: Sequence[str]) -> bool:
+    """Whether sharpness is the only measure of the quality bar that a face fails."""
+    return bool(reasons) and all(r.startswith("blurred") for r in reasons)
+
+
 def choose_to_embed(
     tracks: Sequence[Track], policy: AlertPolicy, live: LiveSettings, frame_index: int
 ) -> list[Track]:
     """Assessed tracks to embed and search now, most urgent first, at most ``max_embeds_per_frame``.
 
-    A face below the quality bar is never searched. Otherwise a track is searched when it never was, when
+    A face below the quality bar is never searched (one that fails it only for sharpness is, with
+    ``search_blurred``: the still-image calibration includes soft faces). Otherwise a track is searched when it never was, when
     a match above threshold awaits confirmation (every ``confirm_every_frames``), when its face is
     ``reembed_growth`` times the largest shot embedded or its quality improved by ``reembed_quality_gain``,
     or every ``research_every_frames`` while its best subject's score is within ``research_margin`` of the
@@ -62,7 +68,7 @@ def choose_to_embed(
     chosen: list[Track] = []
     for tr in tracks:
         q = tr.face.quality
-        if q is None or not q.acceptable:
+        if q is None or not (q.acceptable or (live.search_blurred and _only_blurred(q.reasons))):
             continue
         ev = policy.evidence(tr)
         since = frame_index - ev.last_search_frame
