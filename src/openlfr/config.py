@@ -107,6 +107,13 @@ class VisionSettings(_Section):
         le=4096,
         description="Frames wider than this are detected at this width, then mapped back.",
     )
+    shared_working_width: int = Field(
+        512,
+        ge=160,
+        le=4096,
+        description="With two or more sources in one process, each is detected at most this wide (the "
+        "detector is most of a frame's cost: two 1080p25 cameras at 640 px need more than two cores).",
+    )
     min_detect_px: int = Field(
         16, ge=8, description="Faces narrower than this (full-resolution pixels) are not reported."
     )

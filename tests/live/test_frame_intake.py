@@ -138,3 +138,31 @@ def test_a_frame_without_faces_is_never_converted_at_full_size(
     assert snap["faces_seen"] >= 1
     assert {"detect", "track", "quality", "convert"} <= set(snap["stage_wall_s"]) <= set(STAGES)
     assert all(v >= 0 for v in snap["stage_wall_s"].values())
+
+
+def test_sources_sharing_a_process_are_detected_at_the_shared_working_width(
+    hamilton_1080p: Path,
+    settings: Settings,
+    engine: FaceEngine,
+    watchlist_of_absent_people: Path,
+) -> None:
+    """One source keeps ``vision.working_width``; with two, each is detected at ``shared_working_width``
+    (smaller, since detection is most of a frame's cost), and the faces are still found at full-resolution
+    coordinates."""
+    gateway = InMemoryGateway.from_folder(watchlist_of_absent_people, engine, threshold=THRESHOLD)
+    spec = parse_source(f"cam={hamilton_1080p}")
+    gateway.allow_camera(spec.camera_id)
+    alone = CameraWorker(spec, gateway, settings, engine=engine)
+    shared = CameraWorker(spec, gateway, settings, engine=engine, sharing=2)
+    assert settings.vision.shared_working_width < settings.vision.working_width
+    assert alone.working_width == settings.vision.working_width
+    assert shared.working_width == settings.vision.shared_working_width
+    frame_alone, frame_shared = _frames(hamilton_1080p, 1)[0], _frames(hamilton_1080p, 1)[0]
+    faces_alone = alone._detect(frame_alone)
+    faces_shared = shared._detect(frame_shared)
+    assert frame_alone.work is not None and frame_alone.work.shape[1] == settings.vision.working_width
+    assert frame_shared.work is not None and frame_shared.work.shape[1] == settings.vision.shared_working_width
+    assert faces_shared, "the shared width still finds the faces on stage"
+    largest = max(faces_alone, key=lambda f: f.size)
+    ious = iou_matrix(np.array([largest.box]), np.array([f.box for f in faces_shared]))
+    assert ious.max() > 0.8, "boxes come back in full-resolution coordinates"

@@ -143,7 +143,8 @@ class CameraWorker:
     ) -> None:
         """``sharing``: how many sources run in this process; the inference threads (``vision.threads``) and
         the automatic decoding threads are divided among them, since each source's reader and worker are
-        already threads of their own and more threads than cores only costs switching."""
+        already threads of their own and more threads than cores only costs switching. With more than one
+        source, frames are also detected at ``vision.shared_working_width`` at most."""
         self.spec = spec
         self.gateway = gateway
         self.settings = settings
@@ -153,6 +154,12 @@ class CameraWorker:
         threads = max(1, settings.vision.threads // max(1, sharing))
         vision = settings.vision.model_copy(
             update={"flip_augment": self.live.flip_augment, "threads": threads}
+        )
+        # Detection is most of a frame's cost, so sources sharing the cores are detected smaller.
+        self.working_width = (
+            settings.vision.working_width
+            if sharing <= 1
+            else min(settings.vision.working_width, settings.vision.shared_working_width)
         )
         decode_threads = self.live.decode_threads
         if decode_threads == 0 and sharing > 1:
@@ -226,7 +233,7 @@ class CameraWorker:
                     frame.captured_mono = time.monotonic()
                 self.metrics.frame_in()
                 clock.restart()
-                frame.prepare(self.settings.vision.working_width)
+                frame.prepare(self.working_width)
                 clock.lap("convert")
                 self._slot.put(frame, block, stop)
                 clock.restart()  # waiting for the pace or the worker is no stage's cost
@@ -290,7 +297,7 @@ class CameraWorker:
     def _detect(self, frame: Frame) -> list[Face]:
         """Detect on the working-resolution copy; faces come back in full-resolution coordinates (the
         full-resolution frame itself is not needed, nor converted, here)."""
-        frame.prepare(self.settings.vision.working_width)
+        frame.prepare(self.working_width)
         work = frame.work if frame.work is not None else frame.image
         h, w = frame.shape
         scale = w / work.shape[1]
