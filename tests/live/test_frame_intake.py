@@ -161,7 +161,9 @@ def test_sources_sharing_a_process_are_detected_at_the_shared_working_width(
     faces_alone = alone._detect(frame_alone)
     faces_shared = shared._detect(frame_shared)
     assert frame_alone.work is not None and frame_alone.work.shape[1] == settings.vision.working_width
-    assert frame_shared.work is not None and frame_shared.work.shape[1] == settings.vision.shared_working_width
+    assert (
+        frame_shared.work is not None and frame_shared.work.shape[1] == settings.vision.shared_working_width
+    )
     assert faces_shared, "the shared width still finds the faces on stage"
     largest = max(faces_alone, key=lambda f: f.size)
     ious = iou_matrix(np.array([largest.box]), np.array([f.box for f in faces_shared]))
