@@ -21,7 +21,8 @@ import struct
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -165,6 +166,20 @@ def decode_template(key: bytes, gallery_id: str, row: GalleryTemplate) -> FloatA
 
 def index_path(store: Store, gallery_id: str) -> Path:
     return store.settings.data_dir / "galleries" / gallery_id / "index.bin"
+
+
+@contextmanager
+def _exclusive(store: Store, gallery_id: str, busy: str) -> Iterator[None]:
+    """Hold the gallery's import lock (one import or reindex at a time; the OS releases it even when the
+    process is killed); ``busy`` is the error when another holds it."""
+    lock_path = index_path(store, gallery_id).with_name("import.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise GalleryError(busy) from exc
+        yield
 
 
 def _new_index(store: Store, dim: int) -> GalleryIndex:
@@ -365,16 +380,9 @@ def import_gallery(
     name = gallery_name or store.settings.retro.gallery
     gallery = _create_gallery(store, name, engine, actor)
     key = gallery_key(store, gallery)
-    lock_path = index_path(store, gallery.id).with_name("import.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as lock:
-        try:
-            # One import per gallery at a time (released by the OS even when the process is killed).
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise GalleryError(
-                f"another import into gallery {name!r} is running; wait for it to finish"
-            ) from exc
+    with _exclusive(
+        store, gallery.id, f"another import into gallery {name!r} is running; wait for it to finish"
+    ):
         return _import_locked(store, engine, rows, actor, gallery, key, name, progress, cancel)
 
 
@@ -603,15 +611,9 @@ def reindex_gallery(
         previous = "readable" if path.is_file() and _read_index(store, gallery, key) else "missing"
     except GalleryIndexError as exc:
         previous = exc.why
-    lock_path = path.with_name("import.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise GalleryError(
-                f"an import into gallery {name!r} is running; reindex when it has finished"
-            ) from exc
+    with _exclusive(
+        store, gallery.id, f"an import into gallery {name!r} is running; reindex when it has finished"
+    ):
         index = _new_index(store, gallery.embedding_size)
         watermark, done = 0, 0
         if progress is not None:
