@@ -14,7 +14,8 @@ by chunk from a seed, so no run holds a copy beyond what the index under test ho
 filled in place (5 GB at 10M, freed before the IVF is built), and above ``--stream-exact-above`` it streams
 chunks instead (then only its amortised time is known).
 
-    python benchmarks/gallery_index.py --sizes 1000000 [--hnsw] [--nprobe 16 32 64]
+    python benchmarks/gallery_index.py --sizes 1000000 10000000 [--codes pq4 sq8] [--probe-share 0.2 0.3]
+        [--index-cache var/gallery-bench] [--hnsw]
 
 Timings taken on a shared, loaded machine are marked so by the caller.
 """
@@ -154,29 +155,55 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(f[f >= 0]) & set(t)) / len(t) for f, t in zip(found, truth, strict=True)]))
 
 
-def bench_ivf(
-    data: Synthetic, probes: np.ndarray, truth: np.ndarray, k: int, nprobes: list[int], tmp: Path, refine: int
-) -> list:
-    rows = []
+def build_ivf(
+    data: Synthetic, codes: str, refine: int, cache: Path | None
+) -> tuple[IvfGalleryIndex, float, float]:
+    """The IVF index over ``data`` (lists sized for its count, as `gallery reindex` sizes them), its build
+    seconds and resident growth. With ``cache``, a build saved there earlier is loaded instead (then the
+    build figures are the saved ones), so search times can be taken later on a quiet machine."""
+    file = cache / f"ivf-{data.n}-{codes}-r{refine}-s{data.seed}.npz" if cache else None
+    if file is not None and file.is_file():
+        z = np.load(file)
+        idx = IvfGalleryIndex.from_bytes(z["index"].tobytes())
+        print(f"  IVF loaded from {file} (built earlier in {float(z['build_s']):.0f} s)", flush=True)
+        return idx, float(z["build_s"]), float(z["mem_mb"])
     before = rss_mb()
     t0 = time.perf_counter()
-    idx = IvfGalleryIndex(DIM, train_after=10**12, refine_factor=refine)
-    sample = data.chunk(0)[: suggested_lists(data.n) * 40]
-    idx.train(sample, nlist=suggested_lists(data.n))
+    nlist = suggested_lists(data.n)
+    idx = IvfGalleryIndex(DIM, train_after=10**12, refine_factor=refine, codes=codes, nlist=nlist)  # type: ignore[arg-type]
+    idx.train(data.chunk(0)[: nlist * 40])
     for start, v in data.chunks():
         idx.add(np.arange(start, start + len(v)), v)
     build = time.perf_counter() - t0
     mem = rss_mb() - before
-    print(f"  IVF built in {build:.0f} s", flush=True)
-    path = tmp / "ivf.faiss"
-    idx.save_file(path)
-    # On disk the gallery keeps the IVF file and the fp16 re-ranking copies (both encrypted by the store).
-    disk = (path.stat().st_size + idx._ref_vecs.nbytes + idx._ref_ids.nbytes) / 2**20
-    for nprobe in nprobes:
-        idx.nprobe = nprobe
+    print(f"  IVF{nlist} {codes} built in {build:.0f} s", flush=True)
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(file, index=np.frombuffer(idx.to_bytes(), np.uint8), build_s=build, mem_mb=mem)
+    return idx, build, mem
+
+
+def bench_ivf(
+    data: Synthetic,
+    probes: np.ndarray,
+    truth: np.ndarray,
+    k: int,
+    shares: list[float],
+    tmp: Path,
+    refine: int,
+    codes: str,
+    cache: Path | None,
+) -> list:
+    rows = []
+    idx, build, mem = build_ivf(data, codes, refine, cache)
+    blob = idx.to_bytes()  # what the gallery store encrypts and writes as index.bin
+    disk = len(blob) / 2**20
+    del blob
+    for share in shares:
+        idx.probe_share = share
         p95, med = p95_ms(functools.partial(idx.search_arrays, k=k), probes)
         _, ids = idx.search_arrays(probes, k)
-        name = f"IVF{idx._ivf.nlist}-SQ8{'+fp16 rerank x' + str(refine) if refine else ''} nprobe={nprobe}"
+        name = f"IVF{idx._ivf.nlist}-{codes}{' + fp16 re-rank x' + str(refine) if refine else ''}, share {share:g} (nprobe {idx.nprobe})"
         rows.append((name, build, mem, disk, p95, med, recall(ids, truth)))
         print(f"  {name}: p95 {p95:.1f} ms, median {med:.1f} ms, recall {rows[-1][-1]:.4f}", flush=True)
     # Removal is immediate: remove 1,000 ids and time it.
@@ -184,14 +211,17 @@ def bench_ivf(
     idx.remove(range(0, 1000))
     rm_ms = (time.perf_counter() - t0) * 1000
     print(f"  IVF removal of 1,000 templates: {rm_ms:.1f} ms")
-    del idx
-    gc.collect()
-    mm = IvfGalleryIndex.open_mmap(path, nprobe=nprobes[-1])
-    p95, med = p95_ms(functools.partial(mm.search_arrays, k=k), probes)
-    _, ids = mm.search_arrays(probes, k)
-    mm_disk = path.stat().st_size / 2**20  # the int8 IVF file alone: no re-ranking copies
-    name = f"  IVF file memory-mapped, no re-rank, nprobe={nprobes[-1]}"
-    rows.append((name, 0.0, float("nan"), mm_disk, p95, med, recall(ids, truth)))
+    if codes == "sq8":  # FAISS memory-maps int8 lists only
+        path = tmp / "ivf.faiss"
+        idx.save_file(path)
+        del idx
+        gc.collect()
+        mm = IvfGalleryIndex.open_mmap(path, probe_share=shares[-1])
+        p95, med = p95_ms(functools.partial(mm.search_arrays, k=k), probes)
+        _, ids = mm.search_arrays(probes, k)
+        mm_disk = path.stat().st_size / 2**20  # the int8 IVF file alone: no re-ranking copies
+        name = f"  IVF file memory-mapped, no re-rank, share {shares[-1]:g}"
+        rows.append((name, 0.0, float("nan"), mm_disk, p95, med, recall(ids, truth)))
     return rows
 
 
@@ -233,8 +263,17 @@ def main() -> None:
     ap.add_argument("--probes", type=int, default=300)
     ap.add_argument("--k", type=int, default=20)
     ap.add_argument("--clusters", type=int, default=2000)
-    ap.add_argument("--nprobe", type=int, nargs="+", default=[64, 128, 256, 512])
-    ap.add_argument("--refine", type=int, default=4, help="re-rank refine x k shortlist with fp16 (0: off)")
+    ap.add_argument(
+        "--probe-share", type=float, nargs="+", default=[0.2, 0.3], help="shares of the IVF lists visited"
+    )
+    ap.add_argument("--codes", nargs="+", default=["pq4"], choices=["pq4", "sq8"], help="IVF list codes")
+    ap.add_argument("--refine", type=int, default=80, help="re-rank refine x k shortlist with fp16 (0: off)")
+    ap.add_argument(
+        "--index-cache",
+        type=Path,
+        help="save each built index (and the exact truth) here, and reuse them on the next run: build on a "
+        "busy machine, time the searches on a quiet one",
+    )
     ap.add_argument("--hnsw", action="store_true", help="also build a usearch HNSW (minutes at 1M)")
     ap.add_argument(
         "--stream-exact-above",
@@ -249,7 +288,15 @@ def main() -> None:
     for n in args.sizes:
         data = Synthetic(n, args.clusters)
         probes = data.probes(args.probes)
-        truth, ex = exact_truth(data, probes, args.k, stream=n > args.stream_exact_above)
+        truth_file = args.index_cache / f"truth-{n}-{args.probes}-{args.k}.npz" if args.index_cache else None
+        if truth_file is not None and truth_file.is_file() and n > args.stream_exact_above:
+            z = np.load(truth_file)
+            truth, ex = z["ids"], {k: float(z[k]) for k in ("build_s", "mem_mb", "disk_mb", "p95", "med")}
+        else:
+            truth, ex = exact_truth(data, probes, args.k, stream=n > args.stream_exact_above)
+            if truth_file is not None:
+                truth_file.parent.mkdir(parents=True, exist_ok=True)
+                np.savez(truth_file, ids=truth, **ex)
         print(f"  exact reference done ({n:,})", flush=True)
         rows = [
             (
@@ -263,19 +310,30 @@ def main() -> None:
             )
         ]
         with tempfile.TemporaryDirectory() as tmp:
-            rows += bench_ivf(data, probes, truth, args.k, args.nprobe, Path(tmp), args.refine)
+            for codes in args.codes:
+                rows += bench_ivf(
+                    data,
+                    probes,
+                    truth,
+                    args.k,
+                    args.probe_share,
+                    Path(tmp),
+                    args.refine,
+                    codes,
+                    args.index_cache,
+                )
             if args.hnsw:
                 rows += bench_hnsw(data, probes, truth, args.k, Path(tmp))
         print(f"\ngallery of {n:,} templates, top-{args.k}, {len(probes)} single-probe searches")
         print(
-            f"{'index':44} {'build s':>8} {'mem MB':>8} {'disk MB':>8} {'p95 ms':>8} {'med ms':>8} {'recall@' + str(args.k):>9}"
+            f"{'index':64} {'build s':>8} {'mem MB':>8} {'disk MB':>8} {'p95 ms':>8} {'med ms':>8} {'recall@' + str(args.k):>9}"
         )
         for name, build, mem, disk, p95, med, rec in rows:
-            print(f"{name:44} {build:8.1f} {mem:8.0f} {disk:8.0f} {p95:8.2f} {med:8.2f} {rec:9.4f}")
+            print(f"{name:64} {build:8.1f} {mem:8.0f} {disk:8.0f} {p95:8.2f} {med:8.2f} {rec:9.4f}")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(
-            f"peak resident memory of the run {peak:,.0f} MB; load average at the end {load} (loaded machine)"
+            f"peak resident memory of the run {peak:,.0f} MB; load average at the end {load} (above 2: other work shared the 2 cores)"
         )
 
 

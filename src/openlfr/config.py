@@ -512,12 +512,23 @@ class RetroSettings(_Section):
 
     gallery: str = Field("custody", description="Gallery searched and imported into unless one is named.")
     index: str = Field(
-        "ivf", pattern="^(ivf|exact)$", description="Gallery index: ivf (IVF int8 + re-rank) or exact."
+        "ivf", pattern="^(ivf|exact)$", description="Gallery index: ivf (inverted lists + re-rank) or exact."
     )
-    nprobe: int = Field(
-        512, ge=1, description="IVF lists visited per search (recall against speed; see the benchmark)."
+    index_codes: Literal["pq4", "sq8"] = Field(
+        "pq4",
+        description="How the IVF lists store a template: pq4 (4-bit product-quantised fast-scan codes, the "
+        "fastest to scan) or sq8 (int8 per dimension). Either is re-ranked exactly; see the benchmark.",
     )
-    refine_factor: int = Field(4, ge=0, description="Shortlist of refine_factor x k re-scored exactly.")
+    probe_share: float = Field(
+        0.3,
+        gt=0.0,
+        le=1.0,
+        description="Share of the IVF lists a search visits: recall against speed, the same at any gallery "
+        "size (benchmarks/gallery_index.py measures it at 1M and 10M).",
+    )
+    refine_factor: int = Field(
+        80, ge=0, description="Shortlist of refine_factor x k found by the codes, re-scored with fp16 copies."
+    )
     train_after: int = Field(
         50_000, ge=1000, description="Templates searched exactly until the IVF quantiser is trained on them."
     )

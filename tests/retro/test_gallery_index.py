@@ -41,9 +41,10 @@ def test_small_gallery_is_searched_exactly_until_trained(data) -> None:  # type:
     np.testing.assert_allclose(s1, s2, atol=1e-6)
 
 
-def test_ivf_recall_against_exact_and_mates_found(data) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("codes", ["pq4", "sq8"])
+def test_ivf_recall_against_exact_and_mates_found(data, codes) -> None:  # type: ignore[no-untyped-def]
     ids, v, probes = data
-    ivf = IvfGalleryIndex(64, nprobe=32, train_after=2000, refine_factor=4)
+    ivf = IvfGalleryIndex(64, probe_share=0.6, train_after=2000, codes=codes)
     ivf.add(ids[:1000], v[:1000])
     ivf.add(ids[1000:], v[1000:])  # crosses train_after: trained, the buffer moved into the lists
     assert ivf.trained and len(ivf) == 6000
@@ -54,24 +55,46 @@ def test_ivf_recall_against_exact_and_mates_found(data) -> None:  # type: ignore
     assert recall_at(found, truth) >= 0.9
     assert np.array_equal(found[:, 0], truth[:, 0])  # the mate (a near copy) is rank 1
     assert np.all(np.diff(scores, axis=1) <= 1e-6)  # best first
-    # Without re-ranking the int8 codes alone order the tail less well: the re-rank is what lifts it.
-    plain = IvfGalleryIndex(64, nprobe=32, refine_factor=0)
+    # Without re-ranking the codes alone order the tail less well: the re-rank is what lifts it.
+    plain = IvfGalleryIndex(64, probe_share=0.6, refine_factor=0, codes=codes)
     plain.train(v)
     plain.add(ids, v)
     _, found_plain = plain.search_arrays(probes, 20)
     assert recall_at(found, truth) >= recall_at(found_plain, truth)
+    if codes == "pq4":  # 4-bit codes are coarse: without the re-rank the tail is visibly out of order
+        assert recall_at(found_plain, truth) < recall_at(found, truth)
 
 
-def test_removal_is_immediate_and_survives_a_round_trip(data) -> None:  # type: ignore[no-untyped-def]
+def test_probe_share_sets_the_lists_visited_at_any_size(data) -> None:  # type: ignore[no-untyped-def]
+    _, v, _ = data
+    small = IvfGalleryIndex(64, probe_share=0.25, nlist=16)
+    small.train(v)
+    large = IvfGalleryIndex(64, probe_share=0.25, nlist=64)
+    large.train(v)
+    assert (small.nprobe, large.nprobe) == (4, 16)
+    with pytest.raises(ValueError, match="probe_share"):
+        IvfGalleryIndex(64, probe_share=0.0)
+    with pytest.raises(ValueError, match="unknown IVF codes"):
+        IvfGalleryIndex(64, codes="pq8")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("codes", ["pq4", "sq8"])
+def test_removal_is_immediate_and_survives_a_round_trip(data, codes) -> None:  # type: ignore[no-untyped-def]
     ids, v, probes = data
-    ivf = IvfGalleryIndex(64, nprobe=64, train_after=2000)
+    ivf = IvfGalleryIndex(64, probe_share=1.0, train_after=2000, codes=codes)
     ivf.add(ids, v)
     _, top = ivf.search_arrays(probes[:3], 1)
     gone = [int(x) for x in top[:, 0]]
     assert ivf.remove([*gone, 999_999_999]) == 3
     _, after = ivf.search_arrays(probes[:3], 20)
     assert not set(gone) & set(after.ravel().tolist())
+    # Nothing of a removed template stays: its re-ranking copy is zeroed, in memory and so in the file.
+    rows = np.searchsorted(ivf._ref_ids, gone)
+    assert np.array_equal(ivf._ref_ids[rows], gone)
+    assert not ivf._ref_vecs[rows].any()
+    assert ivf._ref_vecs[np.searchsorted(ivf._ref_ids, int(ids[0]))].any() or int(ids[0]) in gone
     back = IvfGalleryIndex.from_bytes(ivf.to_bytes())
+    assert back.codes == codes
     assert len(back) == len(ivf) == 5997
     _, again = back.search_arrays(probes[:3], 20)
     assert np.array_equal(again, after)

@@ -169,14 +169,14 @@ def remove_cmd(
 @gallery_app.command("reindex")
 def reindex_cmd(
     reason: str = typer.Option(
-        ..., "--reason", help="Why (audited), e.g. 'index file corrupt' or 'nprobe changed'."
+        ..., "--reason", help="Why (audited), e.g. 'index file corrupt' or 'probe_share changed'."
     ),
     gallery: str | None = GalleryOption,
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Rebuild the gallery index from the stored encrypted templates, with the current index settings
-    (after the index file was lost or damaged, or retro.index / nprobe / refine_factor changed).
+    (after the index file was lost or damaged, or retro.index / index_codes / probe_share / refine_factor changed).
     Same roles as an import; audited."""
     with store_session() as store:
         who = actor_of(store, actor, roles.IMPORT_GALLERY)

@@ -1,16 +1,19 @@
 """Gallery search: one ``GalleryIndex`` interface, the exact matrix product as the reference and an
-approximate FAISS index (IVF lists with int8 scalar-quantised codes) as the embedded default.
+approximate FAISS index (inverted lists with compact codes, re-ranked exactly) as the embedded default.
 
 A gallery holds millions of templates (custody images), so unlike a watchlist it needs an index
 (DESIGN.md, "Storage and scale"). Ids are int64 template ids chosen by the caller (the gallery store's
 template rows); several ids may belong to one person, which the caller folds.
 
-Why IVF-SQ8 (measured by ``benchmarks/gallery_index.py``, figures in the README): it builds in seconds
-(a k-means on a sample, then one assignment per vector), its int8 codes take 1 byte per dimension
-(128 MB for 1M x 128-d), a removal is an in-place delete from one inverted list (so "removal is
-immediate" holds without a rebuild), and recall@20 against exact stays above 0.99 at a handful of
-milliseconds. HNSW graphs search as fast but take minutes to build at 1M on two cores and cannot
-delete in place (FAISS) or only by tombstone (usearch).
+Why IVF with 4-bit fast-scan PQ codes and an fp16 re-rank (measured by ``benchmarks/gallery_index.py``,
+figures in the README): it builds in minutes at 10M on two cores (a k-means on a sample, then one
+assignment per vector), a removal is an in-place delete from the lists (so "removal is immediate" holds
+without a rebuild), and a search reads 0.5 byte per dimension of the share of the gallery it visits, with
+SIMD table lookups: about 4x less memory traffic than int8 codes (the earlier default), which is what
+bounds a search's time on a small machine. The codes only choose a shortlist; the fp16 copies re-score it,
+so recall@20 against exact is set by how much of the gallery is visited (``probe_share``), not by the
+codes. HNSW graphs search faster but take hours to build at 10M on two cores and cannot delete in place
+(FAISS) or only by tombstone (usearch).
 
 Until enough templates exist to train the coarse quantiser, templates sit in an exact buffer, so a small
 gallery is searched exactly and a growing one moves to the approximate index on its own.
@@ -19,11 +22,12 @@ gallery is searched exactly and a growing one moves to the approximate index on 
 from __future__ import annotations
 
 import math
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +35,9 @@ import numpy.typing as npt
 from openlfr.vision.face import FloatArray, l2_normalise
 
 IdArray = npt.NDArray[np.int64]
+
+_BATCH_QUERIES = 4
+"""From this many probes in one call, FAISS threads split the probes rather than one probe's lists."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,20 @@ class GalleryIndex(ABC):
         if p.shape[1] != self.dim:
             raise ValueError(f"probe has {p.shape[1]} dimensions, the gallery index {self.dim}")
         return np.ascontiguousarray(l2_normalise(p))
+
+
+def _faiss() -> Any:
+    """FAISS, imported on first use (a heavy native module that only gallery work needs).
+
+    Its OpenMP threads are told to sleep, not spin, while they wait: on two cores shared with the
+    detector, the API and the database, spinning threads were measured to make a small training run
+    20x slower (13 s against 0.7 s). Set before FAISS loads its OpenMP runtime; an explicit
+    ``OMP_WAIT_POLICY`` in the environment wins.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import faiss
+
+    return faiss
 
 
 def _top_k(sims: FloatArray, ids: IdArray, k: int) -> tuple[FloatArray, IdArray]:
@@ -159,37 +180,55 @@ class ExactGalleryIndex(GalleryIndex):
 
 
 def suggested_lists(n: int) -> int:
-    """IVF list count for ``n`` templates: about sqrt(n), a power of two (1024 at 1M). More lists would
-    scan less per search but cost a k-means over more centroids, which on two cores dominates the build."""
+    """IVF list count for ``n`` templates: about sqrt(n), a power of two (1024 at 1M, 4096 at 10M). More
+    lists would cost a k-means over more centroids, which on two cores dominates the build; how much of the
+    gallery a search reads is set by ``probe_share``, not by the list count."""
     return int(2 ** round(math.log2(max(16.0, math.sqrt(max(n, 1))))))
 
 
-class IvfGalleryIndex(GalleryIndex):
-    """FAISS ``IndexIVFScalarQuantizer`` (int8 codes, inner product) plus an exact buffer until trained.
+IvfCodes = Literal["pq4", "sq8"]
 
-    ``nprobe`` is how many inverted lists a search visits (recall against speed; the benchmark measures
-    it). ``train_after`` is how many templates the exact buffer holds before the quantiser is trained on
-    them; later additions go straight to the IVF lists.
+
+class IvfGalleryIndex(GalleryIndex):
+    """FAISS inverted lists (inner product) with compact codes, an fp16 re-ranking store, and an exact
+    buffer until trained.
+
+    ``codes`` is how the lists store a template: ``pq4`` (the default) is product quantisation with 4-bit
+    codes in FAISS's "fast scan" layout (``IndexIVFPQFastScan``: dim/2 sub-quantisers, 0.5 byte per
+    dimension, scored with SIMD lookups), ``sq8`` is one int8 per dimension (``IndexIVFScalarQuantizer``).
+    Either only finds a shortlist of ``refine_factor`` x k; the fp16 copies re-score it, so the order of a
+    top-k list is the exact one up to fp16 rounding. ``probe_share`` is the share of the lists a search
+    visits: what a search reads, and so its time and recall, is that share of the gallery whatever the
+    list count (a fixed ``nprobe`` would visit a smaller share as a gallery grows and trains more lists).
+    ``train_after`` is how many templates the exact buffer holds before the quantisers are trained on
+    them; later additions go straight to the lists.
     """
 
     def __init__(
         self,
         dim: int,
-        nprobe: int = 256,
+        probe_share: float = 0.3,
         train_after: int = 50_000,
         nlist: int | None = None,
-        refine_factor: int = 4,
+        refine_factor: int = 80,
+        codes: IvfCodes = "pq4",
     ) -> None:
+        if not 0.0 < probe_share <= 1.0:
+            raise ValueError(f"probe_share must be in (0, 1], not {probe_share}")
+        if codes not in ("pq4", "sq8"):
+            raise ValueError(f"unknown IVF codes {codes!r}: choose pq4 or sq8")
         self.dim = dim
-        self.nprobe = nprobe
+        self.probe_share = probe_share
         self.train_after = train_after
         self.nlist = nlist
         self.refine_factor = refine_factor
-        self._ivf: Any = None  # a faiss.IndexIVFScalarQuantizer once trained
+        self.codes: IvfCodes = codes
+        self._ivf: Any = None  # a faiss.IndexIVF once trained
         self._buffer = ExactGalleryIndex(dim)
-        # Re-ranking store: float16 copies of the IVF's vectors, rows sorted by id. The int8 codes find a
+        # Re-ranking store: float16 copies of the lists' vectors, rows sorted by id. The codes find a
         # shortlist of refine_factor x k; these re-score it, so the tail of a top-20 list (impostors whose
-        # scores differ by less than the int8 error) comes out in exact order.
+        # scores differ by less than the codes' error) comes out in exact order. A removed template's row
+        # is zeroed at once (nothing of it stays) and its id kept, so later lookups stay a binary search.
         self._ref_ids: IdArray = np.zeros(0, np.int64)
         self._ref_vecs: npt.NDArray[np.float16] = np.zeros((0, dim), np.float16)
 
@@ -200,24 +239,38 @@ class IvfGalleryIndex(GalleryIndex):
     def trained(self) -> bool:
         return self._ivf is not None
 
+    @property
+    def nprobe(self) -> int:
+        """Lists a search visits: ``probe_share`` of the trained list count."""
+        if self._ivf is None:
+            return 0
+        return max(1, min(int(self._ivf.nlist), math.ceil(self.probe_share * int(self._ivf.nlist))))
+
     def _new_ivf(self, sample: FloatArray, nlist: int) -> Any:
-        import faiss  # imported here: a heavy native module that only gallery work needs
+        faiss = _faiss()
 
         quantiser = faiss.IndexFlatIP(self.dim)
-        ivf = faiss.IndexIVFScalarQuantizer(
-            quantiser, self.dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-        )
+        if self.codes == "pq4":
+            # by_residual is off (FAISS's default here): the codes then quantise the vectors themselves,
+            # which for inner product on unit vectors loses little and makes encoding independent of lists.
+            ivf = faiss.IndexIVFPQFastScan(
+                quantiser, self.dim, nlist, self.dim // 2, 4, faiss.METRIC_INNER_PRODUCT
+            )
+        else:
+            ivf = faiss.IndexIVFScalarQuantizer(
+                quantiser, self.dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            )
         ivf.own_fields = True
-        quantiser.this.disown()  # type: ignore[attr-defined]
+        quantiser.this.disown()
         ivf.cp.max_points_per_centroid = 64  # train on a sample: k-means cost grows with it
         ivf.cp.niter = 10  # a coarse quantiser only needs roughly balanced lists; 25 iterations cost 2.5x
         ivf.train(sample)
-        ivf.nprobe = self.nprobe
-        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]  # remove_ids finds a vector's list in O(1)
+        if self.codes == "sq8":
+            ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
         return ivf
 
     def train(self, sample: npt.ArrayLike, nlist: int | None = None) -> None:
-        """Train the coarse quantiser and scalar quantiser on ``sample`` (moves the buffer in)."""
+        """Train the coarse quantiser and the codes on ``sample`` (moves the buffer in)."""
         s = np.ascontiguousarray(l2_normalise(np.asarray(sample, dtype=np.float32)))
         n_lists = nlist or self.nlist or suggested_lists(max(len(self), s.shape[0]) * 20)
         n_lists = min(n_lists, max(1, s.shape[0] // 39))  # FAISS wants ~39 points per list to train
@@ -246,12 +299,23 @@ class IvfGalleryIndex(GalleryIndex):
             self.train(self._buffer.vectors)
 
     def remove(self, ids: Iterable[int]) -> int:
-        wanted = np.fromiter(ids, np.int64)
+        wanted = np.unique(np.fromiter(ids, np.int64))
         n = self._buffer.remove(wanted)
         if self._ivf is not None and wanted.size:
-            import faiss
+            faiss = _faiss()
 
-            n += int(self._ivf.remove_ids(faiss.IDSelectorArray(wanted.size, faiss.swig_ptr(wanted))))
+            # Fast-scan lists keep no id -> list map (FAISS does not support one there), so removal scans
+            # the ids of every list once against a hash set: milliseconds per million templates.
+            if self.codes == "sq8":  # its lists keep an id -> list hashtable: O(1) a template
+                sel = faiss.IDSelectorArray(wanted.size, faiss.swig_ptr(wanted))
+            else:
+                sel = faiss.IDSelectorBatch(wanted.size, faiss.swig_ptr(wanted))
+            n += int(self._ivf.remove_ids(sel))
+            if len(self._ref_ids):
+                rows = np.searchsorted(self._ref_ids, wanted)
+                inside = rows < len(self._ref_ids)
+                rows = rows[inside][self._ref_ids[rows[inside]] == wanted[inside]]
+                self._ref_vecs[rows] = 0
         return n
 
     def search_arrays(self, probes: npt.ArrayLike, k: int) -> tuple[FloatArray, IdArray]:
@@ -260,6 +324,10 @@ class IvfGalleryIndex(GalleryIndex):
         if self._ivf is None:
             return exact
         self._ivf.nprobe = self.nprobe
+        if self.codes == "pq4":
+            # FAISS's fast-scan implementation 14 splits one query's lists among the threads (an interactive
+            # search then uses both cores, about 2x faster); for a batch, splitting the queries does better.
+            self._ivf.implem = 14 if p.shape[0] < _BATCH_QUERIES else 0
         refine = bool(self.refine_factor) and len(self._ref_ids) > 0
         s, i = self._ivf.search(p, k * self.refine_factor if refine else k)
         i = i.astype(np.int64)
@@ -276,7 +344,7 @@ class IvfGalleryIndex(GalleryIndex):
     def to_bytes(self) -> bytes:
         import io
 
-        import faiss
+        faiss = _faiss()
 
         out = io.BytesIO()
         ivf = faiss.serialize_index(self._ivf).tobytes() if self._ivf is not None else b""
@@ -287,41 +355,49 @@ class IvfGalleryIndex(GalleryIndex):
             buffer_vectors=self._buffer.vectors,
             ref_ids=self._ref_ids,
             ref_vecs=self._ref_vecs,
-            meta=np.asarray([self.dim, self.nprobe, self.train_after, self.refine_factor], np.int64),
+            meta=np.asarray([self.dim, 0, self.train_after, self.refine_factor], np.int64),
+            codes=np.asarray(self.codes),
+            probe_share=np.asarray(self.probe_share, np.float64),
         )
         return out.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes, nprobe: int | None = None) -> IvfGalleryIndex:
+    def from_bytes(cls, data: bytes, probe_share: float | None = None) -> IvfGalleryIndex:
+        """An index written by :meth:`to_bytes`; ``probe_share`` (the current setting) overrides the saved
+        one. Files written before the codes were recorded hold int8 (``sq8``) lists."""
         import io
 
-        import faiss
+        faiss = _faiss()
 
         z = np.load(io.BytesIO(data), allow_pickle=False)
-        dim, saved_nprobe, train_after, refine = (int(x) for x in z["meta"])
-        idx = cls(dim, nprobe=nprobe or saved_nprobe, train_after=train_after, refine_factor=refine)
+        dim, _, train_after, refine = (int(x) for x in z["meta"])
+        codes: IvfCodes = "pq4" if "codes" in z and str(z["codes"]) == "pq4" else "sq8"
+        saved_share = float(z["probe_share"]) if "probe_share" in z else 0.5
+        idx = cls(dim, probe_share or saved_share, train_after, refine_factor=refine, codes=codes)
         idx._ref_ids, idx._ref_vecs = z["ref_ids"], z["ref_vecs"]
         if z["ivf"].size:
             idx._ivf = faiss.deserialize_index(z["ivf"])
-            idx._ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
+            if codes == "sq8":
+                idx._ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
         if z["buffer_ids"].size:
             idx._buffer.add(z["buffer_ids"], z["buffer_vectors"])
         return idx
 
     def save_file(self, path: Path) -> None:
         """Plain (unencrypted) IVF file for memory-mapped opening; used by the benchmark."""
-        import faiss
+        faiss = _faiss()
 
         if self._ivf is None:
             raise ValueError("the index is not trained yet: nothing to write as a FAISS file")
         faiss.write_index(self._ivf, str(path))
 
     @classmethod
-    def open_mmap(cls, path: Path, nprobe: int = 256) -> IvfGalleryIndex:
-        """Open a plain IVF file memory-mapped (codes paged in on demand; read-only: no add/remove)."""
-        import faiss
+    def open_mmap(cls, path: Path, probe_share: float = 0.3) -> IvfGalleryIndex:
+        """Open a plain ``sq8`` IVF file memory-mapped (codes paged in on demand; read-only: no add/remove).
+        FAISS cannot memory-map fast-scan (``pq4``) lists."""
+        faiss = _faiss()
 
-        idx = cls(0, nprobe=nprobe, refine_factor=0)
+        idx = cls(0, probe_share=probe_share, refine_factor=0, codes="sq8")
         idx._ivf = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
         idx.dim = int(idx._ivf.d)
         idx._buffer = ExactGalleryIndex(idx.dim)

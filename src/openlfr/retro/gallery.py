@@ -35,7 +35,7 @@ from openlfr.governance import audit
 from openlfr.governance.audit import ActorLike
 from openlfr.governance.errors import GovernanceError, NotFound
 from openlfr.governance.watchlists import analyse_reference, parse_date
-from openlfr.matching.gallery_index import ExactGalleryIndex, GalleryIndex, IvfGalleryIndex
+from openlfr.matching.gallery_index import ExactGalleryIndex, GalleryIndex, IvfGalleryIndex, suggested_lists
 from openlfr.store import Store, utcnow
 from openlfr.store.blobs import gallery_blob_folder
 from openlfr.store.crypto import CryptoError, KeyDestroyed, decrypt, encrypt, new_data_key
@@ -182,11 +182,21 @@ def _exclusive(store: Store, gallery_id: str, busy: str) -> Iterator[None]:
         yield
 
 
-def _new_index(store: Store, dim: int) -> GalleryIndex:
+def _new_index(store: Store, dim: int, expected: int = 0) -> GalleryIndex:
+    """An empty index with the current ``retro`` settings. ``expected`` (a reindex knows the count) sizes
+    the IVF lists for the whole gallery and trains on enough of it for that many lists."""
     rs = store.settings.retro
     if rs.index == "exact":
         return ExactGalleryIndex(dim)
-    return IvfGalleryIndex(dim, nprobe=rs.nprobe, train_after=rs.train_after, refine_factor=rs.refine_factor)
+    nlist = suggested_lists(expected) if expected > rs.train_after else None
+    return IvfGalleryIndex(
+        dim,
+        probe_share=rs.probe_share,
+        train_after=max(rs.train_after, 40 * nlist) if nlist else rs.train_after,
+        nlist=nlist,
+        refine_factor=rs.refine_factor,
+        codes=rs.index_codes,
+    )
 
 
 @dataclass
@@ -226,7 +236,7 @@ def _read_index(store: Store, gallery: Gallery, key: bytes) -> _Loaded:
             if z["ids"].size:
                 index.add(z["ids"], z["vectors"])
         elif body[:1] == b"I":
-            index = IvfGalleryIndex.from_bytes(body[1:], nprobe=store.settings.retro.nprobe)
+            index = IvfGalleryIndex.from_bytes(body[1:], probe_share=store.settings.retro.probe_share)
         else:
             raise ValueError(f"unknown index kind {body[:1]!r}")
     except (ValueError, KeyError, OSError, EOFError, RuntimeError, struct.error, zipfile.BadZipFile) as exc:
@@ -592,11 +602,12 @@ def reindex_gallery(
     progress: Callable[[int, int], None] | None = None,
 ) -> ReindexReport:
     """Rebuild a gallery's index from its stored encrypted templates, with the current settings
-    (``retro.index``, ``nprobe``, ``refine_factor``, ``train_after``): after the index file was lost or
+    (``retro.index``, ``index_codes``, ``probe_share``, ``refine_factor``, ``train_after``; the IVF lists
+    are sized for the gallery's count): after the index file was lost or
     damaged, or to apply changed index settings. The new index replaces the old one only once complete
     (written atomically), and the rebuild is audited. Imports into the gallery wait for it."""
     if not reason.strip():
-        raise GalleryError("a reindex needs a reason (e.g. 'index file corrupt', 'nprobe changed')")
+        raise GalleryError("a reindex needs a reason (e.g. 'index file corrupt', 'probe_share changed')")
     name = gallery_name or store.settings.retro.gallery
     started = time.perf_counter()
     with store.session() as s:
@@ -614,7 +625,7 @@ def reindex_gallery(
     with _exclusive(
         store, gallery.id, f"an import into gallery {name!r} is running; reindex when it has finished"
     ):
-        index = _new_index(store, gallery.embedding_size)
+        index = _new_index(store, gallery.embedding_size, expected=total)
         watermark, done = 0, 0
         if progress is not None:
             progress(0, total)
@@ -644,7 +655,7 @@ def reindex_gallery(
         save_index(store, gallery, key)
     seconds = time.perf_counter() - started
     kind = type(index).__name__ + (
-        f" ({'trained' if index.trained else 'exact buffer until trained'}, nprobe {index.nprobe})"
+        f" ({'trained' if index.trained else 'exact buffer until trained'}, {index.codes}, nprobe {index.nprobe})"
         if isinstance(index, IvfGalleryIndex)
         else ""
     )
