@@ -210,7 +210,7 @@ class IvfGalleryIndex(GalleryIndex):
         probe_share: float = 0.3,
         train_after: int = 50_000,
         nlist: int | None = None,
-        refine_factor: int = 80,
+        refine_factor: int = 200,
         codes: IvfCodes = "pq4",
     ) -> None:
         if not 0.0 < probe_share <= 1.0:
@@ -362,9 +362,12 @@ class IvfGalleryIndex(GalleryIndex):
         return out.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes, probe_share: float | None = None) -> IvfGalleryIndex:
-        """An index written by :meth:`to_bytes`; ``probe_share`` (the current setting) overrides the saved
-        one. Files written before the codes were recorded hold int8 (``sq8``) lists."""
+    def from_bytes(
+        cls, data: bytes, probe_share: float | None = None, refine_factor: int | None = None
+    ) -> IvfGalleryIndex:
+        """An index written by :meth:`to_bytes`; ``probe_share`` and ``refine_factor`` (the current
+        settings: both are search-time choices) override the saved ones, the latter only where fp16 copies
+        were kept. Files written before the codes were recorded hold int8 (``sq8``) lists."""
         import io
 
         faiss = _faiss()
@@ -373,6 +376,8 @@ class IvfGalleryIndex(GalleryIndex):
         dim, _, train_after, refine = (int(x) for x in z["meta"])
         codes: IvfCodes = "pq4" if "codes" in z and str(z["codes"]) == "pq4" else "sq8"
         saved_share = float(z["probe_share"]) if "probe_share" in z else 0.5
+        if refine and refine_factor is not None:
+            refine = refine_factor
         idx = cls(dim, probe_share or saved_share, train_after, refine_factor=refine, codes=codes)
         idx._ref_ids, idx._ref_vecs = z["ref_ids"], z["ref_vecs"]
         if z["ivf"].size:

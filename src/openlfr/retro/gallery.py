@@ -236,7 +236,8 @@ def _read_index(store: Store, gallery: Gallery, key: bytes) -> _Loaded:
             if z["ids"].size:
                 index.add(z["ids"], z["vectors"])
         elif body[:1] == b"I":
-            index = IvfGalleryIndex.from_bytes(body[1:], probe_share=store.settings.retro.probe_share)
+            rs = store.settings.retro
+            index = IvfGalleryIndex.from_bytes(body[1:], rs.probe_share, rs.refine_factor)
         else:
             raise ValueError(f"unknown index kind {body[:1]!r}")
     except (ValueError, KeyError, OSError, EOFError, RuntimeError, struct.error, zipfile.BadZipFile) as exc:
