@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from _common import ROOT, data_dir
+from _common import ROOT
 from live import run_openlfr, watchlist_gateway
 from openlfr.config import LiveSettings, Settings
 from openlfr.live.memory_gateway import CrowdCheck
@@ -31,8 +31,8 @@ from openlfr.live.policy import AlertPolicy
 from openlfr.live.tracker import iou_matrix
 from openlfr.matching.calibration import load_calibration
 from openlfr.matching.reference_crowd import attraction_policy, load_reference_crowd
-from openlfr.vision import best_face, load_engine, load_image
-from scenario import generate, score_alerts
+from openlfr.vision import load_engine
+from scenario import IdentityCheck, generate, score_alerts
 
 OFF = 1e9  # a re-embed growth no face reaches: re-embedding on growth turned off
 # The pipeline before this work: weighted mean of the 3 heaviest searches, re-embedded only when the quality
@@ -183,42 +183,35 @@ class PassRecorder:
             )
 
 
-SECOND_PACK = "insightface-s"
-
-
-def second_model(base: Settings) -> Callable[[str, str], str]:
+def second_model(watchlist_size: int) -> Callable[[str, str], str]:
     """A check by an independently trained model (benchmark only, never in the pipeline): its score for two
-    photos beside its own calibrated threshold for FPIR 0.1 % at a watchlist of 100."""
-    engine = load_engine(SECOND_PACK, base)
-    cal = load_calibration(SECOND_PACK)
-    # The calibrated point itself (not raised to the validated minimum): per comparison about 1e-5.
-    points = [
-        p for p in (cal.points if cal else ()) if abs(p.fpir - 0.001) < 1e-12 and p.watchlist_size >= 100
-    ]
-    strict = min(points, key=lambda p: p.watchlist_size).threshold if points else float("nan")
-    root = data_dir()
-
-    def template(rel: str, pad: float) -> Any:
-        img = load_image(root / rel)
-        f = best_face(engine.analyse(img, pad=pad), img.shape)
-        return None if f is None or f.embedding is None else f.embedding / np.linalg.norm(f.embedding)
+    photos beside its calibrated threshold for FPIR 0.1 % at the scenario's watchlist size (the stranger
+    hygiene's model and threshold, ``scenario.IdentityCheck``)."""
+    ident = IdentityCheck(watchlist_size)
 
     def check(shown: str, reference: str) -> str:
-        a, b = template(shown, 0.5 if shown.startswith("utkface/") else 0.25), template(reference, 0.25)
-        if a is None or b is None:
-            return f"{SECOND_PACK}: no face found"
-        s = float(a @ b)
-        verdict = "the same person by that model too" if s >= strict else "not the same person by that model"
-        return f"{SECOND_PACK} scores {shown} against {reference} at {s:.3f} ({verdict}; its FPIR-0.1% threshold {strict:.3f})"
+        s = ident.score(shown, reference)
+        if s is None:
+            return f"{ident.pack}: no face found"
+        verdict = (
+            "the same person by that model too"
+            if s >= ident.threshold
+            else "not the same person by that model"
+        )
+        return f"{ident.pack} scores {shown} against {reference} at {s:.3f} ({verdict}; {ident.describe()})"
 
     return check
 
 
-def scenario_folder(seed: int, duration: float) -> Path:
-    folder = ROOT / "test-artifacts" / f"scenario-seed{seed}-{int(duration)}s"
-    if not (folder / "ground_truth.json").is_file():
+def scenario_folder(seed: int, duration: float, hygiene: bool = True) -> Path:
+    """The scenario of a seed, generated when missing (or made before the stranger hygiene existed)."""
+    name = f"scenario-seed{seed}-{int(duration)}s" + ("" if hygiene else "-nohygiene")
+    folder = ROOT / "test-artifacts" / name
+    truth = folder / "ground_truth.json"
+    stale = truth.is_file() and hygiene and json.loads(truth.read_text()).get("stranger_hygiene") is None
+    if not truth.is_file() or stale:
         print(f"generating the scenario into {folder} ...", file=sys.stderr, flush=True)
-        generate(folder, seed=seed, duration=duration)
+        generate(folder, seed=seed, duration=duration, hygiene=hygiene)
     return folder
 
 
@@ -241,6 +234,12 @@ def main() -> None:
         default=1,
         help="Reference photos per subject (further LFW photos, never the one shown), fused as the "
         "governance.template_fusion setting says.",
+    )
+    ap.add_argument(
+        "--no-hygiene",
+        action="store_true",
+        help="Scenarios without the stranger hygiene (benchmarks/scenario.py): UTKFace photos that an "
+        "independent model takes for a watchlist subject may walk by as strangers (before round 4).",
     )
     ap.add_argument(
         "--no-attraction-check",
@@ -271,11 +270,25 @@ def main() -> None:
     print(f"pack {a.pack}, threshold {threshold:.3f} ({how}), seeds {a.seeds}", flush=True)
 
     engine = load_engine(a.pack, base)
-    second = second_model(base) if a.per_pass else None
+    second = None
     results: dict[str, dict[int, dict[str, Any]]] = {n: {} for n in names}
     for seed in a.seeds:
-        folder = scenario_folder(seed, a.duration)
+        folder = scenario_folder(seed, a.duration, not a.no_hygiene)
         truth = json.loads((folder / "ground_truth.json").read_text())
+        hyg = truth.get("stranger_hygiene")
+        print(
+            f"  seed {seed}: stranger hygiene "
+            + (
+                f"by {hyg['pack']} at {hyg['threshold']}: {hyg['checked']} candidates checked, "
+                f"{len(hyg['not_used'])} not used "
+                + "".join(f"[{x['image']} ~ {x['subject']} {x['score']}]" for x in hyg["not_used"])
+                if hyg
+                else "off"
+            ),
+            flush=True,
+        )
+        if a.per_pass and second is None:
+            second = second_model(len(truth["watchlist"]))
         gw, _ = watchlist_gateway(
             truth, engine, threshold, check, a.references, base.governance.template_fusion
         )
