@@ -242,6 +242,16 @@ def main() -> None:
         "independent model takes for a watchlist subject may walk by as strangers (before round 4).",
     )
     ap.add_argument(
+        "--normalise",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="Offline experiment (issue 12 round 4), NOT the live system: instead of the attraction check, "
+        "every template's scores are shifted so its k-th highest reference-crowd score (k = SHARE x crowd) "
+        "equals the crowd's reference threshold. Give --threshold (the minimum normalisation_power.py "
+        "re-derives); the calibrated minimum does not apply to these scores.",
+    )
+    ap.add_argument(
         "--no-attraction-check",
         action="store_true",
         help="Enrol without the attraction check even when the data folder has a reference crowd.",
@@ -255,6 +265,12 @@ def main() -> None:
         f" ({base.data_dir})",
         flush=True,
     )
+    if a.normalise is not None and (a.threshold is None or crowd is None):
+        raise SystemExit("--normalise needs --threshold and the reference crowd in the data folder")
+    norm = (crowd.templates, crowd.reference_threshold, a.normalise) if a.normalise and crowd else None
+    if norm is not None:
+        check = None
+        print(f"scores normalised per template against the reference crowd, share {a.normalise}", flush=True)
     if a.threshold is None:
         cal = load_calibration(a.pack)
         if cal is None:
@@ -290,7 +306,7 @@ def main() -> None:
         if a.per_pass and second is None:
             second = second_model(len(truth["watchlist"]))
         gw, _ = watchlist_gateway(
-            truth, engine, threshold, check, a.references, base.governance.template_fusion
+            truth, engine, threshold, check, a.references, base.governance.template_fusion, norm
         )
         if a.references > 1:
             index = gw.watchlist()[0]
