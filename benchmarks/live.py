@@ -171,7 +171,9 @@ def watchlist_gateway(
             fusion=fusion,
         )
         index = WatchlistIndex(t, ids, offsets=offsets, fusion=fusion)
-        return InMemoryGateway(plain.deployment, index, plain.watchlist()[1], images), failed
+        gw = InMemoryGateway(plain.deployment, index, plain.watchlist()[1], images)
+        gw.normalisation = dict(zip(ids, offsets.tolist(), strict=True))  # type: ignore[attr-defined]
+        return gw, failed
     gw = InMemoryGateway.from_templates(
         templates,
         ids,

@@ -29,6 +29,7 @@ from openlfr.config import LiveSettings, Settings
 from openlfr.live.memory_gateway import CrowdCheck
 from openlfr.live.policy import AlertPolicy
 from openlfr.live.tracker import iou_matrix
+from openlfr.matching.attraction import attraction_matrix
 from openlfr.matching.calibration import load_calibration
 from openlfr.matching.reference_crowd import attraction_policy, load_reference_crowd
 from openlfr.vision import load_engine
@@ -247,8 +248,9 @@ def main() -> None:
         default=None,
         metavar="SHARE",
         help="Offline experiment (issue 12 round 4), NOT the live system: instead of the attraction check, "
-        "every template's scores are shifted so its k-th highest reference-crowd score (k = SHARE x crowd) "
-        "equals the crowd's reference threshold. Give --threshold (the minimum normalisation_power.py "
+        "every template's scores are shifted so its k-th highest score on half A of the reference crowd "
+        "(even rows; k = SHARE x its size) equals the crowd's reference threshold; half B measures the "
+        "non-mated cost beside the attraction check's offsets learnt on the same half A. Give --threshold (the minimum normalisation_power.py "
         "re-derives); the calibrated minimum does not apply to these scores.",
     )
     ap.add_argument(
@@ -267,7 +269,9 @@ def main() -> None:
     )
     if a.normalise is not None and (a.threshold is None or crowd is None):
         raise SystemExit("--normalise needs --threshold and the reference crowd in the data folder")
-    norm = (crowd.templates, crowd.reference_threshold, a.normalise) if a.normalise and crowd else None
+    # Offsets learnt on half A of the crowd (even rows); half B, which set nothing, measures their cost.
+    norm = (crowd.templates[0::2], crowd.reference_threshold, a.normalise) if a.normalise and crowd else None
+    cost = {"attraction check (offsets from half A)": 0, "normalised (offsets from half A)": 0}
     if norm is not None:
         check = None
         print(f"scores normalised per template against the reference crowd, share {a.normalise}", flush=True)
@@ -314,6 +318,27 @@ def main() -> None:
                 f"  seed {seed}: {index.template_count} templates for {index.subject_count} subjects",
                 flush=True,
             )
+        if norm is not None and crowd is not None:
+            index = gw.watchlist()[0]
+            off = np.array([gw.normalisation[sj] for sj in index.subjects])  # type: ignore[attr-defined]
+            half_a, half_b = crowd.templates[0::2], crowd.templates[1::2]
+            raw_a = index.subject_scores(half_a) + off
+            raw_b = index.subject_scores(half_b) + off
+            check_off = attraction_matrix(raw_a, attraction_policy(crowd, base.governance))[3]
+            cost["attraction check (offsets from half A)"] += int(
+                ((raw_b - check_off).max(1) >= threshold).sum()
+            )
+            cost["normalised (offsets from half A)"] += int(((raw_b - off).max(1) >= threshold).sum())
+            print(
+                f"  seed {seed}: normalisation offsets {off.min():+.3f} .. {off.max():+.3f} (median "
+                f"{np.median(off):+.3f}); wanted: "
+                + ", ".join(
+                    f"{p['identity']} {gw.normalisation[p['identity']]:+.3f}"  # type: ignore[attr-defined]
+                    for p in truth["passes"]
+                    if p["watchlisted"]
+                ),
+                flush=True,
+            )
         for sid, ev in gw.attractors:
             print(f"  seed {seed}: attraction check flags {sid}: {ev.describe()}", flush=True)
         for n in names:
@@ -349,6 +374,13 @@ def main() -> None:
         false = sum(f["false_alerts"] for f in per.values())
         cells = " | ".join(f"{per[s]['tpir_per_pass']:.3f} / {per[s]['false_alerts']}" for s in a.seeds)
         print(f"| {n}: {VARIANTS[n][0]} | {cells} | {found}/{wanted} = {found / wanted:.3f} | {false} |")
+    if norm is not None and crowd is not None:
+        n_b = crowd.templates[1::2].shape[0] * len(a.seeds)
+        print(
+            f"\nNon-mated cost on reference-crowd half B ({n_b // len(a.seeds)} faces x {len(a.seeds)} seeds' watchlists):"
+        )
+        for k, v in cost.items():
+            print(f"  {k}: {v} of {n_b} searches at or above {threshold:.3f} ({v / n_b:.4%})")
     if a.json:
         a.json.write_text(json.dumps({"threshold": threshold, "results": results}, indent=2))
 

@@ -18,7 +18,12 @@ whose best score reaches that model's own calibrated threshold for FPIR :data:`H
 smallest calibrated watchlist at least as large as the scenario's (0.406 at 300 for 212 subjects) is the same
 person by that model and is not used; the next candidate takes its place (the random draws, so every
 watchlisted pass, are unchanged). At that threshold about one candidate in 1,000 is dropped by chance, so
-look-alikes stay in the crowd. Every drop is printed and recorded; nothing about a file is special-cased.
+look-alikes stay in the crowd. As in the evaluation's hygiene, a match with a template that attracts strangers
+proves nothing (an infant photo draws other infants): when the matched subject's enrolled photo is an
+attractor for the independent model too (the enrolment attraction rule, ``matching.attraction``, at that
+threshold and its per-comparison rate, on a fixed sample of :data:`HYGIENE_CROWD` UTKFace faces), the
+candidate stays a stranger. Every drop and every such keep is printed and recorded; nothing about a file
+is special-cased.
 The evaluation's own crowd hygiene (``openlfr.evaluation.hygiene``) needs the whole evaluation's score
 matrices (its strict threshold is set from every known-different LFW pair); this is the same rule at the
 scale of one scenario, with the threshold taken from the calibration that evaluation wrote.
@@ -53,8 +58,9 @@ import cv2
 import numpy as np
 from scipy.stats import beta
 
-from _common import data_dir
+from _common import ROOT, data_dir
 from openlfr.config import Settings
+from openlfr.matching.attraction import Attraction, AttractionPolicy, attraction_of
 from openlfr.matching.calibration import load_calibration
 from openlfr.vision import best_face, load_engine, load_image
 
@@ -62,6 +68,8 @@ HYGIENE_PACK = "insightface-s"
 """The independent model of the stranger hygiene: trained apart from the default pack, benchmark only."""
 HYGIENE_FPIR = 0.001
 """The hygiene's threshold: that model's calibrated threshold for this FPIR (per search of the watchlist)."""
+HYGIENE_CROWD = 400
+"""UTKFace faces (evenly spread over the manifest) on which a matched template's attraction is measured."""
 
 
 class IdentityCheck:
@@ -86,6 +94,35 @@ class IdentityCheck:
         self.threshold, self.point_size = float(point.threshold), int(point.watchlist_size)
         self.root = data_dir()
         self._cache: dict[str, np.ndarray | None] = {}
+
+    def attraction(self, photo: str) -> Attraction | None:
+        """The enrolment attraction rule for ``photo``'s template by this model, on a fixed UTKFace sample,
+        at this check's threshold and per-comparison rate (FPIR / watchlist size)."""
+        t = self.template(photo)
+        if t is None:
+            return None
+        gov = Settings().governance
+        policy = AttractionPolicy(
+            reference_threshold=self.threshold,
+            fmr=self.fpir / self.point_size,
+            factor=gov.attraction_factor,
+            min_hits=gov.attraction_min_hits,
+            p_value=gov.attraction_p_value,
+        )
+        return attraction_of(t, self._crowd(), policy)
+
+    def _crowd(self) -> np.ndarray:
+        path = ROOT / "test-artifacts" / f"identity-check-{self.pack}-utkface{HYGIENE_CROWD}.npz"
+        if path.is_file():
+            with np.load(path) as z:
+                return np.asarray(z["templates"], np.float32)
+        utk = _utk(self.root)
+        step = max(1, len(utk) // HYGIENE_CROWD)
+        rows = [self.template(rel) for rel in utk[::step][:HYGIENE_CROWD]]
+        templates = np.stack([r for r in rows if r is not None]).astype(np.float32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, templates=templates)
+        return templates
 
     def describe(self) -> str:
         return (
@@ -303,14 +340,24 @@ def generate(
     crowd_sprites: list[tuple[str, str, _Sprite]] = []
     check = IdentityCheck(len(enrolled)) if hygiene else None
     references = {e["subject_id"]: e["image"] for e in enrolled}
-    checked, dropped = 0, []
+    checked, dropped, kept = 0, [], []
     for ident, rel in crowd_paths:
         if len(crowd_sprites) >= crowd:
             break
         if check is not None:
             checked += 1
             best = check.best(rel, references)
+            attracts = None
             if best is not None and best[1] >= check.threshold:
+                attracts = check.attraction(references[best[0]])
+            if best is not None and attracts is not None and attracts.attractor:
+                kept.append({"identity": ident, "image": rel, "subject": best[0], "score": round(best[1], 3)})
+                print(
+                    f"stranger hygiene: {rel} kept as a stranger although {check.pack} scores it "
+                    f"{best[1]:.3f} against {best[0]}: that template {attracts.describe()}",
+                    file=sys.stderr,
+                )
+            elif best is not None and best[1] >= check.threshold:
                 dropped.append(
                     {"identity": ident, "image": rel, "subject": best[0], "score": round(best[1], 3)}
                 )
@@ -327,7 +374,7 @@ def generate(
     if check is not None:
         print(
             f"stranger hygiene ({check.describe()}): {checked} crowd candidates checked against "
-            f"{len(references)} watchlist subjects, {len(dropped)} not used",
+            f"{len(references)} watchlist subjects, {len(dropped)} not used, {len(kept)} kept (attractor)",
             file=sys.stderr,
         )
     n_frames = round(duration * fps)
@@ -396,6 +443,7 @@ def generate(
                 "calibrated_watchlist_size": check.point_size,
                 "checked": checked,
                 "not_used": dropped,
+                "kept_attractor_matches": kept,
             }
             if check is not None
             else None
