@@ -16,17 +16,6 @@ with the attraction offsets the reference crowd gives, and the table says per ru
 Rules: ``fused-k`` (the policy's ``fused``: weighted mean of the k heaviest shots, weight = size x quality),
 ``fused-all`` (every shot), ``hold-2`` (fused-3, and the last two searches both at or above the threshold),
 ``max`` (the best single shot, 2 shots above the threshold).
-
-``--normalise`` adds offline rows for per-template score normalisation against the reference crowd (issue
-12, round 4; NOT in the live system, whose scores and calibration are unchanged): the crowd is split in two
-disjoint halves (even and odd rows). On half A every template gets a signed offset, its k-th highest crowd
-score minus the crowd's reference threshold (k = the reference share x the half's size, as the attraction
-check does, or k for a 1 % share), and ``fused-3`` is replayed with ``score - offset`` for every template
-(the attraction check's offsets, which only ever raise an attractor's bar, generalised to every template
-and both directions). Half B, which set nothing, measures the cost: how many of its faces reach the
-threshold against each seed's watchlist, with the shipped offsets and with the normalised scores.
-
-    .venv/bin/python benchmarks/live_shots.py --seeds 0 1 2 3 4 --normalise
 """
 
 from __future__ import annotations
@@ -146,11 +135,6 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=40.0)
     ap.add_argument("--every", type=int, default=2)
     ap.add_argument("--threshold", type=float, default=None, help="Default: the validated minimum.")
-    ap.add_argument(
-        "--normalise",
-        action="store_true",
-        help="Also replay per-template normalisation against half of the reference crowd (offline only).",
-    )
     a = ap.parse_args()
     base = Settings()
     crowd = load_reference_crowd("opencv-zoo", base.data_dir)
@@ -160,19 +144,9 @@ def main() -> None:
     threshold = a.threshold if a.threshold is not None else cal.minimum_for(check is not None)
     print(f"threshold {threshold:.3f}, attraction check {'on' if check else 'off'}, seeds {a.seeds}")
     engine = load_engine("opencv-zoo", base)
-    rules = dict(RULES)
-    halves: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None = None
-    if a.normalise:
-        if crowd is None or not crowd.size:
-            raise SystemExit("--normalise needs the reference crowd in the data folder")
-        halves = (crowd.templates[0::2], crowd.templates[1::2])
-        for share in (crowd.fmr, 0.01):
-            k = max(1, int(np.floor(share * halves[0].shape[0])))
-            rules[f"fused-3, normalised (k={k})"] = {"k": 3, "normalise": k}
-    totals = {name: [0, 0, 0, 0] for name in rules}
-    worst: dict[str, list[tuple[float, str]]] = {name: [] for name in rules}
-    top_nm: dict[str, list[tuple[float, str]]] = {name: [] for name in rules}
-    cost: dict[str, list[int]] = {}
+    totals = {name: [0, 0, 0, 0] for name in RULES}
+    worst: dict[str, list[tuple[float, str]]] = {name: [] for name in RULES}
+    top_nm: dict[str, list[tuple[float, str]]] = {name: [] for name in RULES}
     for seed in a.seeds:
         out = ROOT / "out" / f"shots-seed{seed}-every{a.every}.npz"
         if not out.is_file():
@@ -183,38 +157,8 @@ def main() -> None:
         index = gw.watchlist()[0]
         col = {s: j for j, s in enumerate(index.subjects)}
         passes = {p["pass_id"]: p for p in truth["passes"]}
-        score_of: dict[str, Any] = {}
-        if halves is not None and crowd is not None:
-            raw = watchlist_gateway(truth, engine, threshold, None, 1, base.governance.template_fusion)[0]
-            raw_index = raw.watchlist()[0]
-            assert raw_index.subjects == index.subjects
-            on_a = raw_index.subject_scores(halves[0])
-            on_b_raw = raw_index.subject_scores(halves[1])
-            cost.setdefault("shipped offsets", [0, 0])
-            cost["shipped offsets"][0] += int(
-                (index.subject_scores(halves[1]).max(axis=1) >= threshold).sum()
-            )
-            cost["shipped offsets"][1] += halves[1].shape[0]
-            for name, rule in rules.items():
-                if "normalise" not in rule:
-                    continue
-                k = int(rule["normalise"])
-                offsets = -np.partition(-on_a, k - 1, axis=0)[k - 1] - crowd.reference_threshold
-                score_of[name] = lambda q, o=offsets, ix=raw_index: ix.subject_scores(q) - o
-                c = cost.setdefault(name, [0, 0])
-                c[0] += int(((on_b_raw - offsets).max(axis=1) >= threshold).sum())
-                c[1] += halves[1].shape[0]
-                print(
-                    f"  seed {seed} {name}: offsets {offsets.min():+.3f} to {offsets.max():+.3f} "
-                    f"(median {np.median(offsets):+.3f}); "
-                    + ", ".join(
-                        f"{p['identity']} {offsets[index.subjects.index(p['identity'])]:+.3f}"
-                        for p in truth["passes"]
-                        if p["watchlisted"]
-                    )
-                )
-        for name, rule in rules.items():
-            best = replay(z["rows"], z["embs"], score_of.get(name, index.subject_scores), rule, threshold)
+        for name, rule in RULES.items():
+            best = replay(z["rows"], z["embs"], index.subject_scores, rule, threshold)
             t = totals[name]
             for pid, s in best.items():
                 p = passes[pid]
@@ -236,18 +180,11 @@ def main() -> None:
         "weakest watchlisted passes | highest non-watchlisted passes |"
     )
     print("|---|---:|---:|---|---|")
-    for name in rules:
+    for name in RULES:
         t = totals[name]
         w = ", ".join(f"{n} {s:.3f}" for s, n in sorted(worst[name])[:4])
         nm = ", ".join(f"{n} {s:.3f}" for s, n in sorted(top_nm[name], reverse=True)[:3])
         print(f"| {name} | {t[0]}/{t[1]} | {t[2]} | {w} | {nm} |")
-    if cost:
-        print(
-            "\nCost on reference-crowd half B (set nothing): faces reaching the threshold against each seed's"
-        )
-        print("watchlist, summed over seeds:")
-        for name, (k, n) in cost.items():
-            print(f"  {name}: {k} of {n} searches ({k / n:.4%})")
 
 
 if __name__ == "__main__":
