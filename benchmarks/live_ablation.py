@@ -6,7 +6,8 @@ the figures measure choices, not the machine's load), at the default pack's vali
 and the table gives per-pass TPIR and false alerts per seed and over all seeds.
 
     .venv/bin/python benchmarks/live_ablation.py [--seeds 0 1 2] [--duration 40] [--threshold T]
-        [--variants baseline,growth,...] [--json OUT]
+        [--variants baseline,growth,...] [--json OUT] [--per-pass] [--no-hygiene]
+        [--normalise SHARE --threshold T]   # offline experiment, not the live system
 
 Scenarios are generated into ``test-artifacts/scenario-seed{S}-{D}s`` when missing (benchmarks/scenario.py).
 """
