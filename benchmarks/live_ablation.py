@@ -6,7 +6,8 @@ the figures measure choices, not the machine's load), at the default pack's vali
 and the table gives per-pass TPIR and false alerts per seed and over all seeds.
 
     .venv/bin/python benchmarks/live_ablation.py [--seeds 0 1 2] [--duration 40] [--threshold T]
-        [--variants baseline,growth,...] [--json OUT]
+        [--variants baseline,growth,...] [--json OUT] [--per-pass] [--no-hygiene]
+        [--normalise SHARE --threshold T]   # offline experiment, not the live system
 
 Scenarios are generated into ``test-artifacts/scenario-seed{S}-{D}s`` when missing (benchmarks/scenario.py).
 """
@@ -23,16 +24,17 @@ from typing import Any
 
 import numpy as np
 
-from _common import ROOT, data_dir
+from _common import ROOT
 from live import run_openlfr, watchlist_gateway
 from openlfr.config import LiveSettings, Settings
 from openlfr.live.memory_gateway import CrowdCheck
 from openlfr.live.policy import AlertPolicy
 from openlfr.live.tracker import iou_matrix
+from openlfr.matching.attraction import attraction_matrix
 from openlfr.matching.calibration import load_calibration
 from openlfr.matching.reference_crowd import attraction_policy, load_reference_crowd
-from openlfr.vision import best_face, load_engine, load_image
-from scenario import generate, score_alerts
+from openlfr.vision import load_engine
+from scenario import IdentityCheck, generate, score_alerts
 
 OFF = 1e9  # a re-embed growth no face reaches: re-embedding on growth turned off
 # The pipeline before this work: weighted mean of the 3 heaviest searches, re-embedded only when the quality
@@ -183,42 +185,35 @@ class PassRecorder:
             )
 
 
-SECOND_PACK = "insightface-s"
-
-
-def second_model(base: Settings) -> Callable[[str, str], str]:
+def second_model(watchlist_size: int) -> Callable[[str, str], str]:
     """A check by an independently trained model (benchmark only, never in the pipeline): its score for two
-    photos beside its own calibrated threshold for FPIR 0.1 % at a watchlist of 100."""
-    engine = load_engine(SECOND_PACK, base)
-    cal = load_calibration(SECOND_PACK)
-    # The calibrated point itself (not raised to the validated minimum): per comparison about 1e-5.
-    points = [
-        p for p in (cal.points if cal else ()) if abs(p.fpir - 0.001) < 1e-12 and p.watchlist_size >= 100
-    ]
-    strict = min(points, key=lambda p: p.watchlist_size).threshold if points else float("nan")
-    root = data_dir()
-
-    def template(rel: str, pad: float) -> Any:
-        img = load_image(root / rel)
-        f = best_face(engine.analyse(img, pad=pad), img.shape)
-        return None if f is None or f.embedding is None else f.embedding / np.linalg.norm(f.embedding)
+    photos beside its calibrated threshold for FPIR 0.1 % at the scenario's watchlist size (the stranger
+    hygiene's model and threshold, ``scenario.IdentityCheck``)."""
+    ident = IdentityCheck(watchlist_size)
 
     def check(shown: str, reference: str) -> str:
-        a, b = template(shown, 0.5 if shown.startswith("utkface/") else 0.25), template(reference, 0.25)
-        if a is None or b is None:
-            return f"{SECOND_PACK}: no face found"
-        s = float(a @ b)
-        verdict = "the same person by that model too" if s >= strict else "not the same person by that model"
-        return f"{SECOND_PACK} scores {shown} against {reference} at {s:.3f} ({verdict}; its FPIR-0.1% threshold {strict:.3f})"
+        s = ident.score(shown, reference)
+        if s is None:
+            return f"{ident.pack}: no face found"
+        verdict = (
+            "the same person by that model too"
+            if s >= ident.threshold
+            else "not the same person by that model"
+        )
+        return f"{ident.pack} scores {shown} against {reference} at {s:.3f} ({verdict}; {ident.describe()})"
 
     return check
 
 
-def scenario_folder(seed: int, duration: float) -> Path:
-    folder = ROOT / "test-artifacts" / f"scenario-seed{seed}-{int(duration)}s"
-    if not (folder / "ground_truth.json").is_file():
+def scenario_folder(seed: int, duration: float, hygiene: bool = True) -> Path:
+    """The scenario of a seed, generated when missing (or made before the stranger hygiene existed)."""
+    name = f"scenario-seed{seed}-{int(duration)}s" + ("" if hygiene else "-nohygiene")
+    folder = ROOT / "test-artifacts" / name
+    truth = folder / "ground_truth.json"
+    stale = truth.is_file() and hygiene and json.loads(truth.read_text()).get("stranger_hygiene") is None
+    if not truth.is_file() or stale:
         print(f"generating the scenario into {folder} ...", file=sys.stderr, flush=True)
-        generate(folder, seed=seed, duration=duration)
+        generate(folder, seed=seed, duration=duration, hygiene=hygiene)
     return folder
 
 
@@ -243,6 +238,23 @@ def main() -> None:
         "governance.template_fusion setting says.",
     )
     ap.add_argument(
+        "--no-hygiene",
+        action="store_true",
+        help="Scenarios without the stranger hygiene (benchmarks/scenario.py): UTKFace photos that an "
+        "independent model takes for a watchlist subject may walk by as strangers (before round 4).",
+    )
+    ap.add_argument(
+        "--normalise",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="Offline experiment (issue 12 round 4), NOT the live system: instead of the attraction check, "
+        "every template's scores are shifted so its k-th highest score on half A of the reference crowd "
+        "(even rows; k = SHARE x its size) equals the crowd's reference threshold; half B measures the "
+        "non-mated cost beside the attraction check's offsets learnt on the same half A. Give --threshold (the minimum normalisation_power.py "
+        "re-derives); the calibrated minimum does not apply to these scores.",
+    )
+    ap.add_argument(
         "--no-attraction-check",
         action="store_true",
         help="Enrol without the attraction check even when the data folder has a reference crowd.",
@@ -256,6 +268,14 @@ def main() -> None:
         f" ({base.data_dir})",
         flush=True,
     )
+    if a.normalise is not None and (a.threshold is None or crowd is None):
+        raise SystemExit("--normalise needs --threshold and the reference crowd in the data folder")
+    # Offsets learnt on half A of the crowd (even rows); half B, which set nothing, measures their cost.
+    norm = (crowd.templates[0::2], crowd.reference_threshold, a.normalise) if a.normalise and crowd else None
+    cost = {"attraction check (offsets from half A)": 0, "normalised (offsets from half A)": 0}
+    if norm is not None:
+        check = None
+        print(f"scores normalised per template against the reference crowd, share {a.normalise}", flush=True)
     if a.threshold is None:
         cal = load_calibration(a.pack)
         if cal is None:
@@ -271,18 +291,53 @@ def main() -> None:
     print(f"pack {a.pack}, threshold {threshold:.3f} ({how}), seeds {a.seeds}", flush=True)
 
     engine = load_engine(a.pack, base)
-    second = second_model(base) if a.per_pass else None
+    second = None
     results: dict[str, dict[int, dict[str, Any]]] = {n: {} for n in names}
     for seed in a.seeds:
-        folder = scenario_folder(seed, a.duration)
+        folder = scenario_folder(seed, a.duration, not a.no_hygiene)
         truth = json.loads((folder / "ground_truth.json").read_text())
+        hyg = truth.get("stranger_hygiene")
+        print(
+            f"  seed {seed}: stranger hygiene "
+            + (
+                f"by {hyg['pack']} at {hyg['threshold']}: {hyg['checked']} candidates checked, "
+                f"{len(hyg['not_used'])} not used "
+                + "".join(f"[{x['image']} ~ {x['subject']} {x['score']}]" for x in hyg["not_used"])
+                if hyg
+                else "off"
+            ),
+            flush=True,
+        )
+        if a.per_pass and second is None:
+            second = second_model(len(truth["watchlist"]))
         gw, _ = watchlist_gateway(
-            truth, engine, threshold, check, a.references, base.governance.template_fusion
+            truth, engine, threshold, check, a.references, base.governance.template_fusion, norm
         )
         if a.references > 1:
             index = gw.watchlist()[0]
             print(
                 f"  seed {seed}: {index.template_count} templates for {index.subject_count} subjects",
+                flush=True,
+            )
+        if norm is not None and crowd is not None:
+            index = gw.watchlist()[0]
+            off = np.array([gw.normalisation[sj] for sj in index.subjects])  # type: ignore[attr-defined]
+            half_a, half_b = crowd.templates[0::2], crowd.templates[1::2]
+            raw_a = index.subject_scores(half_a) + off
+            raw_b = index.subject_scores(half_b) + off
+            check_off = attraction_matrix(raw_a, attraction_policy(crowd, base.governance))[3]
+            cost["attraction check (offsets from half A)"] += int(
+                ((raw_b - check_off).max(1) >= threshold).sum()
+            )
+            cost["normalised (offsets from half A)"] += int(((raw_b - off).max(1) >= threshold).sum())
+            print(
+                f"  seed {seed}: normalisation offsets {off.min():+.3f} .. {off.max():+.3f} (median "
+                f"{np.median(off):+.3f}); wanted: "
+                + ", ".join(
+                    f"{p['identity']} {gw.normalisation[p['identity']]:+.3f}"  # type: ignore[attr-defined]
+                    for p in truth["passes"]
+                    if p["watchlisted"]
+                ),
                 flush=True,
             )
         for sid, ev in gw.attractors:
@@ -320,6 +375,13 @@ def main() -> None:
         false = sum(f["false_alerts"] for f in per.values())
         cells = " | ".join(f"{per[s]['tpir_per_pass']:.3f} / {per[s]['false_alerts']}" for s in a.seeds)
         print(f"| {n}: {VARIANTS[n][0]} | {cells} | {found}/{wanted} = {found / wanted:.3f} | {false} |")
+    if norm is not None and crowd is not None:
+        n_b = crowd.templates[1::2].shape[0] * len(a.seeds)
+        print(
+            f"\nNon-mated cost on reference-crowd half B ({n_b // len(a.seeds)} faces x {len(a.seeds)} seeds' watchlists):"
+        )
+        for k, v in cost.items():
+            print(f"  {k}: {v} of {n_b} searches at or above {threshold:.3f} ({v / n_b:.4%})")
     if a.json:
         a.json.write_text(json.dumps({"threshold": threshold, "results": results}, indent=2))
 

@@ -6,13 +6,33 @@ enrolled), most are not (other LFW people and UTKFace faces: the crowd). Writes 
 
 - ``scenario.mp4``: H.264 video (default 1280x720, 25 fps, 40 s);
 - ``ground_truth.json``: the watchlist (subject id, the photo enrolled), every pass (identity, the photo
-  shown, whether watchlisted, first and last frame, its face box on each frame), and the settings.
+  shown, whether watchlisted, first and last frame, its face box on each frame), the settings, and the
+  stranger hygiene (below) with every candidate it dropped.
+
+**Stranger hygiene.** UTKFace draws on celebrity photographs, and some of those celebrities are LFW people
+on the scenario's watchlist, so a "stranger" can be a photo of a wanted person; an alert on it is a true
+match that the labels would count as false. Before a crowd candidate (UTKFace or LFW) is used as a stranger,
+an independently trained model (:data:`HYGIENE_PACK`, never the pack under test, benchmark only) searches
+its photo against the photo enrolled for every watchlist subject (watchlisted and distractors). A candidate
+whose best score reaches that model's own calibrated threshold for FPIR :data:`HYGIENE_FPIR` (0.1 %) at the
+smallest calibrated watchlist at least as large as the scenario's (0.406 at 300 for 212 subjects) is the same
+person by that model and is not used; the next candidate takes its place (the random draws, so every
+watchlisted pass, are unchanged). At that threshold about one candidate in 1,000 is dropped by chance, so
+look-alikes stay in the crowd. As in the evaluation's hygiene, a match with a template that attracts strangers
+proves nothing (an infant photo draws other infants): when the matched subject's enrolled photo is an
+attractor for the independent model too (the enrolment attraction rule, ``matching.attraction``, at that
+threshold and its per-comparison rate, on a fixed sample of :data:`HYGIENE_CROWD` UTKFace faces), the
+candidate stays a stranger. Every drop and every such keep is printed and recorded; nothing about a file
+is special-cased.
+The evaluation's own crowd hygiene (``openlfr.evaluation.hygiene``) needs the whole evaluation's score
+matrices (its strict threshold is set from every known-different LFW pair); this is the same rule at the
+scale of one scenario, with the threshold taken from the calibration that evaluation wrote.
 
 :func:`score_alerts` turns a run's alerts into per-pass TPIR, false alerts per 1,000 faces, alert precision
 (with a Clopper-Pearson 95 % interval), duplicate alerts and alert latency from a person's entry.
 
     .venv/bin/python benchmarks/scenario.py OUT_DIR [--seed 0] [--width 1280] [--height 720] [--duration 40]
-        [--watchlisted 12] [--crowd 48] [--distractors 200]
+        [--watchlisted 12] [--crowd 48] [--distractors 200] [--no-hygiene]
 
 Faces are placed with a feathered ellipse around the face (hair and chin included) above a plain torso,
 with a little sway and JPEG-like blur from the encoder; the scene is a procedurally drawn concourse, so no
@@ -38,9 +58,103 @@ import cv2
 import numpy as np
 from scipy.stats import beta
 
-from _common import data_dir
+from _common import ROOT, data_dir
 from openlfr.config import Settings
+from openlfr.matching.attraction import Attraction, AttractionPolicy, attraction_of
+from openlfr.matching.calibration import load_calibration
 from openlfr.vision import best_face, load_engine, load_image
+
+HYGIENE_PACK = "insightface-s"
+"""The independent model of the stranger hygiene: trained apart from the default pack, benchmark only."""
+HYGIENE_FPIR = 0.001
+"""The hygiene's threshold: that model's calibrated threshold for this FPIR (per search of the watchlist)."""
+HYGIENE_CROWD = 400
+"""UTKFace faces (evenly spread over the manifest) on which a matched template's attraction is measured."""
+
+
+class IdentityCheck:
+    """Does an independently trained model take two photos for the same person? (benchmark only)
+
+    Its threshold is the model's own calibrated threshold for FPIR ``fpir`` at the smallest calibrated
+    watchlist size of at least ``watchlist_size`` (the largest calibrated one when none is that large):
+    a stranger searched against that many subjects reaches it with probability about ``fpir``.
+    """
+
+    def __init__(self, watchlist_size: int, pack: str = HYGIENE_PACK, fpir: float = HYGIENE_FPIR) -> None:
+        self.pack, self.fpir = pack, fpir
+        self.engine = load_engine(pack, Settings())
+        cal = load_calibration(pack)
+        points = [p for p in (cal.points if cal else ()) if abs(p.fpir - fpir) < 1e-12]
+        if not points:
+            raise SystemExit(f"{pack} has no calibrated threshold for FPIR {fpir}: no identity check")
+        big = [p for p in points if p.watchlist_size >= watchlist_size]
+        point = (
+            min(big, key=lambda p: p.watchlist_size) if big else max(points, key=lambda p: p.watchlist_size)
+        )
+        self.threshold, self.point_size = float(point.threshold), int(point.watchlist_size)
+        self.root = data_dir()
+        self._cache: dict[str, np.ndarray | None] = {}
+
+    def attraction(self, photo: str) -> Attraction | None:
+        """The enrolment attraction rule for ``photo``'s template by this model, on a fixed UTKFace sample,
+        at this check's threshold and per-comparison rate (FPIR / watchlist size)."""
+        t = self.template(photo)
+        if t is None:
+            return None
+        gov = Settings().governance
+        policy = AttractionPolicy(
+            reference_threshold=self.threshold,
+            fmr=self.fpir / self.point_size,
+            factor=gov.attraction_factor,
+            min_hits=gov.attraction_min_hits,
+            p_value=gov.attraction_p_value,
+        )
+        return attraction_of(t, self._crowd(), policy)
+
+    def _crowd(self) -> np.ndarray:
+        path = ROOT / "test-artifacts" / f"identity-check-{self.pack}-utkface{HYGIENE_CROWD}.npz"
+        if path.is_file():
+            with np.load(path) as z:
+                return np.asarray(z["templates"], np.float32)
+        utk = _utk(self.root)
+        step = max(1, len(utk) // HYGIENE_CROWD)
+        rows = [self.template(rel) for rel in utk[::step][:HYGIENE_CROWD]]
+        templates = np.stack([r for r in rows if r is not None]).astype(np.float32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, templates=templates)
+        return templates
+
+    def describe(self) -> str:
+        return (
+            f"{self.pack} at {self.threshold:.3f} (its calibrated threshold for FPIR {self.fpir:.1%} at a "
+            f"watchlist of {self.point_size})"
+        )
+
+    def template(self, rel: str) -> np.ndarray | None:
+        """The unit template of a photo's main face (UTKFace crops are tight, so they get a wider pad)."""
+        if rel not in self._cache:
+            img = load_image(self.root / rel)
+            pad = 0.5 if rel.startswith("utkface/") else 0.25
+            f = best_face(self.engine.analyse(img, pad=pad), img.shape)
+            emb = None if f is None or f.embedding is None else f.embedding / np.linalg.norm(f.embedding)
+            self._cache[rel] = emb
+        return self._cache[rel]
+
+    def score(self, a: str, b: str) -> float | None:
+        ta, tb = self.template(a), self.template(b)
+        return None if ta is None or tb is None else float(ta @ tb)
+
+    def best(self, rel: str, references: dict[str, str]) -> tuple[str, float] | None:
+        """(subject, score) of the best of ``references`` (subject -> photo) for the photo ``rel``."""
+        t = self.template(rel)
+        if t is None:
+            return None
+        found: tuple[str, float] | None = None
+        for subject, ref in references.items():
+            r = self.template(ref)
+            if r is not None and (found is None or float(t @ r) > found[1]):
+                found = (subject, float(t @ r))
+        return found
 
 
 @dataclass
@@ -184,8 +298,12 @@ def generate(
     watchlisted: int = 12,
     crowd: int = 48,
     distractors: int = 200,
+    hygiene: bool = True,
 ) -> dict[str, Any]:
-    """Write ``scenario.mp4`` and ``ground_truth.json`` into ``out``; returns the ground truth."""
+    """Write ``scenario.mp4`` and ``ground_truth.json`` into ``out``; returns the ground truth.
+
+    With ``hygiene`` a crowd candidate that the independent model takes for a watchlist subject is not used
+    (module docstring)."""
     root = data_dir()
     rng = random.Random(seed)
     nprng = np.random.default_rng(seed)
@@ -220,13 +338,45 @@ def generate(
     rng.shuffle(utk)
     crowd_paths += [(f"utk:{Path(u).name}", u) for u in utk[: crowd * 2]]
     crowd_sprites: list[tuple[str, str, _Sprite]] = []
+    check = IdentityCheck(len(enrolled)) if hygiene else None
+    references = {e["subject_id"]: e["image"] for e in enrolled}
+    checked, dropped, kept = 0, [], []
     for ident, rel in crowd_paths:
         if len(crowd_sprites) >= crowd:
             break
+        if check is not None:
+            checked += 1
+            best = check.best(rel, references)
+            attracts = None
+            if best is not None and best[1] >= check.threshold:
+                attracts = check.attraction(references[best[0]])
+            if best is not None and attracts is not None and attracts.attractor:
+                kept.append({"identity": ident, "image": rel, "subject": best[0], "score": round(best[1], 3)})
+                print(
+                    f"stranger hygiene: {rel} kept as a stranger although {check.pack} scores it "
+                    f"{best[1]:.3f} against {best[0]}: that template {attracts.describe()}",
+                    file=sys.stderr,
+                )
+            elif best is not None and best[1] >= check.threshold:
+                dropped.append(
+                    {"identity": ident, "image": rel, "subject": best[0], "score": round(best[1], 3)}
+                )
+                print(
+                    f"stranger hygiene: {rel} not used as a stranger: {check.pack} scores it {best[1]:.3f} "
+                    f"against {best[0]}'s enrolled photo {references[best[0]]}",
+                    file=sys.stderr,
+                )
+                continue
         sp = _sprite(root / rel, engine, rng)
         if sp is not None:
             crowd_sprites.append((ident, rel, sp))
 
+    if check is not None:
+        print(
+            f"stranger hygiene ({check.describe()}): {checked} crowd candidates checked against "
+            f"{len(references)} watchlist subjects, {len(dropped)} not used, {len(kept)} kept (attractor)",
+            file=sys.stderr,
+        )
     n_frames = round(duration * fps)
     walkers = [(i, r, s, True) for i, r, s in watch] + [(i, r, s, False) for i, r, s in crowd_sprites]
     rng.shuffle(walkers)
@@ -285,6 +435,19 @@ def generate(
         "frames": n_frames,
         "watchlist": enrolled,
         "passes": [asdict(p) for p in passes],
+        "stranger_hygiene": (
+            {
+                "pack": check.pack,
+                "threshold": round(check.threshold, 4),
+                "fpir": check.fpir,
+                "calibrated_watchlist_size": check.point_size,
+                "checked": checked,
+                "not_used": dropped,
+                "kept_attractor_matches": kept,
+            }
+            if check is not None
+            else None
+        ),
     }
     (out / "ground_truth.json").write_text(json.dumps(truth))
     return truth
@@ -360,6 +523,12 @@ def main() -> None:
     ap.add_argument("--watchlisted", type=int, default=12, help="People on the watchlist who walk by.")
     ap.add_argument("--crowd", type=int, default=48, help="People not on the watchlist who walk by.")
     ap.add_argument("--distractors", type=int, default=200, help="Watchlist entries who never appear.")
+    ap.add_argument(
+        "--no-hygiene",
+        action="store_true",
+        help="Use crowd candidates as strangers even when an independent model takes them for a watchlist "
+        "subject (the scenarios before issue 12's round 4).",
+    )
     a = ap.parse_args()
     truth = generate(
         a.out,
@@ -371,6 +540,7 @@ def main() -> None:
         watchlisted=a.watchlisted,
         crowd=a.crowd,
         distractors=a.distractors,
+        hygiene=not a.no_hygiene,
     )
     listed = sum(p["watchlisted"] for p in truth["passes"])
     print(
