@@ -28,8 +28,9 @@ What it runs: the pipeline ``openlfr run --dry-run --watchlist DIR`` runs (the s
   changes far less than it changes drops, and its alerts must be identical for N cameras and for one.
 
 Printed: per camera, frames in / processed / dropped (count and %), fps in and processed, alert latency
-p50/p95 (capture of the alerting frame to the alert stored) and frame latency p50/p95 (capture to frame
-done, every frame); then where the time goes, per stage, in ms per frame (wall and the stage thread's CPU)
+p50/p95 (capture of the alerting frame to the alert stored), frame latency p50/p95 (capture to frame
+done, every frame) and "shed" (faces whose embedding a frame left to later frames because the worker was
+behind, ``live.shed_when_behind``); then where the time goes, per stage, in ms per frame (wall and the stage thread's CPU)
 and as a share of the process's CPU time. Stages: decode and convert (colour conversion and resizing, reader
 thread), detect, track, quality, embed (with landmark refinement), search, alert (decision and raising).
 "other" is CPU the stage clocks do not see: native thread pools (FFmpeg, OpenCV), Python bookkeeping.
@@ -185,7 +186,7 @@ def report_streams(r: dict[str, Any], fps: float) -> list[dict[str, Any]]:
     rows = []
     print(
         f"{'camera':<8}{'frames':>7}{'processed':>10}{'dropped':>9}{'drop %':>8}{'fps in':>8}{'fps done':>9}"
-        f"{'alerts':>7}{'alert p50/p95 ms':>18}{'frame p50/p95 ms':>18}"
+        f"{'alerts':>7}{'alert p50/p95 ms':>18}{'frame p50/p95 ms':>18}{'shed':>6}"
     )
     for m in r["metrics"]:
         cam = m["camera_id"]
@@ -204,12 +205,15 @@ def report_streams(r: dict[str, Any], fps: float) -> list[dict[str, Any]]:
             "alert_latency_ms_p95": float(np.percentile(lat, 95)) if lat else None,
             "frame_latency_ms_p50": m["frame_latency_ms_p50"],
             "frame_latency_ms_p95": m["frame_latency_ms_p95"],
+            "searches": m["searches"],
+            "embeds_shed": m.get("embeds_shed", 0),
         }
         rows.append(row)
         print(
             f"{cam:<8}{n_in:>7}{done:>10}{drop:>9}{row['dropped_pct']:>7.2f}%{row['fps_in']:>8.2f}"
             f"{row['fps_processed']:>9.2f}{len(lat):>7}{_pct(lat, 50) + ' / ' + _pct(lat, 95):>18}"
             f"{str(m['frame_latency_ms_p50']) + ' / ' + str(m['frame_latency_ms_p95']):>18}"
+            f"{row['embeds_shed']:>6}"
         )
     lat_all = [a.latency_s * 1000 for a in r["alerts"]]
     print(

@@ -265,8 +265,10 @@ class LiveSettings(_Section):
         True,
         description="Where frames can be dropped (cameras, paced files), shed a burst's work rather than "
         "frames: a frame embeds only as many faces as fit, at the measured cost of one, before its frame slot "
-        "would overflow (new tracks first; the others stay eligible on the next frames), and, while frames "
-        "wait, already searched faces are not re-measured on the periodic `reassess_every_frames`. Files "
+        "would overflow (new tracks first; the others stay eligible on the next frames); a frame with no room "
+        "for one measures no face's quality either, and while frames wait, already searched faces are not "
+        "re-measured on the periodic `reassess_every_frames`. A worker whose frames take longer than the frame "
+        "interval even without embeddings (it drops frames whatever it sheds) sheds nothing. Files "
         "played as fast as possible (nothing is dropped there) are never shed.",
     )
     shed_max_wait_s: float = Field(

@@ -41,7 +41,8 @@ class SourceMetrics:
     """Distinct faces (tracks) that have ended."""
     searches: int = 0
     embeds_shed: int = 0
-    """Faces a frame left to later frames because the worker was behind (``live.shed_when_behind``)."""
+    """Faces a frame left unembedded because the worker was behind (``live.shed_when_behind``), summed over
+    frames: those beyond what fitted, or, in a frame with no room at all, its new and unconfirmed faces."""
     alerts: int = 0
     alerts_suppressed: int = 0
     """Alerts not raised because the subject alerted on this camera within the cooldown."""

@@ -220,7 +220,10 @@ class CameraWorker:
         self._interval_s: float | None = None
         """Running estimate of the source's frame interval (from the frames' capture times), seconds."""
         self._last_frame: tuple[int, float] | None = None
+        self._base_s: float | None = None
+        """Running estimate of a frame's wall time without its embeddings, seconds."""
         self._last_embed_mono = time.monotonic()
+        self._frame_embed_s = 0.0
 
     # -- source events -------------------------------------------------------------------------------
     def _source_event(self, kind: str, message: str, seconds: float) -> None:
@@ -351,23 +354,30 @@ class CameraWorker:
         """Run one frame through the stages; returns the alerts it raised."""
         clock = self._clock
         clock.restart()
+        start, self._frame_embed_s = time.perf_counter(), 0.0
         faces = self._detect(frame)
         clock.lap("detect")
         tracks, ended = self.tracker.update(faces, frame.media_s)
         self._end_tracks(ended)
         clock.lap("track")
         self._note_interval(frame)
-        behind = self._sheds and len(self._slot) > 0
-        to_assess = choose_to_assess(
-            tracks, self.policy, self.live, self.settings.quality.min_face_px, behind=behind
-        )
+        # Behind, only as many faces as fit are embedded in this frame (``None``: no limit); with no room
+        # at all, their quality is not measured either: it would be measured again when they are embedded.
+        limit = self._embed_limit(frame) if tracks else None
+        if limit == 0:
+            self.metrics.add(embeds_shed=sum(self._due(tr) for tr in tracks))
+            to_assess: list[Track] = []
+        else:
+            behind = self._sheds and len(self._slot) > 0
+            to_assess = choose_to_assess(
+                tracks, self.policy, self.live, self.settings.quality.min_face_px, behind=behind
+            )
         if to_assess and not frame.converted:
             frame.image  # noqa: B018 - the full-resolution conversion, charged to its own stage
             clock.lap("convert")
         self._assess(frame, to_assess)
         clock.lap("quality")
         wanted = choose_to_embed(tracks, self.policy, self.live, frame.index)
-        limit = self._embed_limit(frame) if wanted else None
         if limit is not None and limit < len(wanted):
             # Behind: embed what fits; the rest stay eligible on the next frames (counted, never hidden).
             self.metrics.add(embeds_shed=len(wanted) - limit)
@@ -383,7 +393,17 @@ class CameraWorker:
         self.metrics.alerts_suppressed = self.policy.suppressed
         clock.lap("alert")
         self.metrics.frame_done(len(faces), time.monotonic() - frame.captured_mono)
+        base = time.perf_counter() - start - self._frame_embed_s
+        self._base_s = base if self._base_s is None else self._base_s + _EWMA * (base - self._base_s)
         return raised
+
+    def _due(self, track: Track) -> bool:
+        """Whether a track left unmeasured by a frame with no room was due a search: it awaits confirmation,
+        or it was never searched and not (when last measured) below the quality bar."""
+        ev = self.policy.evidence(track)
+        return self.policy.pending(track) or (
+            ev.searches == 0 and (ev.assessed_size == 0 or ev.best_quality >= 0)
+        )
 
     def _note_interval(self, frame: Frame) -> None:
         """Update the frame-interval estimate from this frame's capture time and the last one processed."""
@@ -402,8 +422,13 @@ class CameraWorker:
         The slot holds ``max_queue_frames``; the frame after them arrives ``max_queue_frames + 1`` intervals
         after this one was captured and would push out the oldest. Half an interval is kept back for the
         rest of this frame (search, alert) and the next frame's start.
+
+        A worker whose frames take longer than the frame interval even without embeddings never catches up:
+        it drops frames whatever it sheds, so it sheds nothing (searching as much as it did before).
         """
-        if not self._sheds or self._interval_s is None:
+        if not self._sheds or self._interval_s is None or self._base_s is None:
+            return None
+        if self._base_s >= self._interval_s:
             return None
         now = time.monotonic()
         deadline = frame.captured_mono + (self.live.max_queue_frames + 0.5) * self._interval_s
@@ -472,7 +497,8 @@ class CameraWorker:
             return 0
         t0 = time.perf_counter()
         embedded = self.engine.embed(frame.image, self._refine(frame, [tr.face for tr in tracks]))
-        per_face = (time.perf_counter() - t0) / len(tracks)
+        self._frame_embed_s = time.perf_counter() - t0
+        per_face = self._frame_embed_s / len(tracks)
         prev = self._embed_s
         self._embed_s = per_face if prev is None else prev + _EWMA * (per_face - prev)
         self._last_embed_mono = time.monotonic()
