@@ -34,6 +34,8 @@ behind, ``live.shed_when_behind``); then where the time goes, per stage, in ms p
 and as a share of the process's CPU time. Stages: decode and convert (colour conversion and resizing, reader
 thread), detect, track, quality, embed (with landmark refinement), search, alert (decision and raising).
 "other" is CPU the stage clocks do not see: native thread pools (FFmpeg, OpenCV), Python bookkeeping.
+Then the every-frame part's frames by faces embedded (0, 1, 2 or more): how many and their CPU, and what
+one face's embedding costs, in frame intervals: what a burst of new faces costs.
 "CPU per frame to keep up" adds the reader's stages and "other" per decoded frame to the worker's stages per
 processed frame, and turns it into the cores N cameras at the clip's rate need.
 
@@ -48,6 +50,7 @@ import os
 import resource
 import shutil
 import sys
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -58,7 +61,7 @@ import numpy as np
 from _common import ROOT, data_dir
 from openlfr.config import LiveSettings, Settings
 from openlfr.live.metrics import STAGES
-from openlfr.live.pipeline import LivePipeline, RaisedAlert
+from openlfr.live.pipeline import CameraWorker, LivePipeline, RaisedAlert
 from openlfr.live.sources import parse_source
 
 CACHE = ROOT / "var" / "two-cameras"
@@ -341,6 +344,60 @@ def paced_part(
     )
 
 
+class FrameCosts:
+    """Per processed frame, the worker thread's CPU time and how many faces it embedded (benchmark
+    instrumentation: wraps :meth:`CameraWorker.process` and ``_search`` while in use)."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[int, float, float]] = []
+        """(faces embedded, CPU s of the whole frame, CPU s of its embedding with refinement)."""
+        self._local = threading.local()
+
+    def __enter__(self) -> FrameCosts:
+        self._process, self._search = CameraWorker.process, CameraWorker._search
+        costs, process, search = self, CameraWorker.process, CameraWorker._search
+
+        def timed_process(worker: CameraWorker, frame: Any) -> Any:
+            costs._local.embedded, costs._local.embed_s = 0, 0.0
+            c0 = time.thread_time()
+            out = process(worker, frame)
+            costs.frames.append((costs._local.embedded, time.thread_time() - c0, costs._local.embed_s))
+            return out
+
+        def timed_search(worker: CameraWorker, frame: Any, tracks: Any) -> int:
+            c0 = time.thread_time()
+            n = search(worker, frame, tracks)
+            costs._local.embedded += n
+            costs._local.embed_s += time.thread_time() - c0
+            return n
+
+        CameraWorker.process = timed_process  # type: ignore[method-assign]
+        CameraWorker._search = timed_search  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        CameraWorker.process, CameraWorker._search = self._process, self._search  # type: ignore[method-assign]
+
+    def report(self, interval_ms: float) -> dict[str, Any]:
+        """Frames by faces embedded: how many, and their CPU; then what one face's embedding costs."""
+        out: dict[str, Any] = {}
+        print(f"{'faces embedded':<16}{'frames':>7}{'CPU ms/frame p50':>18}{'max':>7}")
+        for label, lo, hi in (("0", 0, 0), ("1", 1, 1), ("2 or more", 2, 99)):
+            cpu = [1000 * c for n, c, _ in self.frames if lo <= n <= hi]
+            if cpu:
+                out[label] = {"frames": len(cpu), "cpu_ms_p50": round(float(np.median(cpu)), 1)}
+                print(f"{label:<16}{len(cpu):>7}{np.median(cpu):>18.1f}{max(cpu):>7.0f}")
+        per_face = [1000 * e / n for n, _, e in self.frames if n]
+        if per_face:
+            med = float(np.median(per_face))
+            out["embed_ms_per_face_p50"] = round(med, 1)
+            print(
+                f"one face's embedding (landmark refinement, both mirror images, search): {med:.0f} ms of CPU, "
+                f"{med / interval_ms:.1f} frame intervals at this rate"
+            )
+        return out
+
+
 def every_frame_part(
     args: argparse.Namespace, settings: Settings, watchlist: Path, figures: dict[str, Any]
 ) -> None:
@@ -350,8 +407,11 @@ def every_frame_part(
     # the alerts of N cameras and of one must be identical (no drop can move them).
     one_loop = make_clip(args.height, args.fps, 1)
     print(f"\n== EVERY FRAME (not paced, nothing dropped, one 11 s loop): {args.streams} cameras at once ==")
-    fast = run(args.streams, one_loop, settings, watchlist, args.fps, paced=False)
+    with FrameCosts() as costs:
+        fast = run(args.streams, one_loop, settings, watchlist, args.fps, paced=False)
     figures["every_frame"] = {"stages": report_stages(fast)}
+    print("what a frame costs by the faces it embeds (a burst of new faces is a run of such frames):")
+    figures["every_frame"]["by_faces_embedded"] = costs.report(1000 / args.fps)
     if not args.no_single:
         fast1 = run(1, one_loop, settings, watchlist, args.fps, paced=False)
         cams = [m["camera_id"] for m in fast["metrics"]]

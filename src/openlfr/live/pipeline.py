@@ -400,6 +400,8 @@ class CameraWorker:
     def _due(self, track: Track) -> bool:
         """Whether a track left unmeasured by a frame with no room was due a search: it awaits confirmation,
         or it was never searched and not (when last measured) below the quality bar."""
+        if track.face.size < self.settings.quality.min_face_px:
+            return False  # never measured nor searched at this size
         ev = self.policy.evidence(track)
         return self.policy.pending(track) or (
             ev.searches == 0 and (ev.assessed_size == 0 or ev.best_quality >= 0)
