@@ -69,15 +69,16 @@ def test_a_worker_that_cannot_keep_up_loses_no_frame_count_and_no_alert(
 
 
 def _run_frames(worker: CameraWorker, clip: Path, n: int, behind: int) -> list[int]:
-    """Frames 0..n-1 of ``clip`` through ``worker.process``; the first ``behind`` come from a 2 fps camera and
-    reach the worker 100 s late (far past what its slot can hold), the others as they are captured. Returns
-    the searches each frame made."""
+    """Frames 0..n-1 of ``clip`` through ``worker.process``; the first ``behind`` come from a camera sending a
+    frame every 0.9 s (longer than any frame's detection, however loaded the machine) and reach the worker
+    200 s late (far past what its slot can hold), the others as they are captured. Returns the searches each
+    frame made."""
     searches = []
-    t0 = time.monotonic() - 100.0
+    t0 = time.monotonic() - 200.0
     for frame in FrameSource(parse_source(str(clip))).frames(threading.Event()):
         if frame.index >= n:
             break
-        frame.captured_mono = t0 + 0.5 * frame.index if frame.index < behind else time.monotonic()
+        frame.captured_mono = t0 + 0.9 * frame.index if frame.index < behind else time.monotonic()
         before = worker.metrics.searches
         worker.process(frame)
         searches.append(worker.metrics.searches - before)
