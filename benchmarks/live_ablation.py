@@ -80,6 +80,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "+ re-embed every 2 frames near the threshold",
         {"research_every_frames": 2, "search_blurred": False},
     ),
+    "embed1": (
+        "the shipped defaults, at most one face embedded a frame (what a worker that is behind embeds at "
+        "most, live.shed_when_behind; played as fast as possible nothing is shed)",
+        {"max_embeds_per_frame": 1},
+    ),
     "default_hits3": (
         "the shipped defaults, but 3 searches above threshold before an alert",
         {"min_hits": 3},

@@ -28,11 +28,14 @@ What it runs: the pipeline ``openlfr run --dry-run --watchlist DIR`` runs (the s
   changes far less than it changes drops, and its alerts must be identical for N cameras and for one.
 
 Printed: per camera, frames in / processed / dropped (count and %), fps in and processed, alert latency
-p50/p95 (capture of the alerting frame to the alert stored) and frame latency p50/p95 (capture to frame
-done, every frame); then where the time goes, per stage, in ms per frame (wall and the stage thread's CPU)
+p50/p95 (capture of the alerting frame to the alert stored), frame latency p50/p95 (capture to frame
+done, every frame) and "shed" (faces whose embedding a frame left to later frames because the worker was
+behind, ``live.shed_when_behind``); then where the time goes, per stage, in ms per frame (wall and the stage thread's CPU)
 and as a share of the process's CPU time. Stages: decode and convert (colour conversion and resizing, reader
 thread), detect, track, quality, embed (with landmark refinement), search, alert (decision and raising).
 "other" is CPU the stage clocks do not see: native thread pools (FFmpeg, OpenCV), Python bookkeeping.
+Then the every-frame part's frames by faces embedded (0, 1, 2 or more): how many and their CPU, and what
+one face's embedding costs, in frame intervals: what a burst of new faces costs.
 "CPU per frame to keep up" adds the reader's stages and "other" per decoded frame to the worker's stages per
 processed frame, and turns it into the cores N cameras at the clip's rate need.
 
@@ -47,6 +50,7 @@ import os
 import resource
 import shutil
 import sys
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -57,7 +61,7 @@ import numpy as np
 from _common import ROOT, data_dir
 from openlfr.config import LiveSettings, Settings
 from openlfr.live.metrics import STAGES
-from openlfr.live.pipeline import LivePipeline, RaisedAlert
+from openlfr.live.pipeline import CameraWorker, LivePipeline, RaisedAlert
 from openlfr.live.sources import parse_source
 
 CACHE = ROOT / "var" / "two-cameras"
@@ -185,7 +189,7 @@ def report_streams(r: dict[str, Any], fps: float) -> list[dict[str, Any]]:
     rows = []
     print(
         f"{'camera':<8}{'frames':>7}{'processed':>10}{'dropped':>9}{'drop %':>8}{'fps in':>8}{'fps done':>9}"
-        f"{'alerts':>7}{'alert p50/p95 ms':>18}{'frame p50/p95 ms':>18}"
+        f"{'alerts':>7}{'alert p50/p95 ms':>18}{'frame p50/p95 ms':>18}{'shed':>6}"
     )
     for m in r["metrics"]:
         cam = m["camera_id"]
@@ -204,12 +208,15 @@ def report_streams(r: dict[str, Any], fps: float) -> list[dict[str, Any]]:
             "alert_latency_ms_p95": float(np.percentile(lat, 95)) if lat else None,
             "frame_latency_ms_p50": m["frame_latency_ms_p50"],
             "frame_latency_ms_p95": m["frame_latency_ms_p95"],
+            "searches": m["searches"],
+            "embeds_shed": m.get("embeds_shed", 0),
         }
         rows.append(row)
         print(
             f"{cam:<8}{n_in:>7}{done:>10}{drop:>9}{row['dropped_pct']:>7.2f}%{row['fps_in']:>8.2f}"
             f"{row['fps_processed']:>9.2f}{len(lat):>7}{_pct(lat, 50) + ' / ' + _pct(lat, 95):>18}"
             f"{str(m['frame_latency_ms_p50']) + ' / ' + str(m['frame_latency_ms_p95']):>18}"
+            f"{row['embeds_shed']:>6}"
         )
     lat_all = [a.latency_s * 1000 for a in r["alerts"]]
     print(
@@ -337,6 +344,60 @@ def paced_part(
     )
 
 
+class FrameCosts:
+    """Per processed frame, the worker thread's CPU time and how many faces it embedded (benchmark
+    instrumentation: wraps :meth:`CameraWorker.process` and ``_search`` while in use)."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[int, float, float]] = []
+        """(faces embedded, CPU s of the whole frame, CPU s of its embedding with refinement)."""
+        self._local = threading.local()
+
+    def __enter__(self) -> FrameCosts:
+        self._process, self._search = CameraWorker.process, CameraWorker._search
+        costs, process, search = self, CameraWorker.process, CameraWorker._search
+
+        def timed_process(worker: CameraWorker, frame: Any) -> Any:
+            costs._local.embedded, costs._local.embed_s = 0, 0.0
+            c0 = time.thread_time()
+            out = process(worker, frame)
+            costs.frames.append((costs._local.embedded, time.thread_time() - c0, costs._local.embed_s))
+            return out
+
+        def timed_search(worker: CameraWorker, frame: Any, tracks: Any) -> int:
+            c0 = time.thread_time()
+            n = search(worker, frame, tracks)
+            costs._local.embedded += n
+            costs._local.embed_s += time.thread_time() - c0
+            return n
+
+        CameraWorker.process = timed_process  # type: ignore[method-assign]
+        CameraWorker._search = timed_search  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        CameraWorker.process, CameraWorker._search = self._process, self._search  # type: ignore[method-assign]
+
+    def report(self, interval_ms: float) -> dict[str, Any]:
+        """Frames by faces embedded: how many, and their CPU; then what one face's embedding costs."""
+        out: dict[str, Any] = {}
+        print(f"{'faces embedded':<16}{'frames':>7}{'CPU ms/frame p50':>18}{'max':>7}")
+        for label, lo, hi in (("0", 0, 0), ("1", 1, 1), ("2 or more", 2, 99)):
+            cpu = [1000 * c for n, c, _ in self.frames if lo <= n <= hi]
+            if cpu:
+                out[label] = {"frames": len(cpu), "cpu_ms_p50": round(float(np.median(cpu)), 1)}
+                print(f"{label:<16}{len(cpu):>7}{np.median(cpu):>18.1f}{max(cpu):>7.0f}")
+        per_face = [1000 * e / n for n, _, e in self.frames if n]
+        if per_face:
+            med = float(np.median(per_face))
+            out["embed_ms_per_face_p50"] = round(med, 1)
+            print(
+                f"one face's embedding (landmark refinement, both mirror images, search): {med:.0f} ms of CPU, "
+                f"{med / interval_ms:.1f} frame intervals at this rate"
+            )
+        return out
+
+
 def every_frame_part(
     args: argparse.Namespace, settings: Settings, watchlist: Path, figures: dict[str, Any]
 ) -> None:
@@ -346,8 +407,11 @@ def every_frame_part(
     # the alerts of N cameras and of one must be identical (no drop can move them).
     one_loop = make_clip(args.height, args.fps, 1)
     print(f"\n== EVERY FRAME (not paced, nothing dropped, one 11 s loop): {args.streams} cameras at once ==")
-    fast = run(args.streams, one_loop, settings, watchlist, args.fps, paced=False)
+    with FrameCosts() as costs:
+        fast = run(args.streams, one_loop, settings, watchlist, args.fps, paced=False)
     figures["every_frame"] = {"stages": report_stages(fast)}
+    print("what a frame costs by the faces it embeds (a burst of new faces is a run of such frames):")
+    figures["every_frame"]["by_faces_embedded"] = costs.report(1000 / args.fps)
     if not args.no_single:
         fast1 = run(1, one_loop, settings, watchlist, args.fps, paced=False)
         cams = [m["camera_id"] for m in fast["metrics"]]

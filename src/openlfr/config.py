@@ -254,7 +254,29 @@ class LiveSettings(_Section):
     reembed_quality_gain: float = Field(
         0.1, ge=0.0, description="Re-embed a track only when its best shot improves by this much."
     )
-    max_queue_frames: int = Field(2, ge=1, description="Frames waiting per source; more are dropped.")
+    max_queue_frames: int = Field(
+        4,
+        ge=1,
+        description="Frames waiting per source; more are dropped (the oldest first). Its cost is latency: in a "
+        "burst of work a frame may wait up to this many frame intervals (160 ms at 25 fps) before it is "
+        "processed; its room is also the time budget that `shed_when_behind` fits a frame's embeddings into.",
+    )
+    shed_when_behind: bool = Field(
+        True,
+        description="Where frames can be dropped (cameras, paced files), shed a burst's work rather than "
+        "frames: a frame embeds only as many faces as fit, at the measured cost of one, before its frame slot "
+        "would overflow (new tracks first; the others stay eligible on the next frames); a frame with no room "
+        "for one measures no face's quality either, and while frames wait, already searched faces are not "
+        "re-measured on the periodic `reassess_every_frames`. A worker whose frames take longer than the frame "
+        "interval even without embeddings (it drops frames whatever it sheds) sheds nothing. Files "
+        "played as fast as possible (nothing is dropped there) are never shed.",
+    )
+    shed_max_wait_s: float = Field(
+        0.3,
+        gt=0,
+        description="With `shed_when_behind`, a frame still embeds one face when faces wait and none was "
+        "embedded for this long, so a worker that cannot keep up still searches (and drops frames instead).",
+    )
     reconnect_initial_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
     open_timeout_s: float = Field(5.0, gt=0, description="Give up opening or reading a stream after this.")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from fractions import Fraction
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
 from openlfr.config import Settings
@@ -110,3 +113,21 @@ def open_stored_deployment(
     record_signage(store, "officer", dep.id)
     open_deployment(store, "supervisor", dep.id)
     return store, dep.id
+
+
+def encode_clip(frames: list[np.ndarray], path: Path, size: tuple[int, int], fps: int = 25) -> Path:
+    """BGR frames as an H.264 file at ``size`` (bicubic upscaling by swscale), ``fps``, high quality."""
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=fps)
+        st.width, st.height, st.pix_fmt = size[0], size[1], "yuv420p"
+        st.options = {"preset": "ultrafast", "crf": "12"}
+        for i, bgr in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(bgr, format="bgr24").reformat(
+                width=size[0], height=size[1], format="yuv420p", interpolation="BICUBIC"
+            )
+            vf.pts, vf.time_base = i, Fraction(1, fps)
+            for packet in st.encode(vf):
+                out.mux(packet)
+        for packet in st.encode():
+            out.mux(packet)
+    return path

@@ -34,6 +34,7 @@ def test_watchlisted_performer_alerts_once_per_cooldown_and_nobody_else(
     result = LivePipeline([spec], gateway, settings, paced=False, engine_factory=lambda: engine).run()
     (m,) = result.metrics
     assert m["state"] == "ended" and m["frames_processed"] == 275 and m["frames_dropped"] == 0
+    assert m["embeds_shed"] == 0  # played as fast as possible nothing can be dropped, so nothing is shed
 
     # Miranda is on screen for most of the clip in more than one track (the cuts split him), yet there is
     # exactly one alert: the other tracks' alerts fell inside the cooldown and were suppressed and counted.

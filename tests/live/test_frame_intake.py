@@ -4,7 +4,6 @@ converted only when a face needs it, and both give what converting the whole fra
 from __future__ import annotations
 
 import threading
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -19,25 +18,7 @@ from openlfr.live.pipeline import CameraWorker
 from openlfr.live.sources import Frame, FrameSource, parse_source
 from openlfr.live.tracker import iou_matrix
 from openlfr.vision import FaceEngine, cosine_similarity
-from tests.live.conftest import THRESHOLD
-
-
-def _encode(frames: list[np.ndarray], path: Path, size: tuple[int, int]) -> Path:
-    """BGR frames as an H.264 file at ``size`` (bicubic upscaling by swscale), 25 fps, high quality."""
-    with av.open(str(path), "w") as out:
-        st = out.add_stream("libx264", rate=25)
-        st.width, st.height, st.pix_fmt = size[0], size[1], "yuv420p"
-        st.options = {"preset": "ultrafast", "crf": "12"}
-        for i, bgr in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(bgr, format="bgr24").reformat(
-                width=size[0], height=size[1], format="yuv420p", interpolation="BICUBIC"
-            )
-            vf.pts, vf.time_base = i, Fraction(1, 25)
-            for packet in st.encode(vf):
-                out.mux(packet)
-        for packet in st.encode():
-            out.mux(packet)
-    return path
+from tests.live.conftest import THRESHOLD, encode_clip
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +26,7 @@ def hamilton_1080p(hamilton: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     """Frames 120-159 of the Hamilton clip (Miranda on stage) upscaled to 1920x1080, as a camera sends them."""
     with av.open(str(hamilton)) as c:
         frames = [f.to_ndarray(format="bgr24") for i, f in enumerate(c.decode(video=0)) if 120 <= i < 160]
-    return _encode(frames, tmp_path_factory.mktemp("clip") / "hamilton-1080p.mp4", (1920, 1080))
+    return encode_clip(frames, tmp_path_factory.mktemp("clip") / "hamilton-1080p.mp4", (1920, 1080))
 
 
 def _frames(path: Path, n: int) -> list[Frame]:
@@ -64,7 +45,7 @@ def test_the_working_frame_is_bgr_at_the_working_width_without_a_full_conversion
     img = np.zeros((720, 1280, 3), np.uint8)
     img[:360, :640], img[:360, 640:] = colours["red"], colours["green"]
     img[360:, :640], img[360:, 640:] = colours["blue"], colours["white"]
-    (frame,) = _frames(_encode([img] * 3, tmp_path / "quadrants.mp4", (1280, 720)), 1)
+    (frame,) = _frames(encode_clip([img] * 3, tmp_path / "quadrants.mp4", (1280, 720)), 1)
     assert frame.shape == (720, 1280) and not frame.converted
     frame.prepare(640)
     assert not frame.converted, "making the working frame must not convert the full frame"
@@ -126,7 +107,7 @@ def test_a_frame_without_faces_is_never_converted_at_full_size(
     spec = parse_source(f"cam={hamilton_1080p}")
     gateway.allow_camera(spec.camera_id)
     worker = CameraWorker(spec, gateway, settings, engine=engine)
-    black = _encode([np.zeros((360, 640, 3), np.uint8)] * 3, tmp_path / "black.mp4", (1920, 1080))
+    black = encode_clip([np.zeros((360, 640, 3), np.uint8)] * 3, tmp_path / "black.mp4", (1920, 1080))
     (empty,) = _frames(black, 1)
     worker.process(empty)
     assert empty.work is not None and empty.work.shape == (360, 640, 3)

@@ -6,7 +6,7 @@ import numpy as np
 
 from openlfr.config import LiveSettings
 from openlfr.live.policy import AlertPolicy
-from openlfr.live.stages import choose_to_assess, choose_to_embed
+from openlfr.live.stages import choose_to_assess, choose_to_embed, embeds_that_fit
 from openlfr.live.tracker import FaceTracker, iou_matrix
 from openlfr.matching.watchlist_index import Candidate, WatchlistIndex
 from openlfr.vision import Face, Quality
@@ -236,3 +236,50 @@ def test_by_default_a_track_near_the_threshold_is_searched_again_two_frames_late
     _search(policy, a, {"alice": 0.45})  # below the threshold, within the margin: a close-up may reach it
     assert choose_to_embed([a], policy, live, 11) == []
     assert choose_to_embed([a], policy, live, 12) == [a]
+
+
+def test_a_worker_behind_embeds_only_what_fits_new_tracks_first_and_the_rest_on_later_frames() -> None:
+    live = LiveSettings(max_embeds_per_frame=3, shed_max_wait_s=0.3)
+    # Nothing measured yet: no limit. Otherwise as many as fit in the headroom, at most the per-frame cap.
+    assert embeds_that_fit(0.0, None, 0.0, live) is None
+    assert embeds_that_fit(0.15, 0.065, 0.0, live) == 2
+    assert embeds_that_fit(1.0, 0.065, 0.0, live) == 3
+    assert embeds_that_fit(0.05, 0.065, 0.0, live) == 0
+    assert embeds_that_fit(-0.2, 0.065, 0.1, live) == 0  # already late: nothing more this frame ...
+    assert embeds_that_fit(-0.2, 0.065, 0.3, live) == 1  # ... unless faces waited too long: searching goes on
+
+    tr = FaceTracker()
+    policy = AlertPolicy(threshold=0.5, min_hits=2, cooldown_s=0)
+    old, small, large = tr.update([face(0, 0, 50), face(200, 0, 40), face(400, 0, 80)], 0.0)[0]
+    for t in (old, small, large):
+        t.face = _assessed(t.face)
+    ev = policy.evidence(old)
+    ev.searches, ev.embedded_size, ev.embedded_quality, ev.last_search_frame = (
+        1,
+        40.0,
+        0.8,
+        0,
+    )  # it grew 1.25x
+    assert choose_to_embed([old, small, large], policy, live, 1) == [large, small, old]
+    # Behind, room for one: the new tracks go first, the larger face first; the others are not marked in
+    # any way, so they are chosen again on the next frame.
+    assert choose_to_embed([old, small, large], policy, live, 1, limit=1) == [large]
+    assert choose_to_embed([old, small, large], policy, live, 1, limit=0) == []
+    policy.evidence(large).searches, policy.evidence(large).last_search_frame = 1, 1
+    policy.evidence(large).embedded_size, policy.evidence(large).embedded_quality = 80.0, 0.8
+    assert choose_to_embed([old, small, large], policy, live, 2, limit=1) == [small]
+    assert choose_to_embed([old, small, large], policy, live, 2) == [small, old]
+
+
+def test_a_worker_behind_skips_only_the_periodic_quality_re_measure() -> None:
+    live = LiveSettings(reassess_every_frames=5)
+    tr = FaceTracker()
+    policy = AlertPolicy(threshold=0.5, min_hits=2, cooldown_s=0)
+    searched, new = tr.update([face(0, 0, 60), face(200, 0, 60)], 0.0)[0]
+    ev = policy.evidence(searched)
+    ev.searches, ev.assessed_size = 1, 60.0
+    searched.frames = 10  # the periodic re-measure is due
+    assert choose_to_assess([searched, new], policy, live, 20) == [searched, new]
+    assert choose_to_assess([searched, new], policy, live, 20, behind=True) == [new]
+    _search(policy, searched, {"alice": 0.6})  # an unconfirmed match is measured even when behind
+    assert choose_to_assess([searched, new], policy, live, 20, behind=True) == [searched, new]

@@ -40,6 +40,9 @@ class SourceMetrics:
     tracks: int = 0
     """Distinct faces (tracks) that have ended."""
     searches: int = 0
+    embeds_shed: int = 0
+    """Faces a frame left unembedded because the worker was behind (``live.shed_when_behind``), summed over
+    frames: those beyond what fitted, or, in a frame with no room at all, its new and unconfirmed faces."""
     alerts: int = 0
     alerts_suppressed: int = 0
     """Alerts not raised because the subject alerted on this camera within the cooldown."""
@@ -121,6 +124,7 @@ class SourceMetrics:
                 "faces_seen": self.faces_seen,
                 "tracks": self.tracks,
                 "searches": self.searches,
+                "embeds_shed": self.embeds_shed,
                 "alerts": self.alerts,
                 "alerts_suppressed": self.alerts_suppressed,
                 "reconnects": self.reconnects,
@@ -179,6 +183,7 @@ _PROM: list[tuple[str, str, str]] = [
     ("faces_seen", "openlfr_live_faces_seen_total", "counter"),
     ("tracks", "openlfr_live_tracks_total", "counter"),
     ("searches", "openlfr_live_searches_total", "counter"),
+    ("embeds_shed", "openlfr_live_embeds_shed_total", "counter"),
     ("alerts", "openlfr_live_alerts_total", "counter"),
     ("alerts_suppressed", "openlfr_live_alerts_suppressed_total", "counter"),
     ("reconnects", "openlfr_live_reconnects_total", "counter"),

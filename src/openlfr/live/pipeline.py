@@ -7,6 +7,13 @@ the slot is full the oldest waiting frame is dropped and counted), and a worker 
 and runs the stages. Files can be played "paced" (at their own frame rate, like a camera: drops are counted)
 or as fast as possible (the reader waits for the worker; nothing is dropped).
 
+A burst of new faces costs more than frames do: one face's embedding (with its landmark refinement) takes
+longer than a whole frame's detection. Where frames can be dropped, a worker that is behind sheds that work
+instead (``live.shed_when_behind``): each frame embeds only the faces that fit, at the measured cost of one,
+in the time left before its slot would overflow; the rest stay eligible and are embedded on the next frames
+as the worker catches up (counted as ``embeds_shed``). A frame read but not processed is always dropped and
+counted.
+
 Rule 1: a source starts only after ``check_can_scan`` for its camera, and stops when a periodic re-check is
 refused. Rule 3: a track that ends without an alert is dropped with its crops and embeddings; only counters
 (faces seen, tracks, frames processed and dropped) go to the deployment. Nothing about a face is logged.
@@ -35,7 +42,7 @@ from openlfr.live.gateway import LiveGateway, ScanRefused
 from openlfr.live.metrics import SourceMetrics, StageClock
 from openlfr.live.policy import AlertDecision, AlertPolicy
 from openlfr.live.sources import Frame, FrameSource, SourceError, SourceSpec
-from openlfr.live.stages import choose_to_assess, choose_to_embed
+from openlfr.live.stages import choose_to_assess, choose_to_embed, embeds_that_fit
 from openlfr.live.tracker import FaceTracker, Track, iou_matrix
 from openlfr.matching.watchlist_index import WatchlistIndex
 from openlfr.vision import Face, FaceEngine, get_pack
@@ -44,6 +51,9 @@ log = logging.getLogger(__name__)
 
 REFINE_INPUT = 320
 """Largest side of the square (3 face widths) a small face is detected again in, in pixels."""
+
+_EWMA = 0.3
+"""Weight of the newest sample in the running estimates of a face's embedding time and the frame interval."""
 
 
 class FrameSlot:
@@ -81,6 +91,11 @@ class FrameSlot:
             frame = self._q.popleft()
             self._cond.notify_all()
             return frame
+
+    def __len__(self) -> int:
+        """Frames waiting (a snapshot: the reader may add one at any moment)."""
+        with self._cond:
+            return len(self._q)
 
     def close(self) -> None:
         with self._cond:
@@ -198,6 +213,17 @@ class CameraWorker:
         self._reported = Counts()
         self._clock = StageClock(self.metrics)
         """The worker thread's stage clock (the reader has its own)."""
+        # Shedding a burst's work (``live.shed_when_behind``): only where frames can be dropped at all.
+        self._sheds = self.live.shed_when_behind and (self.spec.live or self.paced)
+        self._embed_s: float | None = None
+        """Running estimate of one face's embedding wall time (refinement included), seconds."""
+        self._interval_s: float | None = None
+        """Running estimate of the source's frame interval (from the frames' capture times), seconds."""
+        self._last_frame: tuple[int, float] | None = None
+        self._base_s: float | None = None
+        """Running estimate of a frame's wall time without its embeddings, seconds."""
+        self._last_embed_mono = time.monotonic()
+        self._frame_embed_s = 0.0
 
     # -- source events -------------------------------------------------------------------------------
     def _source_event(self, kind: str, message: str, seconds: float) -> None:
@@ -328,18 +354,35 @@ class CameraWorker:
         """Run one frame through the stages; returns the alerts it raised."""
         clock = self._clock
         clock.restart()
+        start, self._frame_embed_s = time.perf_counter(), 0.0
         faces = self._detect(frame)
         clock.lap("detect")
         tracks, ended = self.tracker.update(faces, frame.media_s)
         self._end_tracks(ended)
         clock.lap("track")
-        to_assess = choose_to_assess(tracks, self.policy, self.live, self.settings.quality.min_face_px)
+        self._note_interval(frame)
+        # Behind, only as many faces as fit are embedded in this frame (``None``: no limit); with no room
+        # at all, their quality is not measured either: it would be measured again when they are embedded.
+        limit = self._embed_limit(frame) if tracks else None
+        if limit == 0:
+            self.metrics.add(embeds_shed=sum(self._due(tr) for tr in tracks))
+            to_assess: list[Track] = []
+        else:
+            behind = self._sheds and len(self._slot) > 0
+            to_assess = choose_to_assess(
+                tracks, self.policy, self.live, self.settings.quality.min_face_px, behind=behind
+            )
         if to_assess and not frame.converted:
             frame.image  # noqa: B018 - the full-resolution conversion, charged to its own stage
             clock.lap("convert")
         self._assess(frame, to_assess)
         clock.lap("quality")
-        searched = self._search(frame, choose_to_embed(tracks, self.policy, self.live, frame.index))
+        wanted = choose_to_embed(tracks, self.policy, self.live, frame.index)
+        if limit is not None and limit < len(wanted):
+            # Behind: embed what fits; the rest stay eligible on the next frames (counted, never hidden).
+            self.metrics.add(embeds_shed=len(wanted) - limit)
+            wanted = choose_to_embed(tracks, self.policy, self.live, frame.index, limit=limit)
+        searched = self._search(frame, wanted)
         clock.lap("search")
         raised: list[RaisedAlert] = []
         if searched:
@@ -350,7 +393,48 @@ class CameraWorker:
         self.metrics.alerts_suppressed = self.policy.suppressed
         clock.lap("alert")
         self.metrics.frame_done(len(faces), time.monotonic() - frame.captured_mono)
+        base = time.perf_counter() - start - self._frame_embed_s
+        self._base_s = base if self._base_s is None else self._base_s + _EWMA * (base - self._base_s)
         return raised
+
+    def _due(self, track: Track) -> bool:
+        """Whether a track left unmeasured by a frame with no room was due a search: it awaits confirmation,
+        or it was never searched and not (when last measured) below the quality bar."""
+        if track.face.size < self.settings.quality.min_face_px:
+            return False  # never measured nor searched at this size
+        ev = self.policy.evidence(track)
+        return self.policy.pending(track) or (
+            ev.searches == 0 and (ev.assessed_size == 0 or ev.best_quality >= 0)
+        )
+
+    def _note_interval(self, frame: Frame) -> None:
+        """Update the frame-interval estimate from this frame's capture time and the last one processed."""
+        if self._last_frame is not None:
+            index, captured = self._last_frame
+            if frame.index > index:
+                dt = (frame.captured_mono - captured) / (frame.index - index)
+                if 0 < dt <= 1.0:  # a reconnection's gap is no frame interval
+                    prev = self._interval_s
+                    self._interval_s = dt if prev is None else prev + _EWMA * (dt - prev)
+        self._last_frame = (frame.index, frame.captured_mono)
+
+    def _embed_limit(self, frame: Frame) -> int | None:
+        """How many faces this frame may embed before the slot would overflow (``None``: no limit).
+
+        The slot holds ``max_queue_frames``; the frame after them arrives ``max_queue_frames + 1`` intervals
+        after this one was captured and would push out the oldest. Half an interval is kept back for the
+        rest of this frame (search, alert) and the next frame's start.
+
+        A worker whose frames take longer than the frame interval even without embeddings never catches up:
+        it drops frames whatever it sheds, so it sheds nothing (searching as much as it did before).
+        """
+        if not self._sheds or self._interval_s is None or self._base_s is None:
+            return None
+        if self._base_s >= self._interval_s:
+            return None
+        now = time.monotonic()
+        deadline = frame.captured_mono + (self.live.max_queue_frames + 0.5) * self._interval_s
+        return embeds_that_fit(deadline - now, self._embed_s, now - self._last_embed_mono, self.live)
 
     def _assess(self, frame: Frame, tracks: Sequence[Track]) -> None:
         """Measure the faces' quality; keep the best shot's crops (in the policy's evidence) when it improves."""
@@ -413,7 +497,13 @@ class CameraWorker:
         """
         if not tracks or not self.index.template_count:
             return 0
+        t0 = time.perf_counter()
         embedded = self.engine.embed(frame.image, self._refine(frame, [tr.face for tr in tracks]))
+        self._frame_embed_s = time.perf_counter() - t0
+        per_face = self._frame_embed_s / len(tracks)
+        prev = self._embed_s
+        self._embed_s = per_face if prev is None else prev + _EWMA * (per_face - prev)
+        self._last_embed_mono = time.monotonic()
         self._clock.lap("embed")
         weights = []
         for tr, f in zip(tracks, embedded, strict=True):

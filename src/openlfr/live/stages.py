@@ -4,7 +4,8 @@ Each takes the tracks seen in a frame and returns the ones a costly step should 
 
 - :func:`choose_to_assess`: whose quality to measure (only where it can change a decision);
 - :func:`choose_to_embed`: which assessed faces to embed and search (the quality gate, then new tracks,
-  unconfirmed matches, faces that grew or improved), at most ``max_embeds_per_frame`` a frame.
+  unconfirmed matches, faces that grew or improved), at most ``max_embeds_per_frame`` a frame, or fewer
+  when the worker is behind (:func:`embeds_that_fit`).
 
 They read the policy's per-track evidence (what was searched when) and the ``[live]`` settings; they
 compute nothing about pixels themselves.
@@ -20,12 +21,19 @@ from openlfr.live.tracker import Track
 
 
 def choose_to_assess(
-    tracks: Sequence[Track], policy: AlertPolicy, live: LiveSettings, min_face_px: float
+    tracks: Sequence[Track],
+    policy: AlertPolicy,
+    live: LiveSettings,
+    min_face_px: float,
+    *,
+    behind: bool = False,
 ) -> list[Track]:
     """Tracks whose face quality is worth measuring in this frame.
 
     Tracks not yet searched, tracks with an unconfirmed match, and faces that grew are measured every
-    frame; others every ``reassess_every_frames``. Faces below the size bar are skipped unmeasured.
+    frame; others every ``reassess_every_frames``, except while the worker is ``behind`` (frames wait for
+    it): that periodic re-measure only refreshes a searched face's best shot, and waits for a quieter frame.
+    Faces below the size bar are skipped unmeasured.
     """
     out = []
     for tr in tracks:
@@ -36,7 +44,7 @@ def choose_to_assess(
             ev.searches == 0
             or policy.pending(tr)
             or tr.face.size >= 1.1 * ev.assessed_size
-            or tr.frames % live.reassess_every_frames == 0
+            or (not behind and tr.frames % live.reassess_every_frames == 0)
         ):
             out.append(tr)
     return out
@@ -53,9 +61,15 @@ def _only_blurred(reasons: Sequence[str]) -> bool:
 
 
 def choose_to_embed(
-    tracks: Sequence[Track], policy: AlertPolicy, live: LiveSettings, frame_index: int
+    tracks: Sequence[Track],
+    policy: AlertPolicy,
+    live: LiveSettings,
+    frame_index: int,
+    *,
+    limit: int | None = None,
 ) -> list[Track]:
-    """Assessed tracks to embed and search now, most urgent first, at most ``max_embeds_per_frame``.
+    """Assessed tracks to embed and search now, most urgent first, at most ``max_embeds_per_frame`` (and at
+    most ``limit`` when given: what :func:`embeds_that_fit` allows a worker that is behind).
 
     A face below the quality bar is never searched (one that fails it only for sharpness is, with
     ``search_blurred``: the still-image calibration includes soft faces). Otherwise a track is searched when it never was, when
@@ -89,6 +103,27 @@ def choose_to_embed(
             chosen.append(tr)
     # Bounded work per frame: a burst of new faces would otherwise stall the worker for several frame
     # intervals and drop frames. New tracks go first, then confirmations, then the rest, larger faces
-    # first; those left out stay eligible on the next frames.
+    # first; those left out stay eligible on the next frames (a shed one too: nothing here records it).
     chosen.sort(key=lambda t: (policy.evidence(t).searches > 0, not policy.pending(t), -t.face.size))
-    return chosen[: live.max_embeds_per_frame]
+    n = live.max_embeds_per_frame if limit is None else max(0, min(limit, live.max_embeds_per_frame))
+    return chosen[:n]
+
+
+def embeds_that_fit(
+    headroom_s: float, embed_s: float | None, since_embed_s: float, live: LiveSettings
+) -> int | None:
+    """How many faces a worker that can drop frames may embed in this frame (``None``: no limit).
+
+    ``headroom_s`` is the time left before the worker's frame slot would overflow (a frame dropped), and
+    ``embed_s`` the measured wall time one face's embedding takes (with its landmark refinement): a burst of
+    new faces costs several frame intervals of embedding, so only as many as fit are embedded now, and the
+    rest on the next frames, as the worker catches up. Nothing is measured yet: no limit. So that a worker
+    that never catches up still searches, one face is embedded anyway once none was for ``shed_max_wait_s``
+    (frames are then dropped instead).
+    """
+    if embed_s is None or embed_s <= 0:
+        return None
+    n = int(max(0.0, headroom_s) // embed_s)
+    if n == 0 and since_embed_s >= live.shed_max_wait_s:
+        n = 1
+    return min(n, live.max_embeds_per_frame)
