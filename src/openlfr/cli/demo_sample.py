@@ -235,9 +235,7 @@ def render_frames(
             turn=0.6 * math.sin(2 * math.pi * 0.7 * t),
             gain=0.55 + 0.6 * t,
         )
-        noise = rng.standard_normal(frame.shape, dtype=np.float32)  # sensor noise, sigma 3
-        noise *= 3.0
-        frame += noise
+        frame += rng.normal(0, 3.0, frame.shape).astype(np.float32)  # sensor noise
         frames.append(np.clip(frame, 0, 255, out=frame).astype(np.uint8))
     return frames
 
