@@ -35,8 +35,9 @@ demo: venv
 
 ## Lint, types, architecture layers, then every test (real models, real images, real databases), with
 ## throwaway PostgreSQL and Redis servers and Debian's Chromium provided by scripts/test-services.sh.
+## --durations=25: the CI log names the slowest tests, so a test that grows slow is seen.
 test: venv lint
-	scripts/test-services.sh $(BIN)/pytest -q -ra $(PYTEST_ARGS)
+	scripts/test-services.sh $(BIN)/pytest -q -ra --durations=25 $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks

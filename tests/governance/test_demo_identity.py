@@ -21,7 +21,11 @@ def test_the_demo_provisions_its_users_and_leaves_the_operator_logged_in(tmp_pat
     get_settings.cache_clear()
     try:
         runner = CliRunner()
-        r = runner.invoke(app, ["demo", "--out", str(tmp_path / "record")], env=env)
+        # A small reference crowd: the demo's users are the point here, not its crowd's size (2,000 by
+        # default, which tests/cli/test_demo_sample.py's run with the shared data takes the same path as).
+        r = runner.invoke(
+            app, ["demo", "--out", str(tmp_path / "record"), "--reference-crowd", "200"], env=env
+        )
         assert r.exit_code == 0, r.output
         assert "demo-operator (operator)" in runner.invoke(app, ["whoami"], env=env).output
         # The operator may not verify the audit log; the demo auditor may.

@@ -58,11 +58,13 @@ def create_app(
         public,
         retro_routes,
         routes,
+        security,
         watchlist_routes,
     )
     from openlfr.api.broker import AlertBroker
     from openlfr.api.duties import default_duties
 
+    security.warm_up()  # logins for unknown users cost the same from the first one on
     the_store = store or open_store(settings)
     duties = list(background) if background is not None else default_duties(settings)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -18,9 +19,21 @@ from openlfr.errors import OpenLFRError
 
 _hasher = PasswordHasher()
 
-# A hash of a random password, verified against when the user does not exist, so a login for an unknown
-# user costs the same time as one for a known user (no user enumeration by timing).
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+@cache
+def _dummy_hash() -> str:
+    """A hash of a random password, verified against when the user does not exist, so a login for an
+    unknown user costs the same time as one for a known user (no user enumeration by timing). Made on first
+    use, not at import: a hash costs every process that imports this module (each CLI command) start-up
+    time, and most never verify a password."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def warm_up() -> None:
+    """Make the dummy hash now: a server calls this at start, so the first login for an unknown user costs
+    no more than any later one."""
+    _dummy_hash()
+
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -43,7 +56,7 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True if ``password`` matches; with ``password_hash=None`` spends the same time and returns False."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

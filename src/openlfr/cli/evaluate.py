@@ -19,8 +19,6 @@ from rich.progress import (
 
 from openlfr.cli.app import app, choose_pack, clean_errors, console, err_console, settings
 from openlfr.evaluation.datasets import DatasetError
-from openlfr.evaluation.metrics import EvaluationError
-from openlfr.evaluation.runner import run_evaluation
 from openlfr.matching.calibration import local_calibration_path
 from openlfr.vision import ModelPackError
 
@@ -61,6 +59,11 @@ def evaluate(
     """Run the 1:N accuracy and equitability evaluation on the shared data and write the report and the
     calibration files (thresholds per FPIR target and watchlist size, validated minimum threshold), with
     the rank-k identification rates of retrospective and operator-initiated search as the gallery grows."""
+    # Imported here, not at the top: the evaluation brings matplotlib and scipy, which every other command
+    # (each one its own process) would otherwise pay for at start-up.
+    from openlfr.evaluation.metrics import EvaluationError
+    from openlfr.evaluation.runner import run_evaluation
+
     s = settings()
     packs = list(pack) if pack else [s.vision.pack]
     for name in packs:

@@ -8,19 +8,19 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from openlfr.cli.app import app, clean_errors, console, err_console, fail, settings
-from openlfr.governance.bus import BUS_DOWN, BusError, fetch_worker_kit
-from openlfr.governance.bus_kit import WorkerCredential, enrol_worker, request_worker_kit, revoke_worker
 from openlfr.governance.errors import GovernanceError
-from openlfr.live.bus_gateway import BusGateway
-from openlfr.live.pipeline import LivePipeline, RaisedAlert
-from openlfr.live.sources import SourceError, parse_source
 from openlfr.store import StoreError, open_store
 from openlfr.vision import ModelPackError
+
+# The bus (redis) and the live pipeline (PyAV, scipy) are imported inside the commands that use them: every
+# other command runs in a process of its own and would pay their import time at start-up for nothing.
+if TYPE_CHECKING:
+    from openlfr.live.pipeline import RaisedAlert
 
 EXIT_NO_LEASE = 3
 """Exit status of a worker that stopped (or never started) because it held no lease."""
@@ -51,6 +51,12 @@ def worker(
     one it reads the kit from the central store (on the central service's own machine). It scans only under
     the lease the central service renews, and stops (exit status 3) when the lease ends.
     """
+    from openlfr.governance.bus import fetch_worker_kit
+    from openlfr.governance.bus_kit import WorkerCredential, request_worker_kit
+    from openlfr.live.bus_gateway import BusGateway
+    from openlfr.live.pipeline import LivePipeline
+    from openlfr.live.sources import SourceError, parse_source
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     s = settings()
@@ -144,6 +150,7 @@ def central(
     name: str | None = typer.Option(None, "--name", help="Consumer name in the group (default: random)."),
 ) -> None:
     """Run the central side of the bus alone: leases, alert storage, counters (``serve`` runs it too)."""
+    from openlfr.governance.bus import BUS_DOWN, BusError
     from openlfr.governance.bus_consumer import CentralConsumer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -175,6 +182,7 @@ def enrol_worker_cmd(
     """Enrol a camera worker: keep its public key centrally, write its credential file (supervisors)."""
     from openlfr.api import roles
     from openlfr.cli.identity import acting
+    from openlfr.governance.bus_kit import enrol_worker
 
     s = settings()
     with clean_errors(StoreError, GovernanceError):
@@ -199,6 +207,7 @@ def revoke_worker_cmd(
     """Revoke a camera worker's credential: the central service refuses it every kit (supervisors)."""
     from openlfr.api import roles
     from openlfr.cli.identity import acting
+    from openlfr.governance.bus_kit import revoke_worker
 
     s = settings()
     with clean_errors(StoreError, GovernanceError):

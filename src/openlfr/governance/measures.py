@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scipy.stats import beta
-
 
 def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
     """Exact two-sided binomial interval for ``successes / trials``; (0, 1) when there are no trials."""
@@ -21,6 +19,8 @@ def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tu
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     if trials == 0:
         return 0.0, 1.0
+    from scipy.stats import beta  # here, not at the top: scipy.stats costs every CLI process ~1 s to import
+
     a = (1 - confidence) / 2
     lo = 0.0 if successes == 0 else float(beta.ppf(a, successes, trials - successes + 1))
     hi = 1.0 if successes == trials else float(beta.ppf(1 - a, successes + 1, trials - successes))

@@ -19,17 +19,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
-import av
 import cv2
 import numpy as np
 import numpy.typing as npt
-from av.video.reformatter import VideoReformatter
 
 from openlfr.errors import OpenLFRError
 from openlfr.live.metrics import StageClock
 from openlfr.vision import ImageError, load_image
+
+# PyAV is imported where a video is opened, not here: every process that imports openlfr.live (each CLI
+# command) would otherwise pay its import time at start-up.
+if TYPE_CHECKING:
+    import av
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ def _bgr(video: av.VideoFrame, width: int | None = None, height: int | None = No
     more than the conversion itself, and a context must not be shared between threads."""
     fmt = getattr(_local, "reformatter", None)
     if fmt is None:
+        from av.video.reformatter import VideoReformatter
+
         fmt = _local.reformatter = VideoReformatter()
     # One thread: the source's reader and worker are threads already, and swscale's own pool would
     # oversubscribe a small computer's cores (and hide its work from the stage clocks).
@@ -185,6 +190,8 @@ def parse_source(text: str, camera_id: str | None = None) -> SourceSpec:
 
 
 def _open_container(location: str, kind: SourceKind, timeout_s: float) -> av.container.InputContainer:
+    import av
+
     options = {}
     if kind == "stream" and location.startswith(("rtsp://", "rtsps://")):
         options["rtsp_transport"] = "tcp"
@@ -303,6 +310,8 @@ class FrameSource:
                 yield Frame(None, i, media, wall, started_mono + media, video=vf)
 
     def _live(self, stop: threading.Event, clock: StageClock | None = None) -> Iterator[Frame]:
+        import av
+
         started_wall, started_mono = datetime.now(UTC), time.monotonic()
         index = 0
         delay = self.reconnect_initial_s

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
 
 from openlfr.vision import Face
 
@@ -52,6 +51,11 @@ class FaceTracker:
     """Associates each frame's faces with tracks by IoU of motion-predicted boxes."""
 
     def __init__(self, iou_threshold: float = 0.3, max_age_s: float = 1.0) -> None:
+        # Imported by the tracker, not at the top: scipy costs start-up time in every process that imports
+        # openlfr.live (each CLI command), and a tracker is built before its first frame, never during one.
+        from scipy.optimize import linear_sum_assignment
+
+        self._assign = linear_sum_assignment
         self.iou_threshold = iou_threshold
         self.max_age_s = max_age_s
         self.tracks: dict[int, Track] = {}
@@ -85,7 +89,7 @@ class FaceTracker:
             ratio = np.minimum(pw, dw) / np.maximum(np.maximum(pw, dw), 1e-6)
             near = (dist < 0.5 * np.maximum(pw, dw)) & (ratio > 0.6)
             score = np.where(iou >= self.iou_threshold, iou, np.where(near, self.iou_threshold * 0.5, 0.0))
-            rows, cols = linear_sum_assignment(-score)
+            rows, cols = self._assign(-score)
             for r, c in zip(rows, cols, strict=True):
                 if score[r, c] > 0:
                     assigned[int(c)] = live[int(r)]

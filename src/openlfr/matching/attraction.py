@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import binom
 
 
 @dataclass(frozen=True)
@@ -76,6 +75,8 @@ def attraction_matrix(
         return np.zeros(m, np.int64), np.ones(m), np.zeros(m, bool), np.zeros(m)
     hits = (s >= policy.reference_threshold).sum(axis=0).astype(np.int64)
     expected = policy.fmr * n
+    from scipy.stats import binom  # here, not at the top: scipy.stats costs every CLI process ~1 s to import
+
     # P(X >= hits) under Binomial(n, fmr): sf(hits - 1).
     p = binom.sf(hits - 1, n, policy.fmr)
     attractor = (hits >= max(policy.min_hits, policy.factor * expected)) & (p < policy.p_value)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-import av
 import numpy as np
 
 from openlfr.config import Settings
@@ -111,6 +110,8 @@ def analyse_video(
     cancel: threading.Event | None = None,
 ) -> list[ProbeFace]:
     """One ``ProbeFace`` per track, holding its best shots (``retro.best_shots_per_track``)."""
+    import av  # here, not at the top: every CLI process imports this module, few of them read a video
+
     name = str(path)
     rs = settings.retro
     try:
