@@ -269,6 +269,12 @@ def test_a_worker_behind_embeds_only_what_fits_new_tracks_first_and_the_rest_on_
     policy.evidence(large).embedded_size, policy.evidence(large).embedded_quality = 80.0, 0.8
     assert choose_to_embed([old, small, large], policy, live, 2, limit=1) == [small]
     assert choose_to_embed([old, small, large], policy, live, 2) == [small, old]
+    # A match awaiting confirmation is one search from an alert: behind, it goes before the new track; with
+    # room, the order is the usual one (new tracks first).
+    _search(policy, old, {"alice": 0.6})
+    assert policy.pending(old)
+    assert choose_to_embed([old, small, large], policy, live, 4, limit=1) == [old]
+    assert choose_to_embed([old, small, large], policy, live, 4) == [small, old]
 
 
 def test_a_worker_behind_skips_only_the_periodic_quality_re_measure() -> None:
