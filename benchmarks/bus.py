@@ -120,7 +120,7 @@ def main() -> None:
         secs = alert_secs = _drain(consumer, lambda: consumer.stats.alerts_stored >= args.alerts)
         print(
             f"central consumer: {args.alerts} alerts stored in {secs:.2f} s = {args.alerts / secs:.1f} alerts/s "
-            f"(crops {len(crop) // 1024} + {len(scene) // 1024} KiB, {store.dialect}; loaded machine)"
+            f"(crops {len(crop) // 1024} + {len(scene) // 1024} KiB, {store.dialect}; load average {os.getloadavg()[0]:.1f})"
         )  # type: ignore[attr-defined]
         for n in range(args.counts):
             pipe.xadd(
@@ -209,7 +209,7 @@ def main() -> None:
             print(
                 f"worker, one camera {w}x{h}@{fps:.0f} paced: {cpu / wall * 100:.0f}% of one core "
                 f"({cpu:.1f} s CPU in {wall:.1f} s after the models loaded; {n} frames processed, "
-                f"{d} dropped; loaded machine)"
+                f"{d} dropped; load average {os.getloadavg()[0]:.1f})"
             )
         store.close()  # type: ignore[attr-defined]
     finally:

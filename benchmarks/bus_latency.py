@@ -22,6 +22,7 @@ Miranda and two absent people. ``live.cooldown_seconds`` is set to ``--cooldown`
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -153,7 +154,7 @@ def main() -> None:
             f"{args.workers} workers ({', '.join(cameras)}), {clip.name}, {args.seconds:.0f} s after the first "
             f"alert; {len(published)} alerts on the bus, {len(rows)} stored, {len(seen)} shown in the browser"
             f"{f' ({len(missing)} stored but not shown)' if missing else ''}; {stack.store.dialect}; "
-            "loaded machine"
+            f"load average {os.getloadavg()[0]:.1f} (above 2: others shared the 2 cores)"
         )
         for name, b in sorted(after.items()):
             a = before.get(name)
