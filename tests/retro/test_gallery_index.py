@@ -135,3 +135,22 @@ def test_qdrant_adapter_in_local_mode_matches_exact(data, tmp_path) -> None:  # 
     _, after = q.search_arrays(probes[:5], 10)
     assert not set(gone) & set(after.ravel().tolist())
     client.close()
+
+
+def test_an_index_saved_before_codes_were_recorded_loads_as_int8_lists(data) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    ids, v, probes = data
+    ivf = IvfGalleryIndex(64, probe_share=1.0, train_after=2000, codes="sq8")
+    ivf.add(ids, v)
+    z = np.load(io.BytesIO(ivf.to_bytes()), allow_pickle=False)
+    old = io.BytesIO()  # the earlier layout: no "codes" or "probe_share" entries, nprobe in the metadata
+    meta = z["meta"].copy()
+    meta[1] = 512
+    np.savez(
+        old, **{name: z[name] for name in z.files if name not in ("codes", "probe_share")} | {"meta": meta}
+    )
+    back = IvfGalleryIndex.from_bytes(old.getvalue(), probe_share=1.0, refine_factor=200)
+    assert back.codes == "sq8" and back.refine_factor == 200
+    np.testing.assert_array_equal(back.search_arrays(probes, 10)[1], ivf.search_arrays(probes, 10)[1])
+    assert back.remove([int(ids[0])]) == 1
