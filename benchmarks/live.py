@@ -154,26 +154,27 @@ def watchlist_gateway(
             templates.append(face.embedding)
             ids.append(entry["subject_id"])
             images.append(cv2.imencode(".jpg", img)[1].tobytes())
-    if normalise is not None:
+    gw = InMemoryGateway.from_templates(
+        templates,
+        ids,
+        images,
+        pack=engine.pack.name,
+        threshold=threshold,
+        deployment_id="benchmark",
+        duration=timedelta(hours=6),
+        check=None if normalise is not None else check,
+        fusion=fusion,
+    )
+    if normalise is not None:  # the same watchlist, searched with every template's signed offset
         crowd, t_ref, share = normalise
         t = np.stack(templates).astype(np.float32)
         scores = (crowd @ (t / np.linalg.norm(t, axis=1, keepdims=True)).T).astype(np.float32)
         k = max(1, int(np.floor(share * crowd.shape[0])))
         offsets = -np.partition(-scores, k - 1, axis=0)[k - 1] - t_ref
-        plain = InMemoryGateway.from_templates(
-            templates,
-            ids,
-            images,
-            pack=engine.pack.name,
-            threshold=threshold,
-            deployment_id="benchmark",
-            duration=timedelta(hours=6),
-            fusion=fusion,
-        )
         index = WatchlistIndex(t, ids, offsets=offsets, fusion=fusion)
-        gw = InMemoryGateway(plain.deployment, index, plain.watchlist()[1], images)
+        gw = InMemoryGateway(gw.deployment, index, gw.watchlist()[1], images)
         gw.normalisation = dict(zip(ids, offsets.tolist(), strict=True))  # type: ignore[attr-defined]
-        return gw, failed
+    return gw, failed
     gw = InMemoryGateway.from_templates(
         templates,
         ids,

@@ -42,7 +42,7 @@ from openlfr.live.gateway import LiveGateway, ScanRefused
 from openlfr.live.metrics import SourceMetrics, StageClock
 from openlfr.live.policy import AlertDecision, AlertPolicy
 from openlfr.live.sources import Frame, FrameSource, SourceError, SourceSpec
-from openlfr.live.stages import choose_to_assess, choose_to_embed, embeds_that_fit
+from openlfr.live.stages import choose_to_assess, embed_room, embeds_that_fit, rank_to_embed
 from openlfr.live.tracker import FaceTracker, Track, iou_matrix
 from openlfr.matching.watchlist_index import WatchlistIndex
 from openlfr.vision import Face, FaceEngine, get_pack
@@ -377,12 +377,12 @@ class CameraWorker:
             clock.lap("convert")
         self._assess(frame, to_assess)
         clock.lap("quality")
-        wanted = choose_to_embed(tracks, self.policy, self.live, frame.index)
-        if limit is not None and limit < len(wanted):
+        ranked = rank_to_embed(tracks, self.policy, self.live, frame.index, behind=limit is not None)
+        room, due = embed_room(self.live, limit), min(len(ranked), self.live.max_embeds_per_frame)
+        if room < due:
             # Behind: embed what fits; the rest stay eligible on the next frames (counted, never hidden).
-            self.metrics.add(embeds_shed=len(wanted) - limit)
-            wanted = choose_to_embed(tracks, self.policy, self.live, frame.index, limit=limit)
-        searched = self._search(frame, wanted)
+            self.metrics.add(embeds_shed=due - room)
+        searched = self._search(frame, ranked[:room])
         clock.lap("search")
         raised: list[RaisedAlert] = []
         if searched:

@@ -3,9 +3,11 @@
 Each takes the tracks seen in a frame and returns the ones a costly step should run on:
 
 - :func:`choose_to_assess`: whose quality to measure (only where it can change a decision);
-- :func:`choose_to_embed`: which assessed faces to embed and search (the quality gate, then new tracks,
-  unconfirmed matches, faces that grew or improved), at most ``max_embeds_per_frame`` a frame, or fewer
-  when the worker is behind (:func:`embeds_that_fit`).
+- :func:`rank_to_embed`: which assessed faces are due an embedding and search (the quality gate, then new
+  tracks, unconfirmed matches, faces that grew or improved), most urgent first;
+- :func:`choose_to_embed`: the first of those, at most ``max_embeds_per_frame`` a frame, or fewer when the
+  worker is behind (:func:`embeds_that_fit`, :func:`embed_room`). The pipeline ranks once and slices
+  itself, so that it can also count what it sheds.
 
 They read the policy's per-track evidence (what was searched when) and the ``[live]`` settings; they
 compute nothing about pixels themselves.
@@ -60,16 +62,18 @@ def _only_blurred(reasons: Sequence[str]) -> bool:
     return bool(reasons) and all(r.startswith("blurred") for r in reasons)
 
 
-def choose_to_embed(
+def rank_to_embed(
     tracks: Sequence[Track],
     policy: AlertPolicy,
     live: LiveSettings,
     frame_index: int,
     *,
-    limit: int | None = None,
+    behind: bool = False,
 ) -> list[Track]:
-    """Assessed tracks to embed and search now, most urgent first, at most ``max_embeds_per_frame`` (and at
-    most ``limit`` when given: what :func:`embeds_that_fit` allows a worker that is behind).
+    """Every assessed track due an embedding and search now, most urgent first: new tracks, then matches
+    awaiting confirmation, then the rest, larger faces first; ``behind`` (the worker sheds work), matches
+    awaiting confirmation first: one is a search away from an alert, and in a burst new tracks keep coming
+    and would hold it back for seconds (measured: 3.5 s on a clip's restart with two cameras).
 
     A face below the quality bar is never searched (one that fails it only for sharpness is, with
     ``search_blurred``: the still-image calibration includes soft faces). Otherwise a track is searched when it never was, when
@@ -101,19 +105,32 @@ def choose_to_embed(
             )
         ):
             chosen.append(tr)
-    # Bounded work per frame: a burst of new faces would otherwise stall the worker for several frame
-    # intervals and drop frames. New tracks go first, then confirmations, then the rest, larger faces
-    # first (behind: confirmations first); those left out stay eligible on the next frames (a shed one too:
-    # nothing here records it).
-    n = live.max_embeds_per_frame if limit is None else max(0, min(limit, live.max_embeds_per_frame))
-    if limit is not None and n < len(chosen):
-        # Behind: a match awaiting confirmation is one search from an alert, so it goes before new tracks;
-        # in a burst new tracks keep coming and would otherwise hold the alert back for seconds (measured:
-        # 3.5 s on a clip's restart with two cameras). Frames with room keep the order below.
+    if behind:
         chosen.sort(key=lambda t: (not policy.pending(t), policy.evidence(t).searches > 0, -t.face.size))
     else:
         chosen.sort(key=lambda t: (policy.evidence(t).searches > 0, not policy.pending(t), -t.face.size))
-    return chosen[:n]
+    return chosen
+
+
+def embed_room(live: LiveSettings, limit: int | None) -> int:
+    """Faces a frame may embed: ``max_embeds_per_frame``, or fewer when a worker that is behind has room for
+    only ``limit`` (:func:`embeds_that_fit`)."""
+    return live.max_embeds_per_frame if limit is None else max(0, min(limit, live.max_embeds_per_frame))
+
+
+def choose_to_embed(
+    tracks: Sequence[Track],
+    policy: AlertPolicy,
+    live: LiveSettings,
+    frame_index: int,
+    *,
+    limit: int | None = None,
+) -> list[Track]:
+    """The tracks :func:`rank_to_embed` ranks first, as many as :func:`embed_room` allows. Bounded work per
+    frame: a burst of new faces would otherwise stall the worker for several frame intervals and drop
+    frames; those left out stay eligible on the next frames (a shed one too: nothing here records it)."""
+    ranked = rank_to_embed(tracks, policy, live, frame_index, behind=limit is not None)
+    return ranked[: embed_room(live, limit)]
 
 
 def embeds_that_fit(
