@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from openlfr.config import get_settings
+from openlfr.evaluation.power_report import at_threshold, headline
 from openlfr.evaluation.runner import run_evaluation
 
 
@@ -83,14 +84,27 @@ def power_tables(results: dict[str, dict[str, Any]]) -> str:
             f"**{pack}** (validation with power, {p['crowd_faces']:,} crowd faces): validated minimum "
             f"{p['validated_min_without']:.4f} without the attraction check "
             f"({'validated' if p['validated_without'] else 'NOT validated'}), {p['validated_min_with']:.4f} with it "
-            f"({'validated' if p['validated_with'] else 'NOT validated'}); {len(p['attractors'])} of "
+            f"({'validated' if p['validated_with'] else 'NOT validated'}), "
+            + (
+                f"{p['validated_min_normalised']:.4f} with every template normalised "
+                f"({'validated' if p['validated_normalised'] else 'NOT validated'}); "
+                if p.get("normalised")
+                else ""
+            )
+            + f"enrolment applies the {p['policy'].get('rule', 'attractors')} rule; {len(p['attractors'])} of "
             f"{r['watchlist_size']:,} enrolled templates are attractors (top: "
             + ", ".join(
                 f"{a['subject']} {a['hits']} hits, offset {a['offset']:.3f}" for a in p["attractors"][:3]
             )
             + ")"
         )
-        for key, title in (("without_check", "without the check"), ("with_check", "with the check")):
+        for key, title in (
+            ("without_check", "without the check"),
+            ("with_check", "with attractor offsets"),
+            ("normalised", "with every template normalised"),
+        ):
+            if not p.get(key):
+                continue
             lines.append("")
             lines.append(f"{pack}, {title}:")
             lines.append("")
@@ -122,12 +136,13 @@ def power_tables(results: dict[str, dict[str, Any]]) -> str:
                     f"{100 * pt['tpir']['rate']:.1f}% | {cell('race')} | {cell('age')} | {cell('sex')} | "
                     f"{behind or 'none'}{f' (+{more} more)' if more > 0 else ''} |"
                 )
-        at = next(
-            (pt for pt in p["with_check"] if abs(pt["threshold"] - p["validated_min_with"]) < 1e-9), None
-        )
+        grid_key, min_key, _ = headline(p)
+        at = at_threshold(p[grid_key], p[min_key])
         if at:
             lines.append("")
-            lines.append(f"{pack}, groups at the validated minimum {p['validated_min_with']:.4f} (check on):")
+            lines.append(
+                f"{pack}, groups at the validated minimum {p[min_key]:.4f} ({p['policy'].get('rule')} offsets):"
+            )
             lines.append("")
             lines.append("| attribute | group | faces | FPIR [95% CI] |")
             lines.append("| --- | --- | ---: | --- |")

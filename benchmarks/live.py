@@ -49,7 +49,6 @@ from typing import Any
 import av
 import cv2
 import numpy as np
-import numpy.typing as npt
 
 from _common import ROOT, data_dir
 from openlfr.config import LiveSettings, Settings
@@ -118,15 +117,9 @@ def watchlist_gateway(
     check: CrowdCheck | None = None,
     references: int = 1,
     fusion: str = "max",
-    normalise: tuple[npt.NDArray[np.float32], float, float] | None = None,
 ) -> tuple[InMemoryGateway, int]:
     """The scenario's watchlist enrolled in memory as a dry run would (with the attraction check when
     ``check`` is given); returns the gateway and how many reference photos failed to enrol.
-
-    ``normalise`` = (crowd templates, reference threshold, share): instead of the check, every template gets
-    a signed offset, its k-th highest crowd score minus the reference threshold (k = share x crowd size):
-    per-template score normalisation, an offline experiment of issue 12 round 4 that the live system does
-    not do (``benchmarks/normalisation_power.py`` validates it on still images).
 
     With ``references`` > 1 every subject also gets up to that many photos in all: further LFW photos of the
     person, never the one shown in the video (custody records often hold several), combined by ``fusion``."""
@@ -154,27 +147,6 @@ def watchlist_gateway(
             templates.append(face.embedding)
             ids.append(entry["subject_id"])
             images.append(cv2.imencode(".jpg", img)[1].tobytes())
-    gw = InMemoryGateway.from_templates(
-        templates,
-        ids,
-        images,
-        pack=engine.pack.name,
-        threshold=threshold,
-        deployment_id="benchmark",
-        duration=timedelta(hours=6),
-        check=None if normalise is not None else check,
-        fusion=fusion,
-    )
-    if normalise is not None:  # the same watchlist, searched with every template's signed offset
-        crowd, t_ref, share = normalise
-        t = np.stack(templates).astype(np.float32)
-        scores = (crowd @ (t / np.linalg.norm(t, axis=1, keepdims=True)).T).astype(np.float32)
-        k = max(1, int(np.floor(share * crowd.shape[0])))
-        offsets = -np.partition(-scores, k - 1, axis=0)[k - 1] - t_ref
-        index = WatchlistIndex(t, ids, offsets=offsets, fusion=fusion)
-        gw = InMemoryGateway(gw.deployment, index, gw.watchlist()[1], images)
-        gw.normalisation = dict(zip(ids, offsets.tolist(), strict=True))  # type: ignore[attr-defined]
-    return gw, failed
     gw = InMemoryGateway.from_templates(
         templates,
         ids,

@@ -7,7 +7,7 @@ and the table gives per-pass TPIR and false alerts per seed and over all seeds.
 
     .venv/bin/python benchmarks/live_ablation.py [--seeds 0 1 2] [--duration 40] [--threshold T]
         [--variants baseline,growth,...] [--json OUT] [--per-pass] [--no-hygiene]
-        [--normalise SHARE --threshold T]   # offline experiment, not the live system
+        [--offset-rule attractors|normalised]   # default: the rule the reference crowd carries
 
 Scenarios are generated into ``test-artifacts/scenario-seed{S}-{D}s`` when missing (benchmarks/scenario.py).
 """
@@ -19,6 +19,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from openlfr.config import LiveSettings, Settings
 from openlfr.live.memory_gateway import CrowdCheck
 from openlfr.live.policy import AlertPolicy
 from openlfr.live.tracker import iou_matrix
-from openlfr.matching.attraction import attraction_matrix
+from openlfr.matching.attraction import OFFSET_RULES
 from openlfr.matching.calibration import load_calibration
 from openlfr.matching.reference_crowd import attraction_policy, load_reference_crowd
 from openlfr.vision import load_engine
@@ -249,15 +250,11 @@ def main() -> None:
         "independent model takes for a watchlist subject may walk by as strangers (before round 4).",
     )
     ap.add_argument(
-        "--normalise",
-        type=float,
+        "--offset-rule",
+        choices=OFFSET_RULES,
         default=None,
-        metavar="SHARE",
-        help="Offline experiment (issue 12 round 4), NOT the live system: instead of the attraction check, "
-        "every template's scores are shifted so its k-th highest score on half A of the reference crowd "
-        "(even rows; k = SHARE x its size) equals the crowd's reference threshold; half B measures the "
-        "non-mated cost beside the attraction check's offsets learnt on the same half A. Give --threshold (the minimum normalisation_power.py "
-        "re-derives); the calibrated minimum does not apply to these scores.",
+        help="Enrol with this offset rule instead of the one the reference crowd carries (before/after "
+        "comparisons); the threshold is then the calibration's minimum for it.",
     )
     ap.add_argument(
         "--no-attraction-check",
@@ -268,25 +265,27 @@ def main() -> None:
     base = Settings()
     crowd = None if a.no_attraction_check else load_reference_crowd(a.pack, base.data_dir)
     check = CrowdCheck(crowd, attraction_policy(crowd, base.governance)) if crowd and crowd.size else None
+    if check is not None and a.offset_rule is not None:
+        check = CrowdCheck(
+            check.crowd,
+            replace(
+                check.policy,
+                rule=a.offset_rule,
+                max_lowering=check.crowd.max_lowering or base.governance.normalisation_max_lowering,
+            ),
+        )
+    rule = check.policy.rule if check is not None else None
     print(
         f"attraction check: {'on, reference crowd of ' + str(crowd.size) if check and crowd else 'off'}"
-        f" ({base.data_dir})",
+        f" ({base.data_dir}), offset rule {rule}",
         flush=True,
     )
-    if a.normalise is not None and (a.threshold is None or crowd is None):
-        raise SystemExit("--normalise needs --threshold and the reference crowd in the data folder")
-    # Offsets learnt on half A of the crowd (even rows); half B, which set nothing, measures their cost.
-    norm = (crowd.templates[0::2], crowd.reference_threshold, a.normalise) if a.normalise and crowd else None
-    cost = {"attraction check (offsets from half A)": 0, "normalised (offsets from half A)": 0}
-    if norm is not None:
-        check = None
-        print(f"scores normalised per template against the reference crowd, share {a.normalise}", flush=True)
     if a.threshold is None:
         cal = load_calibration(a.pack)
         if cal is None:
             raise SystemExit(f"no calibration for {a.pack}: give --threshold")
-        threshold = cal.minimum_for(check is not None)
-        how = "the validated minimum" + ("" if check else " for a watchlist without the attraction check")
+        threshold = cal.minimum_for({rule})
+        how = f"the validated minimum for offset rule {rule}"
     else:
         threshold, how = a.threshold, "given, NOT the validated default"
     names = a.variants.split(",")
@@ -316,7 +315,7 @@ def main() -> None:
         if a.per_pass and second is None:
             second = second_model(len(truth["watchlist"]))
         gw, _ = watchlist_gateway(
-            truth, engine, threshold, check, a.references, base.governance.template_fusion, norm
+            truth, engine, threshold, check, a.references, base.governance.template_fusion
         )
         if a.references > 1:
             index = gw.watchlist()[0]
@@ -324,24 +323,16 @@ def main() -> None:
                 f"  seed {seed}: {index.template_count} templates for {index.subject_count} subjects",
                 flush=True,
             )
-        if norm is not None and crowd is not None:
-            index = gw.watchlist()[0]
-            off = np.array([gw.normalisation[sj] for sj in index.subjects])  # type: ignore[attr-defined]
-            half_a, half_b = crowd.templates[0::2], crowd.templates[1::2]
-            raw_a = index.subject_scores(half_a) + off
-            raw_b = index.subject_scores(half_b) + off
-            check_off = attraction_matrix(raw_a, attraction_policy(crowd, base.governance))[3]
-            cost["attraction check (offsets from half A)"] += int(
-                ((raw_b - check_off).max(1) >= threshold).sum()
-            )
-            cost["normalised (offsets from half A)"] += int(((raw_b - off).max(1) >= threshold).sum())
+        if rule == "normalised" and gw.attraction:
+            offsets = {sid: ev.offset for sid, ev in gw.attraction.values()}
+            off = np.array(list(offsets.values()))
             print(
-                f"  seed {seed}: normalisation offsets {off.min():+.3f} .. {off.max():+.3f} (median "
+                f"  seed {seed}: normalised offsets {off.min():+.3f} .. {off.max():+.3f} (median "
                 f"{np.median(off):+.3f}); wanted: "
                 + ", ".join(
-                    f"{p['identity']} {gw.normalisation[p['identity']]:+.3f}"  # type: ignore[attr-defined]
+                    f"{p['identity']} {offsets[p['identity']]:+.3f}"
                     for p in truth["passes"]
-                    if p["watchlisted"]
+                    if p["watchlisted"] and p["identity"] in offsets
                 ),
                 flush=True,
             )
@@ -380,13 +371,6 @@ def main() -> None:
         false = sum(f["false_alerts"] for f in per.values())
         cells = " | ".join(f"{per[s]['tpir_per_pass']:.3f} / {per[s]['false_alerts']}" for s in a.seeds)
         print(f"| {n}: {VARIANTS[n][0]} | {cells} | {found}/{wanted} = {found / wanted:.3f} | {false} |")
-    if norm is not None and crowd is not None:
-        n_b = crowd.templates[1::2].shape[0] * len(a.seeds)
-        print(
-            f"\nNon-mated cost on reference-crowd half B ({n_b // len(a.seeds)} faces x {len(a.seeds)} seeds' watchlists):"
-        )
-        for k, v in cost.items():
-            print(f"  {k}: {v} of {n_b} searches at or above {threshold:.3f} ({v / n_b:.4%})")
     if a.json:
         a.json.write_text(json.dumps({"threshold": threshold, "results": results}, indent=2))
 

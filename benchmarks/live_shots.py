@@ -141,7 +141,9 @@ def main() -> None:
     check = CrowdCheck(crowd, attraction_policy(crowd, base.governance)) if crowd and crowd.size else None
     cal = load_calibration("opencv-zoo")
     assert cal is not None
-    threshold = a.threshold if a.threshold is not None else cal.minimum_for(check is not None)
+    threshold = (
+        a.threshold if a.threshold is not None else cal.minimum_for({check.policy.rule if check else None})
+    )
     print(f"threshold {threshold:.3f}, attraction check {'on' if check else 'off'}, seeds {a.seeds}")
     engine = load_engine("opencv-zoo", base)
     totals = {name: [0, 0, 0, 0] for name in RULES}

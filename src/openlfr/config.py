@@ -221,6 +221,23 @@ class GovernanceSettings(_Section):
     attraction_p_value: float = Field(
         1e-3, gt=0.0, lt=0.5, description="...and significantly so (one-sided binomial test at this level)."
     )
+    template_offsets: Literal["attractors", "normalised"] = Field(
+        "normalised",
+        description="Which templates `openlfr evaluate` gives offsets against the reference crowd and "
+        "validates the minimum with: only attractors (raised), or every template (normalised, signed: each "
+        "matches the same share of the crowd at the threshold). It is written into the reference crowd, and "
+        "enrolment applies the rule the crowd carries (matching/attraction.py).",
+    )
+    normalisation_max_lowering: float = Field(
+        # Normalised offsets learnt on UTKFace run from about -0.15 to +0.3 (benchmarks, issue 12 round 5); the
+        # cap keeps a template whose crowd scores are low only because its kind of face is scarce in the
+        # reference crowd from being eased far below the deployment's bar.
+        0.1,
+        ge=0.0,
+        le=0.3,
+        description="Under normalised offsets: the most a template's own threshold may sit below the "
+        "deployment's.",
+    )
     template_fusion: Literal["max", "mean"] = Field(
         # Measured (benchmarks/enrolment_fusion.py, opencv-zoo, LFW people with 3+ images enrolled from 2):
         # FNIR at the validated minimum 26.5% with one reference, 14.9% with max over two, 10.0% fused.

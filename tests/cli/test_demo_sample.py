@@ -55,7 +55,7 @@ def test_the_detector_finds_and_matches_the_stand_in_well_above_the_validated_th
     assert cal is not None, "opencv-zoo ships a calibration"
     # With no shared data the demo has no reference crowd, so it runs at the minimum validated without the
     # attraction check (Calibration.minimum_for): the stricter of the two.
-    threshold = cal.minimum_for(False)
+    threshold = cal.minimum_for({None})
     ref = engine.analyse(load_image(demo_sample.subjects[0].image))
     assert len(ref) == 1 and ref[0].quality is not None and ref[0].quality.acceptable
     reference = ref[0].embedding
@@ -132,6 +132,7 @@ def test_demo_with_the_shared_data_keeps_its_richer_clip_under_neutral_ids(tmp_p
     # With UTKFace in the shared data the demo builds its reference crowd and runs at the minimum validated
     # for a watchlist that passed the attraction check.
     text = " ".join(proc.stdout.split())
-    assert "reference crowd written to" in text and "attraction check (reference crowd of" in text, text
+    assert "reference crowd written to" in text, text
+    assert "attraction check with normalised offsets (reference crowd of" in text, text
     _assert_demonstration(proc, record)
     assert record["watchlist_size"] == 4

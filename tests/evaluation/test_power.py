@@ -95,13 +95,15 @@ def test_the_evaluation_reports_power_and_writes_a_reference_crowd(
 
     r = small_evaluation.results["opencv-zoo"].power
     assert r is not None
-    assert r["with_check"] and r["without_check"]
-    assert all("tpir" in p and "ratios" in p for p in r["with_check"])
+    assert r["with_check"] and r["without_check"] and r["normalised"]
+    assert all("tpir" in p and "ratios" in p for p in r["with_check"] + r["normalised"])
     page = small_evaluation.report_path.read_text()
-    assert "Validation with power" in page and "<h4>with the check</h4>" in page
+    assert "Validation with power" in page and "<h4>with attractor offsets</h4>" in page
+    assert "<h4>with every template normalised</h4>" in page and "<b>normalised</b> rule" in page
     assert (small_evaluation.report_path.parent / "power_tradeoff_opencv-zoo.png").stat().st_size > 1000
     path = small_evaluation.reference_crowds["opencv-zoo"]
     assert path.stat().st_mode & 0o777 == 0o600  # templates of faces: the service's only
     crowd = load_reference_crowd("opencv-zoo", path.parents[1])
     assert crowd is not None and crowd.size > 50 and "UTKFace" in crowd.source
+    assert crowd.rule == r["policy"]["rule"] == "normalised"
     assert np.allclose(np.linalg.norm(crowd.templates, axis=1), 1.0, atol=1e-4)

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from openlfr.config import Settings, get_settings
 from openlfr.evaluation.runner import EvaluationOutcome
 from openlfr.matching.calibration import load_calibration
+from openlfr.matching.reference_crowd import load_reference_crowd
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -27,10 +28,21 @@ def test_calibration_file_is_written_and_read_back(
     # Validated with power: the minimum with the enrolment attraction check, the one without it kept beside.
     power = result.power
     assert power is not None
-    expected = power["validated_min_with"] if power["validated_with"] else result.validated_min_threshold
+    # The headline minimum is the one of the rule the reference crowd carries to enrolment (normalised by
+    # default); each rule's own minimum is kept beside it for watchlists enrolled under another.
+    assert power["policy"]["rule"] == "normalised" == cal.offset_rule
+    expected = (
+        power["validated_min_normalised"] if power["validated_normalised"] else result.validated_min_threshold
+    )
     assert cal.validated_min_threshold == pytest.approx(expected)
+    assert cal.minimum_for({"attractors"}) == pytest.approx(power["validated_min_with"])
+    assert cal.minimum_for({"attractors", "normalised"}) == pytest.approx(
+        max(power["validated_min_with"], power["validated_min_normalised"])
+    )
+    crowd = load_reference_crowd("opencv-zoo", eval_settings.data_dir)
+    assert crowd is not None and crowd.rule == "normalised" and crowd.max_lowering == pytest.approx(0.1)
     if power["validated_with"]:
-        assert cal.minimum_for(False) >= max(power["validated_min_without"], result.validated_min_threshold)
+        assert cal.minimum_for({None}) >= max(power["validated_min_without"], result.validated_min_threshold)
     sizes = {p.watchlist_size for p in cal.points}
     assert {100, 1000, 10000, result.watchlist_size} <= sizes
     methods = {p.watchlist_size: p.method for p in cal.points}

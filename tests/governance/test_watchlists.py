@@ -494,7 +494,7 @@ def test_a_minimum_validated_with_the_attraction_check_needs_a_checked_watchlist
         validated_min_threshold=0.45,
         extra={"power": {"validated_min_without_attraction_check": 0.6}},
     )
-    assert (cal.minimum_for(True), cal.minimum_for(False)) == (0.45, 0.6)
+    assert (cal.minimum_for({"attractors"}), cal.minimum_for({None})) == (0.45, 0.6)
     save_calibration(cal, local_calibration_path("opencv-zoo", store.settings.data_dir))
     (p1, imgs1) = lfw_people()[0]
     unchecked = make_deployment(threshold=0.5)
@@ -511,3 +511,65 @@ def test_a_minimum_validated_with_the_attraction_check_needs_a_checked_watchlist
     enrol_subject(store, "e", checked.id, entry(p1, clock()), [imgs1[0]], clock=clock)
     record_signage(store, "pc (officer)", checked.id, clock=clock)
     assert open_deployment(store, "sup", checked.id, clock=clock).status == "open"
+
+
+def test_a_watchlist_is_held_to_the_minimum_validated_for_the_offset_rule_its_templates_got(
+    store, make_deployment, clock
+) -> None:  # type: ignore[no-untyped-def]
+    """A calibration validates a minimum under each offset rule; enrolment applies the rule the reference
+    crowd carries, records it per template, and opening (or enrolling into an open deployment) is held to
+    the minimum of the rules the templates got."""
+    import numpy as np
+
+    from openlfr.matching.calibration import Calibration, local_calibration_path, save_calibration
+    from openlfr.matching.reference_crowd import ReferenceCrowd, save_reference_crowd
+
+    by_rule = {"none": 0.6, "attractors": 0.52, "normalised": 0.47}
+    cal = Calibration(
+        pack="opencv-zoo",
+        validated_min_threshold=0.47,
+        extra={
+            "power": {
+                "offset_rule": "normalised",
+                "validated_min_by_rule": by_rule,
+                "validated_min_without_attraction_check": 0.6,
+            }
+        },
+    )
+    assert [cal.minimum_for({r}) for r in (None, "attractors", "normalised")] == [0.6, 0.52, 0.47]
+    assert cal.minimum_for({"attractors", "normalised"}) == 0.52 and cal.minimum_for(set()) == 0.47
+    save_calibration(cal, local_calibration_path("opencv-zoo", store.settings.data_dir))
+    (p1, imgs1), (p2, imgs2) = lfw_people()[:2]
+    rng = np.random.default_rng(0)
+    strangers = rng.standard_normal((4000, 128)).astype(np.float32)
+
+    def crowd(rule: str) -> None:
+        save_reference_crowd(
+            ReferenceCrowd("opencv-zoo", strangers, 0.5, 1e-3, "test", rule=rule, max_lowering=0.1),
+            store.settings.data_dir,
+        )
+
+    crowd("attractors")
+    old_rule = make_deployment(threshold=0.5)
+    enrol_subject(store, "e", old_rule.id, entry(p1, clock()), [imgs1[0]], clock=clock)
+    record_signage(store, "pc (officer)", old_rule.id, clock=clock)
+    with pytest.raises(GovernanceError, match=r"templates given attractor offsets 0\.520"):
+        open_deployment(store, "sup", old_rule.id, clock=clock)
+
+    crowd("normalised")
+    dep = make_deployment(threshold=0.5)
+    enrol_subject(store, "e", dep.id, entry(p1, clock()), [imgs1[0]], clock=clock)
+    record_signage(store, "pc (officer)", dep.id, clock=clock)
+    assert open_deployment(store, "sup", dep.id, clock=clock).status == "open"
+    with store.session() as s:
+        (tmpl,) = s.query(WatchlistTemplate).filter_by(deployment_id=dep.id).all()
+        rule, offset = tmpl.offset_rule, tmpl.attraction_offset
+    # Random strangers sit far below a real face's crowd quantile: the template is eased, by at most the cap.
+    assert rule == "normalised" and offset == pytest.approx(-0.1)
+    (row,) = [e for e in entries(store, deployment_id=dep.id) if e.action == "watchlist.enrol"]
+    details = json.loads(row.details)
+    assert details["offset_rule"] == "normalised" and details["offsets"] == [pytest.approx(-0.1)]
+    # Into the open deployment, templates under the old rule would need a stricter minimum than it runs at.
+    crowd("attractors")
+    with pytest.raises(GovernanceError, match=r"below pack opencv-zoo's validated minimum 0\.520"):
+        enrol_subject(store, "e", dep.id, entry(p2, clock()), [imgs2[0]], clock=clock)

@@ -166,15 +166,15 @@ def test_without_a_reference_crowd_the_dry_run_is_held_to_the_unchecked_minimum(
     tmp_path: Path, watchlist: Path, data_dir: Path
 ) -> None:
     cal = load_calibration("opencv-zoo")
-    assert cal is not None and cal.minimum_for(False) > cal.minimum_for(True)
-    between = f"{(cal.minimum_for(False) + cal.minimum_for(True)) / 2:.3f}"
+    assert cal is not None and cal.minimum_for({None}) > cal.minimum_for({"attractors"})
+    between = f"{(cal.minimum_for({None}) + cal.minimum_for({'attractors'})) / 2:.3f}"
     photo = tmp_path / "clip"
     photo.mkdir()
     shutil.copy(data_dir.joinpath(*MIRANDA), photo / "00.png")
     r = dry_run(tmp_path / "data", watchlist, "--threshold", between, "--source", str(photo))
     out = " ".join(r.output.split())
     assert r.exit_code == 2 and "without the attraction check" in out, r.output
-    assert f"{cal.minimum_for(False):.3f}" in out
+    assert f"{cal.minimum_for({None}):.3f}" in out
 
 
 def test_with_a_reference_crowd_the_dry_run_applies_the_check_and_its_minimum(
@@ -195,7 +195,7 @@ def test_with_a_reference_crowd_the_dry_run_applies_the_check_and_its_minimum(
     (row,) = [e for e in entries(store) if e.action == "live.dry_run"]
     details = json.loads(row.details)
     store.close()
-    assert details["threshold"] == pytest.approx(cal.minimum_for(True))
+    assert details["threshold"] == pytest.approx(cal.minimum_for({"attractors"}))
     assert details["attraction_checked"] is True and details["override_reason"] is None
     (flagged,) = details["attractors"]
     assert flagged["subject_id"] == "lin_manuel_miranda" and flagged["offset"] == pytest.approx(offset)

@@ -10,8 +10,8 @@ It runs at the validated minimum that applies to its watchlist, with no override
 calibration validates a lower minimum for watchlists whose templates passed the enrolment attraction check
 (``Calibration.minimum_for``), and the check needs a reference crowd of strangers. When the shared data
 holds UTKFace, the demo builds a bounded reference crowd from it (embedded once, with a progress bar, and
-kept in its data folder across reruns) with the calibration's own attraction rule, so its watchlist is
-checked; without it, the demo runs at the stricter minimum validated without the check, and says so.
+kept in its data folder across reruns) with the calibration's own attraction rule and offset rule, so its
+watchlist is checked; without it, the demo runs at the stricter minimum validated without the check, and says so.
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ def demo(
         "demo's watchlist; below it the deployment is refused (the demo never overrides).",
     ),
     reference_crowd: int = typer.Option(
-        2000,
+        # 3,200: with the calibration's share of 0.1 %, a template's own threshold then rests on 3 crowd faces,
+        # enough for the normalised rule to ease as well as raise (AttractionPolicy.min_ease_hits).
+        3200,
         min=0,
         help="Strangers (UTKFace faces of the shared data) in the demo's reference crowd for the enrolment "
         "attraction check; 0 enrols without the check (then the stricter minimum applies).",
@@ -113,14 +115,14 @@ def demo(
                 f"no calibration for pack {pack}: the demo runs only at a validated minimum (`openlfr evaluate`)"
             )
         crowd = _reference_crowd(s, pack, cal, reference_crowd)
-        checked = crowd is not None
-        minimum = cal.minimum_for(checked)
+        minimum = cal.minimum_for({crowd.rule if crowd is not None else None})
         why = (
             f"the validated minimum of pack {pack} for a watchlist whose templates passed the enrolment "
-            f"attraction check (reference crowd of {crowd.size} strangers: {crowd.source})"
+            f"attraction check with {crowd.rule} offsets (reference crowd of {crowd.size} strangers: "
+            f"{crowd.source})"
             if crowd is not None
             else f"the validated minimum of pack {pack} for a watchlist enrolled WITHOUT the attraction check "
-            f"(no reference crowd: no UTKFace in {s.dataset_dir}); {cal.minimum_for(True):.3f} holds with it"
+            f"(no reference crowd: no UTKFace in {s.dataset_dir}); {cal.minimum_for({cal.offset_rule}):.3f} holds with it"
         )
         if threshold is None:
             threshold = minimum
@@ -272,7 +274,13 @@ def _reference_crowd(s: Settings, pack: str, cal: Calibration, size: int) -> Ref
         return None
     with clean_errors(CalibrationError):
         kept = load_reference_crowd(pack, s.data_dir)
-    if kept is not None and kept.reference_threshold == float(policy["reference_threshold"]):
+    rule = str(policy.get("rule", "attractors"))
+    if (
+        kept is not None
+        and kept.reference_threshold == float(policy["reference_threshold"])
+        and kept.rule == rule
+        and kept.max_lowering == float(policy.get("max_lowering", 0.0))
+    ):
         return kept
     try:
         records = load_utkface(s.dataset_dir)
@@ -309,6 +317,8 @@ def _reference_crowd(s: Settings, pack: str, cal: Calibration, size: int) -> Ref
         reference_threshold=float(policy["reference_threshold"]),
         fmr=float(policy["fmr"]),
         source=f"UTKFace, {templates.shape[0]} of {len(records)} faces of the shared data (every {step}th)",
+        rule=rule,
+        max_lowering=float(policy.get("max_lowering", 0.0)),
     )
     save_reference_crowd(crowd, s.data_dir)
     console.print(f"reference crowd written to {reference_crowd_path(pack, s.data_dir)}", highlight=False)

@@ -122,12 +122,15 @@ def evaluate(
         console.print(f"  {cells}", highlight=False)
         p = r.power
         if p:
-            si = p["still_image"]["with_check"]
+            si = p["still_image"]
+            ok = {True: "validated", False: "NOT validated"}
             console.print(
-                f"  validation with power ({p['crowd_faces']} crowd faces): minimum {p['validated_min_with']:.4f} "
-                f"with the attraction check ({'validated' if p['validated_with'] else 'NOT validated'}), "
-                f"{p['validated_min_without']:.4f} without; {len(p['attractors'])} attracting templates; "
-                f"still-image FNIR at 1,000 {100 * si['fnir']:.1f}%",
+                f"  validation with power ({p['crowd_faces']} crowd faces), minimum and still-image FNIR at "
+                f"1,000: normalised offsets {p['validated_min_normalised']:.4f} "
+                f"({ok[p['validated_normalised']]}), {100 * si['normalised']['fnir']:.1f}%; attractor offsets "
+                f"{p['validated_min_with']:.4f} ({ok[p['validated_with']]}), {100 * si['with_check']['fnir']:.1f}%; "
+                f"none {p['validated_min_without']:.4f}; {len(p['attractors'])} attracting templates; "
+                f"enrolment applies the {p['policy']['rule']} rule",
                 highlight=False,
             )
     for name, ident in outcome.identification.items():

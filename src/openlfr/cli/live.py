@@ -86,9 +86,9 @@ def _check_dry_run(
     override_reason: str | None,
 ) -> tuple[str, float, float | None]:
     """A dry run is for recorded media: files and folders only, never a live source; at or above the pack's
-    validated minimum threshold unless a reason is given. The minimum is the one for a watchlist enrolled
-    with the attraction check when the data folder has the pack's reference crowd, else the stricter one
-    validated without it (``Calibration.minimum_for``). Returns (pack, threshold, validated minimum)."""
+    validated minimum threshold unless a reason is given. The minimum is the one validated for the offset
+    rule of the pack's reference crowd in the data folder, else the stricter one validated without the check
+    (``Calibration.minimum_for``). Returns (pack, threshold, validated minimum)."""
     for text in sources:
         try:
             spec = parse_source(text)
@@ -102,8 +102,9 @@ def _check_dry_run(
     chosen = choose_pack(pack)
     with clean_errors(CalibrationError):
         cal = load_calibration(chosen.name, settings_.data_dir)
-    checked = dry_run_crowd_check(settings_, chosen.name) is not None
-    minimum = cal.minimum_for(checked) if cal is not None else None
+    check = dry_run_crowd_check(settings_, chosen.name)
+    checked = check is not None
+    minimum = cal.minimum_for({check.policy.rule if check else None}) if cal is not None else None
     if threshold is None:
         if minimum is None:
             fail(f"no calibration for pack {chosen.name}: give --threshold and --override-reason")
@@ -157,7 +158,7 @@ def _dry_run_gateway(
             cal = load_calibration(chosen.name, settings_.data_dir)
         if cal is None:
             fail(f"no calibration for pack {chosen.name}: give --threshold")
-        threshold = cal.minimum_for(check is not None)
+        threshold = cal.minimum_for({check.policy.rule if check else None})
     engine = load_engine(chosen.name, settings_)
     with clean_errors(WatchlistFolderError):
         gateway = InMemoryGateway.from_folder(watchlist, engine, threshold=threshold, check=check)
@@ -244,6 +245,7 @@ def run(
                 "validated_min_threshold": minimum,
                 "override_reason": (override_reason or "").strip() or None,
                 "attraction_checked": dry.attraction_checked,
+                "offset_rule": dry.offset_rule,
                 "attractors": [{"subject_id": sid, **ev.as_dict()} for sid, ev in dry.attractors],
             },
         )

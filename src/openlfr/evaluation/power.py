@@ -15,6 +15,10 @@ Three questions the plain equitability grid (``analysis.py``) leaves open are an
    fold, so no face both finds an attractor and is counted against it, and every crowd face still counts.
    The validated minimum is then the lowest grid threshold at and above which no FPIR difference between
    groups is significant (Holm-corrected Fisher tests, as in ``analysis.py``).
+4. *What is validated when every template is normalised?* The same, cross-fitted, with the ``normalised``
+   offset rule (``matching/attraction.py``): every template's scores shifted so that it matches the same
+   share of the crowd at the threshold. The calibration states the minimum of each rule, and its headline
+   minimum is the one of the rule ``governance.template_offsets`` names.
 
 The largest-to-smallest group ratio of each attribute is given with a Katz log interval (0.5 added to
 empty cells).
@@ -104,7 +108,7 @@ class PowerAnalysis:
 
     crowd_faces: int
     folds: int
-    policy: dict[str, float]
+    policy: dict[str, Any]
     attractors: list[dict[str, Any]]
     """Templates flagged on the whole crowd (what an approver would see): subject, hits, offset."""
     without_check: list[EquityPoint]
@@ -113,6 +117,12 @@ class PowerAnalysis:
     validated_without: bool
     validated_min_with: float
     validated_with: bool
+    normalised: list[EquityPoint] = field(default_factory=list)
+    """The grid with every template normalised (cross-fitted)."""
+    validated_min_normalised: float = float("inf")
+    validated_normalised: bool = False
+    normalised_offsets: dict[str, float] = field(default_factory=dict)
+    """Spread of the normalised offsets learnt on the whole crowd: min, median, max, share capped."""
     still_image: dict[str, dict[str, float]] = field(default_factory=dict)
     """FNIR with a ``STILL_IMAGE_WATCHLIST``-person watchlist at each validated minimum (random draws)."""
 
@@ -128,13 +138,19 @@ class PowerAnalysis:
             "validated_without": self.validated_without,
             "validated_min_with": self.validated_min_with,
             "validated_with": self.validated_with,
+            "normalised": [p.as_dict() for p in self.normalised],
+            "validated_min_normalised": self.validated_min_normalised,
+            "validated_normalised": self.validated_normalised,
+            "normalised_offsets": self.normalised_offsets,
             "still_image": self.still_image,
         }
 
 
-def policy_for(crowd_scores: npt.NDArray[np.float32], gov: GovernanceSettings) -> AttractionPolicy:
-    """The attraction policy with its reference threshold taken from a crowd x templates score matrix: the
-    score that the share ``attraction_fmr`` of all single comparisons reaches."""
+def policy_for(
+    crowd_scores: npt.NDArray[np.float32], gov: GovernanceSettings, rule: str = "attractors"
+) -> AttractionPolicy:
+    """The attraction policy under ``rule`` with its reference threshold taken from a crowd x templates
+    score matrix: the score that the share ``attraction_fmr`` of all single comparisons reaches."""
     flat = np.asarray(crowd_scores, np.float32).ravel()
     t_ref = float(np.quantile(flat, 1.0 - gov.attraction_fmr)) if flat.size else 1.0
     return AttractionPolicy(
@@ -143,6 +159,8 @@ def policy_for(crowd_scores: npt.NDArray[np.float32], gov: GovernanceSettings) -
         factor=gov.attraction_factor,
         min_hits=gov.attraction_min_hits,
         p_value=gov.attraction_p_value,
+        rule=rule,
+        max_lowering=gov.normalisation_max_lowering,
     )
 
 
@@ -289,15 +307,19 @@ def fnir_at_size(
 
 
 def cross_fitted_offsets(
-    crowd_scores: npt.NDArray[np.float32], gov: GovernanceSettings, folds: int, seed: int
+    crowd_scores: npt.NDArray[np.float32],
+    gov: GovernanceSettings,
+    folds: int,
+    seed: int,
+    rule: str = "attractors",
 ) -> npt.NDArray[np.float64]:
-    """Per crowd face, per template: the attraction offset learnt on the *other* folds of the crowd."""
+    """Per crowd face, per template: the offset under ``rule`` learnt on the *other* folds of the crowd."""
     n, m = crowd_scores.shape
     fold = np.random.default_rng(seed).permutation(n) % folds
     out = np.zeros((n, m))
     for f in range(folds):
         train = crowd_scores[fold != f]
-        _, _, _, offsets = attraction_matrix(train, policy_for(train, gov))
+        _, _, _, offsets = attraction_matrix(train, policy_for(train, gov, rule))
         out[fold == f] = offsets
     return out
 
@@ -332,16 +354,23 @@ def analyse_power(
     grid0 = _grid(best0, col0, labels, tpir_fn(data.mated.scores), subjects, alpha)
     vmin0, ok0 = validated_minimum(grid0, float(best0.max()))
 
-    # With the check: crowd faces judged with offsets learnt on the other folds; mated searches with the
+    # With offsets: crowd faces judged with offsets learnt on the other folds; mated searches with the
     # offsets the whole crowd gives (what a deployment enrolled with that crowd would apply).
+    def with_offsets(
+        rule: str,
+    ) -> tuple[list[EquityPoint], float, bool, npt.NDArray[np.float32], npt.NDArray[np.float64]]:
+        _, _, _, full = attraction_matrix(crowd, policy_for(crowd, gov, rule))
+        adjusted = (crowd - cross_fitted_offsets(crowd, gov, folds, cfg.seed, rule)).astype(np.float32)
+        best = adjusted.max(axis=1)
+        mated = (data.mated.scores - full[None, :]).astype(np.float32)
+        grid = _grid(best, adjusted.argmax(axis=1), labels, tpir_fn(mated), subjects, alpha)
+        vmin, ok = validated_minimum(grid, float(best.max()))
+        return grid, vmin, ok, mated, full
+
     full_policy = policy_for(crowd, gov)
     hits, p, attractor, offsets = attraction_matrix(crowd, full_policy)
-    adjusted = (crowd - cross_fitted_offsets(crowd, gov, folds, cfg.seed)).astype(np.float32)
-    best1 = adjusted.max(axis=1)
-    col1 = adjusted.argmax(axis=1)
-    mated1 = (data.mated.scores - offsets[None, :]).astype(np.float32)
-    grid1 = _grid(best1, col1, labels, tpir_fn(mated1), subjects, alpha)
-    vmin1, ok1 = validated_minimum(grid1, float(best1.max()))
+    grid1, vmin1, ok1, mated1, _ = with_offsets("attractors")
+    grid2, vmin2, ok2, mated2, norm = with_offsets("normalised")
     flagged = [
         {
             "subject": subjects[j],
@@ -363,6 +392,10 @@ def analyse_power(
             "threshold": vmin1,
             "fnir": fnir_at_size(mated1, data.mate_column, vmin1, size, reps, cfg.seed),
         },
+        "normalised": {
+            "threshold": vmin2,
+            "fnir": fnir_at_size(mated2, data.mate_column, vmin2, size, reps, cfg.seed),
+        },
     }
     return PowerAnalysis(
         crowd_faces=int(crowd.shape[0]),
@@ -373,6 +406,8 @@ def analyse_power(
             "factor": full_policy.factor,
             "min_hits": full_policy.min_hits,
             "p_value": full_policy.p_value,
+            "rule": gov.template_offsets,
+            "max_lowering": gov.normalisation_max_lowering,
         },
         attractors=flagged,
         without_check=grid0,
@@ -381,5 +416,17 @@ def analyse_power(
         validated_without=ok0,
         validated_min_with=vmin1,
         validated_with=ok1,
+        normalised=grid2,
+        validated_min_normalised=vmin2,
+        validated_normalised=ok2,
+        normalised_offsets={
+            "min": float(norm.min()) if norm.size else 0.0,
+            "median": float(np.median(norm)) if norm.size else 0.0,
+            "max": float(norm.max()) if norm.size else 0.0,
+            "share_capped": float(np.mean(norm <= -gov.normalisation_max_lowering + 1e-9))
+            if norm.size
+            else 0.0,
+            "max_lowering": gov.normalisation_max_lowering,
+        },
         still_image=still,
     )

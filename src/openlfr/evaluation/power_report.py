@@ -19,13 +19,16 @@ def _png(fig: Any) -> bytes:
 
 
 def tradeoff_plot(pack: str, power: dict[str, Any], attribute: str = "race") -> bytes:
-    """TPIR and each group's FPIR against threshold, without and with the attraction check; the validated
-    minimum of each marked."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=False)
-    for ax, key, vkey, title in (
-        (axes[0], "without_check", "validated_min_without", "without the attraction check"),
-        (axes[1], "with_check", "validated_min_with", "with the attraction check (cross-fitted)"),
-    ):
+    """TPIR and each group's FPIR against threshold, without offsets, with attractor offsets and with every
+    template normalised; the validated minimum of each marked."""
+    panels = [
+        ("without_check", "validated_min_without", "without the attraction check"),
+        ("with_check", "validated_min_with", "attractor offsets (cross-fitted)"),
+        ("normalised", "validated_min_normalised", "every template normalised (cross-fitted)"),
+    ]
+    panels = [x for x in panels if power.get(x[0])]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), sharey=False, squeeze=False)
+    for ax, (key, vkey, title) in zip(axes[0], panels, strict=True):
         grid = sorted(power[key], key=lambda p: p["threshold"])
         if not grid:
             continue
@@ -64,14 +67,22 @@ def group_bars(pack: str, point: dict[str, Any], title: str) -> bytes:
     return _png(fig)
 
 
+def headline(power: dict[str, Any]) -> tuple[str, str, str]:
+    """(grid key, minimum key, validated key) of the offset rule the calibration's headline minimum uses."""
+    if power.get("policy", {}).get("rule") == "normalised" and power.get("normalised"):
+        return "normalised", "validated_min_normalised", "validated_normalised"
+    return "with_check", "validated_min_with", "validated_with"
+
+
 def images(pack: str, power: dict[str, Any]) -> dict[str, bytes]:
     out = {f"power_tradeoff:{pack}": tradeoff_plot(pack, power)}
-    at = at_threshold(power["with_check"], power["validated_min_with"])
+    grid_key, min_key, _ = headline(power)
+    at = at_threshold(power[grid_key], power[min_key])
     if at is not None:
         out[f"power_groups:{pack}"] = group_bars(
             pack,
             at,
-            f"groups at the validated minimum {power['validated_min_with']:.3f} (attraction check on)",
+            f"groups at the validated minimum {power[min_key]:.3f} ({grid_key.replace('_', ' ')} offsets)",
         )
     return out
 

@@ -109,15 +109,33 @@ def calibration_from(result: PackResult, meta: dict[str, Any], n_exclusions: int
         "data": meta.get("data", []),
     }
     power = result.power
+    minimum = result.validated_min_threshold
     if power:
-        at = power_report.at_threshold(power["with_check"], power["validated_min_with"])
+        rule = str(power["policy"].get("rule", "attractors"))
+        grid_key, min_key, ok_key = power_report.headline(power)
+        at = power_report.at_threshold(power[grid_key], power[min_key])
+        without = max(power["validated_min_without"], result.validated_min_threshold)
         extra["power"] = {
             "crowd_faces": power["crowd_faces"],
-            "validated_min_without_attraction_check": power["validated_min_without"],
+            "offset_rule": rule,
+            "validated_min_by_rule": {
+                # A rule whose grid found a difference at every threshold has its minimum above every crowd
+                # score, so taking it from here is always on the safe side.
+                "none": without,
+                "attractors": power["validated_min_with"],
+                "normalised": power["validated_min_normalised"],
+            },
+            "validated_by_rule": {
+                "none": power["validated_without"],
+                "attractors": power["validated_with"],
+                "normalised": power["validated_normalised"],
+            },
+            "validated_min_without_attraction_check": without,
             "validated_without_attraction_check": power["validated_without"],
-            "validated_min_with_attraction_check": power["validated_min_with"],
-            "validated_with_attraction_check": power["validated_with"],
+            "validated_min_with_attraction_check": power[min_key],
+            "validated_with_attraction_check": power[ok_key],
             "attraction_policy": power["policy"],
+            "normalised_offsets": power.get("normalised_offsets", {}),
             "attractors_in_evaluation_watchlist": len(power["attractors"]),
             "still_image_fnir_1000": power["still_image"],
             "at_validated_min_with_check": {
@@ -129,17 +147,13 @@ def calibration_from(result: PackResult, meta: dict[str, Any], n_exclusions: int
             if at
             else None,
         }
-    minimum = result.validated_min_threshold
-    if power and power["validated_with"]:
-        # Validated with power (every crowd face, the attraction check applied cross-fitted): the minimum a
-        # watchlist whose templates passed the check may run at. A watchlist with an unchecked template is
-        # held to the stricter minimum validated without it (Calibration.minimum_for).
-        minimum = power["validated_min_with"]
-        extra["validated"] = True
-        extra["validated_min_plain_grid"] = result.validated_min_threshold
-        extra["power"]["validated_min_without_attraction_check"] = max(
-            power["validated_min_without"], result.validated_min_threshold
-        )
+        if power[ok_key]:
+            # Validated with power (every crowd face, offsets applied cross-fitted under the rule that the
+            # reference crowd carries to enrolment): the minimum for a watchlist whose templates all got
+            # that rule. Other watchlists are held to their own rule's minimum (Calibration.minimum_for).
+            minimum = power[min_key]
+            extra["validated"] = True
+            extra["validated_min_plain_grid"] = result.validated_min_threshold
     return Calibration(
         pack=result.pack,
         validated_min_threshold=minimum,
@@ -277,6 +291,8 @@ def run_evaluation(
                     reference_threshold=float((r.power or {})["policy"]["reference_threshold"]),
                     fmr=float((r.power or {})["policy"]["fmr"]),
                     source=describe_all(prints[1:]),
+                    rule=str((r.power or {})["policy"]["rule"]),
+                    max_lowering=float((r.power or {})["policy"]["max_lowering"]),
                 ),
                 settings.data_dir,
             )

@@ -6,7 +6,7 @@ pack's validated minimum (rule 2); closing destroys the watchlist, its images an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -193,17 +193,28 @@ def _aware(name: str, t: datetime) -> datetime:
     return t
 
 
+def describe_rules(rules: Iterable[str | None]) -> str:
+    """The offset rules of a watchlist's templates in words (for refusals and warnings)."""
+    words = {
+        None: "enrolled without the attraction check",
+        "attractors": "given attractor offsets",
+        "normalised": "given normalised offsets",
+    }
+    return " and ".join(sorted(words.get(r, f"given {r} offsets") for r in set(rules))) or "no templates"
+
+
 def _threshold_problem(
     store: Store,
     pack: str,
     threshold: float,
     watchlist_size: int | None = None,
-    attraction_checked: bool = True,
+    offset_rules: Iterable[str | None] = (),
 ) -> tuple[float | None, str | None]:
     """(validated minimum or None, why an override reason is needed or None).
 
-    ``attraction_checked`` is False when some template of the watchlist was enrolled without the attraction
-    check, which the calibration's minimum may assume (``Calibration.minimum_for``). With ``watchlist_size``
+    ``offset_rules`` are the rules the watchlist's templates got at enrolment (``None`` for one enrolled
+    without the check); the minimum is the one validated for them (``Calibration.minimum_for``; none given:
+    the calibration's own rule). With ``watchlist_size``
     (at opening) the threshold must also meet ``governance.target_fpir`` for a watchlist of that size: a
     larger watchlist gives a passer-by more chances to match someone, so it needs a stricter threshold
     (``Calibration.threshold_for``)."""
@@ -216,10 +227,11 @@ def _threshold_problem(
             f"no calibration exists for pack {pack}, so the threshold cannot be checked against a validated "
             "minimum; opening requires an override reason"
         )
-    minimum = cal.minimum_for(attraction_checked)
+    rules = set(offset_rules)
+    minimum = cal.minimum_for(rules)
     if threshold < minimum:
         unchecked = (
-            " for a watchlist enrolled without the attraction check"
+            f" for a watchlist with templates {describe_rules(rules)}"
             if minimum > cal.validated_min_threshold
             else ""
         )
@@ -557,14 +569,14 @@ def open_deployment(
             )
         if missing:
             raise GovernanceError(f"deployment {dep.id} cannot open: " + "; ".join(missing))
-        unchecked = s.scalar(
-            select(func.count()).where(
-                WatchlistTemplate.deployment_id == dep.id, WatchlistTemplate.attraction_offset.is_(None)
+        rules = set(
+            s.scalars(
+                select(WatchlistTemplate.offset_rule)
+                .where(WatchlistTemplate.deployment_id == dep.id)
+                .distinct()
             )
         )
-        validated_min, problem = _threshold_problem(
-            store, dep.pack, dep.threshold, n_subjects, attraction_checked=not unchecked
-        )
+        validated_min, problem = _threshold_problem(store, dep.pack, dep.threshold, n_subjects, rules)
         reason = (override_reason or "").strip() or dep.threshold_override_reason
         if problem:
             if not reason:

@@ -137,6 +137,13 @@ class InMemoryGateway:
         return self.attraction is not None
 
     @property
+    def offset_rule(self) -> str | None:
+        """The offset rule every template got (``matching/attraction.py``), or ``None`` without the check."""
+        if not self.attraction:
+            return None
+        return next(iter(self.attraction.values()))[1].rule
+
+    @property
     def attractors(self) -> list[tuple[str, Attraction]]:
         """Templates the check flagged, with their evidence (each has its own higher threshold)."""
         return [a for a in (self.attraction or {}).values() if a[1].attractor]

@@ -8,6 +8,7 @@ A calibration file is JSON written by ``openlfr evaluate`` (``openlfr.evaluation
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -52,14 +53,27 @@ class Calibration:
         threshold it could test; ``validated_min_threshold`` is then set above every crowd score it saw."""
         return bool(self.extra.get("validated", True))
 
-    def minimum_for(self, attraction_checked: bool) -> float:
-        """The validated minimum for a watchlist whose templates did (or did not all) pass the enrolment
-        attraction check. The evaluation validates the minimum with the check applied; where some template
-        was enrolled without it (no reference crowd), the stricter minimum validated without it holds."""
-        without = (self.extra.get("power") or {}).get("validated_min_without_attraction_check")
-        if attraction_checked or without is None:
-            return self.validated_min_threshold
-        return max(self.validated_min_threshold, float(without))
+    def minimum_for(self, rules: Iterable[str | None]) -> float:
+        """The validated minimum for a watchlist whose templates got these offset rules at enrolment
+        (``matching/attraction.OFFSET_RULES``; ``None`` for a template enrolled without the check, when no
+        reference crowd was there). The evaluation validates a minimum under each rule; a watchlist mixing
+        rules is held to the strictest of theirs, and a rule this calibration did not validate (or a
+        template never checked) to the minimum validated without offsets."""
+        power = self.extra.get("power") or {}
+        without = power.get("validated_min_without_attraction_check")
+        by_rule = dict(power.get("validated_min_by_rule") or {})
+        if not by_rule:  # files written before the normalised rule: the headline minimum assumed attractors
+            by_rule = {"attractors": self.validated_min_threshold}
+        if without is not None:
+            by_rule["none"] = float(without)
+        fallback = float(by_rule.get("none", self.validated_min_threshold))
+        wanted = {"none" if r is None else r for r in rules} or {power.get("offset_rule", "attractors")}
+        return max(float(by_rule.get(r, max(fallback, self.validated_min_threshold))) for r in wanted)
+
+    @property
+    def offset_rule(self) -> str:
+        """The offset rule the headline minimum was validated with (what the reference crowd carries)."""
+        return str((self.extra.get("power") or {}).get("offset_rule", "attractors"))
 
     def threshold_for(self, fpir: float, watchlist_size: int) -> float:
         """The calibrated threshold for an FPIR target at the nearest watchlist size at or above the one

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from openlfr.config import GovernanceSettings
-from openlfr.matching.attraction import AttractionPolicy
+from openlfr.matching.attraction import OFFSET_RULES, AttractionPolicy
 from openlfr.matching.calibration import CalibrationError
 from openlfr.vision.face import l2_normalise
 
@@ -30,6 +30,12 @@ class ReferenceCrowd:
     fmr: float
     source: str
     """What the crowd was made from (dataset names and content hashes, never a path)."""
+    rule: str = "attractors"
+    """The offset rule the calibration validated its minimum with (``attraction.OFFSET_RULES``); enrolment
+    applies this one, so that a watchlist is held to the minimum validated for what it got. Files written
+    before the rule existed are ``attractors``."""
+    max_lowering: float = 0.0
+    """Under ``normalised``: the cap on how far below the deployment's threshold a template's may go."""
 
     @property
     def size(self) -> int:
@@ -51,6 +57,8 @@ def save_reference_crowd(crowd: ReferenceCrowd, data_dir: Path) -> Path:
         fmr=np.float64(crowd.fmr),
         pack=np.str_(crowd.pack),
         source=np.str_(crowd.source),
+        rule=np.str_(crowd.rule),
+        max_lowering=np.float64(crowd.max_lowering),
     )
     tmp.chmod(0o600)  # templates of faces: readable by the service only
     tmp.replace(path)
@@ -70,20 +78,27 @@ def load_reference_crowd(pack: str, data_dir: Path) -> ReferenceCrowd | None:
                 reference_threshold=float(z["reference_threshold"]),
                 fmr=float(z["fmr"]),
                 source=str(z["source"]),
+                rule=str(z["rule"]) if "rule" in z.files else "attractors",
+                max_lowering=float(z["max_lowering"]) if "max_lowering" in z.files else 0.0,
             )
     except (OSError, KeyError, ValueError) as exc:
         raise CalibrationError(f"{path} is not a readable reference crowd ({exc})") from exc
     if crowd.pack != pack:
         raise CalibrationError(f"{path} is for pack {crowd.pack!r}, not {pack!r}")
+    if crowd.rule not in OFFSET_RULES:
+        raise CalibrationError(f"{path} names an unknown template offset rule {crowd.rule!r}")
     return crowd
 
 
 def attraction_policy(crowd: ReferenceCrowd, governance: GovernanceSettings) -> AttractionPolicy:
-    """The attraction rule for a crowd: its reference threshold and share, the force's factor and test."""
+    """The attraction rule for a crowd: its reference threshold, share and offset rule, the force's factor
+    and test."""
     return AttractionPolicy(
         reference_threshold=crowd.reference_threshold,
         fmr=crowd.fmr,
         factor=governance.attraction_factor,
         min_hits=governance.attraction_min_hits,
         p_value=governance.attraction_p_value,
+        rule=crowd.rule,
+        max_lowering=crowd.max_lowering,
     )

@@ -6,8 +6,10 @@ reference templates; its score for a probe is its best template's (``fusion="max
 normalised mean of its templates (``fusion="mean"``, a fused template). Either way a candidate names the
 single reference row that is most similar to the probe, since that enrolled image is what an officer sees.
 
-A template may carry an *offset* (its own higher threshold, set at enrolment when it attracts strangers,
-see ``matching/attraction.py``): its scores are lowered by the offset before anything is compared or ranked.
+A template may carry an *offset* (its own threshold relative to the deployment's, set at enrolment
+against the reference crowd, see ``matching/attraction.py``: positive for a template that attracts
+strangers, negative under the ``normalised`` rule for one that draws fewer than most): the offset is
+subtracted from its scores before anything is compared or ranked.
 """
 
 from __future__ import annotations

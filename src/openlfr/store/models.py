@@ -204,7 +204,11 @@ class WatchlistTemplate(Base):
     attraction_offset: Mapped[float | None] = mapped_column(Float, nullable=True)
     """The template's own higher threshold over the deployment's, when it attracted a reference crowd of
     strangers at enrolment (``matching/attraction.py``); 0 when it did not; NULL when the check could not run
-    (no reference crowd). Searches subtract it from its scores."""
+    (no reference crowd). Under the ``normalised`` rule every template has one, and it may be negative.
+    Searches subtract it from its scores."""
+    offset_rule: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """The rule that set ``attraction_offset`` (``attractors`` or ``normalised``); NULL when no check ran.
+    The deployment's validated minimum is the one validated for the rules its templates got."""
 
 
 class Alert(Base):

@@ -39,7 +39,7 @@ from openlfr.governance.watchlists.storage import (
 )
 from openlfr.matching.attraction import AttractionPolicy, attraction_of
 from openlfr.matching.calibration import load_calibration
-from openlfr.matching.reference_crowd import ReferenceCrowd, load_reference_crowd
+from openlfr.matching.reference_crowd import ReferenceCrowd, attraction_policy, load_reference_crowd
 from openlfr.store import Store, utcnow
 from openlfr.vision import Face, FaceEngine, ImageError, load_engine, load_image
 
@@ -141,14 +141,7 @@ class AttractionCheck:
         crowd = load_reference_crowd(pack, store.settings.data_dir)
         if crowd is None or crowd.size == 0:
             return None
-        policy = AttractionPolicy(
-            reference_threshold=crowd.reference_threshold,
-            fmr=crowd.fmr,
-            factor=gov.attraction_factor,
-            min_hits=gov.attraction_min_hits,
-            p_value=gov.attraction_p_value,
-        )
-        return cls(crowd, policy)
+        return cls(crowd, attraction_policy(crowd, gov))
 
 
 @dataclass
@@ -260,6 +253,9 @@ def _audit_batch(
                 "image_digest": [img.sha256 for img in p.images],
                 "source": source,
                 "attraction_checked": attraction is not None,
+                "offset_rule": attraction.policy.rule if attraction is not None else None,
+                # Each template's own threshold relative to the deployment's (its offset).
+                "offsets": [round(img.offset, 4) for img in p.images] if attraction is not None else None,
             },
         )
         for img in p.images:
@@ -330,15 +326,18 @@ def _enrol_batch(
         watchlist_key = store.keys.get(s, dep.id, "watchlist")
         status, threshold, overridden = dep.status, dep.threshold, bool(dep.threshold_override_reason)
     check = AttractionCheck.for_pack(store, eng.pack.name)
-    if check is None and status == "open" and not overridden:
-        # The validated minimum may assume the check (Calibration.minimum_for): an open deployment running
-        # below the minimum validated without it must not take templates that were never checked.
+    rule = check.policy.rule if check is not None else None
+    if status == "open" and not overridden:
+        # The validated minimum depends on the offset rule the templates get (Calibration.minimum_for): an
+        # open deployment must not take templates whose rule is validated only at a stricter minimum than
+        # it runs at (for instance templates never checked, when no reference crowd exists here).
         cal = load_calibration(eng.pack.name, store.settings.data_dir)
-        if cal is not None and threshold < cal.minimum_for(False):
+        if cal is not None and threshold < cal.minimum_for({rule}):
+            how = "without the attraction check (no reference crowd here; run `openlfr evaluate`)"
             raise GovernanceError(
-                f"deployment {deployment_id} is open at threshold {threshold:.3f}, which pack {eng.pack.name} is "
-                f"validated for only with the attraction check, and no reference crowd exists here to run it "
-                f"(run `openlfr evaluate`); without it the validated minimum is {cal.minimum_for(False):.3f}"
+                f"deployment {deployment_id} is open at threshold {threshold:.3f}, below pack {eng.pack.name}'s "
+                f"validated minimum {cal.minimum_for({rule}):.3f} for templates enrolled "
+                + (how if rule is None else f"with {rule} offsets")
             )
     reason = (lookalike_reason or "").strip() or None
     prepared = prepare_batch(

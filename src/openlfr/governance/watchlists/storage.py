@@ -48,8 +48,9 @@ class PreparedImage:
 
     @property
     def offset(self) -> float:
-        """The template's own higher threshold over the deployment's (0 unless it is an attractor)."""
-        return self.attraction.offset if self.attraction is not None and self.attraction.attractor else 0.0
+        """The template's own threshold over the deployment's (its rule decides: under ``attractors`` 0
+        unless it is an attractor; under ``normalised`` signed)."""
+        return self.attraction.offset if self.attraction is not None else 0.0
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ def write_subjects(
                 quality_score=float(face.quality.score),
                 created_at=now,
                 attraction_offset=img.offset if img.attraction is not None else None,
+                offset_rule=img.attraction.rule if img.attraction is not None else None,
             )
             tmpl.template = encrypt(
                 key, face.embedding.astype(np.float32).tobytes(), template_aad(dep.id, tmpl.id)
