@@ -68,8 +68,9 @@ def group_bars(pack: str, point: dict[str, Any], title: str) -> bytes:
 
 
 def headline(power: dict[str, Any]) -> tuple[str, str, str]:
-    """(grid key, minimum key, validated key) of the offset rule the calibration's headline minimum uses."""
-    if power.get("policy", {}).get("rule") == "normalised" and power.get("normalised"):
+    """(grid key, minimum key, validated key) of the offset rule the calibration's headline minimum uses
+    (results written before the rule existed name none: attractors)."""
+    if power.get("policy", {}).get("rule") == "normalised":
         return "normalised", "validated_min_normalised", "validated_normalised"
     return "with_check", "validated_min_with", "validated_with"
 

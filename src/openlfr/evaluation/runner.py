@@ -111,13 +111,12 @@ def calibration_from(result: PackResult, meta: dict[str, Any], n_exclusions: int
     power = result.power
     minimum = result.validated_min_threshold
     if power:
-        rule = str(power["policy"].get("rule", "attractors"))
         grid_key, min_key, ok_key = power_report.headline(power)
         at = power_report.at_threshold(power[grid_key], power[min_key])
         without = max(power["validated_min_without"], result.validated_min_threshold)
         extra["power"] = {
             "crowd_faces": power["crowd_faces"],
-            "offset_rule": rule,
+            "offset_rule": power["policy"]["rule"],
             "validated_min_by_rule": {
                 # A rule whose grid found a difference at every threshold has its minimum above every crowd
                 # score, so taking it from here is always on the safe side.
@@ -130,15 +129,13 @@ def calibration_from(result: PackResult, meta: dict[str, Any], n_exclusions: int
                 "attractors": power["validated_with"],
                 "normalised": power["validated_normalised"],
             },
+            # Kept beside validated_min_by_rule for readers of files written before the rules existed.
             "validated_min_without_attraction_check": without,
-            "validated_without_attraction_check": power["validated_without"],
-            "validated_min_with_attraction_check": power[min_key],
-            "validated_with_attraction_check": power[ok_key],
             "attraction_policy": power["policy"],
             "normalised_offsets": power.get("normalised_offsets", {}),
             "attractors_in_evaluation_watchlist": len(power["attractors"]),
             "still_image_fnir_1000": power["still_image"],
-            "at_validated_min_with_check": {
+            "at_validated_min": {
                 "tpir": at["tpir"],
                 "crowd_fpir": at["crowd_fpir"],
                 "ratios": at["ratios"],
