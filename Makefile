@@ -17,7 +17,7 @@ ifeq ($(origin VENV),file)
 VENV_DEPS := pyproject.toml
 endif
 
-.PHONY: venv demo test lint bench bench-env clean
+.PHONY: venv demo test lint docs docs-check bench bench-env clean
 
 $(BIN)/.installed: $(VENV_DEPS)
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ demo: venv
 ## Lint, types, architecture layers, then every test (real models, real images, real databases), with
 ## throwaway PostgreSQL and Redis servers and Debian's Chromium provided by scripts/test-services.sh.
 ## --durations=25: the CI log names the slowest tests, so a test that grows slow is seen.
-test: venv lint
+test: venv lint docs-check
 	scripts/test-services.sh $(BIN)/pytest -q -ra --durations=25 $(PYTEST_ARGS)
 
 lint: venv
@@ -44,6 +44,17 @@ lint: venv
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+## The documentation site into site/ (MkDocs Material; no network). The configuration, CLI and API references
+## are generated from the code by docs/hooks.py; docs/architecture.md is refreshed from the shared DESIGN.md.
+docs: venv
+	if [ -f "$(OPENLFR_DATA)/../DESIGN.md" ]; then cp "$(OPENLFR_DATA)/../DESIGN.md" docs/architecture.md; fi
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+## What `make test` checks of the site: it builds with --strict (a broken link or anchor, a setting or command
+## without a description, or an architecture page out of step with DESIGN.md fails), into a throwaway folder.
+docs-check: venv
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -q -d "$$tmp"
 
 bench: venv
 	$(BIN)/python benchmarks/verification.py
@@ -56,4 +67,4 @@ bench-env: venv
 	.venv-bench/bin/pip install -q --no-deps -r benchmarks/requirements-peers.txt
 
 clean:
-	rm -rf $(VENV) .venv-bench var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-bench var site .pytest_cache .mypy_cache .ruff_cache

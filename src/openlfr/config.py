@@ -100,7 +100,12 @@ class VisionSettings(_Section):
     pack: str = Field("opencv-zoo", description="Model pack used unless a deployment names another.")
     threads: int = Field(2, ge=1, le=64, description="Inference threads (ONNX Runtime / OpenCV / dlib).")
     detection_score: float = Field(0.6, ge=0.05, le=0.99, description="Minimum detector confidence.")
-    nms_iou: float = Field(0.3, ge=0.05, le=0.95)
+    nms_iou: float = Field(
+        0.3,
+        ge=0.05,
+        le=0.95,
+        description="Overlap (IoU) above which two detections are one face (non-maximum suppression).",
+    )
     working_width: int = Field(
         640,
         ge=160,
@@ -123,24 +128,38 @@ class VisionSettings(_Section):
     max_image_pixels: int = Field(
         60_000_000, ge=1_000_000, description="Larger images are refused (decompression-bomb guard)."
     )
-    max_image_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    max_image_bytes: int = Field(
+        50 * 1024 * 1024, ge=1024, description="Larger image files are refused before they are decoded."
+    )
 
 
 class QualitySettings(_Section):
     """The quality bar: a face below any of these is reported with the reason, and not enrolled."""
 
     min_face_px: float = Field(32.0, description="Shorter side of the face box, in full-resolution pixels.")
-    min_inter_eye_px: float = Field(16.0)
-    max_yaw_deg: float = Field(40.0)
-    max_pitch_deg: float = Field(35.0)
-    max_roll_deg: float = Field(35.0)
+    min_inter_eye_px: float = Field(
+        16.0, description="Distance between the eye landmarks, in full-resolution pixels."
+    )
+    max_yaw_deg: float = Field(
+        40.0, description="Largest head turn left or right, estimated from the landmarks."
+    )
+    max_pitch_deg: float = Field(
+        35.0, description="Largest head tilt up or down, estimated from the landmarks."
+    )
+    max_roll_deg: float = Field(
+        35.0, description="Largest in-plane tilt of the head, from the eye landmarks."
+    )
     min_sharpness: float = Field(40.0, description="Variance of the Laplacian of the aligned 112x112 face.")
     min_brightness: float = Field(40.0, description="Mean grey level of the aligned face, 0-255.")
-    max_brightness: float = Field(220.0)
+    max_brightness: float = Field(
+        220.0, description="Mean grey level of the aligned face above which it is overexposed."
+    )
     enrol_min_score: float = Field(0.5, ge=0.0, le=1.0, description="Quality score needed to enrol.")
 
 
 class StoreSettings(_Section):
+    """The database, the key files and the audit log's checkpoints."""
+
     database_url: str | None = Field(
         None, description="SQLAlchemy URL. Default: SQLite (WAL) in the data directory."
     )
@@ -160,6 +179,8 @@ class StoreSettings(_Section):
 
 
 class RetentionSettings(_Section):
+    """How long alert data is kept, and the purge that removes it."""
+
     alert_retention_hours: float = Field(720.0, gt=0, description="How long alert data is kept (30 days).")
     purge_interval_minutes: float = Field(15.0, gt=0, description="How often the server runs the purge.")
     auto_close_ended_deployments: bool = Field(
@@ -266,7 +287,9 @@ class LiveSettings(_Section):
 
     min_hits: int = Field(2, ge=1, description="Searches above threshold a track needs before it alerts.")
     cooldown_seconds: float = Field(60.0, ge=0, description="One alert per subject per camera per this.")
-    track_iou: float = Field(0.3, ge=0.0, le=1.0)
+    track_iou: float = Field(
+        0.3, ge=0.0, le=1.0, description="Least overlap (IoU, with motion) for a face to continue a track."
+    )
     track_max_age_s: float = Field(1.0, gt=0, description="A track unseen for this long has ended.")
     reembed_quality_gain: float = Field(
         0.1, ge=0.0, description="Re-embed a track only when its best shot improves by this much."
@@ -294,8 +317,12 @@ class LiveSettings(_Section):
         description="With `shed_when_behind`, a frame still embeds one face when faces wait and none was "
         "embedded for this long, so a worker that cannot keep up still searches (and drops frames instead).",
     )
-    reconnect_initial_s: float = Field(0.5, gt=0)
-    reconnect_max_s: float = Field(30.0, gt=0)
+    reconnect_initial_s: float = Field(
+        0.5, gt=0, description="First wait before reconnecting a lost stream; doubled at each failed try."
+    )
+    reconnect_max_s: float = Field(
+        30.0, gt=0, description="Longest wait between reconnection tries of a lost stream."
+    )
     open_timeout_s: float = Field(5.0, gt=0, description="Give up opening or reading a stream after this.")
     scan_check_interval_s: float = Field(
         5.0, gt=0, description="How often a running source re-checks that its deployment allows scanning."
@@ -379,10 +406,12 @@ class LiveSettings(_Section):
 
 
 class ServerSettings(_Section):
-    host: str = "127.0.0.1"
-    port: int = Field(8765, ge=1, le=65535)
+    """The server (`openlfr serve`): login, sessions, limits, the public pages and what it runs."""
+
+    host: str = Field("127.0.0.1", description="Address `openlfr serve` listens on.")
+    port: int = Field(8765, ge=1, le=65535, description="Port `openlfr serve` listens on.")
     public_base_url: str = Field("http://127.0.0.1:8765", description="Used in signage QR codes.")
-    session_hours: float = Field(8.0, gt=0)
+    session_hours: float = Field(8.0, gt=0, description="Lifetime of a console login (the session cookie).")
     login_attempts_per_minute: int = Field(
         5, ge=1, description="Failed logins for one user from one address before that pair is locked."
     )
@@ -412,7 +441,7 @@ class ServerSettings(_Section):
         None, description="If set, every alert is also POSTed here (JSON, signed with HMAC-SHA256)."
     )
     webhook_secret: str | None = Field(None, description="Shared secret for the webhook's HMAC signature.")
-    webhook_timeout_s: float = Field(5.0, gt=0)
+    webhook_timeout_s: float = Field(5.0, gt=0, description="Give up one webhook delivery after this.")
     run_live: bool = Field(True, description="Run the live pipeline for open deployments inside `serve`.")
     run_purge: bool = Field(True, description="Run the scheduled purge inside `serve`.")
     camera_sources: dict[str, str] = Field(
@@ -543,7 +572,10 @@ class EvaluationSettings(_Section):
     assumed_prevalence: float = Field(
         0.001, gt=0.0, lt=1.0, description="Share of faces passing a camera that are on the watchlist."
     )
-    seed: int = 2019
+    seed: int = Field(
+        2019,
+        description="Seed of the random draws (held-out people, watchlist samples, crowd folds): same seed, same figures.",
+    )
 
 
 class RetroSettings(_Section):

@@ -238,7 +238,7 @@ def deployment_create(
 
 @deployment_app.command("open")
 def deployment_open(
-    deployment_id: str = typer.Argument(...),
+    deployment_id: str = typer.Argument(..., help="The deployment's id (from `openlfr deployment list`)."),
     override_reason: str | None = typer.Option(
         None, help="Needed when the threshold is below the validated minimum."
     ),
@@ -263,7 +263,7 @@ def deployment_open(
 
 @deployment_app.command("close")
 def deployment_close(
-    deployment_id: str = typer.Argument(...),
+    deployment_id: str = typer.Argument(..., help="The deployment's id (from `openlfr deployment list`)."),
     reason: str | None = typer.Option(None, help="Why (e.g. operation ended early)."),
     as_: str | None = ActorOption,
 ) -> None:
@@ -306,7 +306,10 @@ def deployment_list(
 
 
 @deployment_app.command("show")
-def deployment_show(deployment_id: str = typer.Argument(...), as_json: bool = JsonOption) -> None:
+def deployment_show(
+    deployment_id: str = typer.Argument(..., help="The deployment's id (from `openlfr deployment list`)."),
+    as_json: bool = JsonOption,
+) -> None:
     """One deployment's details."""
     with store_session() as store:
         acting(store, roles.VIEW_DEPLOYMENTS)
@@ -347,7 +350,7 @@ def _print_report(report: ImportReport) -> None:
 
 @watchlist_app.command("enrol")
 def watchlist_enrol(
-    deployment_id: str = typer.Argument(...),
+    deployment_id: str = typer.Argument(..., help="The deployment's id (from `openlfr deployment list`)."),
     images: list[Path] = typer.Argument(..., help="One or more reference images of the subject."),
     subject_id: str = typer.Option(..., help="The force's reference for the subject."),
     category: str = typer.Option(..., help="; ".join(WATCHLIST_CATEGORIES.values())),
@@ -383,7 +386,7 @@ def watchlist_enrol(
 
 @watchlist_app.command("import")
 def watchlist_import(
-    deployment_id: str = typer.Argument(...),
+    deployment_id: str = typer.Argument(..., help="The deployment's id (from `openlfr deployment list`)."),
     csv_file: Path = typer.Argument(
         ...,
         help="CSV: subject_id, category, reason, image_source, legal_basis, "
@@ -426,7 +429,10 @@ def watchlist_import(
 
 
 @watchlist_app.command("list")
-def watchlist_list(deployment_id: str = typer.Argument(...), as_json: bool = JsonOption) -> None:
+def watchlist_list(
+    deployment_id: str = typer.Argument(..., help="The deployment's id (from `openlfr deployment list`)."),
+    as_json: bool = JsonOption,
+) -> None:
     """The subjects on a deployment's watchlist (no images), and whether each is approved (searched)."""
     with store_session() as store:
         acting(store, roles.VIEW_WATCHLIST_ENTRIES)
@@ -463,7 +469,10 @@ def watchlist_list(deployment_id: str = typer.Argument(...), as_json: bool = Jso
 
 
 @watchlist_app.command("pending")
-def watchlist_pending(deployment_id: str = typer.Argument(...), as_json: bool = JsonOption) -> None:
+def watchlist_pending(
+    deployment_id: str = typer.Argument(..., help="The deployment's id (from `openlfr deployment list`)."),
+    as_json: bool = JsonOption,
+) -> None:
     """Entries waiting for a second person's approval, with their image quality."""
     with store_session() as store:
         acting(store, roles.VIEW_WATCHLIST_ENTRIES)
@@ -489,7 +498,8 @@ def watchlist_pending(deployment_id: str = typer.Argument(...), as_json: bool = 
 
 @watchlist_app.command("approve")
 def watchlist_approve(
-    deployment_id: str = typer.Argument(...), subject_id: str = typer.Argument(...)
+    deployment_id: str = typer.Argument(..., help="The deployment's id (from `openlfr deployment list`)."),
+    subject_id: str = typer.Argument(..., help="The watchlist entry's subject id."),
 ) -> None:
     """Approve an entry someone else enrolled: it is searched from the next watchlist load."""
     with store_session() as store:
@@ -499,8 +509,8 @@ def watchlist_approve(
 
 @watchlist_app.command("reject")
 def watchlist_reject(
-    deployment_id: str = typer.Argument(...),
-    subject_id: str = typer.Argument(...),
+    deployment_id: str = typer.Argument(..., help="The deployment's id (from `openlfr deployment list`)."),
+    subject_id: str = typer.Argument(..., help="The watchlist entry's subject id."),
     reason: str = typer.Option(..., help="Why the entry is rejected (audited)."),
 ) -> None:
     """Reject a pending entry: it is deleted with its images."""
@@ -514,7 +524,7 @@ def watchlist_reject(
 
 @alert_app.command("list")
 def alert_list(
-    deployment_id: str | None = typer.Option(None, "--deployment", "-d"),
+    deployment_id: str | None = typer.Option(None, "--deployment", "-d", help="Only this deployment's."),
     after_seq: int | None = typer.Option(None, help="Only alerts after this sequence number."),
     state: str | None = typer.Option(
         None, help="e.g. raised, passed_to_engagement, confirmed_true, disposed."
@@ -564,9 +574,9 @@ def _decided(a: alert_svc.AlertInfo) -> None:
 
 @alert_app.command("review")
 def alert_review(
-    alert_id: str,
+    alert_id: str = typer.Argument(..., help="The alert's id (from `openlfr alert list`)."),
     decision: str = typer.Argument(..., help="false_alert or engage"),
-    note: str | None = typer.Option(None),
+    note: str | None = typer.Option(None, help="A note recorded with the decision (audited)."),
     as_: str | None = ActorOption,
 ) -> None:
     """Operator review: dismiss as a false alert, or pass to engagement."""
@@ -580,9 +590,9 @@ def alert_review(
 
 @alert_app.command("engage")
 def alert_engage(
-    alert_id: str,
+    alert_id: str = typer.Argument(..., help="The alert's id (from `openlfr alert list`)."),
     outcome: str = typer.Argument(..., help="confirmed_true, confirmed_false or not_engaged"),
-    note: str | None = typer.Option(None),
+    note: str | None = typer.Option(None, help="A note recorded with the decision (audited)."),
     reason_explained: bool | None = typer.Option(
         None, "--reason-explained/--reason-not-explained", help="Met the person: was the reason explained?"
     ),
@@ -608,9 +618,9 @@ def alert_engage(
 
 @alert_app.command("dispose")
 def alert_dispose(
-    alert_id: str,
+    alert_id: str = typer.Argument(..., help="The alert's id (from `openlfr alert list`)."),
     disposal: str = typer.Argument(..., help="arrest, advice or no_action"),
-    note: str | None = typer.Option(None),
+    note: str | None = typer.Option(None, help="A note recorded with the decision (audited)."),
     as_: str | None = ActorOption,
 ) -> None:
     """The disposal that followed the engagement."""
@@ -624,7 +634,7 @@ def alert_dispose(
 
 @alert_app.command("hold")
 def alert_hold(
-    alert_id: str,
+    alert_id: str = typer.Argument(..., help="The alert's id (from `openlfr alert list`)."),
     reason: str = typer.Option(..., help="Why it is kept (e.g. case reference)."),
     as_: str | None = ActorOption,
 ) -> None:
@@ -635,7 +645,11 @@ def alert_hold(
 
 
 @alert_app.command("release")
-def alert_release(alert_id: str, reason: str = typer.Option(...), as_: str | None = ActorOption) -> None:
+def alert_release(
+    alert_id: str = typer.Argument(..., help="The alert's id (from `openlfr alert list`)."),
+    reason: str = typer.Option(..., help="Why the evidence hold ends (audited)."),
+    as_: str | None = ActorOption,
+) -> None:
     """End an evidence hold (the next purge deletes it once past its period)."""
     with store_session() as store:
         alert_svc.release_evidence(store, actor_of(store, as_, roles.EVIDENCE_HOLD), alert_id, reason)
@@ -644,7 +658,7 @@ def alert_release(alert_id: str, reason: str = typer.Option(...), as_: str | Non
 
 @alert_app.command("image")
 def alert_image(
-    alert_id: str,
+    alert_id: str = typer.Argument(..., help="The alert's id (from `openlfr alert list`)."),
     out: Path = typer.Option(..., help="File to write the image to."),
     kind: str = typer.Option("probe", help="probe, frame or candidate"),
     as_: str | None = ActorOption,
@@ -714,7 +728,7 @@ def audit_checkpoint() -> None:
 
 @audit_app.command("show")
 def audit_show(
-    deployment_id: str | None = typer.Option(None, "--deployment", "-d"),
+    deployment_id: str | None = typer.Option(None, "--deployment", "-d", help="Only this deployment's."),
     action: str | None = typer.Option(None, help="e.g. alert.* or deployment.open"),
     last: int | None = typer.Option(50, help="Only the newest N rows (0: all)."),
     as_json: bool = JsonOption,
@@ -744,7 +758,7 @@ def audit_show(
 
 @report_app.command("deployment")
 def report_deployment(
-    deployment_id: str = typer.Argument(...),
+    deployment_id: str = typer.Argument(..., help="The deployment's id (from `openlfr deployment list`)."),
     out: Path = typer.Option(Path("."), "--out", help="Folder for the JSON, CSV and HTML files."),
     as_: str | None = ActorOption,
 ) -> None:

@@ -27,7 +27,7 @@ from openlfr.governance.report import period_totals, write_period
 
 @deployment_app.command("signage-in-place")
 def deployment_signage_in_place(
-    deployment_id: str = typer.Argument(...),
+    deployment_id: str = typer.Argument(..., help="The deployment's id (from `openlfr deployment list`)."),
     note: str | None = typer.Option(None, help="Where the signs are, anything worth recording."),
     as_: str | None = ActorOption,
 ) -> None:
@@ -89,7 +89,7 @@ def report_period(
 
 @alert_app.command("renew-evidence")
 def alert_renew_evidence(
-    alert_id: str,
+    alert_id: str = typer.Argument(..., help="The alert's id (from `openlfr alert list`)."),
     reason: str = typer.Option(..., help="Why the alert is still needed as evidence."),
     review: str | None = typer.Option(
         None, help="Next review date (default: retention.evidence_review_days)."

@@ -118,7 +118,7 @@ def search_cmd(
 def review_cmd(
     candidate: str = typer.Argument(..., help="Candidate id (from `retro search` or `retro show`)."),
     decision: str = typer.Option(..., "--decision", help=f"One of: {', '.join(REVIEW_DECISIONS)}."),
-    note: str | None = typer.Option(None, "--note"),
+    note: str | None = typer.Option(None, "--note", help="A note recorded with the decision (audited)."),
     actor: str | None = ActorOption,
 ) -> None:
     """Record a reviewer's decision; a possible match is reported once a second reviewer agrees."""
@@ -131,7 +131,9 @@ def review_cmd(
 
 @retro_app.command("show")
 def show_cmd(
-    case: str = typer.Option(..., "--case"), actor: str | None = ActorOption, as_json: bool = JsonOption
+    case: str = typer.Option(..., "--case", help="The case reference."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """A case's candidate lists, decisions and reported possible matches (no images)."""
     with store_session() as store:

@@ -97,7 +97,7 @@ def signage(
 
 @user_app.command("add")
 def user_add(
-    username: str = typer.Argument(...),
+    username: str = typer.Argument(..., help="The new user's login name."),
     role: str = typer.Option(
         ...,
         "--role",
@@ -158,7 +158,9 @@ def user_list() -> None:
 
 
 @user_app.command("disable")
-def user_disable(username: str = typer.Argument(...)) -> None:
+def user_disable(
+    username: str = typer.Argument(..., help="The user to disable (their sessions and tokens stop working)."),
+) -> None:
     """Disable an account and revoke its sessions and tokens."""
     from openlfr.api import roles
     from openlfr.api.users import UserError, set_active
