@@ -51,10 +51,11 @@ docs: venv
 	if [ -f "$(OPENLFR_DATA)/../DESIGN.md" ]; then cp "$(OPENLFR_DATA)/../DESIGN.md" docs/architecture.md; fi
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-## What `make test` checks of the site: it builds with --strict (a broken link or anchor, a setting or command
-## without a description, or an architecture page out of step with DESIGN.md fails), into a throwaway folder.
+## What `make test` checks of the site: it builds with --strict into a throwaway folder, so a broken link or anchor,
+## a setting or command without a description, or an architecture page out of step with DESIGN.md fails the run.
+## Never -q: quiet hides the warnings that --strict counts.
 docs-check: venv
-	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -q -d "$$tmp"
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d "$$tmp"
 
 bench: venv
 	$(BIN)/python benchmarks/verification.py
