@@ -291,6 +291,19 @@ def openapi_schema() -> dict[str, Any]:
     return schema
 
 
+def _schema_type(spec: dict[str, Any]) -> str:
+    """A JSON schema as a short type: ``string``, ``integer | null``, ``array of Decision``, ``Decision``."""
+    if "$ref" in spec:
+        return str(spec["$ref"]).rsplit("/", 1)[-1]
+    if "anyOf" in spec:
+        return " | ".join(_schema_type(s) for s in spec["anyOf"])
+    if spec.get("type") == "array":
+        return "array of " + _schema_type(spec.get("items", {}))
+    if "enum" in spec:
+        return "one of " + ", ".join(str(v) for v in spec["enum"])
+    return str(spec.get("type", "any"))
+
+
 def api_page(schema: dict[str, Any]) -> str:
     lines = [
         "# API reference",
@@ -323,18 +336,25 @@ def api_page(schema: dict[str, Any]) -> str:
                 lines += [md(op["description"]), ""]
             params = op.get("parameters", [])
             if params:
-                lines += ["| parameter | in | required | description |", "| --- | --- | --- | --- |"]
+                lines += [
+                    "| parameter | in | type | required | description |",
+                    "| --- | --- | --- | --- | --- |",
+                ]
                 for prm in params:
                     desc = prm.get("description") or prm.get("schema", {}).get("description", "")
                     req = "yes" if prm.get("required") else ""
-                    lines.append(f"| {code(prm['name'])} | {prm.get('in', '')} | {req} | {md(desc)} |")
+                    typ = md(_schema_type(prm.get("schema", {})))
+                    lines.append(
+                        f"| {code(prm['name'])} | {prm.get('in', '')} | {typ} | {req} | {md(desc)} |"
+                    )
                 lines.append("")
             body = op.get("requestBody", {}).get("content", {})
             if body:
                 kinds = []
                 for media, spec in body.items():
                     ref = spec.get("schema", {}).get("$ref", "")
-                    kinds.append(f"{code(media)}" + (f" ({code(ref.rsplit('/', 1)[-1])})" if ref else ""))
+                    name = ref.rsplit("/", 1)[-1]
+                    kinds.append(f"{code(media)}" + (f" ([{name}](#{name.lower()}))" if ref else ""))
                 lines += ["Request body: " + ", ".join(kinds), ""]
             responses = op.get("responses", {})
             if responses:
@@ -343,6 +363,18 @@ def api_page(schema: dict[str, Any]) -> str:
                     + "; ".join(f"{code(c)} {md(r.get('description', ''))}" for c, r in responses.items()),
                     "",
                 ]
+    lines += ["## Schemas", "", "The request and response bodies named above.", ""]
+    for name, spec in sorted(schema.get("components", {}).get("schemas", {}).items()):
+        lines += [f"### {name}", "", md(spec.get("description")), ""]
+        props = spec.get("properties", {})
+        if props:
+            required = set(spec.get("required", []))
+            lines += ["| field | type | required | description |", "| --- | --- | --- | --- |"]
+            for field, fspec in props.items():
+                req = "yes" if field in required else ""
+                desc = fspec.get("description", "")
+                lines.append(f"| {code(field)} | {md(_schema_type(fspec))} | {req} | {md(desc)} |")
+            lines.append("")
     return "\n".join(lines)
 
 
