@@ -139,7 +139,8 @@ def configuration_page() -> str:
         "Every setting, its default and its meaning. Set one in the TOML file (`OPENLFR_CONFIG`, or "
         "`./openlfr.toml`) under its table, or with its environment variable, which wins over the file. "
         "An unknown key or variable is an error that names the nearest valid one. How the sources combine "
-        "is described in [Configuration](../configuration.md).",
+        "is described in [Configuration](../configuration.md). A key `section.name` is `name` in the TOML "
+        "table `[section]`, and the variable `OPENLFR_SECTION__NAME`.",
         "",
         "Other `OPENLFR_*` variables the project reads, which are not settings: "
         + ", ".join(code(v) for v in sorted(OTHER_ENV_VARS))
@@ -284,7 +285,9 @@ def openapi_schema() -> dict[str, Any]:
     from openlfr.web.app import create_server_app
 
     with tempfile.TemporaryDirectory(prefix="openlfr-docs-") as tmp:
-        settings = Settings(data_dir=Path(tmp))
+        # An explicit SQLite URL: a database named in the environment (OPENLFR_STORE__DATABASE_URL) is never
+        # opened, let alone migrated, by a documentation build.
+        settings = Settings(data_dir=Path(tmp), store={"database_url": f"sqlite:///{Path(tmp) / 'docs.db'}"})
         app = create_server_app(settings, background=[])
         schema = app.openapi()
         app.state.store.close()
