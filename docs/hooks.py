@@ -117,13 +117,17 @@ def _constraints(field: Any) -> str:
     return "; ".join(marks)
 
 
-def settings_sections() -> Iterator[tuple[str | None, type[Any] | None, dict[str, Any]]]:
-    """(section name or None for the top level, the section model, its fields)."""
+def settings_sections(
+    settings_cls: type[Any] | None = None,
+) -> Iterator[tuple[str | None, type[Any] | None, dict[str, Any]]]:
+    """(section name or None for the top level, the section model, its fields) of ``settings_cls``
+    (default: :class:`openlfr.config.Settings`)."""
     from openlfr.config import Settings, _section_of
 
-    top = {n: f for n, f in Settings.model_fields.items() if _section_of(f) is None}
+    model_fields = (settings_cls or Settings).model_fields
+    top = {n: f for n, f in model_fields.items() if _section_of(f) is None}
     yield None, None, top
-    for name, field in Settings.model_fields.items():
+    for name, field in model_fields.items():
         section = _section_of(field)
         if section is not None:
             yield name, section, dict(section.model_fields)
@@ -171,9 +175,10 @@ def configuration_page() -> str:
     return "\n".join(lines)
 
 
-def missing_setting_descriptions() -> list[str]:
+def missing_setting_descriptions(settings_cls: type[Any] | None = None) -> list[str]:
+    """Settings of ``settings_cls`` (default: openlfr's) without a description, and sections without a docstring."""
     out = []
-    for section, model, fields in settings_sections():
+    for section, model, fields in settings_sections(settings_cls):
         if model is not None and not (model.__doc__ or "").strip():
             out.append(f"setting section [{section}] ({model.__name__}) has no docstring")
         for name, field in fields.items():

@@ -12,9 +12,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from openlfr.config import Settings, _Section
+from openlfr.config import _Section
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,19 +36,28 @@ def test_every_command_and_option_has_help(hooks: ModuleType) -> None:
     assert hooks.missing_cli_help() == []
 
 
-def test_the_check_catches_a_setting_without_description(hooks: ModuleType, monkeypatch) -> None:
-    """A section with an undescribed key is reported by name (the check is not vacuous)."""
+def test_the_check_catches_a_setting_without_description(hooks: ModuleType) -> None:
+    """An undescribed key, top-level or in a section, and a section without a docstring are named."""
 
-    class Bare(_Section):
+    class Described(_Section):
         """A section for this test."""
 
         described: int = Field(1, description="Has one.")
         bare: int = 2
 
-    fields = dict(Settings.model_fields)
-    fields["bare_section"] = Settings.model_fields["vision"].__class__.from_annotated_attribute(Bare, Bare())
-    monkeypatch.setattr(Settings, "model_fields", fields)
-    assert hooks.missing_setting_descriptions() == ["setting bare_section.bare has no description"]
+    class Undocumented(_Section):
+        fine: int = Field(1, description="Has one.")
+
+    class Config(BaseModel):
+        top: int = 3
+        first: Described = Field(default_factory=Described)
+        second: Undocumented = Field(default_factory=Undocumented)
+
+    assert hooks.missing_setting_descriptions(Config) == [
+        "setting top has no description",
+        "setting first.bare has no description",
+        "setting section [second] (Undocumented) has no docstring",
+    ]
 
 
 def test_the_check_catches_a_command_without_help(hooks: ModuleType) -> None:
