@@ -8,6 +8,7 @@ tests fail first, naming each one. (``make test`` also builds the whole site wit
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -91,3 +92,14 @@ def test_reference_pages_list_every_key_and_command(hooks: ModuleType) -> None:
     for name, _command in hooks.walk_commands():
         assert f"`{name}`" in cli
     assert "`openlfr deployment create`" in cli and "--purpose" in cli
+
+
+def test_readme_is_a_short_front_page_whose_links_resolve() -> None:
+    """Issue 28: the README stays under 250 lines, and every relative link in it (into docs/) points at a
+    file that exists; mkdocs checks the site's own links, not the README's."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) < 250
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    relative = [link.split("#")[0] for link in links if not re.match(r"[a-z]+:", link) and link[0] != "#"]
+    assert relative, "the README links into the docs"
+    assert [link for link in relative if not (ROOT / link).exists()] == []
