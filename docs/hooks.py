@@ -144,7 +144,7 @@ def configuration_page() -> str:
         "`./openlfr.toml`) under its table, or with its environment variable, which wins over the file. "
         "An unknown key or variable is an error that names the nearest valid one. How the sources combine "
         "is described in [Configuration](../configuration.md). A key `section.name` is `name` in the TOML "
-        "table `[section]`, and the variable `OPENLFR_SECTION__NAME`.",
+        "table `[section]`, and the variable `OPENLFR_<SECTION>__<NAME>`.",
         "",
         "Other `OPENLFR_*` variables the project reads, which are not settings: "
         + ", ".join(code(v) for v in sorted(OTHER_ENV_VARS))

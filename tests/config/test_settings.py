@@ -106,7 +106,7 @@ def test_every_openlfr_variable_the_project_names_is_accepted() -> None:
     close to a setting's name) or this fails: the settings would refuse it. (This file's deliberate typos
     are not scanned.)"""
     found: set[str] = set()
-    for folder in ("src", "tests", "benchmarks", ".ci"):
+    for folder in ("src", "tests", "benchmarks", ".ci", "docs"):
         for path in (ROOT / folder).rglob("*"):
             if (
                 path.is_file()
