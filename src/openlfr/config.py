@@ -176,6 +176,14 @@ class RetentionSettings(_Section):
     evidence_review_days: float = Field(
         30.0, gt=0, description="An evidence hold lapses after this unless renewed with a reason."
     )
+    service_identity: str = Field(
+        "retention-service",
+        min_length=1,
+        max_length=100,
+        description="The name the server's scheduled purge acts and is audited as (role `service`). A manual "
+        "`openlfr purge` acts as the logged-in user. The retention periods above are fixed into each "
+        "deployment when it opens: changing them later changes only deployments opened afterwards.",
+    )
 
 
 class GovernanceSettings(_Section):

@@ -662,10 +662,12 @@ def alert_image(
 
 
 @app.command("purge")
-def purge(as_json: bool = JsonOption) -> None:
-    """Apply retention: purge alerts past their period, close ended deployments, drop expired entries."""
+def purge(as_: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+    """Apply retention as the logged-in user: purge alerts past their deployment's retention promise (fixed
+    when it opened), close ended deployments, drop expired entries. Undecided alerts go to a supervisor
+    first and are kept until the escalation period has passed."""
     with store_session() as store:
-        report = run_purge(store, audit_svc.SYSTEM)
+        report = run_purge(store, actor_of(store, as_, roles.RUN_PURGE))
     if as_json:
         console.print_json(json.dumps(report.as_dict()))
         return

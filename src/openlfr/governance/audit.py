@@ -79,6 +79,8 @@ class Actor:
 
 
 SYSTEM = Actor("system", "system")
+SERVICE_ROLE = "service"
+"""The role of a named service identity (e.g. the scheduled purge's ``retention.service_identity``)."""
 
 ActorLike = Actor | str
 

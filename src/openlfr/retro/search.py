@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from openlfr.governance import audit
 from openlfr.governance.audit import ActorLike
@@ -484,6 +485,22 @@ def probe_image(store: Store, probe_id: str, actor: ActorLike) -> bytes:
 # --- retention ---------------------------------------------------------------------------------------
 
 
+def _undecided_probes(s: Session, case_id: str) -> int:
+    """Probes of the case with a candidate list on which no reviewer has decided anything."""
+    decided = (
+        select(RetroCandidate.probe_id)
+        .join(RetroDecision, RetroDecision.candidate_id == RetroCandidate.id)
+        .join(RetroProbe, RetroProbe.id == RetroCandidate.probe_id)
+        .where(RetroProbe.case_id == case_id)
+    )
+    q = (
+        select(func.count(func.distinct(RetroCandidate.probe_id)))
+        .join(RetroProbe, RetroProbe.id == RetroCandidate.probe_id)
+        .where(RetroProbe.case_id == case_id, RetroCandidate.probe_id.not_in(decided))
+    )
+    return int(s.scalar(q) or 0)
+
+
 def purge_cases(store: Store, actor: ActorLike = audit.SYSTEM, *, clock: Clock = utcnow) -> list[str]:
     """Purge every case past its retention: probe crops, candidate lists, decisions and the case key.
     The case row stays as a record (reference, reason, who, when). Returns the references purged."""
@@ -494,6 +511,27 @@ def purge_cases(store: Store, actor: ActorLike = audit.SYSTEM, *, clock: Clock =
             select(RetroCase).where(RetroCase.purged_at.is_(None), RetroCase.retain_until <= now)
         ).all()
         for c in due:
+            # Issue 25: a case with candidate lists nobody decided on goes to a supervisor first, and is
+            # kept until the escalation period (fixed when escalated) has passed.
+            waiting = _undecided_probes(s, c.id)
+            if waiting and (c.escalation_ends_at is None or now < c.escalation_ends_at):
+                if c.escalated_at is None:
+                    c.escalated_at = now
+                    c.escalation_ends_at = now + timedelta(hours=store.settings.retention.escalation_hours)
+                    audit.record(
+                        s,
+                        actor,
+                        "retro.case.escalate",
+                        target=c.reference,
+                        at=now,
+                        details={
+                            "to": "supervisor",
+                            "undecided_probes": waiting,
+                            "retain_until": c.retain_until.isoformat(),
+                            "kept_until_at_least": c.escalation_ends_at.isoformat(),
+                        },
+                    )
+                continue
             probes = s.scalars(select(RetroProbe).where(RetroProbe.case_id == c.id)).all()
             ids = [p.id for p in probes]
             if ids:
@@ -504,7 +542,12 @@ def purge_cases(store: Store, actor: ActorLike = audit.SYSTEM, *, clock: Clock =
             c.wrapped_key = None  # the key goes: any copy of a crop (backups included) is unreadable
             c.purged_at = now
             audit.record(
-                s, actor, "retro.case.purge", target=c.reference, details={"probes": len(ids)}, at=now
+                s,
+                actor,
+                "retro.case.purge",
+                target=c.reference,
+                details={"probes": len(ids), "undecided_probes": waiting},
+                at=now,
             )
             purged.append(c.reference)
             store.blobs.delete_deployment(case_folder(c.id))
