@@ -157,6 +157,19 @@ class StoreSettings(_Section):
         description="Append-only folder for the signed audit checkpoints (outside the database; may be a "
         "separate, append-only mount). Default: <data_dir>/audit-checkpoints.",
     )
+    audit_witness_file: Path | None = Field(
+        None,
+        description="The audit log's witness: a file OUTSIDE the data folder to which every signed checkpoint "
+        "is also appended, on a location the service cannot rewrite (another mount or host, or a file made "
+        "append-only with `chattr +a`). `openlfr audit verify` reads it and fails when the log or the "
+        "checkpoint log is behind it or has forked from it. Unset: no witness (an insider holding the data "
+        "folder can then rewrite the log undetected).",
+    )
+    audit_witness_syslog: str | None = Field(
+        None,
+        description="Also send every signed checkpoint to this remote syslog collector, `host:port` (UDP), "
+        "kept by another host; write-only: verify cannot read it back, a person compares it.",
+    )
 
 
 class RetentionSettings(_Section):

@@ -243,7 +243,11 @@ def test_a_shortened_retention_in_the_purgers_environment_leaves_an_undecided_al
     review_alert(live.store, "op", decided, "false_alert")
     files = _blob_files(live, unreviewed)
     promise = deployment_record(live.store, live.deployment.id)["retention_promise"]
-    assert promise == {"alert_retention_hours": 720.0, "max_adjudication_hours": 72.0, "escalation_hours": 24.0}
+    assert promise == {
+        "alert_retention_hours": 720.0,
+        "max_adjudication_hours": 72.0,
+        "escalation_hours": 24.0,
+    }
 
     monkeypatch.setenv("OPENLFR_RETENTION__ALERT_RETENTION_HOURS", "0.0001")
     monkeypatch.setenv("OPENLFR_RETENTION__MAX_ADJUDICATION_HOURS", "0.0001")
@@ -299,9 +303,13 @@ def test_the_scheduled_purge_acts_as_its_service_identity(live: Live, clock, sto
     store.settings.retention.service_identity = "purge-svc"
     purge(store, clock=clock)
     run = entries(store, action="purge.run")[-1]
-    assert (run.actor, run.role) == ("purge-svc", "service") == (
-        service_identity(store.settings).name,
-        service_identity(store.settings).role,
+    assert (
+        (run.actor, run.role)
+        == ("purge-svc", "service")
+        == (
+            service_identity(store.settings).name,
+            service_identity(store.settings).role,
+        )
     )
     assert not [e for e in entries(store) if e.actor == "system" and e.action.startswith(("purge", "alert"))]
 
