@@ -159,7 +159,8 @@ class CentralConsumer:
 
     def _alerts_key(self, deployment_id: str) -> bytes:
         with self.store.session() as s:
-            return self.store.keys.get(s, deployment_id, "alerts")
+            # The bus carries crops under the newest generation (the worker kit holds that one key).
+            return self.store.keys.get(s, deployment_id, "alerts").newest
 
     def handle_alert(self, fields: Fields) -> bool:
         """Store one alert entry; True when it may be acknowledged (stored, duplicate or refused for good)."""

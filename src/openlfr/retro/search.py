@@ -34,7 +34,8 @@ from openlfr.retro.gallery import GalleryCandidate, gallery_key, get_gallery, se
 from openlfr.retro.media import ProbeFace, Progress, RetroError, analyse_media
 from openlfr.store import Store, utcnow
 from openlfr.store.blobs import case_blob_folder
-from openlfr.store.crypto import KeyDestroyed, new_data_key
+from openlfr.store.crypto import DataKey, KeyDestroyed, new_data_key
+from openlfr.store.db import case_key_label
 from openlfr.store.models import (
     OIFR_REASONS,
     REVIEW_DECISIONS,
@@ -101,8 +102,7 @@ def _gallery_size(store: Store, gallery: Gallery) -> int:
 # --- cases -------------------------------------------------------------------------------------------
 
 
-def _case_label(case_id: str) -> str:
-    return f"openlfr/case/{case_id}"
+_case_label = case_key_label
 
 
 case_folder = case_blob_folder
@@ -229,7 +229,7 @@ def _fuse(lists: Sequence[list[GalleryCandidate]], k: int) -> list[tuple[str, in
 
 
 def _search_faces(
-    store: Store, gallery: Gallery, key: bytes, faces: Sequence[ProbeFace], k: int
+    store: Store, gallery: Gallery, key: DataKey, faces: Sequence[ProbeFace], k: int
 ) -> list[list[tuple[str, int, float]]]:
     out = []
     for f in faces:
@@ -271,7 +271,7 @@ def rfr_search(
     cal = _calibration(store, gallery)
     size = _gallery_size(store, gallery)
     assert case.wrapped_key is not None
-    ckey = store.keys.master.unwrap(case.wrapped_key, _case_label(case.id))
+    ckey = store.key_ring(_case_label(case.id), case.wrapped_key)
     now = clock()
     results: list[FaceOut] = []
     blobs: list[str] = []
@@ -478,7 +478,7 @@ def probe_image(store: Store, probe_id: str, actor: ActorLike) -> bytes:
             raise KeyDestroyed(f"case {case.reference!r} was purged")
         audit.record(s, actor, "retro.probe.read", target=case.reference, details={"probe": probe_id})
         blob, cid, wrapped = p.probe_blob, case.id, case.wrapped_key
-    key = store.keys.master.unwrap(wrapped, _case_label(cid))
+    key = store.key_ring(_case_label(cid), wrapped)
     return store.blobs.get(case_folder(cid), blob, key)
 
 
@@ -540,6 +540,7 @@ def purge_cases(store: Store, actor: ActorLike = audit.SYSTEM, *, clock: Clock =
                 s.execute(delete(RetroCandidate).where(RetroCandidate.probe_id.in_(ids)))
                 s.execute(delete(RetroProbe).where(RetroProbe.id.in_(ids)))
             c.wrapped_key = None  # the key goes: any copy of a crop (backups included) is unreadable
+            store.keys.destroy_generations(s, _case_label(c.id), now)  # and those rotations started
             c.purged_at = now
             audit.record(
                 s,
