@@ -46,10 +46,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("data_key_generations")
-    with op.batch_alter_table("retro_cases") as batch:
-        batch.drop_column("escalation_ends_at")
-        batch.drop_column("escalated_at")
-    with op.batch_alter_table("deployments") as batch:
-        batch.drop_column("escalation_hours")
-        batch.drop_column("max_adjudication_hours")
-        batch.drop_column("alert_retention_hours")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+, PostgreSQL), not batch mode: on SQLite batch mode
+    # recreates the table, and dropping ``deployments`` with foreign keys on would cascade-delete every
+    # watchlist, alert and key row (as in 0007).
+    for table, name in (
+        ("retro_cases", "escalation_ends_at"),
+        ("retro_cases", "escalated_at"),
+        ("deployments", "escalation_hours"),
+        ("deployments", "max_adjudication_hours"),
+        ("deployments", "alert_retention_hours"),
+    ):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
