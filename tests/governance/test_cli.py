@@ -281,3 +281,23 @@ def test_cli_errors_are_one_line(cli_settings: Settings) -> None:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, result.output
         assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_manual_purge_needs_a_login_and_is_audited_as_that_user(cli_settings: Settings) -> None:
+    """Issue 25: `openlfr purge` and `openlfr retro purge` ran without a login, audited as `system`."""
+    for args in (["purge"], ["retro", "purge"]):
+        refused = runner.invoke(app, args)
+        assert refused.exit_code != 0 and "not logged in" in refused.output, refused.output
+    login_as(Role.OPERATOR)
+    refused = runner.invoke(app, ["purge"])
+    assert refused.exit_code != 0 and "may not do this" in refused.output
+    login_as(Role.AUTHORISING_OFFICER)
+    run("purge")
+    run("retro", "purge")
+    store = open_store(cli_settings)
+    try:
+        with store.session() as s:
+            rows = s.query(AuditEntry).filter(AuditEntry.action == "purge.run").all()
+        assert [(r.actor, r.role) for r in rows] == [("authorising-officer", "authorising_officer")]
+    finally:
+        store.close()

@@ -375,10 +375,12 @@ def test_keys_rotate_command(tmp_path: Path) -> None:
     store.close()
     old = settings.master_key_file.read_bytes()
     cli_log_in(settings, Role.ADMIN)
-    proc = _cli(settings, "keys", "rotate", "--json")
+    proc = _cli(settings, "keys", "rotate", "--reencrypt", "--json")
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()
-    assert json.loads(out)["keys_rewrapped"] == 2
+    done = json.loads(out)
+    assert done["keys_rewrapped"] == 2 and done["data_key_generations_started"] == 2
+    assert sum(done["reencrypted"].values()) >= 2  # the watchlist's template and image
     assert settings.master_key_file.read_bytes() != old
 
 
