@@ -438,3 +438,37 @@ def test_an_old_master_key_and_a_pre_rotation_copy_open_nothing_written_after(se
         assert json.loads(rows[0].details)["data_key_generations_started"] == 2
     finally:
         store.close()
+
+
+def test_the_central_side_still_reads_a_worker_kit_from_before_a_rotation(store: Store) -> None:
+    """A camera worker keeps the alerts key its kit held; after `keys rotate` its alerts must not be dropped
+    as tampered (the central side tries each generation, newest first)."""
+    from openlfr.governance.bus import encode_alert
+    from openlfr.governance.bus_consumer import CentralConsumer
+    from openlfr.governance.live_contract import NewAlert
+
+    dep = enrolled_open_deployment(store)
+    with store.sessions() as s:
+        old_kit_key = store.keys.get(s, dep, "alerts").newest
+    rotate_master_key(store, "admin (admin)")
+    with store.sessions() as s:
+        new_kit_key = store.keys.get(s, dep, "alerts").newest
+    assert new_kit_key != old_kit_key
+    alert = NewAlert(
+        camera_id="cam-1",
+        track_id="t1",
+        subject_id="s1",
+        template_index=0,
+        score=0.9,
+        threshold=0.5,
+        probe_crop=b"probe",
+        frame_crop=b"frame",
+        observed_at=datetime.now(UTC),
+    )
+    central = CentralConsumer(store)
+    for n, key in enumerate((old_kit_key, new_kit_key)):
+        fields = encode_alert(key, dep, f"alert-{n}", alert, "van-1")
+        assert central._decode(dep, fields)[2].probe_crop == b"probe"
+    forged = encode_alert(b"\x07" * 32, dep, "alert-x", alert, "van-1")
+    with pytest.raises(CryptoError):
+        central._decode(dep, forged)

@@ -692,8 +692,10 @@ def audit_verify(
     ),
     as_: str | None = ActorOption,
 ) -> None:
-    """Check the keyed chain against the signed checkpoints (and an anchor, if given); names the first edited,
-    inserted, deleted or rewritten row, or a cut-off tail (exit status 1 if broken)."""
+    """Check the keyed chain against the signed checkpoints, the witness (store.audit_witness_file) and an
+    anchor, if given; names the first edited, inserted, deleted or rewritten row, a cut-off tail, a log or
+    checkpoint log behind or forked from its witness, a lost key file or a replaced public.key (exit status 1
+    if broken)."""
     with store_session() as store:
         result = audit_svc.verify(
             store, actor_of(store, as_, roles.VERIFY_AUDIT), expect_head=expect_head, min_rows=min_rows
