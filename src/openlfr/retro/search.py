@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from openlfr.governance import audit
 from openlfr.governance.audit import ActorLike
 from openlfr.governance.errors import NotFound
+from openlfr.governance.retention import service_identity
 from openlfr.matching.calibration import Calibration, CalibrationError, load_calibration
 from openlfr.retro.gallery import GalleryCandidate, gallery_key, get_gallery, search_gallery
 from openlfr.retro.media import ProbeFace, Progress, RetroError, analyse_media
@@ -501,9 +502,11 @@ def _undecided_probes(s: Session, case_id: str) -> int:
     return int(s.scalar(q) or 0)
 
 
-def purge_cases(store: Store, actor: ActorLike = audit.SYSTEM, *, clock: Clock = utcnow) -> list[str]:
+def purge_cases(store: Store, actor: ActorLike | None = None, *, clock: Clock = utcnow) -> list[str]:
     """Purge every case past its retention: probe crops, candidate lists, decisions and the case key.
-    The case row stays as a record (reference, reason, who, when). Returns the references purged."""
+    The case row stays as a record (reference, reason, who, when). Returns the references purged. Audited as
+    ``actor``: the logged-in user of a manual purge, by default the scheduled purge's service identity."""
+    actor = actor if actor is not None else service_identity(store.settings)
     now = clock()
     purged: list[str] = []
     with store.session() as s:
