@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
-from openlfr.governance.audit import CHECKPOINT_FILE, PUBLIC_KEY_FILE, read_checkpoints, record, verify
+from openlfr.governance.audit import (
+    CHECKPOINT_FILE,
+    PUBLIC_KEY_FILE,
+    read_checkpoints,
+    record,
+    verify,
+)
 from openlfr.store import Store
 from openlfr.store.models import AuditEntry
 from tests.governance.test_audit import _fill, _rehash_from
@@ -130,3 +136,14 @@ def test_checkpoints_go_to_a_remote_syslog(store: Store) -> None:
         messages = [sock.recv(65536).decode() for _ in range(2)]  # the key's first checkpoint, then row 1
     assert all(m.startswith("<110>1 ") and "audit-checkpoint" in m for m in messages)
     assert json.loads(messages[1].split(" - ", 3)[-1])["rows"] == 1
+
+
+def test_a_keyed_log_with_its_checkpoint_log_gone_is_a_failure_even_without_keyed_rows(store: Store) -> None:
+    # The key is made (with its first checkpoint, of row 0) by a write whose transaction then failed.
+    with pytest.raises(RuntimeError), store.session() as s:
+        record(s, "alice", "something")
+        raise RuntimeError("failed half-way")
+    assert verify(store).ok
+    _checkpoint_log(store).unlink()
+    result = verify(store)
+    assert not result.ok and "checkpoint log" in str(result.problem) and "is gone" in str(result.problem)

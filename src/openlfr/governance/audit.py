@@ -881,7 +881,12 @@ def _key_problem(
     for cp in witnessed:
         if not cp.signature_ok(key.public_key_hex):
             return f"the checkpoint of {cp.at} in the witness {file_witness} has a bad signature"
-    if key.format >= 2 and checkpoints and not any(cp.rows == key.keyed_from for cp in checkpoints):
+    if key.format >= 2 and not checkpoints:
+        return (
+            f"the checkpoint log {pub_file.parent / CHECKPOINT_FILE} is gone: the audit key was made at row "
+            f"{key.keyed_from} with a first checkpoint, so a keyed log always has one"
+        )
+    if key.format >= 2 and not any(cp.rows == key.keyed_from for cp in checkpoints):
         return (
             f"the checkpoint log lost its first line(s): the key was made at row {key.keyed_from} and its "
             "checkpoint of that row is gone (the log was deleted or cut and written again)"
