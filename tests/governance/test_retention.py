@@ -329,3 +329,26 @@ def test_a_deployment_opened_before_promises_were_stored_gets_one_once(live: Liv
     purge(store, clock=clock)
     assert len(entries(store, action="deployment.retention_fixed")) == 1
     assert deployment_record(store, live.deployment.id)["retention_promise"]["alert_retention_hours"] == 720.0
+
+
+def test_the_servers_scheduled_purge_names_its_service_identity(live: Live, store) -> None:  # type: ignore[no-untyped-def]
+    """`openlfr serve`'s purge duty (alerts and RFR cases) is audited as the service identity, not `system`."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from openlfr.api.duties import scheduled_purge
+
+    app = SimpleNamespace(state=SimpleNamespace(store=store))
+
+    async def one_round() -> None:
+        task = asyncio.create_task(scheduled_purge(app))  # type: ignore[arg-type]
+        for _ in range(600):  # the first round runs at once, then the duty sleeps for the interval
+            await asyncio.sleep(0.05)
+            if "retro_cases" in getattr(app.state, "last_purge", {}):
+                break
+        task.cancel()
+
+    asyncio.run(one_round())
+    assert "retro_cases" in app.state.last_purge
+    run = entries(store, action="purge.run")[-1]
+    assert (run.actor, run.role) == (store.settings.retention.service_identity, "service")
