@@ -176,6 +176,19 @@ class StoreSettings(_Section):
         description="Append-only folder for the signed audit checkpoints (outside the database; may be a "
         "separate, append-only mount). Default: <data_dir>/audit-checkpoints.",
     )
+    audit_witness_file: Path | None = Field(
+        None,
+        description="The audit log's witness: a file OUTSIDE the data folder to which every signed checkpoint "
+        "is also appended, on a location the service cannot rewrite (another mount or host, or a file made "
+        "append-only with `chattr +a`). `openlfr audit verify` reads it and fails when the log or the "
+        "checkpoint log is behind it or has forked from it. Unset: no witness (an insider holding the data "
+        "folder can then rewrite the log undetected).",
+    )
+    audit_witness_syslog: str | None = Field(
+        None,
+        description="Also send every signed checkpoint to this remote syslog collector, `host:port` (UDP), "
+        "kept by another host; write-only: verify cannot read it back, a person compares it.",
+    )
 
 
 class RetentionSettings(_Section):
@@ -196,6 +209,14 @@ class RetentionSettings(_Section):
     )
     evidence_review_days: float = Field(
         30.0, gt=0, description="An evidence hold lapses after this unless renewed with a reason."
+    )
+    service_identity: str = Field(
+        "retention-service",
+        min_length=1,
+        max_length=100,
+        description="The name the server's scheduled purge acts and is audited as (role `service`). A manual "
+        "`openlfr purge` acts as the logged-in user. The retention periods above are fixed into each "
+        "deployment when it opens: changing them later changes only deployments opened afterwards.",
     )
 
 

@@ -281,3 +281,50 @@ def test_cli_errors_are_one_line(cli_settings: Settings) -> None:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, result.output
         assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_manual_purge_needs_a_login_and_is_audited_as_that_user(cli_settings: Settings) -> None:
+    """Issue 25: `openlfr purge` and `openlfr retro purge` ran without a login, audited as `system`."""
+    for args in (["purge"], ["retro", "purge"]):
+        refused = runner.invoke(app, args)
+        assert refused.exit_code != 0 and "not logged in" in refused.output, refused.output
+    login_as(Role.OPERATOR)
+    refused = runner.invoke(app, ["purge"])
+    assert refused.exit_code != 0 and "may not do this" in refused.output
+    login_as(Role.AUTHORISING_OFFICER)
+    run("purge")
+    run("retro", "purge")
+    store = open_store(cli_settings)
+    try:
+        with store.session() as s:
+            rows = s.query(AuditEntry).filter(AuditEntry.action == "purge.run").all()
+        assert [(r.actor, r.role) for r in rows] == [("authorising-officer", "authorising_officer")]
+    finally:
+        store.close()
+
+
+def test_audit_verify_reads_the_witness(
+    cli_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`openlfr audit verify` reads the configured witness: rows cut with the checkpoint lines that saw them
+    (the insider's cut, no key needed) fail the check."""
+    witness = tmp_path / "witness-mount" / "checkpoints.jsonl"
+    monkeypatch.setenv("OPENLFR_STORE__AUDIT_WITNESS_FILE", str(witness))
+    get_settings.cache_clear()
+    login_as(Role.AUDITOR)
+    said = run("audit", "verify")
+    assert "audit log intact" in said and "witness" in said and "NO WITNESS" not in said
+    assert witness.is_file()
+    store = open_store(get_settings())
+    try:
+        with store.session() as s:
+            last = s.query(AuditEntry.seq).order_by(AuditEntry.seq.desc()).first()
+            assert last is not None
+            s.query(AuditEntry).filter(AuditEntry.seq > last[0] - 2).delete()
+        log = store.settings.audit_checkpoint_dir / "checkpoints.jsonl"
+        kept = [ln for ln in log.read_text().splitlines() if json.loads(ln)["rows"] <= last[0] - 2]
+        log.write_text("".join(ln + "\n" for ln in kept))
+    finally:
+        store.close()
+    broken = runner.invoke(app, ["audit", "verify"])
+    assert broken.exit_code == 1 and "in the witness" in broken.output, broken.output

@@ -49,6 +49,7 @@ def _blob_files(live: Live, alert_id: str) -> list:  # type: ignore[type-arg]
 def test_alert_and_its_blobs_are_purged_after_the_period(live: Live, clock) -> None:  # type: ignore[no-untyped-def]
     hours = live.store.settings.retention.alert_retention_hours
     a = live.alert()
+    review_alert(live.store, "op", a, "false_alert")  # decided: nothing keeps it past its period
     files = _blob_files(live, a)
     assert len(files) == 3 and all(f.is_file() for f in files)
     clock.advance(hours=hours - 1)
@@ -76,6 +77,7 @@ def test_short_retention_setting_is_honoured(store, make_deployment, clock) -> N
     store.settings.retention.alert_retention_hours = 24
     live = make_live(store, make_deployment, clock)
     a = live.alert()
+    review_alert(store, "op", a, "false_alert")
     clock.advance(hours=24, seconds=1)
     purge(store, clock=clock)
     assert get_alert(store, a).purged_at is not None
@@ -91,12 +93,16 @@ def test_evidence_and_adjudication_holds_survive_the_purge_until_released(live: 
     purge(live.store, clock=clock)
     clock.advance(days=2)
     report = purge(live.store, clock=clock)
-    # The hold's review date passed unrenewed: it lapsed, and the alert went with its period (issue 15 §5).
+    # The hold's review date passed unrenewed: it lapsed (issue 15 §5). Nobody ever reviewed it, so it goes
+    # to a supervisor now and is purged once the escalation period passed (issue 25).
     assert report.evidence_lapsed == [held] and held not in report.kept_as_evidence
-    assert get_alert(live.store, held).purged_at is not None
-    # Passed to engagement and never concluded: escalated at day 29, purged undecided a day later.
-    assert report.overdue_purged == [engaged] and report.kept_under_adjudication == []
+    assert report.escalated == [held] and get_alert(live.store, held).purged_at is None
+    # Passed to engagement and never concluded, or never reviewed: escalated at day 29, purged undecided two
+    # days later (issue 25: an alert nobody reviewed goes to a supervisor too).
+    assert report.overdue_purged == [engaged, unreviewed] and report.kept_under_adjudication == [held]
     assert get_alert(live.store, unreviewed).purged_at is not None
+    clock.advance(days=1)
+    assert purge(live.store, clock=clock).overdue_purged == [held]
     assert [e.action for e in entries(live.store, action="alert.evidence_%")] == [
         "alert.evidence_hold",
         "alert.evidence_lapse",
@@ -122,6 +128,9 @@ def test_a_confirmed_false_alert_keeps_only_its_counts_at_the_next_purge(live: L
 
 def test_a_renewed_evidence_hold_is_kept_and_a_released_one_purged(live: Live, clock) -> None:  # type: ignore[no-untyped-def]
     held = live.alert(track_id="evidence")
+    review_alert(live.store, "op", held, "engage")
+    record_engagement(live.store, "pc", held, "confirmed_true", reason_explained=True, leaflet_given=True)
+    record_disposal(live.store, "pc", held, "arrest")  # decided: only the hold keeps it
     hold_as_evidence(live.store, "sup (supervisor)", held, "court case 2030/17", clock=clock)
     clock.advance(days=29)
     with pytest.raises(GovernanceError, match="needs a reason"):
@@ -214,3 +223,132 @@ def test_close_with_no_alerts_destroys_both_keys(store, make_deployment, clock) 
     close_deployment(store, "sup", dep.id, clock=clock)
     with store.session() as s:
         assert store.keys.live_purposes(s, dep.id) == []
+
+
+# --- issue 25: a governed purge ----------------------------------------------------------------------------
+
+
+def test_a_shortened_retention_in_the_purgers_environment_leaves_an_undecided_alert(  # type: ignore[no-untyped-def]
+    live: Live, clock, monkeypatch
+) -> None:
+    """The promise fixed at open is what the purge applies: a purge run with
+    OPENLFR_RETENTION__ALERT_RETENTION_HOURS=0.0001 (the issue's reproduction) keeps the undecided alert, its
+    images and the deployment's alerts key; it goes only after a supervisor was told and the escalation
+    period passed."""
+    from openlfr.config import Settings
+    from openlfr.store import open_store
+
+    unreviewed = live.alert(track_id="nobody-looked")
+    decided = live.alert(track_id="false", subject=1)
+    review_alert(live.store, "op", decided, "false_alert")
+    files = _blob_files(live, unreviewed)
+    promise = deployment_record(live.store, live.deployment.id)["retention_promise"]
+    assert promise == {
+        "alert_retention_hours": 720.0,
+        "max_adjudication_hours": 72.0,
+        "escalation_hours": 24.0,
+    }
+
+    monkeypatch.setenv("OPENLFR_RETENTION__ALERT_RETENTION_HOURS", "0.0001")
+    monkeypatch.setenv("OPENLFR_RETENTION__MAX_ADJUDICATION_HOURS", "0.0001")
+    monkeypatch.setenv("OPENLFR_RETENTION__ESCALATION_HOURS", "0.0001")
+    attacker = Settings(data_dir=live.store.settings.data_dir, store=live.store.settings.store.model_dump())
+    assert attacker.retention.alert_retention_hours == 0.0001
+    other = open_store(attacker)
+    try:
+        clock.advance(hours=1)
+        report = purge(other, "chief (authorising_officer)", clock=clock)
+        assert report.alerts_purged == 0 and report.escalated == []
+        assert get_alert(live.store, unreviewed).purged_at is None and all(f.is_file() for f in files)
+        assert get_alert(live.store, decided).purged_at is None  # decided, but its 30 days are promised
+        with live.store.session() as s:
+            assert live.store.keys.get(s, live.deployment.id, "alerts")
+        # 72 hours on, nobody has reviewed it: a supervisor is told, and it is still kept.
+        clock.advance(hours=71)
+        report = purge(other, "chief (authorising_officer)", clock=clock)
+        assert report.escalated == [unreviewed] and report.alerts_purged == 0
+        clock.advance(hours=23)
+        assert purge(other, "chief (authorising_officer)", clock=clock).alerts_purged == 0
+        clock.advance(hours=1)
+        report = purge(other, "chief (authorising_officer)", clock=clock)
+        assert report.overdue_purged == [unreviewed] and get_alert(live.store, decided).purged_at is None
+    finally:
+        other.close()
+    rows = [e for e in entries(live.store) if e.action in ("alert.escalate", "alert.purge", "purge.run")]
+    assert {(e.actor, e.role) for e in rows} == {("chief", "authorising_officer")}
+    details = json.loads(next(e for e in rows if e.action == "alert.escalate").details)
+    assert details["state"] and details["escalation_hours"] == 24.0
+
+
+def test_an_alert_nobody_reviewed_is_escalated_when_its_period_ends_first(  # type: ignore[no-untyped-def]
+    store, make_deployment, clock
+) -> None:
+    """With a 24-hour promise (shorter than max_adjudication_hours), an unreviewed alert is escalated when its
+    period ends and kept through the escalation period, never purged unseen."""
+    store.settings.retention.alert_retention_hours = 24
+    live = make_live(store, make_deployment, clock)
+    a = live.alert()
+    clock.advance(hours=24)
+    report = purge(store, clock=clock)
+    assert report.escalated == [a] and report.kept_under_adjudication == [a] and report.alerts_purged == 0
+    clock.advance(hours=23)
+    assert purge(store, clock=clock).alerts_purged == 0
+    review_alert(store, "sup", a, "false_alert")  # the supervisor decides: it goes with its period
+    assert purge(store, clock=clock).alerts_purged == 1
+
+
+def test_the_scheduled_purge_acts_as_its_service_identity(live: Live, clock, store) -> None:  # type: ignore[no-untyped-def]
+    from openlfr.governance.retention import service_identity
+
+    store.settings.retention.service_identity = "purge-svc"
+    purge(store, clock=clock)
+    run = entries(store, action="purge.run")[-1]
+    assert (
+        (run.actor, run.role)
+        == ("purge-svc", "service")
+        == (
+            service_identity(store.settings).name,
+            service_identity(store.settings).role,
+        )
+    )
+    assert not [e for e in entries(store) if e.actor == "system" and e.action.startswith(("purge", "alert"))]
+
+
+def test_a_deployment_opened_before_promises_were_stored_gets_one_once(live: Live, clock, store) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from openlfr.store.models import Deployment
+
+    with store.session() as s:
+        s.execute(update(Deployment).values(alert_retention_hours=None))
+    assert deployment_record(store, live.deployment.id)["retention_promise"] is None
+    purge(store, clock=clock)
+    fixed = entries(store, action="deployment.retention_fixed")
+    assert [e.deployment_id for e in fixed] == [live.deployment.id]
+    store.settings.retention.alert_retention_hours = 1  # later settings do not move it
+    purge(store, clock=clock)
+    assert len(entries(store, action="deployment.retention_fixed")) == 1
+    assert deployment_record(store, live.deployment.id)["retention_promise"]["alert_retention_hours"] == 720.0
+
+
+def test_the_servers_scheduled_purge_names_its_service_identity(live: Live, store) -> None:  # type: ignore[no-untyped-def]
+    """`openlfr serve`'s purge duty (alerts and RFR cases) is audited as the service identity, not `system`."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from openlfr.api.duties import scheduled_purge
+
+    app = SimpleNamespace(state=SimpleNamespace(store=store))
+
+    async def one_round() -> None:
+        task = asyncio.create_task(scheduled_purge(app))  # type: ignore[arg-type]
+        for _ in range(600):  # the first round runs at once, then the duty sleeps for the interval
+            await asyncio.sleep(0.05)
+            if "retro_cases" in getattr(app.state, "last_purge", {}):
+                break
+        task.cancel()
+
+    asyncio.run(one_round())
+    assert "retro_cases" in app.state.last_purge
+    run = entries(store, action="purge.run")[-1]
+    assert (run.actor, run.role) == (store.settings.retention.service_identity, "service")

@@ -96,6 +96,13 @@ def test_rfr_image_every_face_and_two_reviewers(store: Store, engine, clock, tmp
     clock.advance(days=store.settings.retro.case_retention_days - 1)
     assert retro.purge_cases(store, clock=clock) == []
     clock.advance(days=2)
+    # Issue 25: a probe whose candidates nobody decided on sends the case to a supervisor first; it is kept
+    # until the escalation period has passed.
+    assert retro.purge_cases(store, clock=clock) == []
+    assert _audit(store, "retro.case.escalate")[0].target == "CR-1"
+    clock.advance(hours=store.settings.retention.escalation_hours - 1)
+    assert retro.purge_cases(store, clock=clock) == []
+    clock.advance(hours=1)
     assert retro.purge_cases(store, clock=clock) == ["CR-1"]
     assert _probes(store) == 0
     with store.session() as s:

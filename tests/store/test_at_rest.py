@@ -23,12 +23,13 @@ from openlfr.config import Settings
 from openlfr.governance import audit
 from openlfr.governance.blob_sweep import sweep_blobs
 from openlfr.governance.deployments import close_deployment, create_deployment
-from openlfr.governance.master_key import rotate_master_key
+from openlfr.governance.master_key import reencrypt_all, rotate_master_key
 from openlfr.governance.retention import purge
-from openlfr.store import Store, open_store
+from openlfr.store import Store, open_store, utcnow
 from openlfr.store.auth_models import Role
 from openlfr.store.blobs import STAGING
-from openlfr.store.crypto import CryptoError, MasterKey
+from openlfr.store.crypto import CryptoError, MasterKey, decrypt, generation_of
+from openlfr.store.db import sqlite_path
 from openlfr.store.models import DeploymentKey, WatchlistSubject, WatchlistTemplate
 from tests.api.conftest import enrolled_open_deployment
 from tests.cli_login import cli_env, cli_log_in
@@ -299,7 +300,7 @@ def test_keys_rotate_rewraps_every_key_and_the_old_master_key_opens_nothing(stor
     image, before = _image_and_rows(store, dep)
     old_key_file = store.settings.data_dir.parent / "old-master.key"
     shutil.copy(store.settings.master_key_file, old_key_file)
-    count = rotate_master_key(store, "admin (admin)")
+    count = rotate_master_key(store, "admin (admin)").keys_rewrapped
     assert count == len(before) == 4
     # The old master key (a copy kept elsewhere) unwraps none of the stored keys any more.
     old = MasterKey(old_key_file)
@@ -341,7 +342,7 @@ def test_a_rotation_killed_after_its_commit_is_finished_at_the_next_open(setting
     # What a kill between the commit and the rename leaves: keys wrapped under master.key.new.
     new_master = store.keys.master.start_rotation()
     with store.session() as s:
-        store.keys.rewrap_all(s, new_master)
+        store.keys.rewrap_all(s, new_master, utcnow())
     store.close()
     reopened = open_store(settings)
     try:
@@ -374,8 +375,104 @@ def test_keys_rotate_command(tmp_path: Path) -> None:
     store.close()
     old = settings.master_key_file.read_bytes()
     cli_log_in(settings, Role.ADMIN)
-    proc = _cli(settings, "keys", "rotate", "--json")
+    proc = _cli(settings, "keys", "rotate", "--reencrypt", "--json")
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()
-    assert json.loads(out)["keys_rewrapped"] == 2
+    done = json.loads(out)
+    assert done["keys_rewrapped"] == 2 and done["data_key_generations_started"] == 2
+    assert sum(done["reencrypted"].values()) >= 2  # the watchlist's template and image
     assert settings.master_key_file.read_bytes() != old
+
+
+# --- issue 25 item 4: keys that move forward -----------------------------------------------------------------
+
+
+def test_an_old_master_key_and_a_pre_rotation_copy_open_nothing_written_after(settings: Settings) -> None:
+    """The issue's reproduction: a copy of the data folder (database and master key) taken before
+    `keys rotate` decrypted a probe written after it, because the data keys never changed."""
+    if sqlite_path(settings.database_url) is None:
+        pytest.skip("the copy is of a SQLite data folder")
+    store = open_store(settings)
+    try:
+        dep = enrolled_open_deployment(store)
+        image, _ = _image_and_rows(store, dep)
+        with store.session() as s:
+            before = s.scalars(select(WatchlistTemplate.image_blob)).first()
+        assert before is not None
+        copy_dir = settings.data_dir.parent / "stolen-copy"
+        shutil.copytree(settings.data_dir, copy_dir)
+        result = rotate_master_key(store, "admin (admin)")
+        assert result.generations_started == 2  # the deployment's watchlist and alerts keys
+        with store.session() as s:
+            ring = store.keys.get(s, dep, "alerts")
+            after = store.blobs.put(dep, ring, b"probe raised after")
+        assert ring.current == 1 and generation_of(store.blobs.path(dep, after).read_bytes()) == 1
+        with store.session() as s:  # old data still reads
+            assert store.blobs.get(dep, before, store.keys.get(s, dep, "watchlist")) == image
+        thief = open_store(Settings(data_dir=copy_dir))
+        try:
+            with thief.sessions() as s:
+                old_ring = thief.keys.get(s, dep, "alerts")
+            stolen = store.blobs.path(dep, after).read_bytes()
+            with pytest.raises(CryptoError, match="generation 1"):
+                decrypt(old_ring, stolen, f"{dep}/{after}".encode())
+            # --reencrypt moves what was written before under the new generation too (resumable, audited).
+            # A run interrupted after moving the image (each file is replaced atomically) ...
+            with store.sessions() as s:
+                assert store.blobs.reencrypt(dep, before, store.keys.get(s, dep, "watchlist"))
+            # ... is run again: it moves only what is left (the template), and then nothing.
+            moved = reencrypt_all(store, "admin (admin)")
+            assert moved == {f"deployment/{dep}/watchlist": 1}
+            assert reencrypt_all(store, "admin (admin)") == {}  # run again: nothing left to do
+            with pytest.raises(CryptoError):
+                decrypt(old_ring, store.blobs.path(dep, before).read_bytes(), f"{dep}/{before}".encode())
+        finally:
+            thief.close()
+        assert _image_and_rows(store, dep)[0] == image  # re-encrypted, it reads the same
+        with store.sessions() as s:
+            template = s.scalars(select(WatchlistTemplate.template)).first()
+        assert template is not None and generation_of(template) == 1
+        rows = audit.entries(store, action="keys.%")
+        assert [r.action for r in rows] == [
+            "keys.rotate",
+            "keys.reencrypt",
+            "keys.reencrypt_done",
+            "keys.reencrypt_done",
+        ]
+        assert json.loads(rows[0].details)["data_key_generations_started"] == 2
+    finally:
+        store.close()
+
+
+def test_the_central_side_still_reads_a_worker_kit_from_before_a_rotation(store: Store) -> None:
+    """A camera worker keeps the alerts key its kit held; after `keys rotate` its alerts must not be dropped
+    as tampered (the central side tries each generation, newest first)."""
+    from openlfr.governance.bus import encode_alert
+    from openlfr.governance.bus_consumer import CentralConsumer
+    from openlfr.governance.live_contract import NewAlert
+
+    dep = enrolled_open_deployment(store)
+    with store.sessions() as s:
+        old_kit_key = store.keys.get(s, dep, "alerts").newest
+    rotate_master_key(store, "admin (admin)")
+    with store.sessions() as s:
+        new_kit_key = store.keys.get(s, dep, "alerts").newest
+    assert new_kit_key != old_kit_key
+    alert = NewAlert(
+        camera_id="cam-1",
+        track_id="t1",
+        subject_id="s1",
+        template_index=0,
+        score=0.9,
+        threshold=0.5,
+        probe_crop=b"probe",
+        frame_crop=b"frame",
+        observed_at=datetime.now(UTC),
+    )
+    central = CentralConsumer(store)
+    for n, key in enumerate((old_kit_key, new_kit_key)):
+        fields = encode_alert(key, dep, f"alert-{n}", alert, "van-1")
+        assert central._decode(dep, fields)[2].probe_crop == b"probe"
+    forged = encode_alert(b"\x07" * 32, dep, "alert-x", alert, "van-1")
+    with pytest.raises(CryptoError):
+        central._decode(dep, forged)

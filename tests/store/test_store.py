@@ -148,7 +148,7 @@ def test_destroyed_data_key_is_gone_for_good(store: Store, clock) -> None:  # ty
     blob = store.blobs.put("dep1", key, b"reference image")
     saved = store.blobs.path("dep1", blob).read_bytes()  # e.g. a backup copy
     with store.session() as s:
-        assert store.keys.get(s, "dep1", "watchlist") == key
+        assert store.keys.get(s, "dep1", "watchlist").keys == {0: key}  # generation 0 only: never rotated
         assert store.keys.destroy(s, "dep1", "watchlist", clock())
     with store.session() as s, pytest.raises(KeyDestroyed, match="destroyed"):
         store.keys.get(s, "dep1", "watchlist")

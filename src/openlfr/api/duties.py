@@ -16,8 +16,7 @@ from openlfr.api.broker import AlertBroker, AlertMessage
 from openlfr.api.security import sign_body
 from openlfr.config import Settings
 from openlfr.governance import deployments
-from openlfr.governance.audit import SYSTEM
-from openlfr.governance.retention import purge
+from openlfr.governance.retention import purge, service_identity
 from openlfr.retro.search import purge_cases
 from openlfr.store import Store, utcnow
 
@@ -45,10 +44,12 @@ async def scheduled_purge(app: FastAPI) -> None:
     interval = store.settings.retention.purge_interval_minutes * 60
     while True:
         try:
-            report = await asyncio.to_thread(purge, store, SYSTEM)
+            # Audited as the named service identity (rule 8), not an anonymous "system".
+            service = service_identity(store.settings)
+            report = await asyncio.to_thread(purge, store, service)
             app.state.last_purge = report.as_dict()
             # RFR cases past their retention go the same way (issue 13), audited by retro.
-            app.state.last_purge["retro_cases"] = await asyncio.to_thread(purge_cases, store, SYSTEM)
+            app.state.last_purge["retro_cases"] = await asyncio.to_thread(purge_cases, store, service)
         except Exception:
             log.exception("scheduled purge failed; will retry at the next interval")
         await asyncio.sleep(interval)

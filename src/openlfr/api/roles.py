@@ -48,6 +48,9 @@ VIEW_AUDIT = (A, AU, AO)
 VERIFY_AUDIT = (A, AU)
 MANAGE_USERS = (A,)
 MANAGE_KEYS = (A,)
+# Running the retention purge by hand (`openlfr purge`, `openlfr retro purge`); the server's scheduled purge
+# acts as the service identity (`retention.service_identity`).
+RUN_PURGE = (A, AO)
 
 # Retrospective (RFR) and operator-initiated (OIFR) recognition against the gallery (issue 13).
 # Facts (case, candidates' record ids, scores, decisions): the people who run, review and oversee them.

@@ -676,10 +676,12 @@ def alert_image(
 
 
 @app.command("purge")
-def purge(as_json: bool = JsonOption) -> None:
-    """Apply retention: purge alerts past their period, close ended deployments, drop expired entries."""
+def purge(as_: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+    """Apply retention as the logged-in user: purge alerts past their deployment's retention promise (fixed
+    when it opened), close ended deployments, drop expired entries. Undecided alerts go to a supervisor
+    first and are kept until the escalation period has passed."""
     with store_session() as store:
-        report = run_purge(store, audit_svc.SYSTEM)
+        report = run_purge(store, actor_of(store, as_, roles.RUN_PURGE))
     if as_json:
         console.print_json(json.dumps(report.as_dict()))
         return
@@ -704,8 +706,10 @@ def audit_verify(
     ),
     as_: str | None = ActorOption,
 ) -> None:
-    """Check the keyed chain against the signed checkpoints (and an anchor, if given); names the first edited,
-    inserted, deleted or rewritten row, or a cut-off tail (exit status 1 if broken)."""
+    """Check the keyed chain against the signed checkpoints, the witness (store.audit_witness_file) and an
+    anchor, if given; names the first edited, inserted, deleted or rewritten row, a cut-off tail, a log or
+    checkpoint log behind or forked from its witness, a lost key file or a replaced public.key (exit status 1
+    if broken)."""
     with store_session() as store:
         result = audit_svc.verify(
             store, actor_of(store, as_, roles.VERIFY_AUDIT), expect_head=expect_head, min_rows=min_rows

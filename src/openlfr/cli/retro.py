@@ -155,11 +155,10 @@ def show_cmd(
 
 @retro_app.command("purge")
 def purge_cmd(actor: str | None = ActorOption) -> None:
-    """Purge every case past its retention period (probe crops, lists, decisions, key); audited."""
+    """Purge, as the logged-in user, every case past its retention period (probe crops, lists, decisions,
+    key); audited. A case with candidates nobody decided on goes to a supervisor first."""
     with store_session() as store:
-        done = retro.purge_cases(
-            store, actor_of(store, actor, roles.OPEN_CASE) if actor else retro.audit.SYSTEM
-        )
+        done = retro.purge_cases(store, actor_of(store, actor, roles.RUN_PURGE))
     console.print(f"purged {len(done)} case(s)" + (f": {', '.join(done)}" if done else ""))
 
 

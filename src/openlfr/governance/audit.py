@@ -22,10 +22,21 @@ Appends are serialised: on PostgreSQL by a transaction-scoped advisory lock, on 
 ``BEGIN IMMEDIATE`` transactions; and ``seq`` is assigned as last + 1 and is the primary key, so two
 writers that somehow raced would collide on the key rather than fork the chain.
 
-What this cannot show: someone holding both the database and the audit key file (and write access to the
-checkpoint log) can rewrite everything consistently; only a checkpoint copied elsewhere before (a
-published record, ``openlfr audit checkpoint``) then tells. Rows appended after the latest checkpoint
-(a crash between commit and checkpoint) are chained but not anchored; ``verify`` says how many.
+**The witness** (issue 25). Every checkpoint is also appended to ``store.audit_witness_file``, a file
+outside the data folder on a location the service cannot rewrite (another mount or host, or ``chattr +a``),
+and optionally sent to a remote syslog collector. ``verify`` reads the file witness and fails when the log
+or the checkpoint log is behind it (rows or checkpoint lines cut) or has forked from it (a row at a
+witnessed checkpoint differs). Once keyed, a log is never "not yet keyed": a key file gone while
+checkpoints, ``public.key`` or witnessed checkpoints exist is a failure; ``public.key`` must be the key's
+own public key and every checkpoint must name it; and the checkpoint log must still start with the
+checkpoint written when the key was made (so deleting it and letting the next write start a new one shows).
+
+What this cannot show: without a witness, someone holding the data folder (database, key file, checkpoint
+log) can rewrite everything consistently, and cut rows with the checkpoint lines that saw them; only a
+checkpoint copied elsewhere before (a published record, ``openlfr audit checkpoint``) then tells. With the
+witness, someone who can also rewrite the witness's location can do the same. Rows appended after the
+latest checkpoint (a crash between commit and checkpoint) are chained but not anchored; ``verify`` says how
+many.
 """
 
 from __future__ import annotations
@@ -79,6 +90,8 @@ class Actor:
 
 
 SYSTEM = Actor("system", "system")
+SERVICE_ROLE = "service"
+"""The role of a named service identity (e.g. the scheduled purge's ``retention.service_identity``)."""
 
 ActorLike = Actor | str
 
@@ -124,6 +137,9 @@ class AuditKey:
     mac_key: bytes = field(repr=False)
     signing_key: Ed25519PrivateKey = field(repr=False)
     keyed_from: int
+    format: int = 1
+    """2: a checkpoint of row ``keyed_from`` was written when the key was made (so a checkpoint log that no
+    longer starts there lost its first lines)."""
 
     @property
     def public_key_hex(self) -> str:
@@ -148,6 +164,7 @@ def _parse_key_file(path: Path) -> AuditKey:
         doc = json.loads(path.read_text(encoding="utf-8"))
         secret = base64.b64decode(doc["secret"], validate=True)
         keyed_from = int(doc["keyed_from"])
+        fmt = int(doc.get("format", 1))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise AuditKeyError(f"audit key file {path} cannot be read: {exc}") from exc
     if len(secret) != 32 or keyed_from < 0:
@@ -157,6 +174,7 @@ def _parse_key_file(path: Path) -> AuditKey:
         mac_key=_derive(secret, b"chain"),
         signing_key=Ed25519PrivateKey.from_private_bytes(_derive(secret, b"checkpoint")),
         keyed_from=keyed_from,
+        format=fmt,
     )
 
 
@@ -175,12 +193,14 @@ def load_audit_key(settings: Settings) -> AuditKey | None:
         return key
 
 
-def _create_audit_key(settings: Settings, legacy_rows: int) -> AuditKey:
-    """Create the key file (0600) on first use; ``legacy_rows`` rows already in the log stay unkeyed."""
+def _create_audit_key(settings: Settings, legacy_rows: int, legacy_head: str = GENESIS) -> AuditKey:
+    """Create the key file (0600) on first use; ``legacy_rows`` rows already in the log stay unkeyed. The first
+    checkpoint, of row ``legacy_rows`` (0 for a new log), is written at once: the checkpoint log always starts
+    where the key began, so one that was deleted and written again shows."""
     path = settings.audit_key_file
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {
-        "format": 1,
+        "format": 2,
         "secret": base64.b64encode(os.urandom(32)).decode(),
         "keyed_from": legacy_rows,
         "created_at": utcnow().isoformat(),
@@ -192,9 +212,12 @@ def _create_audit_key(settings: Settings, legacy_rows: int) -> AuditKey:
     else:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(doc) + "\n")
+        key = load_audit_key(settings)
+        assert key is not None
+        _checkpoint_dir(settings).joinpath(PUBLIC_KEY_FILE).write_text(key.public_key_hex + "\n")
+        write_checkpoint(settings, key, legacy_rows, legacy_head)
     key = load_audit_key(settings)
     assert key is not None
-    _checkpoint_dir(settings).joinpath(PUBLIC_KEY_FILE).write_text(key.public_key_hex + "\n")
     return key
 
 
@@ -313,13 +336,106 @@ def write_checkpoint(settings: Settings, key: AuditKey, rows: int, head: str) ->
         key.signing_key.sign(unsigned.payload()).hex(),
         key.public_key_hex,
     )
-    path = _checkpoint_dir(settings) / CHECKPOINT_FILE
+    line = (canonical_json(cp.as_dict()) + "\n").encode()
+    _append_line(_checkpoint_dir(settings) / CHECKPOINT_FILE, line)
+    try:
+        configured = witnesses(settings)
+    except WitnessError as exc:
+        log.error("audit checkpoint of row %s not witnessed: %s", rows, exc)
+        configured = []
+    for witness in configured:
+        try:
+            witness.append(cp)
+        except (OSError, WitnessError) as exc:  # the row is committed: say loudly that it is not witnessed
+            log.error("audit checkpoint of row %s not written to the witness %s: %s", rows, witness, exc)
+    return cp
+
+
+def _append_line(path: Path, line: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(fd, (canonical_json(cp.as_dict()) + "\n").encode())
+        os.write(fd, line)
     finally:
         os.close(fd)
-    return cp
+
+
+# --- witnesses: copies of every checkpoint the service cannot rewrite --------------------------------------
+
+
+class WitnessError(AuditKeyError):
+    """A witness is misconfigured (e.g. inside the data folder) or cannot be read."""
+
+
+class Witness:
+    """Somewhere outside the data folder that receives every signed checkpoint and that the service cannot
+    rewrite. :meth:`read` returns what it holds, or None for a write-only witness (e.g. remote syslog).
+
+    An RFC 3161 timestamp authority fits the same interface: ``append`` would send the checkpoint's payload
+    hash and keep the signed token beside the line; it is not built (see docs/audit-log.md)."""
+
+    def append(self, cp: Checkpoint) -> None:
+        raise NotImplementedError
+
+    def read(self) -> tuple[list[Checkpoint], list[str]] | None:
+        return None
+
+
+class FileWitness(Witness):
+    """An append-only file (``store.audit_witness_file``): another mount or host, or ``chattr +a``. Each
+    checkpoint is one line appended with ``O_APPEND``; nothing here ever truncates or rewrites it."""
+
+    def __init__(self, path: Path, data_dir: Path) -> None:
+        resolved = path.expanduser().resolve()
+        data = data_dir.expanduser().resolve()
+        if resolved == data or data in resolved.parents:
+            raise WitnessError(
+                f"the audit witness {path} is inside the data folder {data_dir}: whoever can rewrite the data "
+                "folder could rewrite it too; put it on another mount or host (store.audit_witness_file)"
+            )
+        self.path = resolved
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def append(self, cp: Checkpoint) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _append_line(self.path, (canonical_json(cp.as_dict()) + "\n").encode())
+
+    def read(self) -> tuple[list[Checkpoint], list[str]] | None:
+        if not self.path.exists():
+            return None
+        return _read_checkpoint_lines(self.path)
+
+
+class SyslogWitness(Witness):
+    """A remote syslog collector (``store.audit_witness_syslog``, ``host:port`` over UDP): write-only."""
+
+    def __init__(self, address: str) -> None:
+        host, sep, port = address.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise WitnessError(f"store.audit_witness_syslog {address!r} is not host:port")
+        self.address = (host, int(port))
+
+    def __str__(self) -> str:
+        return f"syslog://{self.address[0]}:{self.address[1]}"
+
+    def append(self, cp: Checkpoint) -> None:
+        import socket
+
+        # RFC 5424-style priority <110> = facility log audit (13), severity informational (6).
+        msg = f"<110>1 {cp.at} - openlfr - audit-checkpoint - {canonical_json(cp.as_dict())}".encode()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(msg, self.address)
+
+
+def witnesses(settings: Settings) -> list[Witness]:
+    """The configured witnesses (the file witness first)."""
+    out: list[Witness] = []
+    if settings.store.audit_witness_file is not None:
+        out.append(FileWitness(settings.store.audit_witness_file, settings.data_dir))
+    if settings.store.audit_witness_syslog:
+        out.append(SyslogWitness(settings.store.audit_witness_syslog))
+    return out
 
 
 def read_checkpoints(settings: Settings) -> tuple[list[Checkpoint], list[str]]:
@@ -327,6 +443,10 @@ def read_checkpoints(settings: Settings) -> tuple[list[Checkpoint], list[str]]:
     path = settings.audit_checkpoint_dir / CHECKPOINT_FILE
     if not path.exists():
         return [], []
+    return _read_checkpoint_lines(path)
+
+
+def _read_checkpoint_lines(path: Path) -> tuple[list[Checkpoint], list[str]]:
     found: list[Checkpoint] = []
     problems: list[str] = []
     with path.open(encoding="utf-8", errors="replace") as fh:
@@ -361,7 +481,7 @@ def checkpoint_now(store: Store) -> dict[str, Any] | None:
     if key is None:
         if last is None:
             return None
-        key = _create_audit_key(settings, legacy_rows=last[0])
+        key = _create_audit_key(settings, legacy_rows=last[0], legacy_head=last[1])
     return write_checkpoint(settings, key, last[0] if last else 0, last[1] if last else GENESIS).as_dict()
 
 
@@ -414,9 +534,7 @@ def record(
     if key is None:
         # First keyed row: the rows already there (a database from before) stay as they were, and a
         # checkpoint of them marks where the keyed chain begins.
-        key = _create_audit_key(settings, legacy_rows=seq - 1)
-        if seq > 1:
-            write_checkpoint(settings, key, seq - 1, prev)
+        key = _create_audit_key(settings, legacy_rows=seq - 1, legacy_head=prev)
     when = at or utcnow()
     body = canonical_json(details or {})
     entry = AuditEntry(
@@ -455,6 +573,10 @@ class VerifyResult:
     """Rows up to this one predate the keyed chain (None: the chain was never keyed)."""
     checkpoint_rows: int | None = None
     """Rows the newest signed checkpoint saw (None: no checkpoint)."""
+    witness: str | None = None
+    """The file witness read (None: none configured)."""
+    witness_rows: int | None = None
+    """Rows the newest checkpoint in the witness saw."""
 
     @property
     def unanchored_rows(self) -> int:
@@ -475,7 +597,15 @@ class VerifyResult:
             if self.checkpoint_rows is not None
             else "; no checkpoint yet"
         )
-        return f"audit log intact: {self.rows} rows, last hash {self.last_hash}{anchored}"
+        witnessed = (
+            f"; witness {self.witness} saw row {self.witness_rows}"
+            if self.witness is not None and self.witness_rows is not None
+            else "; NO WITNESS configured (store.audit_witness_file): an insider holding the data folder "
+            "could rewrite the log and its checkpoints undetected"
+            if self.witness is None
+            else ""
+        )
+        return f"audit log intact: {self.rows} rows, last hash {self.last_hash}{anchored}{witnessed}"
 
 
 def verify(
@@ -521,10 +651,42 @@ def _verify(store: Store, *, expect_head: str | None = None, min_rows: int | Non
     checkpoints, malformed = read_checkpoints(settings)
     if malformed:
         return VerifyResult(False, 0, 0, f"the checkpoint log was tampered with: {malformed[0]}")
-    if checkpoints and key is None:
-        return VerifyResult(
-            False, 0, 0, f"signed checkpoints exist but the audit key file {settings.audit_key_file} is gone"
-        )
+    try:
+        configured = witnesses(settings)
+    except WitnessError as exc:
+        return VerifyResult(False, 0, 0, str(exc))
+    file_witness = next((w for w in configured if isinstance(w, FileWitness)), None)
+    witnessed: list[Checkpoint] = []
+    if file_witness is not None:
+        got = file_witness.read()
+        if got is not None:
+            witnessed, bad_lines = got
+            if bad_lines:
+                return VerifyResult(False, 0, 0, f"the audit witness was tampered with: {bad_lines[0]}")
+    pub_file = settings.audit_checkpoint_dir / PUBLIC_KEY_FILE
+    if key is None:
+        # Once keyed, always keyed: a key file gone is a failure, never "not yet keyed".
+        evidence = [
+            what
+            for what, present in (
+                (f"{len(checkpoints)} signed checkpoint(s)", bool(checkpoints)),
+                (f"{pub_file}", pub_file.exists()),
+                (f"{len(witnessed)} checkpoint(s) in the witness {file_witness}", bool(witnessed)),
+            )
+            if present
+        ]
+        if evidence:
+            return VerifyResult(
+                False,
+                0,
+                0,
+                f"the log was keyed ({'; '.join(evidence)}) but the audit key file {settings.audit_key_file} "
+                "is gone",
+            )
+    else:
+        problem = _key_problem(key, pub_file, checkpoints, witnessed, file_witness)
+        if problem is not None:
+            return VerifyResult(False, 0, 0, problem, keyed_from=key.keyed_from)
     public_key = key.public_key_hex if key is not None else ""
 
     def forged(cp: Checkpoint) -> VerifyResult | None:
@@ -541,11 +703,14 @@ def _verify(store: Store, *, expect_head: str | None = None, min_rows: int | Non
 
     keyed_from = key.keyed_from if key is not None else None
     expected: dict[int, list[Checkpoint]] = {}
-    for cp in checkpoints:
+    for cp in checkpoints + witnessed:
         expected.setdefault(cp.rows, []).append(cp)
     newest = max(checkpoints, key=lambda c: c.rows) if checkpoints else None
     if newest is not None and (bad := forged(newest)) is not None:
         return bad
+    newest_witnessed = max(witnessed, key=lambda c: c.rows) if witnessed else None
+    if newest_witnessed is not None and (newest is None or newest_witnessed.rows > newest.rows):
+        newest = newest_witnessed  # the witness saw more than the local checkpoint log holds
 
     prev_hash = GENESIS
     prev_prev_hash: str | None = None
@@ -624,11 +789,33 @@ def _verify(store: Store, *, expect_head: str | None = None, min_rows: int | Non
             if prev_seq == 0
             else f"rows {prev_seq + 1}-{newest.rows} were deleted from the end"
         )
+        where = f" in the witness {file_witness}" if newest in witnessed else ""
         return VerifyResult(
             False,
             rows,
             prev_seq + 1,
-            f"{what}: the signed checkpoint of {newest.at} saw {newest.rows} rows, the log ends at row {prev_seq}",
+            f"{what}: the signed checkpoint of {newest.at}{where} saw {newest.rows} rows, the log ends at row "
+            f"{prev_seq}",
+            keyed_from=keyed_from,
+        )
+    local_signatures = {cp.signature for cp in checkpoints}
+    for cp in witnessed:
+        if cp.signature not in local_signatures:
+            return VerifyResult(
+                False,
+                rows,
+                cp.rows,
+                f"the checkpoint log {settings.audit_checkpoint_dir / CHECKPOINT_FILE} is behind its witness "
+                f"{file_witness} or forked from it: it lacks the checkpoint of {cp.at} ({cp.rows} rows)",
+                keyed_from=keyed_from,
+            )
+    if file_witness is not None and not witnessed and prev_seq > 0:
+        return VerifyResult(
+            False,
+            rows,
+            None,
+            f"the audit witness {file_witness} holds no checkpoint but the log has {prev_seq} rows: it was "
+            "deleted, or never written (`openlfr audit checkpoint` starts it)",
             keyed_from=keyed_from,
         )
     if key is not None and prev_seq > key.keyed_from and newest is None:
@@ -663,7 +850,48 @@ def _verify(store: Store, *, expect_head: str | None = None, min_rows: int | Non
         last_hash=prev_hash,
         keyed_from=keyed_from,
         checkpoint_rows=newest.rows if newest is not None else None,
+        witness=str(file_witness) if file_witness is not None else None,
+        witness_rows=newest_witnessed.rows if newest_witnessed is not None else None,
     )
+
+
+def _key_problem(
+    key: AuditKey,
+    pub_file: Path,
+    checkpoints: list[Checkpoint],
+    witnessed: list[Checkpoint],
+    file_witness: Witness | None,
+) -> str | None:
+    """What is wrong around a present key: a replaced or missing ``public.key``, a checkpoint (local or
+    witnessed) naming another key or not signed by this one, a checkpoint log that lost its first lines."""
+    try:
+        published = pub_file.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return f"{pub_file} is missing: the public key outsiders check the published checkpoints with is gone"
+    except OSError as exc:
+        return f"{pub_file} cannot be read: {exc}"
+    if published != key.public_key_hex:
+        return (
+            f"{pub_file} was replaced: it does not hold the public key of the audit key "
+            f"({key.public_key_hex[:16]}...), so published checkpoints could not be checked with it"
+        )
+    for cp in checkpoints + witnessed:
+        if cp.public_key != key.public_key_hex:
+            return f"the checkpoint of {cp.at} ({cp.rows} rows) names another public key: it was forged"
+    for cp in witnessed:
+        if not cp.signature_ok(key.public_key_hex):
+            return f"the checkpoint of {cp.at} in the witness {file_witness} has a bad signature"
+    if key.format >= 2 and not checkpoints:
+        return (
+            f"the checkpoint log {pub_file.parent / CHECKPOINT_FILE} is gone: the audit key was made at row "
+            f"{key.keyed_from} with a first checkpoint, so a keyed log always has one"
+        )
+    if key.format >= 2 and not any(cp.rows == key.keyed_from for cp in checkpoints):
+        return (
+            f"the checkpoint log lost its first line(s): the key was made at row {key.keyed_from} and its "
+            "checkpoint of that row is gone (the log was deleted or cut and written again)"
+        )
+    return None
 
 
 def entries(

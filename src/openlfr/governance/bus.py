@@ -255,4 +255,4 @@ def fetch_worker_kit(
             at=clock(),
             details={"templates": index.template_count, "purpose": "camera worker"},
         )
-        return WorkerKit(info(dep), index, subjects, key)
+        return WorkerKit(info(dep), index, subjects, key.newest)

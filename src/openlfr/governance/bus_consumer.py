@@ -43,7 +43,7 @@ from openlfr.governance.bus import (
 from openlfr.governance.bus_kit import serve_kit_requests
 from openlfr.governance.deployments import list_deployments
 from openlfr.governance.errors import GovernanceError
-from openlfr.governance.live_contract import Counts
+from openlfr.governance.live_contract import Counts, NewAlert
 from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.store import Store, utcnow
 from openlfr.store.crypto import CryptoError
@@ -157,16 +157,28 @@ class CentralConsumer:
             self._gateways[deployment_id] = gw
         return gw
 
-    def _alerts_key(self, deployment_id: str) -> bytes:
+    def _alerts_keys(self, deployment_id: str) -> list[bytes]:
+        """The deployment's alerts key generations, newest first: a worker encrypts with the one key its kit
+        holds, which is the newest at the time it got the kit (a worker started before a rotation still
+        holds the one before)."""
         with self.store.session() as s:
-            return self.store.keys.get(s, deployment_id, "alerts")
+            ring = self.store.keys.get(s, deployment_id, "alerts")
+        return [ring.keys[g] for g in sorted(ring.keys, reverse=True)]
+
+    def _decode(self, dep_id: str, fields: Fields) -> tuple[str, str, NewAlert]:
+        keys = self._alerts_keys(dep_id)
+        for key in keys[:-1]:
+            try:
+                return decode_alert(key, fields)
+            except CryptoError:
+                continue  # an older generation's kit
+        return decode_alert(keys[-1], fields)
 
     def handle_alert(self, fields: Fields) -> bool:
         """Store one alert entry; True when it may be acknowledged (stored, duplicate or refused for good)."""
         try:
             alert_id, dep_id = alert_header(fields)
-            key = self._alerts_key(dep_id)
-            alert_id, dep_id, alert = decode_alert(key, fields)
+            alert_id, dep_id, alert = self._decode(dep_id, fields)
         except (BusError, CryptoError, GovernanceError) as exc:
             # Unusable for good (malformed, tampered, unknown or destroyed deployment): never retried.
             self.stats.messages_malformed += 1

@@ -25,6 +25,7 @@ from openlfr.governance.deployments import (
     DeploymentInfo,
     info,
     load,
+    stored_retention_promise,
     watchlist_age_counts,
     watchlist_composition,
 )
@@ -76,6 +77,11 @@ def _labelled(
     if not counts:
         return None
     return {words.get(k, k): v for k, v in sorted(counts.items())}
+
+
+def _promise_dict(dep: Deployment) -> dict[str, float] | None:
+    promise = stored_retention_promise(dep)
+    return promise.as_dict() if promise is not None else None
 
 
 def deployment_record(
@@ -134,6 +140,8 @@ def deployment_record(
             "ends_at": dep.ends_at.isoformat(),
             "opened_at": dep.opened_at.isoformat() if dep.opened_at else None,
             "closed_at": dep.closed_at.isoformat() if dep.closed_at else None,
+            # Issue 25: the retention promise fixed when it opened (None: not open yet), which the purge keeps.
+            "retention_promise": _promise_dict(dep),
             "cameras": len(dep.cameras),
             "watchlist_size": size,
             "watchlist_under_18": under,

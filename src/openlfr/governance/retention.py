@@ -4,16 +4,21 @@ One purge run, at the clock's ``now``:
 
 1. closes deployments left open (or never opened) past their end, destroying their watchlists (rule 5);
 2. deletes watchlist entries past their expiry, with their images;
-3. purges alerts raised more than ``retention.alert_retention_hours`` ago: their image blobs are deleted
-   and the row keeps only what the published record counts (camera, times, score, threshold, decisions),
-   not the subject, track or images. Alerts held as evidence or under adjudication are kept, and the
-   purge audits which ones it kept and why. Keeping is bounded (issue 15 §5): an alert still undecided
-   ``retention.max_adjudication_hours`` after it was raised goes to a supervisor, and is purged if still
-   undecided ``retention.escalation_hours`` later; an alert confirmed false keeps only its counts (its images
-   go at the next run, whatever the period); an evidence hold lapses at its review date unless renewed;
+3. purges alerts past their deployment's **retention promise**: the periods fixed into the deployment when
+   it opened and published with its record (issue 25). The caller's settings are not read for them, so a
+   shorter ``retention.alert_retention_hours`` in the environment of whoever runs the purge changes nothing.
+   A purged alert's image blobs are deleted and the row keeps only what the published record counts
+   (camera, times, score, threshold, decisions), not the subject, track or images. An alert held as
+   evidence is kept until its hold lapses or is released. An **undecided** alert (never reviewed, or passed
+   to engagement and not concluded) is never purged before a supervisor was told: it is escalated once it is
+   ``max_adjudication_hours`` old or its retention period ends, whichever is first, and purged only if still
+   undecided ``escalation_hours`` after that (issue 15 §5 bounds the keeping); an alert confirmed false keeps
+   only its counts (its images go at the next run, whatever the period);
 4. destroys the alerts key of a closed deployment once none of its alerts still holds images.
 
-Every deletion is audited, one row per alert or subject, in the same transaction as the deletion.
+Every deletion is audited, one row per alert or subject, in the same transaction as the deletion, as the
+actor who ran it: the logged-in user of ``openlfr purge``, or the server's scheduled purge's service identity
+(:func:`service_identity`), never an anonymous ``system``.
 """
 
 from __future__ import annotations
@@ -22,13 +27,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from openlfr.config import Settings
 from openlfr.governance.alerts import alert_state, under_adjudication
-from openlfr.governance.audit import SYSTEM, ActorLike, record
+from openlfr.governance.audit import SERVICE_ROLE, Actor, ActorLike, record
 from openlfr.governance.blob_sweep import sweep_blobs
-from openlfr.governance.deployments import close_deployment
+from openlfr.governance.deployments import (
+    RetentionPromise,
+    close_deployment,
+    fix_retention_promise,
+    stored_retention_promise,
+)
 from openlfr.store import Store, utcnow
 from openlfr.store.models import Alert, Deployment, DeploymentKey, WatchlistSubject, WatchlistTemplate
 
@@ -141,38 +152,62 @@ def _bound_evidence_holds(
             report.evidence_lapsed.append(a.id)
 
 
-def _escalate_overdue(
-    s: Session, actor: ActorLike, now: datetime, max_hours: float, report: PurgeReport
-) -> None:
-    """An alert still undecided ``max_hours`` after it was raised goes to a supervisor (audited)."""
-    cutoff = now - timedelta(hours=max_hours)
-    rows = s.scalars(
-        select(Alert)
-        .where(Alert.purged_at.is_(None), Alert.escalated_at.is_(None), Alert.raised_at <= cutoff)
-        .order_by(Alert.seq)
+def undecided(a: Alert) -> bool:
+    """Nobody has decided on it yet: never reviewed, or passed to engagement and awaiting its outcome or
+    disposal. (Found false, or a false alert by review, is decided.)"""
+    if a.engagement == "confirmed_false":
+        return False
+    return a.review is None or under_adjudication(a)
+
+
+def service_identity(settings: Settings) -> Actor:
+    """Who the server's scheduled purge acts as (``retention.service_identity``, role ``service``)."""
+    return Actor(settings.retention.service_identity, SERVICE_ROLE)
+
+
+def _escalate(s: Session, actor: ActorLike, a: Alert, now: datetime, promise: RetentionPromise) -> None:
+    a.escalated_at = now
+    record(
+        s,
+        actor,
+        "alert.escalate",
+        deployment_id=a.deployment_id,
+        target=a.id,
+        at=now,
+        details={
+            "to": "supervisor",
+            "raised_at": a.raised_at.isoformat(),
+            "max_adjudication_hours": promise.max_adjudication_hours,
+            "escalation_hours": promise.escalation_hours,
+            "state": alert_state(a),
+        },
     )
-    for a in rows:
-        if not under_adjudication(a):
-            continue
-        a.escalated_at = now
-        record(
-            s,
-            actor,
-            "alert.escalate",
-            deployment_id=a.deployment_id,
-            target=a.id,
-            at=now,
-            details={
-                "to": "supervisor",
-                "raised_at": a.raised_at.isoformat(),
-                "max_adjudication_hours": max_hours,
-                "state": alert_state(a),
-            },
-        )
-        report.escalated.append(a.id)
 
 
-def purge(store: Store, actor: ActorLike = SYSTEM, *, clock: Clock = utcnow) -> PurgeReport:
+def _promises(s: Session, actor: ActorLike, store: Store, now: datetime) -> dict[str, RetentionPromise]:
+    """Every opened deployment's stored promise; one opened before promises were stored gets the settings in
+    force now, once (audited), and keeps them."""
+    out: dict[str, RetentionPromise] = {}
+    for dep in s.scalars(select(Deployment).where(Deployment.opened_at.is_not(None))):
+        promise = stored_retention_promise(dep)
+        if promise is None:
+            promise = fix_retention_promise(dep, store)
+            record(
+                s,
+                actor,
+                "deployment.retention_fixed",
+                deployment_id=dep.id,
+                at=now,
+                details={**promise.as_dict(), "reason": "opened before retention promises were stored"},
+            )
+        out[dep.id] = promise
+    return out
+
+
+def purge(store: Store, actor: ActorLike | None = None, *, clock: Clock = utcnow) -> PurgeReport:
+    """One purge run (see the module's docstring), audited as ``actor``: the logged-in user of a manual
+    purge, or by default the scheduled purge's service identity."""
+    actor = actor if actor is not None else service_identity(store.settings)
     now = clock()
     report = PurgeReport(at=now)
     settings = store.settings.retention
@@ -219,43 +254,47 @@ def purge(store: Store, actor: ActorLike = SYSTEM, *, clock: Clock = utcnow) -> 
             s.delete(subj)
             report.subjects_expired += 1
 
-    cutoff = now - timedelta(hours=settings.alert_retention_hours)
+    # Each deployment's own promise, fixed when it opened: a shorter period in the caller's environment or
+    # file changes nothing here (issue 25).
     with store.session() as s:
         _bound_evidence_holds(s, actor, now, settings.evidence_review_days, report)
-        _escalate_overdue(s, actor, now, settings.max_adjudication_hours, report)
-        overdue_cutoff = now - timedelta(hours=settings.escalation_hours)
-        candidates = list(
-            s.scalars(
-                select(Alert)
-                .where(
-                    Alert.purged_at.is_(None),
-                    or_(
-                        Alert.raised_at <= cutoff,
-                        Alert.engagement == "confirmed_false",
-                        Alert.escalated_at <= overdue_cutoff,
-                    ),
-                )
-                .order_by(Alert.seq)
-            )
-        )
-        for a in candidates:
+        promises = _promises(s, actor, store, now)
+        alerts = list(s.scalars(select(Alert).where(Alert.purged_at.is_(None)).order_by(Alert.seq)))
+        for a in alerts:
+            promise = promises.get(a.deployment_id)
+            if promise is None:
+                continue  # an alert of a deployment never opened: nothing promised, nothing purged
+            retention_end = a.raised_at + timedelta(hours=promise.alert_retention_hours)
             if a.evidence_hold:
-                report.kept_as_evidence.append(a.id)
+                if now >= retention_end:
+                    report.kept_as_evidence.append(a.id)
                 continue
             if a.engagement == "confirmed_false":
                 # Found not to be the person sought: only the counts stay, whatever the retention period.
                 why = "confirmed_false"
-            elif under_adjudication(a):
-                if a.escalated_at is None or a.escalated_at > overdue_cutoff:
-                    if a.raised_at <= cutoff:
+            elif undecided(a):
+                # Nobody decided (including nobody reviewed it): a supervisor is told once it is overdue or
+                # its period ends, whichever is first, and it is kept until the escalation period passed.
+                escalate_from = a.raised_at + timedelta(
+                    hours=min(promise.max_adjudication_hours, promise.alert_retention_hours)
+                )
+                if a.escalated_at is None:
+                    if now >= escalate_from:
+                        _escalate(s, actor, a, now, promise)
+                        report.escalated.append(a.id)
+                    if now >= retention_end:
+                        report.kept_under_adjudication.append(a.id)
+                    continue
+                if now < a.escalated_at + timedelta(hours=promise.escalation_hours):
+                    if now >= retention_end:
                         report.kept_under_adjudication.append(a.id)
                     continue
                 why = "adjudication_overdue"
-            elif a.raised_at <= cutoff:
+            elif now >= retention_end:
                 why = "retention"
             else:
                 continue
-            _purge_alert(store, s, actor, a, now, why, settings.alert_retention_hours, report)
+            _purge_alert(store, s, actor, a, now, why, promise.alert_retention_hours, report)
         if report.kept_as_evidence or report.kept_under_adjudication:
             record(
                 s,
@@ -265,7 +304,6 @@ def purge(store: Store, actor: ActorLike = SYSTEM, *, clock: Clock = utcnow) -> 
                 details={
                     "evidence": report.kept_as_evidence,
                     "under_adjudication": report.kept_under_adjudication,
-                    "retention_hours": settings.alert_retention_hours,
                 },
             )
 

@@ -38,7 +38,8 @@ from openlfr.governance.watchlists import analyse_reference, parse_date
 from openlfr.matching.gallery_index import ExactGalleryIndex, GalleryIndex, IvfGalleryIndex, suggested_lists
 from openlfr.store import Store, utcnow
 from openlfr.store.blobs import gallery_blob_folder
-from openlfr.store.crypto import CryptoError, KeyDestroyed, decrypt, encrypt, new_data_key
+from openlfr.store.crypto import CryptoError, DataKey, KeyDestroyed, KeyRing, decrypt, encrypt, new_data_key
+from openlfr.store.db import gallery_key_label, gallery_template_aad
 from openlfr.store.models import Gallery, GalleryTemplate
 from openlfr.vision.engine import FaceEngine
 from openlfr.vision.face import FloatArray
@@ -113,8 +114,7 @@ class GalleryStats:
 # --- the gallery row and its key ---------------------------------------------------------------------
 
 
-def _key_label(gallery_id: str) -> str:
-    return f"openlfr/gallery/{gallery_id}"
+_key_label = gallery_key_label
 
 
 blob_folder = gallery_blob_folder
@@ -147,17 +147,17 @@ def _create_gallery(store: Store, name: str, engine: FaceEngine, actor: ActorLik
         return g
 
 
-def gallery_key(store: Store, gallery: Gallery) -> bytes:
+def gallery_key(store: Store, gallery: Gallery) -> KeyRing:
+    """The gallery's key ring: new data goes under the newest generation (issue 25: rotation starts one)."""
     if gallery.wrapped_key is None:
         raise KeyDestroyed(f"the key of gallery {gallery.name!r} was destroyed")
-    return store.keys.master.unwrap(gallery.wrapped_key, _key_label(gallery.id))
+    return store.key_ring(_key_label(gallery.id), gallery.wrapped_key)
 
 
-def _template_aad(gallery_id: str, sha: str) -> bytes:
-    return f"gallery/{gallery_id}/template/{sha}".encode()
+_template_aad = gallery_template_aad
 
 
-def decode_template(key: bytes, gallery_id: str, row: GalleryTemplate) -> FloatArray:
+def decode_template(key: DataKey, gallery_id: str, row: GalleryTemplate) -> FloatArray:
     return np.frombuffer(decrypt(key, row.template, _template_aad(gallery_id, row.image_sha256)), np.float32)
 
 
@@ -215,7 +215,7 @@ def _cache_key(store: Store, gallery_id: str) -> tuple[str, str]:
     return (str(store.settings.data_dir) + "|" + store.settings.database_url, gallery_id)
 
 
-def _read_index(store: Store, gallery: Gallery, key: bytes) -> _Loaded:
+def _read_index(store: Store, gallery: Gallery, key: DataKey) -> _Loaded:
     path = index_path(store, gallery.id)
     if not path.is_file():
         # No index yet (or it was deleted): every row is above watermark 0, so load_index adds them all.
@@ -258,7 +258,7 @@ def _unreadable(gallery: Gallery, path: Path, why: str) -> GalleryIndexError:
     )
 
 
-def save_index(store: Store, gallery: Gallery, key: bytes) -> None:
+def save_index(store: Store, gallery: Gallery, key: DataKey) -> None:
     """Write the loaded index (encrypted, atomically: a crash leaves the previous file)."""
     loaded = _indexes.get(_cache_key(store, gallery.id))
     if loaded is None:
@@ -279,7 +279,7 @@ def save_index(store: Store, gallery: Gallery, key: bytes) -> None:
     tmp.replace(path)
 
 
-def load_index(store: Store, gallery: Gallery, key: bytes) -> _Loaded:
+def load_index(store: Store, gallery: Gallery, key: DataKey) -> _Loaded:
     """The gallery's index, brought up to date with the database (rows above its watermark added)."""
     ck = _cache_key(store, gallery.id)
     with _indexes_lock:
@@ -403,7 +403,7 @@ def _import_locked(
     rows: Sequence[GalleryRow],
     actor: ActorLike,
     gallery: Gallery,
-    key: bytes,
+    key: DataKey,
     name: str,
     progress: Callable[[int], None] | None,
     cancel: threading.Event | None,
@@ -694,7 +694,7 @@ def gallery_stats(store: Store, gallery_name: str | None = None) -> GalleryStats
 
 
 def search_gallery(
-    store: Store, gallery: Gallery, key: bytes, embeddings: FloatArray, k: int
+    store: Store, gallery: Gallery, key: DataKey, embeddings: FloatArray, k: int
 ) -> list[list[GalleryCandidate]]:
     """Top ``k`` records for each probe embedding, best first (a record scores by its best image)."""
     loaded = load_index(store, gallery, key)
@@ -736,7 +736,7 @@ def search_gallery(
 
 
 def read_gallery_image(
-    store: Store, gallery: Gallery, key: bytes, template_id: int, actor: ActorLike, why: str
+    store: Store, gallery: Gallery, key: DataKey, template_id: int, actor: ActorLike, why: str
 ) -> bytes:
     """A custody image (decrypted), audited as a read of biometric data."""
     with store.session() as s:

@@ -22,18 +22,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from openlfr.governance import audit
 from openlfr.governance.audit import ActorLike
 from openlfr.governance.errors import NotFound
+from openlfr.governance.retention import service_identity
 from openlfr.matching.calibration import Calibration, CalibrationError, load_calibration
 from openlfr.retro.gallery import GalleryCandidate, gallery_key, get_gallery, search_gallery
 from openlfr.retro.media import ProbeFace, Progress, RetroError, analyse_media
 from openlfr.store import Store, utcnow
 from openlfr.store.blobs import case_blob_folder
-from openlfr.store.crypto import KeyDestroyed, new_data_key
+from openlfr.store.crypto import DataKey, KeyDestroyed, new_data_key
+from openlfr.store.db import case_key_label
 from openlfr.store.models import (
     OIFR_REASONS,
     REVIEW_DECISIONS,
@@ -100,8 +103,7 @@ def _gallery_size(store: Store, gallery: Gallery) -> int:
 # --- cases -------------------------------------------------------------------------------------------
 
 
-def _case_label(case_id: str) -> str:
-    return f"openlfr/case/{case_id}"
+_case_label = case_key_label
 
 
 case_folder = case_blob_folder
@@ -228,7 +230,7 @@ def _fuse(lists: Sequence[list[GalleryCandidate]], k: int) -> list[tuple[str, in
 
 
 def _search_faces(
-    store: Store, gallery: Gallery, key: bytes, faces: Sequence[ProbeFace], k: int
+    store: Store, gallery: Gallery, key: DataKey, faces: Sequence[ProbeFace], k: int
 ) -> list[list[tuple[str, int, float]]]:
     out = []
     for f in faces:
@@ -270,7 +272,7 @@ def rfr_search(
     cal = _calibration(store, gallery)
     size = _gallery_size(store, gallery)
     assert case.wrapped_key is not None
-    ckey = store.keys.master.unwrap(case.wrapped_key, _case_label(case.id))
+    ckey = store.key_ring(_case_label(case.id), case.wrapped_key)
     now = clock()
     results: list[FaceOut] = []
     blobs: list[str] = []
@@ -477,16 +479,34 @@ def probe_image(store: Store, probe_id: str, actor: ActorLike) -> bytes:
             raise KeyDestroyed(f"case {case.reference!r} was purged")
         audit.record(s, actor, "retro.probe.read", target=case.reference, details={"probe": probe_id})
         blob, cid, wrapped = p.probe_blob, case.id, case.wrapped_key
-    key = store.keys.master.unwrap(wrapped, _case_label(cid))
+    key = store.key_ring(_case_label(cid), wrapped)
     return store.blobs.get(case_folder(cid), blob, key)
 
 
 # --- retention ---------------------------------------------------------------------------------------
 
 
-def purge_cases(store: Store, actor: ActorLike = audit.SYSTEM, *, clock: Clock = utcnow) -> list[str]:
+def _undecided_probes(s: Session, case_id: str) -> int:
+    """Probes of the case with a candidate list on which no reviewer has decided anything."""
+    decided = (
+        select(RetroCandidate.probe_id)
+        .join(RetroDecision, RetroDecision.candidate_id == RetroCandidate.id)
+        .join(RetroProbe, RetroProbe.id == RetroCandidate.probe_id)
+        .where(RetroProbe.case_id == case_id)
+    )
+    q = (
+        select(func.count(func.distinct(RetroCandidate.probe_id)))
+        .join(RetroProbe, RetroProbe.id == RetroCandidate.probe_id)
+        .where(RetroProbe.case_id == case_id, RetroCandidate.probe_id.not_in(decided))
+    )
+    return int(s.scalar(q) or 0)
+
+
+def purge_cases(store: Store, actor: ActorLike | None = None, *, clock: Clock = utcnow) -> list[str]:
     """Purge every case past its retention: probe crops, candidate lists, decisions and the case key.
-    The case row stays as a record (reference, reason, who, when). Returns the references purged."""
+    The case row stays as a record (reference, reason, who, when). Returns the references purged. Audited as
+    ``actor``: the logged-in user of a manual purge, by default the scheduled purge's service identity."""
+    actor = actor if actor is not None else service_identity(store.settings)
     now = clock()
     purged: list[str] = []
     with store.session() as s:
@@ -494,6 +514,27 @@ def purge_cases(store: Store, actor: ActorLike = audit.SYSTEM, *, clock: Clock =
             select(RetroCase).where(RetroCase.purged_at.is_(None), RetroCase.retain_until <= now)
         ).all()
         for c in due:
+            # Issue 25: a case with candidate lists nobody decided on goes to a supervisor first, and is
+            # kept until the escalation period (fixed when escalated) has passed.
+            waiting = _undecided_probes(s, c.id)
+            if waiting and (c.escalation_ends_at is None or now < c.escalation_ends_at):
+                if c.escalated_at is None:
+                    c.escalated_at = now
+                    c.escalation_ends_at = now + timedelta(hours=store.settings.retention.escalation_hours)
+                    audit.record(
+                        s,
+                        actor,
+                        "retro.case.escalate",
+                        target=c.reference,
+                        at=now,
+                        details={
+                            "to": "supervisor",
+                            "undecided_probes": waiting,
+                            "retain_until": c.retain_until.isoformat(),
+                            "kept_until_at_least": c.escalation_ends_at.isoformat(),
+                        },
+                    )
+                continue
             probes = s.scalars(select(RetroProbe).where(RetroProbe.case_id == c.id)).all()
             ids = [p.id for p in probes]
             if ids:
@@ -502,9 +543,15 @@ def purge_cases(store: Store, actor: ActorLike = audit.SYSTEM, *, clock: Clock =
                 s.execute(delete(RetroCandidate).where(RetroCandidate.probe_id.in_(ids)))
                 s.execute(delete(RetroProbe).where(RetroProbe.id.in_(ids)))
             c.wrapped_key = None  # the key goes: any copy of a crop (backups included) is unreadable
+            store.keys.destroy_generations(s, _case_label(c.id), now)  # and those rotations started
             c.purged_at = now
             audit.record(
-                s, actor, "retro.case.purge", target=c.reference, details={"probes": len(ids)}, at=now
+                s,
+                actor,
+                "retro.case.purge",
+                target=c.reference,
+                details={"probes": len(ids), "undecided_probes": waiting},
+                at=now,
             )
             purged.append(c.reference)
             store.blobs.delete_deployment(case_folder(c.id))

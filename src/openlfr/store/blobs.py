@@ -28,7 +28,7 @@ from pathlib import Path
 
 from openlfr.errors import OpenLFRError
 from openlfr.store.base import new_id
-from openlfr.store.crypto import decrypt, encrypt
+from openlfr.store.crypto import DataKey, KeyRing, decrypt, encrypt, generation_of
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ class BlobStore:
 
     # -- blobs ---------------------------------------------------------------------------------------
 
-    def put(self, deployment_id: str, key: bytes, data: bytes) -> str:
+    def put(self, deployment_id: str, key: DataKey, data: bytes) -> str:
         blob_id = new_id()
         scope = self._scope.get()
         path = self._staged_path(deployment_id, blob_id) if scope else self.path(deployment_id, blob_id)
@@ -186,7 +186,7 @@ class BlobStore:
             scope.staged.append((deployment_id, blob_id))
         return blob_id
 
-    def get(self, deployment_id: str, blob_id: str, key: bytes) -> bytes:
+    def get(self, deployment_id: str, blob_id: str, key: DataKey) -> bytes:
         path = self.path(deployment_id, blob_id)
         try:
             data = path.read_bytes()
@@ -198,6 +198,22 @@ class BlobStore:
             except FileNotFoundError:
                 raise BlobNotFound(f"blob {deployment_id}/{blob_id} does not exist") from None
         return decrypt(key, data, f"{deployment_id}/{blob_id}".encode())
+
+    def reencrypt(self, deployment_id: str, blob_id: str, key: KeyRing) -> bool:
+        """Re-encrypt one blob in place under ``key``'s newest generation (atomic replace); False if it
+        already was, or is gone."""
+        path = self.path(deployment_id, blob_id)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return False
+        if generation_of(data) == key.current:
+            return False
+        aad = f"{deployment_id}/{blob_id}".encode()
+        tmp = path.with_suffix(".tmp")
+        write_private(tmp, encrypt(key, decrypt(key, data, aad), aad))
+        tmp.replace(path)
+        return True
 
     def exists(self, deployment_id: str, blob_id: str) -> bool:
         return self.path(deployment_id, blob_id).is_file()

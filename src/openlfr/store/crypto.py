@@ -12,6 +12,7 @@ import base64
 import contextlib
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -32,18 +33,75 @@ class KeyDestroyed(CryptoError):
     """The data key was destroyed (its deployment closed, or its alerts purged)."""
 
 
-def encrypt(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """``version || nonce || ciphertext+tag``; ``aad`` binds the ciphertext to what it belongs to."""
+FORMAT_GENERATION = b"\x02"
+"""``version || generation (4 bytes, big-endian) || nonce || ciphertext+tag``: under a key started by a
+master key rotation (generation 1, 2, ...). Version 1 ciphertext is generation 0."""
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """One data key's generations (``{generation: key}``): new data is encrypted under ``current``, and each
+    ciphertext names the generation it needs. Rotation (``openlfr keys rotate``) starts a new generation
+    wrapped only under the new master key, so an old master key and a copy of the database taken before the
+    rotation open nothing written after it."""
+
+    keys: dict[int, bytes] = field(repr=False)
+    current: int
+
+    @classmethod
+    def single(cls, key: bytes) -> KeyRing:
+        return cls({0: key}, 0)
+
+    @property
+    def newest(self) -> bytes:
+        """The current generation's bare key (for a peer that encrypts a message in transit, e.g. the bus)."""
+        return self.keys[self.current]
+
+    @property
+    def first(self) -> bytes:
+        """The oldest generation held: what a keyed digest that must stay stable across rotations uses."""
+        return self.keys[min(self.keys)]
+
+
+DataKey = bytes | KeyRing
+"""A bare key (generation 0 only) or a key ring."""
+
+
+def generation_of(blob: bytes) -> int:
+    """The key generation a ciphertext was made under."""
+    if blob[:1] == FORMAT_GENERATION and len(blob) >= 5:
+        return int.from_bytes(blob[1:5], "big")
+    if blob[:1] == FORMAT_VERSION:
+        return 0
+    raise CryptoError("not an openlfr ciphertext (bad header)")
+
+
+def encrypt(key: DataKey, plaintext: bytes, aad: bytes) -> bytes:
+    """``version || [generation ||] nonce || ciphertext+tag``; ``aad`` binds the ciphertext to what it belongs
+    to. With a key ring, under its current generation."""
+    ring = key if isinstance(key, KeyRing) else KeyRing.single(key)
     nonce = os.urandom(NONCE_BYTES)
-    return FORMAT_VERSION + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+    body = AESGCM(ring.keys[ring.current]).encrypt(nonce, plaintext, aad)
+    if ring.current == 0:
+        return FORMAT_VERSION + nonce + body
+    return FORMAT_GENERATION + ring.current.to_bytes(4, "big") + nonce + body
 
 
-def decrypt(key: bytes, blob: bytes, aad: bytes) -> bytes:
-    if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != FORMAT_VERSION:
+def decrypt(key: DataKey, blob: bytes, aad: bytes) -> bytes:
+    ring = key if isinstance(key, KeyRing) else KeyRing.single(key)
+    header = 5 if blob[:1] == FORMAT_GENERATION else 1
+    if len(blob) < header + NONCE_BYTES + 16 or blob[:1] not in (FORMAT_VERSION, FORMAT_GENERATION):
         raise CryptoError("not an openlfr ciphertext (bad header or too short)")
-    nonce, body = blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :]
+    generation = generation_of(blob)
+    data_key = ring.keys.get(generation)
+    if data_key is None:
+        raise CryptoError(
+            f"this ciphertext needs data key generation {generation}, which this key ring does not hold "
+            "(started by a later master key rotation than the database copy, or destroyed)"
+        )
+    nonce, body = blob[header : header + NONCE_BYTES], blob[header + NONCE_BYTES :]
     try:
-        return AESGCM(key).decrypt(nonce, body, aad)
+        return AESGCM(data_key).decrypt(nonce, body, aad)
     except InvalidTag as exc:
         raise CryptoError("decryption failed: wrong key, or the data was altered") from exc
 

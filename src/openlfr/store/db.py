@@ -25,13 +25,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openlfr.config import Settings
 from openlfr.errors import OpenLFRError
+from openlfr.store.base import utcnow
 from openlfr.store.blobs import BlobStore, SweepResult, case_blob_folder, gallery_blob_folder, private_dir
-from openlfr.store.crypto import CryptoError, KeyDestroyed, MasterKey, new_data_key
+from openlfr.store.crypto import CryptoError, KeyDestroyed, KeyRing, MasterKey, new_data_key
 from openlfr.store.models import (
     KEY_PURPOSES,
     Alert,
+    DataKeyGeneration,
     DeploymentKey,
+    Gallery,
     GalleryTemplate,
+    RetroCase,
     RetroProbe,
     WatchlistTemplate,
 )
@@ -99,6 +103,21 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         command.upgrade(alembic_config(conn), revision)
 
 
+def gallery_key_label(gallery_id: str) -> str:
+    """The wrapping label of a custody gallery's data key."""
+    return f"openlfr/gallery/{gallery_id}"
+
+
+def gallery_template_aad(gallery_id: str, sha: str) -> bytes:
+    """Associated data binding a gallery template's ciphertext to its gallery and image."""
+    return f"gallery/{gallery_id}/template/{sha}".encode()
+
+
+def case_key_label(case_id: str) -> str:
+    """The wrapping label of an RFR case's data key."""
+    return f"openlfr/case/{case_id}"
+
+
 class DataKeys:
     """Per-deployment data keys (one per purpose), wrapped by the master key, stored in the database."""
 
@@ -134,9 +153,9 @@ class DataKeys:
         )
         return key
 
-    def get(self, session: Session, deployment_id: str, purpose: str) -> bytes:
-        """The unwrapped key; :class:`KeyDestroyed` once destroyed. Not cached: another process may have
-        destroyed it since."""
+    def get(self, session: Session, deployment_id: str, purpose: str) -> KeyRing:
+        """The unwrapped key ring (every live generation); :class:`KeyDestroyed` once destroyed. Not cached:
+        another process may have destroyed or rotated it since."""
         row = session.get(DeploymentKey, (deployment_id, purpose))
         if row is None:
             raise KeyDestroyed(f"deployment {deployment_id} has no {purpose} key")
@@ -146,26 +165,78 @@ class DataKeys:
                 if row.destroyed_at
                 else f"the {purpose} key of deployment {deployment_id} was destroyed"
             )
-        return self.master.unwrap(row.wrapped_key, self._label(deployment_id, purpose))
+        return self.ring(session, self._label(deployment_id, purpose), row.wrapped_key)
+
+    def ring(self, session: Session, label: str, base_wrapped: bytes) -> KeyRing:
+        """Generation 0 (``base_wrapped``, stored where the key always was) and the generations that master
+        key rotations started for ``label`` (``data_key_generations``), unwrapped."""
+        keys = {0: self.master.unwrap(base_wrapped, label)}
+        for gen in session.scalars(
+            select(DataKeyGeneration).where(
+                DataKeyGeneration.label == label, DataKeyGeneration.wrapped_key.is_not(None)
+            )
+        ):
+            assert gen.wrapped_key is not None
+            keys[gen.generation] = self.master.unwrap(gen.wrapped_key, f"{label}#{gen.generation}")
+        return KeyRing(keys, max(keys))
 
     def destroy(self, session: Session, deployment_id: str, purpose: str, now: datetime) -> bool:
-        """Forget the key (the row remains as a record). ``True`` if it was still there."""
+        """Forget the key, every generation (the row remains as a record). ``True`` if it was still there."""
         row = session.get(DeploymentKey, (deployment_id, purpose))
         if row is None or row.wrapped_key is None:
             return False
         row.wrapped_key = None
         row.destroyed_at = now
+        self.destroy_generations(session, self._label(deployment_id, purpose), now)
         return True
 
-    def rewrap_all(self, session: Session, new_master: MasterKey) -> int:
-        """Re-wrap every live data key under ``new_master`` (in ``session``'s transaction); the count."""
+    @staticmethod
+    def destroy_generations(session: Session, label: str, now: datetime) -> None:
+        """Forget the generations rotations started for ``label`` (with its generation 0, by its owner)."""
+        for gen in session.scalars(
+            select(DataKeyGeneration).where(
+                DataKeyGeneration.label == label, DataKeyGeneration.wrapped_key.is_not(None)
+            )
+        ):
+            gen.wrapped_key = None
+            gen.destroyed_at = now
+
+    def rewrap_all(self, session: Session, new_master: MasterKey, now: datetime) -> tuple[int, int]:
+        """Re-wrap every live data key (deployments', galleries', RFR cases', every generation) under
+        ``new_master`` and start a new generation of each, wrapped only under ``new_master`` (in ``session``'s
+        transaction). Returns (keys re-wrapped, generations started)."""
         self._serialise_with_rotation(session, exclusive=True)
-        rows = list(session.scalars(select(DeploymentKey).where(DeploymentKey.wrapped_key.is_not(None))))
-        for row in rows:
-            assert row.wrapped_key is not None
-            label = self._label(row.deployment_id, row.purpose)
+        bases: list[tuple[str, Any]] = []  # (label, row whose wrapped_key is generation 0)
+        for row in session.scalars(select(DeploymentKey).where(DeploymentKey.wrapped_key.is_not(None))):
+            bases.append((self._label(row.deployment_id, row.purpose), row))
+        for g in session.scalars(select(Gallery).where(Gallery.wrapped_key.is_not(None))):
+            bases.append((gallery_key_label(g.id), g))
+        for c in session.scalars(select(RetroCase).where(RetroCase.wrapped_key.is_not(None))):
+            bases.append((case_key_label(c.id), c))
+        rewrapped = 0
+        for label, row in bases:
             row.wrapped_key = new_master.wrap(self.master.unwrap(row.wrapped_key, label), label)
-        return len(rows)
+            rewrapped += 1
+        newest: dict[str, int] = {}
+        for gen in session.scalars(
+            select(DataKeyGeneration).where(DataKeyGeneration.wrapped_key.is_not(None))
+        ):
+            assert gen.wrapped_key is not None
+            glabel = f"{gen.label}#{gen.generation}"
+            gen.wrapped_key = new_master.wrap(self.master.unwrap(gen.wrapped_key, glabel), glabel)
+            newest[gen.label] = max(newest.get(gen.label, 0), gen.generation)
+            rewrapped += 1
+        for label, _row in bases:
+            generation = newest.get(label, 0) + 1
+            session.add(
+                DataKeyGeneration(
+                    label=label,
+                    generation=generation,
+                    wrapped_key=new_master.wrap(new_data_key(), f"{label}#{generation}"),
+                    created_at=now,
+                )
+            )
+        return rewrapped, len(bases)
 
     def finish_interrupted_rotation(self, session: Session) -> str | None:
         """A rotation killed between its commit and its rename left ``master.key.new``: keep it if the
@@ -245,6 +316,13 @@ class Store:
             )
         return refs
 
+    def key_ring(self, label: str, base_wrapped: bytes | None) -> KeyRing:
+        """A gallery's or RFR case's key ring (generation 0 wrapped in its own row)."""
+        if base_wrapped is None:
+            raise KeyDestroyed(f"the data key {label} was destroyed")
+        with self.sessions() as s:
+            return self.keys.ring(s, label, base_wrapped)
+
     def sweep_blobs(self) -> SweepResult:
         """Tidy the blob folder (see :meth:`BlobStore.sweep`); the caller audits the counts."""
         return self.blobs.sweep(self.referenced_blobs)
@@ -256,11 +334,12 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def rotate_master_key(self, on_commit: Callable[[Session, int], None]) -> int:
+    def rotate_master_key(self, on_commit: Callable[[Session, int, int], None]) -> int:
         """Re-wrap every deployment key under a new master key; the number of keys re-wrapped.
 
         The new key is written beside the old one (``master.key.new``, 0600), every data key is re-wrapped
-        in one transaction, in which ``on_commit(session, count)`` records the audit row; then the new file
+        in one transaction that also starts a new generation of every data key (wrapped only under the new
+        master key) and in which ``on_commit(session, count, generations)`` records the audit row; then the new file
         is renamed over the old one, so the old master key no longer exists here. A crash between the
         commit and the rename is finished (or undone, had the commit not happened) at the next open."""
         master = self.keys.master
@@ -272,8 +351,8 @@ class Store:
                 self.keys._serialise_with_rotation(s, exclusive=True)
                 new_master = master.start_rotation()
                 started = True
-                count = self.keys.rewrap_all(s, new_master)
-                on_commit(s, count)
+                count, generations = self.keys.rewrap_all(s, new_master, utcnow())
+                on_commit(s, count, generations)
         except BaseException:
             if started:
                 # Whether the commit happened decides which key file stays (never guess: the wrong choice

@@ -118,6 +118,12 @@ class Deployment(Base):
         JSON, nullable=True
     )
     """Counts by category, image source and offence seriousness, frozen when the watchlist is destroyed."""
+    # Issue 25 (revision 0013): the retention promise, fixed when the deployment opens and published. The
+    # purge applies these, never the settings of whoever runs it. NULL: opened before 0013 (the first purge
+    # after it fixes them, audited).
+    alert_retention_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_adjudication_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
+    escalation_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     subjects: Mapped[list[WatchlistSubject]] = relationship(
         back_populates="deployment", cascade="all, delete-orphan", passive_deletes=True
@@ -136,6 +142,24 @@ class DeploymentKey(Base):
         ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True
     )
     purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class DataKeyGeneration(Base):
+    """A data key started by a master key rotation (generation 1, 2, ...), wrapped by the master key.
+
+    ``label`` is the key's wrapping label (``openlfr/<deployment>/<purpose>``, ``openlfr/gallery/<id>``,
+    ``openlfr/case/<id>``); generation 0 is the key stored where it always was (``deployment_keys``,
+    ``galleries.wrapped_key``, ``retro_cases.wrapped_key``). Ciphertext names its generation in its header
+    (``openlfr.store.crypto``), so new data goes under the newest key and old data stays readable until
+    ``keys rotate --reencrypt`` moves it and destroys the old generations."""
+
+    __tablename__ = "data_key_generations"
+
+    label: Mapped[str] = mapped_column(String(200), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, primary_key=True)
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -377,6 +401,10 @@ class RetroCase(Base):
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     """The case's data key for its probe images; destroyed when the case is purged."""
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """Past its retention with candidates nobody decided on: passed to a supervisor (revision 0013)."""
+    escalation_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """An escalated case is kept at least until then (the escalation period fixed when it was escalated)."""
 
 
 class RetroProbe(Base):

@@ -323,7 +323,7 @@ def _enrol_batch(
         if eng.pack.name != dep.pack:
             raise GovernanceError(f"deployment {dep.id} uses pack {dep.pack}, not {eng.pack.name}")
         gallery = ReferenceGallery(load_enrolled(store, s, dep, eng.embedding_size), eng.embedding_size)
-        watchlist_key = store.keys.get(s, dep.id, "watchlist")
+        watchlist_key = store.keys.get(s, dep.id, "watchlist").first  # digests stay stable across rotations
         status, threshold, overridden = dep.status, dep.threshold, bool(dep.threshold_override_reason)
     check = AttractionCheck.for_pack(store, eng.pack.name)
     rule = check.policy.rule if check is not None else None

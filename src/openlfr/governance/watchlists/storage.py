@@ -19,7 +19,7 @@ from openlfr.governance.errors import GovernanceError
 from openlfr.governance.watchlists.entries import SubjectEntry, SubjectInfo
 from openlfr.matching.attraction import Attraction
 from openlfr.store import Store, new_id
-from openlfr.store.crypto import decrypt, encrypt
+from openlfr.store.crypto import DataKey, decrypt, encrypt
 from openlfr.store.models import Deployment, WatchlistSubject, WatchlistTemplate
 from openlfr.vision import Face
 
@@ -75,7 +75,7 @@ def template_aad(deployment_id: str, template_id: str) -> bytes:
     return f"{deployment_id}/template/{template_id}".encode()
 
 
-def decode_template(store_key: bytes, row: WatchlistTemplate) -> np.ndarray:
+def decode_template(store_key: DataKey, row: WatchlistTemplate) -> np.ndarray:
     raw = decrypt(store_key, row.template, template_aad(row.deployment_id, row.id))
     return np.frombuffer(raw, dtype=np.float32)
 
