@@ -63,3 +63,7 @@ VIEW_GALLERY_IMAGES = (OP, RV, EO)
 VIEW_GALLERY_STATS = (A, AO, AU)
 REMOVE_GALLERY_RECORD = (AO,)
 IMPORT_GALLERY = (A, AO)
+
+# The reference crowd sets the minimum threshold every later deployment gets: a configuration change by
+# the system's administrator (audited).
+BUILD_REFERENCE_CROWD = (A,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from openlfr.cli import calibration as _calibration  # noqa: F401  (registers its commands)
 from openlfr.cli import demo as _demo  # noqa: F401  (registers its commands)
 from openlfr.cli import evaluate as _evaluate  # noqa: F401  (registers its commands)
 from openlfr.cli import gallery as _gallery  # noqa: F401  (registers its commands)

@@ -24,10 +24,12 @@ from openlfr.governance import alerts as alert_svc
 from openlfr.governance import audit as audit_svc
 from openlfr.governance.audit import Actor
 from openlfr.governance.blob_sweep import sweep_blobs
+from openlfr.governance.closed_lists import IMAGE_SOURCES, OFFENCE_SERIOUSNESS
 from openlfr.governance.deployments import (
     DeploymentInfo,
     close_deployment,
     create_deployment,
+    default_threshold,
     get_deployment,
     list_deployments,
     open_deployment,
@@ -177,7 +179,11 @@ def deployment_create(
     ),
     camera: list[str] = typer.Option(..., "--camera", help="A camera id (repeat for several)."),
     pack: str | None = typer.Option(None, help="Model pack (default: the configured one)."),
-    threshold: float | None = typer.Option(None, help="Alert threshold (default: the validated minimum)."),
+    threshold: float | None = typer.Option(
+        None,
+        help="Alert threshold (default: the validated minimum for the watchlist this data folder will "
+        "enrol: checked against the reference crowd if there is one, else unchecked; the reason is printed).",
+    ),
     override_reason: str | None = typer.Option(
         None, help="Why the threshold is below the validated minimum."
     ),
@@ -204,6 +210,9 @@ def deployment_create(
 ) -> None:
     """Plan a deployment (nothing is scanned until it is opened)."""
     with store_session() as store, clean_errors(*ERRORS):
+        why = None
+        if threshold is None:
+            threshold, why = default_threshold(store, pack or store.settings.vision.pack)
         d = create_deployment(
             store,
             actor_of(store, as_, roles.PLAN_DEPLOYMENT),
@@ -229,11 +238,13 @@ def deployment_create(
             short_notice_reason=short_notice_reason,
         )
     if as_json:
-        console.print_json(json.dumps(d.as_dict()))
+        console.print_json(json.dumps({**d.as_dict(), "threshold_reason": why}))
     else:
         console.print(
             f"deployment [bold]{d.id}[/] planned: {d.location}, {_fmt(d.starts_at)} to {_fmt(d.ends_at)}"
         )
+        if why is not None:
+            console.print(f"threshold {d.threshold:.3f}: {why}", highlight=False)
 
 
 @deployment_app.command("open")
@@ -334,7 +345,8 @@ def _print_report(report: ImportReport) -> None:
     if not report.attraction_checked:
         console.print(
             "[yellow]attraction check not run:[/] no reference crowd for this pack in the data folder "
-            "(`openlfr evaluate` writes one); recorded in the audit log"
+            "(`openlfr calibration crowd --from DIR` builds one); recorded in the audit log, and the "
+            "deployment is held to the stricter minimum validated without the check"
         )
     if report.refused:
         table = Table(title=f"Refused ({len(report.refused)})")
@@ -350,9 +362,19 @@ def watchlist_enrol(
     deployment_id: str = typer.Argument(...),
     images: list[Path] = typer.Argument(..., help="One or more reference images of the subject."),
     subject_id: str = typer.Option(..., help="The force's reference for the subject."),
-    category: str = typer.Option(..., help="; ".join(WATCHLIST_CATEGORIES.values())),
+    category: str = typer.Option(
+        ..., help="By key or words: " + "; ".join(f"{k} ({v})" for k, v in WATCHLIST_CATEGORIES.items())
+    ),
     reason: str = typer.Option(..., help="Why they are sought."),
-    image_source: str = typer.Option(..., help="Where the image comes from."),
+    image_source: str = typer.Option(
+        ..., help="Where the image comes from: " + "; ".join(f"{k} ({v})" for k, v in IMAGE_SOURCES.items())
+    ),
+    offence_seriousness: str | None = typer.Option(
+        None,
+        "--offence-seriousness",
+        help="Required unless the category concerns no offence: "
+        + "; ".join(f"{k} ({v})" for k, v in OFFENCE_SERIOUSNESS.items()),
+    ),
     legal_basis: str = typer.Option(..., help="The legal basis for holding it."),
     approved_by: str = typer.Option(..., help="Who approved the entry."),
     expires: str = typer.Option(..., help="When the entry expires (ISO date or time)."),
@@ -375,6 +397,7 @@ def watchlist_enrol(
             expires_at=parse_time(expires, "expiry"),
             name=name,
             date_of_birth=dob_value,
+            offence_seriousness=offence_seriousness,
             needs_approval=True,
         )
         report = enrol_subject(store, who, deployment_id, entry, images, lookalike_reason=lookalike_reason)
@@ -387,7 +410,7 @@ def watchlist_import(
     csv_file: Path = typer.Argument(
         ...,
         help="CSV: subject_id, category, reason, image_source, legal_basis, "
-        "approved_by, expires_at, images (';'-separated) [, name, date_of_birth].",
+        "approved_by, expires_at, images (';'-separated) [, name, date_of_birth, offence_seriousness].",
     ),
     images: Path | None = typer.Option(
         None, "--images", help="Folder the image names are relative to (default: the CSV's folder)."

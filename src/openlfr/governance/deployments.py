@@ -19,6 +19,7 @@ from openlfr.governance.categories import parse_choice
 from openlfr.governance.errors import GovernanceError, NotFound, ScanRefused
 from openlfr.governance.live_contract import ScanWindow
 from openlfr.matching.calibration import CalibrationError, load_calibration
+from openlfr.matching.reference_crowd import load_reference_crowd
 from openlfr.safetext import UnsafeText, check_published_text
 from openlfr.store import Store, utcnow
 from openlfr.store.models import (
@@ -254,6 +255,47 @@ def _threshold_problem(
     return minimum, None
 
 
+def enrolment_offset_rule(store: Store, pack: str) -> str | None:
+    """The offset rule enrolment will give new templates of this pack: the reference crowd's, or ``None``
+    when the attraction check cannot run (switched off, or no reference crowd in the data folder)."""
+    if not store.settings.governance.attraction_check:
+        return None
+    try:
+        crowd = load_reference_crowd(pack, store.settings.data_dir)
+    except CalibrationError as exc:
+        raise GovernanceError(str(exc)) from exc
+    return crowd.rule if crowd is not None and crowd.size > 0 else None
+
+
+def default_threshold(store: Store, pack: str) -> tuple[float, str]:
+    """The threshold a new deployment of this pack gets when none is given, and why: the minimum validated
+    for the watchlist it will actually have (its templates checked against the reference crowd when one is
+    in the data folder, else unchecked), so that the default can be opened without an override."""
+    try:
+        cal = load_calibration(pack, store.settings.data_dir)
+    except CalibrationError as exc:
+        raise GovernanceError(str(exc)) from exc
+    if cal is None:
+        raise GovernanceError(f"no calibration exists for pack {pack}: give the threshold explicitly")
+    rule = enrolment_offset_rule(store, pack)
+    minimum = cal.minimum_for({rule})
+    if rule is not None:
+        return minimum, (
+            f"the validated minimum of pack {pack} for a watchlist checked against the reference crowd "
+            f"({rule} offsets)"
+        )
+    checked = cal.minimum_for({cal.offset_rule})
+    why = (
+        "the attraction check is switched off (governance.attraction_check)"
+        if not store.settings.governance.attraction_check
+        else "there is no reference crowd in the data folder (`openlfr calibration crowd --from DIR` builds one)"
+    )
+    return minimum, (
+        f"the validated minimum of pack {pack} for a watchlist enrolled without the attraction check, as "
+        f"{why}; with a checked watchlist it would be {checked:.3f}"
+    )
+
+
 def parse_phase(value: str | None) -> str:
     """``trial`` or ``operational`` (case-insensitive); anything else is refused naming the choices."""
     v = (value or "").strip().lower()
@@ -394,12 +436,7 @@ def create_deployment(
     except ModelPackError as exc:
         raise GovernanceError(str(exc)) from exc
     if threshold is None:
-        cal = load_calibration(pack_name, store.settings.data_dir)
-        if cal is None:
-            raise GovernanceError(
-                f"no calibration exists for pack {pack_name}: give the threshold explicitly"
-            )
-        threshold = cal.validated_min_threshold
+        threshold, _why = default_threshold(store, pack_name)
     if not -1.0 <= threshold <= 1.0:
         raise GovernanceError(f"threshold {threshold} is not a cosine similarity (-1..1)")
     short_reason = (short_notice_reason or "").strip() or None
