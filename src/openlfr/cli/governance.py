@@ -35,6 +35,7 @@ from openlfr.governance.deployments import (
     open_deployment,
 )
 from openlfr.governance.errors import GovernanceError
+from openlfr.governance.outcomes import OTHER_OFFENCES, OutcomeDetail
 from openlfr.governance.report import deployment_record, write_record
 from openlfr.governance.retention import purge as run_purge
 from openlfr.governance.watchlist_approval import approve_entry, pending_entries, reject_entry
@@ -583,6 +584,11 @@ def alert_list(
 
 def _decided(a: alert_svc.AlertInfo) -> None:
     console.print(f"alert [bold]{a.id}[/] is now {a.state}")
+    if a.reference and a.state in alert_svc.MET:
+        console.print(
+            f"the person's reference: [bold]{a.reference}[/] (write it on their leaflet: it is how they "
+            "ask what is held about this encounter)"
+        )
 
 
 @alert_app.command("review")
@@ -634,13 +640,37 @@ def alert_dispose(
     alert_id: str,
     disposal: str = typer.Argument(..., help="arrest, advice or no_action"),
     note: str | None = typer.Option(None),
+    use_of_force: bool | None = typer.Option(
+        None, "--force-used/--no-force-used", help="Whether force was used (counted in the record)."
+    ),
+    watchlist_reason: bool | None = typer.Option(
+        None,
+        "--for-watchlist-reason/--not-for-watchlist-reason",
+        help="Arrest: whether it was for the reason the person was on the watchlist.",
+    ),
+    other_offence: list[str] = typer.Option(
+        [],
+        "--other-offence",
+        help="Arrest: another offence it was for (repeat): " + "; ".join(OTHER_OFFENCES) + ".",
+    ),
+    custody_reference: str | None = typer.Option(
+        None,
+        "--custody-reference",
+        help="Custody or crime reference: kept with the alert, encrypted, never published.",
+    ),
     as_: str | None = ActorOption,
 ) -> None:
-    """The disposal that followed the engagement."""
+    """The disposal that followed the engagement, with its outcome detail."""
+    detail = OutcomeDetail(
+        use_of_force=use_of_force,
+        arrest_for_watchlist_reason=watchlist_reason,
+        other_offences=tuple(other_offence),
+        custody_reference=custody_reference,
+    )
     with store_session() as store:
         _decided(
             alert_svc.record_disposal(
-                store, actor_of(store, as_, roles.DISPOSAL), alert_id, disposal, note=note
+                store, actor_of(store, as_, roles.DISPOSAL), alert_id, disposal, note=note, detail=detail
             )
         )
 
