@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -75,6 +76,12 @@ class DeploymentInfo:
     short_notice_reason: str | None = None
     signage_in_place_at: datetime | None = None
     signage_in_place_by: str | None = None
+    objective: str | None = None
+    """Issue 27: what the deployment is meant to achieve (published; the record reports against it)."""
+    success_measures: tuple[str, ...] = ()
+    on_behalf_of: str | None = None
+    """The force it is run for, when not the force running it; ``on_behalf_of_controller`` is theirs."""
+    on_behalf_of_controller: str | None = None
 
     @property
     def short_notice(self) -> bool:
@@ -141,6 +148,10 @@ def info(d: Deployment) -> DeploymentInfo:
         short_notice_reason=d.short_notice_reason,
         signage_in_place_at=d.signage_in_place_at,
         signage_in_place_by=d.signage_in_place_by,
+        objective=d.objective,
+        success_measures=tuple(d.success_measures or ()),
+        on_behalf_of=d.on_behalf_of,
+        on_behalf_of_controller=d.on_behalf_of_controller,
     )
 
 
@@ -347,6 +358,10 @@ def create_deployment(
     data_controller: str | None = None,
     public_contact: str | None = None,
     short_notice_reason: str | None = None,
+    objective: str | None = None,
+    success_measures: Sequence[str] = (),
+    on_behalf_of: str | None = None,
+    on_behalf_of_controller: str | None = None,
 ) -> DeploymentInfo:
     """Record a planned deployment (nothing can be scanned until it is opened).
 
@@ -361,8 +376,13 @@ def create_deployment(
     ``purpose_category`` (a key or the words of ``DEPLOYMENT_PURPOSE_CATEGORIES``), ``legal_basis`` (a short
     summary) and ``authorising_role`` (the authorising officer's rank or role, e.g. "Superintendent") are
     published with the deployment; ``authorising_officer`` (the name) is kept internal.
+
+    Issue 27: the stated ``objective`` and ``success_measures`` (published, and reported against in the
+    record), and for a deployment run for another force, that force (``on_behalf_of``) and its data
+    controller (``on_behalf_of_controller``), both required together.
     """
     now = clock()
+    plan = plan_fields(objective, success_measures, on_behalf_of, on_behalf_of_controller)
     who = as_actor(actor)
     for name, value in (
         ("purpose", purpose),
@@ -476,6 +496,7 @@ def create_deployment(
             data_controller=controller,
             public_contact=contact,
             short_notice_reason=short_reason,
+            **plan,
         )
         s.add(dep)
         s.flush()
@@ -507,11 +528,49 @@ def create_deployment(
                 "intelligence_case": dep.intelligence_case,
                 "data_controller": controller,
                 "public_contact": contact,
+                **plan,
             },
         )
         if short_reason is not None:
             _audit_short_notice(s, who, dep, short_reason, now, store)
         return info(dep)
+
+
+MAX_SUCCESS_MEASURES = 10
+
+
+def plan_fields(
+    objective: str | None,
+    success_measures: Sequence[str],
+    on_behalf_of: str | None,
+    on_behalf_of_controller: str | None,
+) -> dict[str, Any]:
+    """The planning fields of issue 27, checked: published text, at most ``MAX_SUCCESS_MEASURES``
+    measures, and a deployment for another force names both the force and its data controller."""
+    measures = [m.strip() for m in success_measures if m and m.strip()]
+    if len(measures) > MAX_SUCCESS_MEASURES:
+        raise GovernanceError(f"at most {MAX_SUCCESS_MEASURES} success measures (got {len(measures)})")
+    force = (on_behalf_of or "").strip() or None
+    controller = (on_behalf_of_controller or "").strip() or None
+    if (force is None) != (controller is None):
+        raise GovernanceError(
+            "a deployment run on behalf of another force names both that force (on_behalf_of) and its data "
+            "controller (on_behalf_of_controller): both controllers are published"
+        )
+    check_published_fields(
+        {
+            "objective": objective,
+            "force it is run for": force,
+            "that force's data controller": controller,
+            **{f"success measure {i + 1}": m for i, m in enumerate(measures)},
+        }
+    )
+    return {
+        "objective": (objective or "").strip() or None,
+        "success_measures": measures or None,
+        "on_behalf_of": force,
+        "on_behalf_of_controller": controller,
+    }
 
 
 def _audit_short_notice(
