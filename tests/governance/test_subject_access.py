@@ -6,9 +6,11 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from openlfr.governance.alerts import get_alert, record_disposal, record_engagement, review_alert
 from openlfr.governance.audit import entries
@@ -179,3 +181,60 @@ def test_erasure_where_the_law_allows(live: Live) -> None:
         "erasure_refused": 3,
         "erasure_not_found": 0,
     }
+
+
+def test_the_data_protection_officer_from_the_command_line(
+    live: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openlfr.api.users import create_user
+    from openlfr.cli import app
+    from openlfr.config import get_settings
+    from openlfr.store.auth_models import Role
+
+    if live.store.settings.store.database_url:
+        pytest.skip("the command line half runs on SQLite (the governance half above runs on both)")
+    mine = _met(live, 0, "confirmed_false", "t1")
+    ref = get_alert(live.store, mine).reference
+    assert ref
+    monkeypatch.setenv("OPENLFR_DATA_DIR", str(live.store.settings.data_dir))
+    monkeypatch.delenv("OPENLFR_TOKEN", raising=False)
+    monkeypatch.setenv("PW", "correct horse battery staple")
+    get_settings.cache_clear()
+    for role in (Role.DATA_PROTECTION, Role.AUDITOR):
+        create_user(live.store, role.value, "correct horse battery staple", role, actor="test setup")
+    runner = CliRunner()
+
+    def cli(*args: str) -> tuple[int, str]:
+        r = runner.invoke(app, list(args))
+        return r.exit_code, r.output
+
+    try:
+        assert cli("login", "auditor", "--password-env", "PW")[0] == 0
+        code, out = cli("rights", "lookup", ref)
+        assert code == 2 and "may not do this" in out  # the auditor oversees; it does not read the encounter
+        assert cli("login", "data_protection", "--password-env", "PW")[0] == 0
+        code, out = cli("rights", "lookup", ref, "--json")
+        assert code == 0 and json.loads(out)["alert_id"] == mine
+        code, out = cli("rights", "lookup", ref[:-1] + ("3" if ref[-1] != "3" else "4"))
+        assert code == 2 and "does not check out" in out and "Traceback" not in out
+        zipped = tmp_path / "sar.zip"
+        assert cli("rights", "export", ref, "--out", str(zipped))[0] == 0
+        assert "face.jpg" in zipfile.ZipFile(zipped).namelist()
+        code, out = cli("rights", "export", ref, "--out", str(zipped))
+        assert code == 2 and "already exists" in out
+        code, out = cli(
+            "complaint",
+            "add",
+            "--received",
+            (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+            "--category",
+            "misidentification",
+            "--reference",
+            ref,
+            "--json",
+        )
+        assert code == 0 and json.loads(out)["deployment_id"] == live.deployment.id
+        code, out = cli("rights", "erase", ref, "--reason", "request 1")
+        assert code == 1 and "not finished" in out
+    finally:
+        get_settings.cache_clear()

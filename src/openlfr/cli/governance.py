@@ -146,6 +146,12 @@ def _show_deployment(d: DeploymentInfo) -> None:
         ),
         ("assessments", f"DPIA {d.dpia_ref or '-'}; EIA {d.eia_ref or '-'}; policy {d.policy_ref or '-'}"),
         ("data controller / contact", f"{d.data_controller or '-'} / {d.public_contact or '-'}"),
+        ("objective", d.objective or "-"),
+        ("success measures", "; ".join(d.success_measures) or "-"),
+        (
+            "run on behalf of",
+            f"{d.on_behalf_of} (data controller {d.on_behalf_of_controller})" if d.on_behalf_of else "-",
+        ),
     ):
         table.add_row(k, v)
     console.print(table)
@@ -206,6 +212,20 @@ def deployment_create(
     short_notice_reason: str | None = typer.Option(
         None, help="Why it starts within governance.notice_hours (audited; published as short notice)."
     ),
+    objective: str | None = typer.Option(
+        None, help="What the deployment is meant to achieve (published; the record reports against it)."
+    ),
+    success_measure: list[str] = typer.Option(
+        [], "--success-measure", help="How success is judged (repeat; published beside the outcomes)."
+    ),
+    on_behalf_of: str | None = typer.Option(
+        None, "--on-behalf-of", help="The force it is run for, when not this force (published)."
+    ),
+    on_behalf_of_controller: str | None = typer.Option(
+        None,
+        "--on-behalf-of-controller",
+        help="That force's data controller (required with --on-behalf-of; published beside this force's).",
+    ),
     as_: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -237,6 +257,10 @@ def deployment_create(
             data_controller=data_controller,
             public_contact=contact,
             short_notice_reason=short_notice_reason,
+            objective=objective,
+            success_measures=success_measure,
+            on_behalf_of=on_behalf_of,
+            on_behalf_of_controller=on_behalf_of_controller,
         )
     if as_json:
         console.print_json(json.dumps({**d.as_dict(), "threshold_reason": why}))

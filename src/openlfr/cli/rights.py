@@ -17,8 +17,11 @@ from openlfr.api import roles
 from openlfr.cli.app import app, clean_errors, console, fail
 from openlfr.cli.governance import ERRORS, JsonOption, store_session
 from openlfr.cli.identity import acting
+from openlfr.governance import complaints as complaint_svc
 from openlfr.governance import subject_access
 
+complaint_app = typer.Typer(help="The complaints register (no complainant's details).", no_args_is_help=True)
+app.add_typer(complaint_app, name="complaint")
 rights_app = typer.Typer(
     help="A stopped person's rights by the reference on their leaflet: look up, export, erase.",
     no_args_is_help=True,
@@ -78,3 +81,93 @@ def rights_erase(
     console.print(f"{result.reference}: {result.reason}", highlight=False)
     if not result.erased:
         raise typer.Exit(1)
+
+
+@complaint_app.command("add")
+def complaint_add(
+    received: str = typer.Option(..., help="When it was received, ISO time with zone (2030-06-01T09:00Z)."),
+    category: str = typer.Option(
+        ...,
+        help="By key or words: "
+        + "; ".join(f"{k} ({v})" for k, v in complaint_svc.COMPLAINT_CATEGORIES.items())
+        + ".",
+    ),
+    deployment_id: str | None = typer.Option(None, "--deployment", help="The deployment it is about."),
+    reference: str | None = typer.Option(
+        None,
+        "--reference",
+        help="The stopped person's reference, if the complaint quotes one (never published).",
+    ),
+    external_ref: str | None = typer.Option(
+        None,
+        "--external-ref",
+        help="Your complaints system's reference (internal; no complainant's details here).",
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Enter a complaint in the register (audited)."""
+    from openlfr.cli.governance import when
+
+    with store_session() as store, clean_errors(*ERRORS):
+        c = complaint_svc.record_complaint(
+            store,
+            acting(store, roles.RECORD_COMPLAINTS),
+            received_at=when(received, "--received"),
+            category=category,
+            deployment_id=deployment_id,
+            reference=reference,
+            external_ref=external_ref,
+        )
+    if as_json:
+        console.print_json(json.dumps(c.as_dict()))
+    else:
+        console.print(f"complaint [bold]{c.id}[/] recorded: {c.category_label}", highlight=False)
+
+
+@complaint_app.command("outcome")
+def complaint_outcome(
+    complaint_id: str = typer.Argument(...),
+    outcome: str = typer.Argument(
+        ..., help="; ".join(f"{k} ({v})" for k, v in complaint_svc.COMPLAINT_OUTCOMES.items())
+    ),
+    at: str | None = typer.Option(None, help="When it was decided (default now), ISO time with zone."),
+) -> None:
+    """Record how a complaint ended (once; audited)."""
+    from openlfr.cli.governance import when
+
+    with store_session() as store, clean_errors(*ERRORS):
+        c = complaint_svc.record_complaint_outcome(
+            store,
+            acting(store, roles.RECORD_COMPLAINTS),
+            complaint_id,
+            outcome,
+            at=when(at, "--at") if at else None,
+        )
+    console.print(f"complaint [bold]{c.id}[/]: {c.outcome}", highlight=False)
+
+
+@complaint_app.command("list")
+def complaint_list(
+    open_only: bool = typer.Option(False, "--open", help="Only those without an outcome."),
+    as_json: bool = JsonOption,
+) -> None:
+    """The register, oldest first."""
+    with store_session() as store:
+        acting(store, roles.VIEW_COMPLAINTS)
+        found = complaint_svc.list_complaints(store, open_only=open_only)
+    if as_json:
+        console.print_json(json.dumps([c.as_dict() for c in found]))
+        return
+    table = Table(title=f"Complaints ({len(found)})")
+    for col in ("id", "received", "category", "deployment", "reference", "outcome"):
+        table.add_column(col)
+    for c in found:
+        table.add_row(
+            c.id,
+            c.received_at.isoformat()[:16],
+            c.category_label,
+            c.deployment_id or "",
+            c.reference or "",
+            c.outcome or "open",
+        )
+    console.print(table)
