@@ -427,6 +427,21 @@ class ServerSettings(_Section):
         "the police force", description="Who runs the deployments (signage, public page)."
     )
     contact: str = Field("", description="How the public can ask questions (signage, public page).")
+    privacy_notice_url: str = Field(
+        "",
+        description="Link to the force's privacy notice for facial recognition (signage, leaflet, public "
+        "pages). Empty: the pages say it is available on request.",
+    )
+    postal_address: str = Field(
+        "",
+        description="Postal address for subject access, erasure requests and complaints (signage, leaflet, "
+        "public pages); lines separated by commas.",
+    )
+    accessibility_statement_url: str = Field(
+        "",
+        description="Link to the force's accessibility statement (public pages); accessible versions of the "
+        "documents are offered on request at the contact and postal address.",
+    )
     data_controller: str = Field(
         "", description="Default data controller of new deployments (each deployment must name one)."
     )

@@ -1,0 +1,42 @@
+"""The leaflet an officer prints with the stopped person's reference on it (issue 27); the published
+parts live in :mod:`openlfr.api.public_rights`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, Response
+
+from openlfr.api import roles
+from openlfr.api.auth import actor_of
+from openlfr.api.deps import get_store
+from openlfr.api.users import Principal
+from openlfr.governance import alerts, deployments
+from openlfr.governance.audit import record
+from openlfr.governance.errors import GovernanceError
+from openlfr.store import Store
+from openlfr.web.pages import page_roles
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/alerts/{alert_id}/leaflet", response_class=HTMLResponse)
+def leaflet_for_encounter(
+    alert_id: str,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(page_roles(*roles.ENGAGEMENT_OUTCOME)),
+) -> Response:
+    """The leaflet with this encounter's reference printed on it (audited as printed)."""
+    from openlfr.web.signage import render_leaflet
+
+    a = alerts.get_alert(store, alert_id)
+    if a.reference is None:
+        raise GovernanceError(
+            f"alert {alert_id} has no reference yet: it is given when the engagement records meeting the person"
+        )
+    dep = deployments.get_deployment(store, a.deployment_id)
+    with store.session() as s:
+        record(s, actor_of(principal), "alert.leaflet_printed", deployment_id=dep.id, target=a.id)
+    return HTMLResponse(
+        render_leaflet(store.settings, dep, reference=a.reference),
+        headers={"Cache-Control": "no-store, private"},
+    )
