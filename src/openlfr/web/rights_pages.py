@@ -18,6 +18,11 @@ from openlfr.web.pages import page_roles
 
 router = APIRouter(include_in_schema=False)
 
+LEAFLET_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+
 
 @router.get("/alerts/{alert_id}/leaflet", response_class=HTMLResponse)
 def leaflet_for_encounter(
@@ -38,5 +43,6 @@ def leaflet_for_encounter(
         record(s, actor_of(principal), "alert.leaflet_printed", deployment_id=dep.id, target=a.id)
     return HTMLResponse(
         render_leaflet(store.settings, dep, reference=a.reference),
-        headers={"Cache-Control": "no-store, private"},
+        # A self-contained print page (inline style, the QR code as a data: image, no script at all).
+        headers={"Cache-Control": "no-store, private", "Content-Security-Policy": LEAFLET_CSP},
     )
