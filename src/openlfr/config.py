@@ -246,6 +246,12 @@ class GovernanceSettings(_Section):
         "single reference (max) or their normalised mean (a fused template). Chosen by "
         "benchmarks/enrolment_fusion.py.",
     )
+    max_document_bytes: int = Field(
+        20 * 1024 * 1024,
+        ge=1024,
+        description="Largest deployment document (DPIA, EIA, policy: PDF or HTML) that may be stored and "
+        "published with `openlfr deployment document`.",
+    )
     notice_hours: float = Field(
         24.0,
         gt=0,

@@ -8,6 +8,7 @@ from typing import Any
 
 from openlfr.config import Settings
 from openlfr.governance.deployments import DeploymentInfo
+from openlfr.governance.documents import DOCUMENT_KINDS, stored_documents
 
 RECORD_KEYS = (
     "arrests_for_watchlist_reason",
@@ -44,8 +45,19 @@ def privacy_info(settings: Settings, *, has_reference: bool = False) -> dict[str
 
 
 def documents(dep: DeploymentInfo, settings: Settings) -> list[dict[str, str | None]]:
-    """The deployment's documents for the public page: each a link when it is an address, else its name."""
+    """The deployment's documents for the public page: a stored document links to its copy here; otherwise
+    each is a link when it is an address, else its name."""
+    stored = stored_documents(settings, dep.id)
     out: list[dict[str, str | None]] = []
+    for kind, doc in stored.items():
+        ref = {"dpia": dep.dpia_ref, "eia": dep.eia_ref, "policy": dep.policy_ref}[kind]
+        out.append(
+            {
+                "title": DOCUMENT_KINDS[kind],
+                "text": f"{ref or DOCUMENT_KINDS[kind]} ({doc.fmt.upper()})",
+                "href": f"/public/deployments/{dep.id}/documents/{kind}",
+            }
+        )
     for title, value in (
         ("Data protection impact assessment", dep.dpia_ref),
         ("Equality impact assessment", dep.eia_ref),
@@ -53,6 +65,8 @@ def documents(dep: DeploymentInfo, settings: Settings) -> list[dict[str, str | N
         ("Privacy notice", settings.server.privacy_notice_url),
         ("Accessibility statement", settings.server.accessibility_statement_url),
     ):
+        if title in [d["title"] for d in out]:
+            continue
         text = (value or "").strip() or "not recorded"
         out.append({"title": title, "text": text, "href": text if is_link(text) else None})
     return out

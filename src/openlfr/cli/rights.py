@@ -15,10 +15,11 @@ from rich.table import Table
 
 from openlfr.api import roles
 from openlfr.cli.app import app, clean_errors, console, fail
-from openlfr.cli.governance import ERRORS, JsonOption, store_session
+from openlfr.cli.governance import ERRORS, JsonOption, deployment_app, store_session
 from openlfr.cli.identity import acting
 from openlfr.governance import complaints as complaint_svc
 from openlfr.governance import subject_access
+from openlfr.governance.documents import DOCUMENT_KINDS, store_document
 
 complaint_app = typer.Typer(help="The complaints register (no complainant's details).", no_args_is_help=True)
 app.add_typer(complaint_app, name="complaint")
@@ -171,3 +172,28 @@ def complaint_list(
             c.outcome or "open",
         )
     console.print(table)
+
+
+@deployment_app.command("document")
+def deployment_document(
+    deployment_id: str = typer.Argument(...),
+    file: Path = typer.Argument(..., help="The document: a PDF, or an HTML page without scripts."),
+    kind: str = typer.Option(
+        ..., "--kind", help="; ".join(f"{k} ({v})" for k, v in DOCUMENT_KINDS.items()) + "."
+    ),
+) -> None:
+    """Store one of a deployment's documents (checked; replaces an earlier one) and publish it on the
+    deployment's public page (audited)."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+    with store_session() as store, clean_errors(*ERRORS):
+        doc = store_document(
+            store, acting(store, roles.PLAN_DEPLOYMENT), deployment_id, kind, data, file.name
+        )
+    console.print(
+        f"{DOCUMENT_KINDS[doc.kind]} stored ({doc.fmt.upper()}, {len(data):,} bytes): published at "
+        f"/public/deployments/{deployment_id}/documents/{doc.kind}",
+        highlight=False,
+    )

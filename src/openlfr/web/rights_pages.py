@@ -3,16 +3,18 @@ parts live in :mod:`openlfr.api.public_rights`."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from openlfr.api import roles
 from openlfr.api.auth import actor_of
 from openlfr.api.deps import get_store
+from openlfr.api.public import rate_limited
 from openlfr.api.users import Principal
 from openlfr.governance import alerts, deployments
 from openlfr.governance.audit import record
-from openlfr.governance.errors import GovernanceError
+from openlfr.governance.documents import stored_documents
+from openlfr.governance.errors import GovernanceError, NotFound
 from openlfr.store import Store
 from openlfr.web.pages import page_roles
 
@@ -45,4 +47,25 @@ def leaflet_for_encounter(
         render_leaflet(store.settings, dep, reference=a.reference),
         # A self-contained print page (inline style, the QR code as a data: image, no script at all).
         headers={"Cache-Control": "no-store, private", "Content-Security-Policy": LEAFLET_CSP},
+    )
+
+
+DOCUMENT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+
+
+@router.get("/public/deployments/{deployment_id}/documents/{kind}", dependencies=[Depends(rate_limited)])
+def public_document(deployment_id: str, kind: str, request: Request) -> Response:
+    """A deployment's stored DPIA, EIA or policy document, as published (no login; nothing in it runs)."""
+    doc = stored_documents(request.app.state.settings, deployment_id).get(kind)
+    if doc is None:
+        raise NotFound(f"deployment {deployment_id} has no stored {kind} document")
+    return FileResponse(
+        doc.path,
+        media_type=doc.media_type,
+        filename=f"{deployment_id}-{kind}.{doc.fmt}",
+        content_disposition_type="inline",
+        headers={
+            "Content-Security-Policy": DOCUMENT_CSP,
+            "Cache-Control": f"public, max-age={request.app.state.settings.server.public_cache_seconds}",
+        },
     )
