@@ -8,6 +8,7 @@ a name). Each lookup, export and erasure is audited and counted in the published
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -64,8 +65,12 @@ def rights_export(
     with store_session() as store, clean_errors(*ERRORS):
         data = subject_access.export_response(store, acting(store, roles.SUBJECT_ACCESS), reference)
     try:
-        out.write_bytes(data)
-        out.chmod(0o600)
+        # Readable by this account only from the first byte, and never over another file.
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except FileExistsError:
+        fail(f"{out} already exists: choose a new file (a response is never written over another)")
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror or exc}")
     console.print(f"subject access response written to {out}", highlight=False)
