@@ -132,7 +132,7 @@ def complaint_add(
 
 @complaint_app.command("outcome")
 def complaint_outcome(
-    complaint_id: str = typer.Argument(...),
+    complaint_id: str = typer.Argument(..., help="The complaint's id (from `openlfr complaint list`)."),
     outcome: str = typer.Argument(
         ..., help="; ".join(f"{k} ({v})" for k, v in complaint_svc.COMPLAINT_OUTCOMES.items())
     ),
@@ -181,7 +181,7 @@ def complaint_list(
 
 @deployment_app.command("document")
 def deployment_document(
-    deployment_id: str = typer.Argument(...),
+    deployment_id: str = typer.Argument(..., help="The deployment the document belongs to."),
     file: Path = typer.Argument(..., help="The document: a PDF, or an HTML page without scripts."),
     kind: str = typer.Option(
         ..., "--kind", help="; ".join(f"{k} ({v})" for k, v in DOCUMENT_KINDS.items()) + "."
