@@ -14,7 +14,7 @@ from openlfr.governance.complaints import record_complaint, record_complaint_out
 from openlfr.governance.deployments import get_deployment
 from openlfr.governance.outcomes import OutcomeDetail
 from openlfr.store.models import Deployment
-from openlfr.web.signage import render_signage
+from openlfr.web.signage import render_leaflet, render_signage
 from tests.api.conftest import PASSWORD, enrolled_open_deployment, raise_test_alert
 from tests.web.conftest import ARTIFACTS, LiveServer, log_in, shot
 
@@ -113,3 +113,6 @@ def test_reference_leaflet_and_public_page(live_server: LiveServer, browser) -> 
 
     signage = render_signage(store.settings, get_deployment(store, dep_id))
     assert ADDRESS in signage and PRIVACY in signage
+    # The pre-printed leaflet (`openlfr leaflet`) has a box for the officer to write the reference in.
+    blank = render_leaflet(store.settings, get_deployment(store, dep_id))
+    assert 'class="ref-blank"' in blank and ref not in blank
