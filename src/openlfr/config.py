@@ -288,6 +288,12 @@ class GovernanceSettings(_Section):
         "single reference (max) or their normalised mean (a fused template). Chosen by "
         "benchmarks/enrolment_fusion.py.",
     )
+    max_document_bytes: int = Field(
+        20 * 1024 * 1024,
+        ge=1024,
+        description="Largest deployment document (DPIA, EIA, policy: PDF or HTML) that may be stored and "
+        "published with `openlfr deployment document`.",
+    )
     notice_hours: float = Field(
         24.0,
         gt=0,
@@ -477,6 +483,21 @@ class ServerSettings(_Section):
         "the police force", description="Who runs the deployments (signage, public page)."
     )
     contact: str = Field("", description="How the public can ask questions (signage, public page).")
+    privacy_notice_url: str = Field(
+        "",
+        description="Link to the force's privacy notice for facial recognition (signage, leaflet, public "
+        "pages). Empty: the pages say it is available on request.",
+    )
+    postal_address: str = Field(
+        "",
+        description="Postal address for subject access, erasure requests and complaints (signage, leaflet, "
+        "public pages); lines separated by commas.",
+    )
+    accessibility_statement_url: str = Field(
+        "",
+        description="Link to the force's accessibility statement (public pages); accessible versions of the "
+        "documents are offered on request at the contact and postal address.",
+    )
     data_controller: str = Field(
         "", description="Default data controller of new deployments (each deployment must name one)."
     )

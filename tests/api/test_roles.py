@@ -15,13 +15,14 @@ from openlfr.store.auth_models import Role
 from tests.api.conftest import World
 from tests.governance.deployment_fields import ASSESSMENTS
 
-A, AO, OP, EO, RV, AU = (
+A, AO, OP, EO, RV, AU, DP = (
     Role.ADMIN,
     Role.AUTHORISING_OFFICER,
     Role.OPERATOR,
     Role.ENGAGEMENT_OFFICER,
     Role.REVIEWER,
     Role.AUDITOR,
+    Role.DATA_PROTECTION,
 )
 
 
@@ -47,9 +48,9 @@ def _future_deployment() -> dict[str, Any]:
 
 # (name, method, path template, json body factory or None, allowed roles)
 ENDPOINTS: list[tuple[str, str, str, Callable[[], Any] | None, tuple[Role, ...]]] = [
-    ("me", "GET", "/api/auth/me", None, (A, AO, OP, EO, RV, AU)),
-    ("list deployments", "GET", "/api/deployments", None, (A, AO, OP, EO, RV, AU)),
-    ("get deployment", "GET", "/api/deployments/{dep}", None, (A, AO, OP, EO, RV, AU)),
+    ("me", "GET", "/api/auth/me", None, (A, AO, OP, EO, RV, AU, DP)),
+    ("list deployments", "GET", "/api/deployments", None, (A, AO, OP, EO, RV, AU, DP)),
+    ("get deployment", "GET", "/api/deployments/{dep}", None, (A, AO, OP, EO, RV, AU, DP)),
     ("pending watchlist entries", "GET", "/api/deployments/{dep}/watchlist/pending", None, (AO, OP, RV)),
     ("plan deployment", "POST", "/api/deployments", _future_deployment, (AO, OP)),
     ("watchlist summary", "GET", "/api/deployments/{dep}/watchlist", None, (AO, OP, AU)),

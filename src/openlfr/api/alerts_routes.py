@@ -14,6 +14,7 @@ from openlfr.api.deps import MAX_SQL_INT, get_store, require_roles
 from openlfr.api.users import Principal
 from openlfr.api.views import alert_message, alert_messages_after
 from openlfr.governance import alerts
+from openlfr.governance.outcomes import OTHER_OFFENCES, OutcomeDetail
 from openlfr.store import Store
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
@@ -31,6 +32,19 @@ class Decision(BaseModel):
     )
     leaflet_given: bool | None = Field(
         None, description="Engagement that met the person: was the leaflet given?"
+    )
+    # Issue 27: the disposal's outcome detail.
+    use_of_force: bool | None = Field(None, description="Disposal: was force used?")
+    arrest_for_watchlist_reason: bool | None = Field(
+        None, description="Arrest: was it for the reason the person was on the watchlist?"
+    )
+    other_offences: list[str] = Field(
+        default_factory=list,
+        max_length=len(OTHER_OFFENCES),
+        description="Arrest: other offences it was for, keys of: " + ", ".join(OTHER_OFFENCES) + ".",
+    )
+    custody_reference: str | None = Field(
+        None, max_length=64, description="Custody or crime reference: encrypted, never published."
     )
 
 
@@ -127,7 +141,15 @@ def disposal(
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.DISPOSAL)),
 ) -> dict[str, Any]:
-    a = alerts.record_disposal(store, actor_of(principal), alert_id, body.decision, note=body.note)
+    detail = OutcomeDetail(
+        use_of_force=body.use_of_force,
+        arrest_for_watchlist_reason=body.arrest_for_watchlist_reason,
+        other_offences=tuple(body.other_offences),
+        custody_reference=body.custody_reference,
+    )
+    a = alerts.record_disposal(
+        store, actor_of(principal), alert_id, body.decision, note=body.note, detail=detail
+    )
     return alert_message(store, a)
 
 

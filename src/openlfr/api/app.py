@@ -57,6 +57,7 @@ def create_app(
         bus_service,
         public,
         retro_routes,
+        rights_routes,
         routes,
         security,
         watchlist_routes,
@@ -164,6 +165,7 @@ def create_app(
     app.include_router(alerts_stream.router)
     app.include_router(public.router)
     app.include_router(watchlist_routes.router)
+    app.include_router(rights_routes.router)
     app.include_router(bus_service.router)
     app.include_router(retro_routes.router)
     for router in extra_routers:

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
 from openlfr.api.deps import client_address, get_store
+from openlfr.api.public_rights import RECORD_KEYS, plan_view
 from openlfr.governance import deployments
 from openlfr.governance.audit import latest_checkpoint
 from openlfr.governance.deployments import DeploymentInfo
@@ -135,6 +136,7 @@ def measures_for(store: Store, dep: DeploymentInfo) -> dict[str, Any]:
         "alerts_purged_undecided": rec["alerts_purged_undecided"],
         "confirmed_false_purged": rec["confirmed_false_purged"],
         "evidence_holds_lapsed": rec["evidence_holds_lapsed"],
+        **{k: rec[k] for k in RECORD_KEYS},
     }
 
 
@@ -166,6 +168,7 @@ def public_deployment(store: Store, dep: DeploymentInfo) -> dict[str, Any]:
         "data_controller": dep.data_controller or store.settings.server.data_controller or "not recorded",
         "public_contact": dep.public_contact or store.settings.server.contact or "not recorded",
     }
+    out.update(plan_view(dep, store.settings))
     if dep.status != "planned":
         out["record"] = measures_for(store, dep)
     return out

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from openlfr.store.auth_models import Role
 
-A, AO, OP, EO, RV, AU = (
+A, AO, OP, EO, RV, AU, DP = (
     Role.ADMIN,
     Role.AUTHORISING_OFFICER,
     Role.OPERATOR,
     Role.ENGAGEMENT_OFFICER,
     Role.REVIEWER,
     Role.AUDITOR,
+    Role.DATA_PROTECTION,
 )
 
 # Seeing that deployments exist and their status (no biometric data). The reviewer needs it to find the
 # watchlists waiting for approval.
-VIEW_DEPLOYMENTS = (A, AO, OP, EO, RV, AU)
+VIEW_DEPLOYMENTS = (A, AO, OP, EO, RV, AU, DP)
 PLAN_DEPLOYMENT = (AO, OP)
 OPEN_DEPLOYMENT = (AO,)
 CLOSE_DEPLOYMENT = (AO, OP)
@@ -66,3 +67,16 @@ VIEW_GALLERY_IMAGES = (OP, RV, EO)
 VIEW_GALLERY_STATS = (A, AO, AU)
 REMOVE_GALLERY_RECORD = (AO,)
 IMPORT_GALLERY = (A, AO)
+
+# The reference crowd sets the minimum threshold every later deployment gets: a configuration change by
+# the system's administrator (audited).
+BUILD_REFERENCE_CROWD = (A,)
+
+# A stopped person's rights (issue 27): looking up an encounter by its reference, exporting the subject
+# access response (it holds the person's image) and erasing it where the law allows. The auditor oversees
+# these acts in the audit log rather than doing them.
+SUBJECT_ACCESS = (DP,)
+# The complaints register: the data protection officer records complaints and their outcomes; those who
+# oversee and authorise deployments read it.
+RECORD_COMPLAINTS = (DP,)
+VIEW_COMPLAINTS = (DP, AU, AO)

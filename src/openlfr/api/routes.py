@@ -70,6 +70,18 @@ class DeploymentIn(BaseModel):
     short_notice_reason: str | None = Field(
         None, max_length=2000, description="Needed to start within governance.notice_hours (audited)."
     )
+    objective: str | None = Field(
+        None, max_length=2000, description="What the deployment is meant to achieve. Published."
+    )
+    success_measures: list[str] = Field(
+        default_factory=list, max_length=10, description="How success is judged. Published."
+    )
+    on_behalf_of: str | None = Field(
+        None, max_length=500, description="The force it is run for, when not this force. Published."
+    )
+    on_behalf_of_controller: str | None = Field(
+        None, max_length=500, description="That force's data controller (with on_behalf_of). Published."
+    )
 
 
 class OpenIn(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from openlfr.cli import calibration as _calibration  # noqa: F401  (registers its commands)
 from openlfr.cli import demo as _demo  # noqa: F401  (registers its commands)
 from openlfr.cli import evaluate as _evaluate  # noqa: F401  (registers its commands)
 from openlfr.cli import gallery as _gallery  # noqa: F401  (registers its commands)
@@ -11,6 +12,7 @@ from openlfr.cli import keys as _keys  # noqa: F401  (registers its commands)
 from openlfr.cli import live as _live  # noqa: F401  (registers its commands)
 from openlfr.cli import promises as _promises  # noqa: F401  (registers its commands)
 from openlfr.cli import retro as _retro  # noqa: F401  (registers its commands)
+from openlfr.cli import rights as _rights  # noqa: F401  (registers its commands)
 from openlfr.cli import serve as _serve  # noqa: F401  (registers its commands)
 from openlfr.cli import vision as _vision  # noqa: F401  (registers its commands)
 from openlfr.cli import worker as _worker  # noqa: F401  (registers its commands)

@@ -20,7 +20,6 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
 import typer
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -30,8 +29,8 @@ from openlfr.cli.app import app, clean_errors, console, err_console, fail, setti
 from openlfr.cli.demo_sample import DEMONSTRATION_NOTE, DemoSample, generated_sample, shared_sample
 from openlfr.cli.demo_users import approve_pending, provision
 from openlfr.config import Settings
-from openlfr.evaluation.datasets import DatasetError, load_utkface
-from openlfr.evaluation.embeddings import embed_records
+from openlfr.evaluation.datasets import DatasetError
+from openlfr.evaluation.reference_crowd import build_reference_crowd, crowd_records, matches_calibration
 from openlfr.governance.audit import verify
 from openlfr.governance.deployments import (
     close_deployment,
@@ -265,8 +264,8 @@ def demo(
 
 def _reference_crowd(s: Settings, pack: str, cal: Calibration, size: int) -> ReferenceCrowd | None:
     """The demo's reference crowd for the attraction check: the one in its data folder, else built from up
-    to ``size`` UTKFace faces of the shared data (evenly spread over the manifest, so every age is in it),
-    with the reference threshold and share of the pack's calibration. ``None`` when there is no crowd."""
+    to ``size`` UTKFace faces of the shared data (as ``openlfr calibration crowd --from`` does), with the
+    reference threshold and share of the pack's calibration. ``None`` when there is no crowd."""
     policy = (cal.extra.get("power") or {}).get("attraction_policy")
     if size <= 0 or not s.governance.attraction_check or not policy:
         # Enrolment applies whatever crowd is in the data folder: none must be there when the demo says so.
@@ -274,22 +273,12 @@ def _reference_crowd(s: Settings, pack: str, cal: Calibration, size: int) -> Ref
         return None
     with clean_errors(CalibrationError):
         kept = load_reference_crowd(pack, s.data_dir)
-    rule = str(policy.get("rule", "attractors"))
-    if (
-        kept is not None
-        and kept.reference_threshold == float(policy["reference_threshold"])
-        and kept.rule == rule
-        and kept.max_lowering == float(policy.get("max_lowering", 0.0))
-    ):
-        return kept
+        if kept is not None and matches_calibration(kept, cal):
+            return kept
     try:
-        records = load_utkface(s.dataset_dir)
+        records, what = crowd_records(s.dataset_dir / "utkface")
     except (DatasetError, OSError):
         return None
-    if not records:
-        return None
-    step = max(1, len(records) // size)
-    chosen = records[::step][:size]
     engine = load_engine(pack, s)
     with Progress(
         TextColumn("reference crowd for the attraction check"),
@@ -299,27 +288,19 @@ def _reference_crowd(s: Settings, pack: str, cal: Calibration, size: int) -> Ref
         console=err_console,
         transient=True,
     ) as bar:
-        task = bar.add_task("crowd", total=len(chosen))
-        # No embedding cache: the crowd file itself is what a rerun reuses.
-        faces = embed_records(
-            engine,
-            chosen,
-            s,
-            progress=lambda done, total: bar.update(task, completed=done),
-            use_cache=False,
-        )
-    templates = faces.embeddings[faces.detected]
-    if templates.shape[0] == 0:
-        return None
-    crowd = ReferenceCrowd(
-        pack=pack,
-        templates=np.asarray(templates, np.float32),
-        reference_threshold=float(policy["reference_threshold"]),
-        fmr=float(policy["fmr"]),
-        source=f"UTKFace, {templates.shape[0]} of {len(records)} faces of the shared data (every {step}th)",
-        rule=rule,
-        max_lowering=float(policy.get("max_lowering", 0.0)),
-    )
+        task = bar.add_task("crowd", total=min(size, len(records)))
+        try:
+            crowd = build_reference_crowd(
+                engine,
+                cal,
+                records,
+                s,
+                size=size,
+                what=f"{what} of the shared data",
+                progress=lambda done, total: bar.update(task, completed=done),
+            )
+        except DatasetError:
+            return None
     save_reference_crowd(crowd, s.data_dir)
     console.print(f"reference crowd written to {reference_crowd_path(pack, s.data_dir)}", highlight=False)
     return crowd

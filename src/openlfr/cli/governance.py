@@ -24,15 +24,18 @@ from openlfr.governance import alerts as alert_svc
 from openlfr.governance import audit as audit_svc
 from openlfr.governance.audit import Actor
 from openlfr.governance.blob_sweep import sweep_blobs
+from openlfr.governance.closed_lists import IMAGE_SOURCES, OFFENCE_SERIOUSNESS
 from openlfr.governance.deployments import (
     DeploymentInfo,
     close_deployment,
     create_deployment,
+    default_threshold,
     get_deployment,
     list_deployments,
     open_deployment,
 )
 from openlfr.governance.errors import GovernanceError
+from openlfr.governance.outcomes import OTHER_OFFENCES, OutcomeDetail
 from openlfr.governance.report import deployment_record, write_record
 from openlfr.governance.retention import purge as run_purge
 from openlfr.governance.watchlist_approval import approve_entry, pending_entries, reject_entry
@@ -143,6 +146,12 @@ def _show_deployment(d: DeploymentInfo) -> None:
         ),
         ("assessments", f"DPIA {d.dpia_ref or '-'}; EIA {d.eia_ref or '-'}; policy {d.policy_ref or '-'}"),
         ("data controller / contact", f"{d.data_controller or '-'} / {d.public_contact or '-'}"),
+        ("objective", d.objective or "-"),
+        ("success measures", "; ".join(d.success_measures) or "-"),
+        (
+            "run on behalf of",
+            f"{d.on_behalf_of} (data controller {d.on_behalf_of_controller})" if d.on_behalf_of else "-",
+        ),
     ):
         table.add_row(k, v)
     console.print(table)
@@ -177,7 +186,11 @@ def deployment_create(
     ),
     camera: list[str] = typer.Option(..., "--camera", help="A camera id (repeat for several)."),
     pack: str | None = typer.Option(None, help="Model pack (default: the configured one)."),
-    threshold: float | None = typer.Option(None, help="Alert threshold (default: the validated minimum)."),
+    threshold: float | None = typer.Option(
+        None,
+        help="Alert threshold (default: the validated minimum for the watchlist this data folder will "
+        "enrol: checked against the reference crowd if there is one, else unchecked; the reason is printed).",
+    ),
     override_reason: str | None = typer.Option(
         None, help="Why the threshold is below the validated minimum."
     ),
@@ -199,11 +212,28 @@ def deployment_create(
     short_notice_reason: str | None = typer.Option(
         None, help="Why it starts within governance.notice_hours (audited; published as short notice)."
     ),
+    objective: str | None = typer.Option(
+        None, help="What the deployment is meant to achieve (published; the record reports against it)."
+    ),
+    success_measure: list[str] = typer.Option(
+        [], "--success-measure", help="How success is judged (repeat; published beside the outcomes)."
+    ),
+    on_behalf_of: str | None = typer.Option(
+        None, "--on-behalf-of", help="The force it is run for, when not this force (published)."
+    ),
+    on_behalf_of_controller: str | None = typer.Option(
+        None,
+        "--on-behalf-of-controller",
+        help="That force's data controller (required with --on-behalf-of; published beside this force's).",
+    ),
     as_: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Plan a deployment (nothing is scanned until it is opened)."""
     with store_session() as store, clean_errors(*ERRORS):
+        why = None
+        if threshold is None:
+            threshold, why = default_threshold(store, pack or store.settings.vision.pack)
         d = create_deployment(
             store,
             actor_of(store, as_, roles.PLAN_DEPLOYMENT),
@@ -227,13 +257,19 @@ def deployment_create(
             data_controller=data_controller,
             public_contact=contact,
             short_notice_reason=short_notice_reason,
+            objective=objective,
+            success_measures=success_measure,
+            on_behalf_of=on_behalf_of,
+            on_behalf_of_controller=on_behalf_of_controller,
         )
     if as_json:
-        console.print_json(json.dumps(d.as_dict()))
+        console.print_json(json.dumps({**d.as_dict(), "threshold_reason": why}))
     else:
         console.print(
             f"deployment [bold]{d.id}[/] planned: {d.location}, {_fmt(d.starts_at)} to {_fmt(d.ends_at)}"
         )
+        if why is not None:
+            console.print(f"threshold {d.threshold:.3f}: {why}", highlight=False)
 
 
 @deployment_app.command("open")
@@ -337,7 +373,8 @@ def _print_report(report: ImportReport) -> None:
     if not report.attraction_checked:
         console.print(
             "[yellow]attraction check not run:[/] no reference crowd for this pack in the data folder "
-            "(`openlfr evaluate` writes one); recorded in the audit log"
+            "(`openlfr calibration crowd --from DIR` builds one); recorded in the audit log, and the "
+            "deployment is held to the stricter minimum validated without the check"
         )
     if report.refused:
         table = Table(title=f"Refused ({len(report.refused)})")
@@ -353,9 +390,19 @@ def watchlist_enrol(
     deployment_id: str = typer.Argument(..., help="The deployment's id (from `openlfr deployment list`)."),
     images: list[Path] = typer.Argument(..., help="One or more reference images of the subject."),
     subject_id: str = typer.Option(..., help="The force's reference for the subject."),
-    category: str = typer.Option(..., help="; ".join(WATCHLIST_CATEGORIES.values())),
+    category: str = typer.Option(
+        ..., help="By key or words: " + "; ".join(f"{k} ({v})" for k, v in WATCHLIST_CATEGORIES.items())
+    ),
     reason: str = typer.Option(..., help="Why they are sought."),
-    image_source: str = typer.Option(..., help="Where the image comes from."),
+    image_source: str = typer.Option(
+        ..., help="Where the image comes from: " + "; ".join(f"{k} ({v})" for k, v in IMAGE_SOURCES.items())
+    ),
+    offence_seriousness: str | None = typer.Option(
+        None,
+        "--offence-seriousness",
+        help="Required unless the category concerns no offence: "
+        + "; ".join(f"{k} ({v})" for k, v in OFFENCE_SERIOUSNESS.items()),
+    ),
     legal_basis: str = typer.Option(..., help="The legal basis for holding it."),
     approved_by: str = typer.Option(..., help="Who approved the entry."),
     expires: str = typer.Option(..., help="When the entry expires (ISO date or time)."),
@@ -378,6 +425,7 @@ def watchlist_enrol(
             expires_at=parse_time(expires, "expiry"),
             name=name,
             date_of_birth=dob_value,
+            offence_seriousness=offence_seriousness,
             needs_approval=True,
         )
         report = enrol_subject(store, who, deployment_id, entry, images, lookalike_reason=lookalike_reason)
@@ -390,7 +438,7 @@ def watchlist_import(
     csv_file: Path = typer.Argument(
         ...,
         help="CSV: subject_id, category, reason, image_source, legal_basis, "
-        "approved_by, expires_at, images (';'-separated) [, name, date_of_birth].",
+        "approved_by, expires_at, images (';'-separated) [, name, date_of_birth, offence_seriousness].",
     ),
     images: Path | None = typer.Option(
         None, "--images", help="Folder the image names are relative to (default: the CSV's folder)."
@@ -570,6 +618,11 @@ def alert_list(
 
 def _decided(a: alert_svc.AlertInfo) -> None:
     console.print(f"alert [bold]{a.id}[/] is now {a.state}")
+    if a.reference and a.state in alert_svc.MET:
+        console.print(
+            f"the person's reference: [bold]{a.reference}[/] (write it on their leaflet: it is how they "
+            "ask what is held about this encounter)"
+        )
 
 
 @alert_app.command("review")
@@ -621,13 +674,37 @@ def alert_dispose(
     alert_id: str = typer.Argument(..., help="The alert's id (from `openlfr alert list`)."),
     disposal: str = typer.Argument(..., help="arrest, advice or no_action"),
     note: str | None = typer.Option(None, help="A note recorded with the decision (audited)."),
+    use_of_force: bool | None = typer.Option(
+        None, "--force-used/--no-force-used", help="Whether force was used (counted in the record)."
+    ),
+    watchlist_reason: bool | None = typer.Option(
+        None,
+        "--for-watchlist-reason/--not-for-watchlist-reason",
+        help="Arrest: whether it was for the reason the person was on the watchlist.",
+    ),
+    other_offence: list[str] = typer.Option(
+        [],
+        "--other-offence",
+        help="Arrest: another offence it was for (repeat): " + "; ".join(OTHER_OFFENCES) + ".",
+    ),
+    custody_reference: str | None = typer.Option(
+        None,
+        "--custody-reference",
+        help="Custody or crime reference: kept with the alert, encrypted, never published.",
+    ),
     as_: str | None = ActorOption,
 ) -> None:
-    """The disposal that followed the engagement."""
+    """The disposal that followed the engagement, with its outcome detail."""
+    detail = OutcomeDetail(
+        use_of_force=use_of_force,
+        arrest_for_watchlist_reason=watchlist_reason,
+        other_offences=tuple(other_offence),
+        custody_reference=custody_reference,
+    )
     with store_session() as store:
         _decided(
             alert_svc.record_disposal(
-                store, actor_of(store, as_, roles.DISPOSAL), alert_id, disposal, note=note
+                store, actor_of(store, as_, roles.DISPOSAL), alert_id, disposal, note=note, detail=detail
             )
         )
 

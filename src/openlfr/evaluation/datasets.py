@@ -63,7 +63,12 @@ def load_lfw(dataset_dir: Path) -> list[ImageRecord]:
 
 def load_utkface(dataset_dir: Path) -> list[ImageRecord]:
     """UTKFace crowd images, in manifest order."""
-    folder = dataset_dir / "utkface"
+    return load_utkface_folder(dataset_dir / "utkface")
+
+
+def load_utkface_folder(folder: Path) -> list[ImageRecord]:
+    """The images a UTKFace-style ``manifest.csv`` in ``folder`` lists (``path``, ``gender``, ``race``,
+    ``age``), in manifest order."""
     out = []
     for row in _read_manifest(folder):
         try:

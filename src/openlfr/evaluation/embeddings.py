@@ -26,8 +26,9 @@ Progress = Callable[[int, int], None]
 """Called with (done, total) as images are embedded."""
 
 # How each dataset is detected: LFW thumbnails are centred scenes (retry padded if nothing is found);
-# UTKFace crops are so tight that detectors need a border (see the data README).
-PAD_POLICY: dict[str, tuple[float, ...]] = {"lfw": (0.0, 0.5), "utkface": (0.5,)}
+# UTKFace crops are so tight that detectors need a border (see the data README); a force's own crowd
+# folder ("crowd") may hold either, so it is tried as it is, then with a border.
+PAD_POLICY: dict[str, tuple[float, ...]] = {"lfw": (0.0, 0.5), "utkface": (0.5,), "crowd": (0.0, 0.5)}
 
 
 @dataclass

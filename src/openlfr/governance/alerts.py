@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session
 
 from openlfr.governance.audit import SYSTEM, ActorLike, as_actor, record
 from openlfr.governance.errors import GovernanceError, NotFound
+from openlfr.governance.outcomes import OutcomeDetail, apply_outcome_detail
+from openlfr.governance.references import assign_reference
 from openlfr.store import Store, utcnow
 from openlfr.store.models import Alert
 
@@ -119,6 +121,11 @@ class AlertInfo:
     escalated_at: datetime | None = None
     evidence_review_at: datetime | None = None
     purge_reason: str | None = None
+    reference: str | None = None
+    """The stopped person's reference (issue 27), given when an officer met them."""
+    use_of_force: bool | None = None
+    arrest_for_watchlist_reason: bool | None = None
+    other_offences: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
@@ -157,6 +164,10 @@ def alert_info(a: Alert) -> AlertInfo:
         escalated_at=a.escalated_at,
         evidence_review_at=a.evidence_review_at,
         purge_reason=a.purge_reason,
+        reference=a.engagement_reference,
+        use_of_force=a.use_of_force,
+        arrest_for_watchlist_reason=a.arrest_for_watchlist_reason,
+        other_offences=tuple(a.other_offences or ()),
     )
 
 
@@ -244,8 +255,10 @@ def _decide(
     note: str | None,
     clock: Clock,
     facts: dict[str, bool | None] | None = None,
+    detail: OutcomeDetail | None = None,
 ) -> AlertInfo:
     who = _person(actor)
+    extra: dict[str, object] = {}
     now = clock()
     with store.session() as s:
         a = _load(s, alert_id)
@@ -286,6 +299,7 @@ def _decide(
                     )
                 a.reason_explained = bool(facts["reason_explained"])
                 a.leaflet_given = bool(facts["leaflet_given"])
+                extra["reference"] = assign_reference(s, a)
             elif any(v is not None for v in facts.values()):
                 raise GovernanceError(
                     f"{value}: the person was not met, so there is no reason explained or leaflet given to record"
@@ -302,6 +316,7 @@ def _decide(
             if a.disposal is not None:
                 raise GovernanceError(f"alert {a.id} already has a disposal ({a.disposal})")
             a.disposal, a.disposed_by, a.disposed_at, a.disposal_note = value, who, now, note
+            extra = apply_outcome_detail(store, s, a, value, detail)
         else:  # pragma: no cover - internal
             raise ValueError(step)
         record(
@@ -317,6 +332,7 @@ def _decide(
                 "from_state": state,
                 "to_state": alert_state(a),
                 **({k: v for k, v in (facts or {}).items() if v is not None} if step == "engagement" else {}),
+                **extra,
             },
         )
         return alert_info(a)
@@ -363,9 +379,11 @@ def record_disposal(
     *,
     note: str | None = None,
     clock: Clock = utcnow,
+    detail: OutcomeDetail | None = None,
 ) -> AlertInfo:
-    """What followed the engagement: ``arrest``, ``advice`` or ``no_action``."""
-    return _decide(store, actor, alert_id, "disposal", disposal, note, clock)
+    """What followed the engagement: ``arrest``, ``advice`` or ``no_action``, with its ``detail`` (use of
+    force, arrest for the watchlist reason, other offences, custody or crime reference: issue 27)."""
+    return _decide(store, actor, alert_id, "disposal", disposal, note, clock, detail=detail)
 
 
 def _review_date(store: Store, now: datetime, review_at: datetime | None) -> datetime:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from openlfr.governance.categories import parse_choice
 from openlfr.governance.errors import GovernanceError, NotFound, ScanRefused
 from openlfr.governance.live_contract import ScanWindow
 from openlfr.matching.calibration import CalibrationError, load_calibration
+from openlfr.matching.reference_crowd import load_reference_crowd
 from openlfr.safetext import UnsafeText, check_published_text
 from openlfr.store import Store, utcnow
 from openlfr.store.models import (
@@ -74,6 +76,12 @@ class DeploymentInfo:
     short_notice_reason: str | None = None
     signage_in_place_at: datetime | None = None
     signage_in_place_by: str | None = None
+    objective: str | None = None
+    """Issue 27: what the deployment is meant to achieve (published; the record reports against it)."""
+    success_measures: tuple[str, ...] = ()
+    on_behalf_of: str | None = None
+    """The force it is run for, when not the force running it; ``on_behalf_of_controller`` is theirs."""
+    on_behalf_of_controller: str | None = None
 
     @property
     def short_notice(self) -> bool:
@@ -140,6 +148,10 @@ def info(d: Deployment) -> DeploymentInfo:
         short_notice_reason=d.short_notice_reason,
         signage_in_place_at=d.signage_in_place_at,
         signage_in_place_by=d.signage_in_place_by,
+        objective=d.objective,
+        success_measures=tuple(d.success_measures or ()),
+        on_behalf_of=d.on_behalf_of,
+        on_behalf_of_controller=d.on_behalf_of_controller,
     )
 
 
@@ -254,6 +266,47 @@ def _threshold_problem(
     return minimum, None
 
 
+def enrolment_offset_rule(store: Store, pack: str) -> str | None:
+    """The offset rule enrolment will give new templates of this pack: the reference crowd's, or ``None``
+    when the attraction check cannot run (switched off, or no reference crowd in the data folder)."""
+    if not store.settings.governance.attraction_check:
+        return None
+    try:
+        crowd = load_reference_crowd(pack, store.settings.data_dir)
+    except CalibrationError as exc:
+        raise GovernanceError(str(exc)) from exc
+    return crowd.rule if crowd is not None and crowd.size > 0 else None
+
+
+def default_threshold(store: Store, pack: str) -> tuple[float, str]:
+    """The threshold a new deployment of this pack gets when none is given, and why: the minimum validated
+    for the watchlist it will actually have (its templates checked against the reference crowd when one is
+    in the data folder, else unchecked), so that the default can be opened without an override."""
+    try:
+        cal = load_calibration(pack, store.settings.data_dir)
+    except CalibrationError as exc:
+        raise GovernanceError(str(exc)) from exc
+    if cal is None:
+        raise GovernanceError(f"no calibration exists for pack {pack}: give the threshold explicitly")
+    rule = enrolment_offset_rule(store, pack)
+    minimum = cal.minimum_for({rule})
+    if rule is not None:
+        return minimum, (
+            f"the validated minimum of pack {pack} for a watchlist checked against the reference crowd "
+            f"({rule} offsets)"
+        )
+    checked = cal.minimum_for({cal.offset_rule})
+    why = (
+        "the attraction check is switched off (governance.attraction_check)"
+        if not store.settings.governance.attraction_check
+        else "there is no reference crowd in the data folder (`openlfr calibration crowd --from DIR` builds one)"
+    )
+    return minimum, (
+        f"the validated minimum of pack {pack} for a watchlist enrolled without the attraction check, as "
+        f"{why}; with a checked watchlist it would be {checked:.3f}"
+    )
+
+
 def parse_phase(value: str | None) -> str:
     """``trial`` or ``operational`` (case-insensitive); anything else is refused naming the choices."""
     v = (value or "").strip().lower()
@@ -305,6 +358,10 @@ def create_deployment(
     data_controller: str | None = None,
     public_contact: str | None = None,
     short_notice_reason: str | None = None,
+    objective: str | None = None,
+    success_measures: Sequence[str] = (),
+    on_behalf_of: str | None = None,
+    on_behalf_of_controller: str | None = None,
 ) -> DeploymentInfo:
     """Record a planned deployment (nothing can be scanned until it is opened).
 
@@ -319,8 +376,13 @@ def create_deployment(
     ``purpose_category`` (a key or the words of ``DEPLOYMENT_PURPOSE_CATEGORIES``), ``legal_basis`` (a short
     summary) and ``authorising_role`` (the authorising officer's rank or role, e.g. "Superintendent") are
     published with the deployment; ``authorising_officer`` (the name) is kept internal.
+
+    Issue 27: the stated ``objective`` and ``success_measures`` (published, and reported against in the
+    record), and for a deployment run for another force, that force (``on_behalf_of``) and its data
+    controller (``on_behalf_of_controller``), both required together.
     """
     now = clock()
+    plan = plan_fields(objective, success_measures, on_behalf_of, on_behalf_of_controller)
     who = as_actor(actor)
     for name, value in (
         ("purpose", purpose),
@@ -394,12 +456,7 @@ def create_deployment(
     except ModelPackError as exc:
         raise GovernanceError(str(exc)) from exc
     if threshold is None:
-        cal = load_calibration(pack_name, store.settings.data_dir)
-        if cal is None:
-            raise GovernanceError(
-                f"no calibration exists for pack {pack_name}: give the threshold explicitly"
-            )
-        threshold = cal.validated_min_threshold
+        threshold, _why = default_threshold(store, pack_name)
     if not -1.0 <= threshold <= 1.0:
         raise GovernanceError(f"threshold {threshold} is not a cosine similarity (-1..1)")
     short_reason = (short_notice_reason or "").strip() or None
@@ -439,6 +496,7 @@ def create_deployment(
             data_controller=controller,
             public_contact=contact,
             short_notice_reason=short_reason,
+            **plan,
         )
         s.add(dep)
         s.flush()
@@ -470,11 +528,49 @@ def create_deployment(
                 "intelligence_case": dep.intelligence_case,
                 "data_controller": controller,
                 "public_contact": contact,
+                **plan,
             },
         )
         if short_reason is not None:
             _audit_short_notice(s, who, dep, short_reason, now, store)
         return info(dep)
+
+
+MAX_SUCCESS_MEASURES = 10
+
+
+def plan_fields(
+    objective: str | None,
+    success_measures: Sequence[str],
+    on_behalf_of: str | None,
+    on_behalf_of_controller: str | None,
+) -> dict[str, Any]:
+    """The planning fields of issue 27, checked: published text, at most ``MAX_SUCCESS_MEASURES``
+    measures, and a deployment for another force names both the force and its data controller."""
+    measures = [m.strip() for m in success_measures if m and m.strip()]
+    if len(measures) > MAX_SUCCESS_MEASURES:
+        raise GovernanceError(f"at most {MAX_SUCCESS_MEASURES} success measures (got {len(measures)})")
+    force = (on_behalf_of or "").strip() or None
+    controller = (on_behalf_of_controller or "").strip() or None
+    if (force is None) != (controller is None):
+        raise GovernanceError(
+            "a deployment run on behalf of another force names both that force (on_behalf_of) and its data "
+            "controller (on_behalf_of_controller): both controllers are published"
+        )
+    check_published_fields(
+        {
+            "objective": objective,
+            "force it is run for": force,
+            "that force's data controller": controller,
+            **{f"success measure {i + 1}": m for i, m in enumerate(measures)},
+        }
+    )
+    return {
+        "objective": (objective or "").strip() or None,
+        "success_measures": measures or None,
+        "on_behalf_of": force,
+        "on_behalf_of_controller": controller,
+    }
 
 
 def _audit_short_notice(

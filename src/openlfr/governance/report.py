@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from openlfr.config import Settings
+from openlfr.governance import rights_report
 from openlfr.governance.alerts import truth
 from openlfr.governance.audit import ActorLike, latest_checkpoint, record
 from openlfr.governance.closed_lists import IMAGE_SOURCES, OFFENCE_SERIOUSNESS
@@ -197,12 +198,14 @@ def deployment_record(
         }
         if by_category is None and composition is not None:
             rec["watchlist_by_category"] = _labelled(composition, "category", WATCHLIST_CATEGORIES)
+        rec.update(rights_report.deployment_section(dep, alerts, rec))
         if actor is not None:
             record(
                 s, actor, "report.deployment", deployment_id=dep.id, at=now, details={"alerts": len(alerts)}
             )
     # The external anchor of the audit log (rule 6): anyone holding this record can later check that the
     # log still has these rows, unchanged (`openlfr audit verify --min-rows ROWS --expect-head HEAD`).
+    rec.update(rights_report.complaint_counts(store, deployment_id=deployment_id))
     rec["audit_checkpoint"] = latest_checkpoint(store)
     return rec
 
@@ -263,6 +266,7 @@ FIELDS: list[tuple[str, str]] = [
     ("pack", "Model pack"),
     ("pack_licence", "Model pack licence"),
     ("frames_dropped", "Frames dropped under load"),
+    *rights_report.RECORD_FIELDS,
     ("generated_at", "Record generated"),
 ]
 
@@ -368,6 +372,7 @@ PERIOD_FIELDS: list[tuple[str, str]] = [
     ("alerts_purged_undecided", "Alerts purged still undecided"),
     ("confirmed_false_purged", "Confirmed-false alerts whose images were purged"),
     ("evidence_holds_lapsed", "Evidence holds lapsed at review"),
+    *rights_report.PERIOD_FIELDS,
     ("generated_at", "Totals generated"),
 ]
 
@@ -436,6 +441,7 @@ def period_totals(
     totals["false_alerts_per_1000_faces"] = false_alerts_per_1000(
         totals["false_alerts"], totals["faces_seen"]
     )
+    totals.update(rights_report.period_section(store, start, end, recs))
     totals["deployment_ids"] = ids
     totals["generated_at"] = now.isoformat()
     if actor is not None:

@@ -26,6 +26,10 @@ class Role(enum.StrEnum):
     ENGAGEMENT_OFFICER = "engagement_officer"
     REVIEWER = "reviewer"
     AUDITOR = "auditor"
+    DATA_PROTECTION = "data_protection"
+    """The force's data protection officer (issue 27): answers a stopped person's subject access and
+    erasure requests by their reference, and keeps the complaints register. Its own role, not the
+    auditor's: it reads and deletes personal data, which the auditor, who oversees it, must not."""
 
     @property
     def label(self) -> str:

@@ -124,6 +124,15 @@ class Deployment(Base):
     alert_retention_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
     max_adjudication_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
     escalation_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Issue 27 (revision 0015): what the deployment is meant to achieve, and for whom.
+    objective: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """The stated objective (published, and reported against in the record)."""
+    success_measures: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    """How success is judged (published); the record sets the outcomes beside them."""
+    on_behalf_of: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """The force the deployment is run for, when it is not the force running it (published)."""
+    on_behalf_of_controller: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """That force's data controller (published beside this force's own)."""
 
     subjects: Mapped[list[WatchlistSubject]] = relationship(
         back_populates="deployment", cascade="all, delete-orphan", passive_deletes=True
@@ -291,7 +300,20 @@ class Alert(Base):
     evidence_renewals: Mapped[int | None] = mapped_column(Integer, nullable=True, default=0)
     evidence_lapsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     purge_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    """Why the images went: ``retention``, ``confirmed_false`` or ``adjudication_overdue``."""
+    """Why the images went: ``retention``, ``confirmed_false``, ``adjudication_overdue`` or ``erasure``
+    (a data protection officer's erasure on the stopped person's request)."""
+    # Issue 27 (revision 0015): the stopped person's reference and the outcome in detail.
+    engagement_reference: Mapped[str | None] = mapped_column(String(16), nullable=True, unique=True)
+    """Given when an officer meets the person (``governance/subject_access.py``): printed on their leaflet,
+    the only key by which what is held about the encounter can be found."""
+    arrest_for_watchlist_reason: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    """Disposal ``arrest``: whether it was for the reason the person was on the watchlist."""
+    other_offences: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    """Disposal ``arrest``: other offences it was for (keys of ``governance.outcomes.OTHER_OFFENCES``)."""
+    use_of_force: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    """Disposal: whether force was used (yes or no; None only for disposals before revision 0015)."""
+    custody_reference: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    """Custody or crime reference, encrypted under the deployment's alerts key; never published."""
 
 
 class CameraCounter(Base):
@@ -471,3 +493,44 @@ class BusWorker(Base):
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SubjectRequest(Base):
+    """A stopped person's request under data protection law, handled by the data protection role (issue 27):
+    counted in the published totals, never with the reference or anything that identifies the person."""
+
+    __tablename__ = "subject_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16))
+    """``access`` (a subject access response was exported) or ``erasure``."""
+    outcome: Mapped[str] = mapped_column(String(32))
+    """``answered``, ``not_found``, ``erased`` or ``refused``."""
+    deployment_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Why an erasure was refused (the exemption), or the note given (internal)."""
+    handled_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    handled_by: Mapped[str] = mapped_column(String(200))
+
+
+class Complaint(Base):
+    """The complaints register (issue 27): what was complained about and how it ended, with dates. The
+    complainant's details stay in the force's own complaints system; this holds none."""
+
+    __tablename__ = "complaints"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    """A key of ``governance.complaints.COMPLAINT_CATEGORIES``."""
+    deployment_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    engagement_reference: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """The stopped person's reference, when the complaint quotes one (internal, never published)."""
+    external_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """The force's own complaint reference (internal)."""
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """A key of ``governance.complaints.COMPLAINT_OUTCOMES``; None while open."""
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    outcome_by: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from openlfr.api.app import BackgroundDuty, create_app
 from openlfr.config import Settings
 from openlfr.store import Store
-from openlfr.web import console, pages, public_pages, retro_pages, watchlist_pages
+from openlfr.web import console, pages, public_pages, retro_pages, rights_pages, watchlist_pages
 from openlfr.web.pages import LoginRequired, login_redirect
 from openlfr.web.render import STATIC_DIR, page
 
@@ -36,6 +36,7 @@ def create_server_app(
             pages.router,
             console.router,
             public_pages.router,
+            rights_pages.router,
             watchlist_pages.router,
             retro_pages.router,
         ],

@@ -18,6 +18,7 @@ from openlfr.api.views import alert_message, alert_messages_after
 from openlfr.governance import alerts, audit, deployments
 from openlfr.governance.bus import BUS_DOWN
 from openlfr.governance.errors import GovernanceError
+from openlfr.governance.outcomes import OTHER_OFFENCES, OutcomeDetail
 from openlfr.store import Store
 from openlfr.web.pages import page_roles
 from openlfr.web.render import page
@@ -61,6 +62,7 @@ def alert_page(
         and a["engagement"] in ("confirmed_true", "confirmed_false")
         and a["disposal"] is None,
         error=request.query_params.get("error"),
+        other_offences=OTHER_OFFENCES,
     )
 
 
@@ -72,7 +74,7 @@ def _decide(
     step: str,
     value: str,
     note: str,
-    **facts: bool | None,
+    **facts: bool | OutcomeDetail | None,
 ) -> Response:
     fn = {
         "review": alerts.review_alert,
@@ -126,10 +128,20 @@ def disposal_form(
     request: Request,
     decision: str = Form(...),
     note: str = Form(""),
+    use_of_force: str = Form(""),
+    arrest_for_watchlist_reason: str = Form(""),
+    other_offences: list[str] = Form([]),
+    custody_reference: str = Form(""),
     store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.DISPOSAL)),
 ) -> Response:
-    return _decide(request, store, principal, alert_id, "disposal", decision, note)
+    detail = OutcomeDetail(  # issue 27: the form's _outcome_detail.html partial
+        use_of_force=_yes_no(use_of_force),
+        arrest_for_watchlist_reason=_yes_no(arrest_for_watchlist_reason),
+        other_offences=tuple(other_offences),
+        custody_reference=custody_reference,
+    )
+    return _decide(request, store, principal, alert_id, "disposal", decision, note, detail=detail)
 
 
 @router.get("/deployments", response_class=HTMLResponse)

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from openlfr.api.deps import get_store
 from openlfr.api.public import public_deployment, public_listing, rate_limited, yearly_totals
+from openlfr.api.public_rights import privacy_info
 from openlfr.governance import deployments
 from openlfr.store import Store
 from openlfr.web.render import page
@@ -30,7 +31,12 @@ def _cacheable(request: Request, response: Response) -> Response:
 
 def _context(request: Request) -> dict[str, Any]:
     s = request.app.state.settings.server
-    return {"force_name": s.force_name, "contact": s.contact, "principal": None}
+    return {
+        "force_name": s.force_name,
+        "contact": s.contact,
+        "principal": None,
+        "privacy": privacy_info(request.app.state.settings),
+    }
 
 
 @router.get("/public", response_class=HTMLResponse, dependencies=[Depends(rate_limited)])

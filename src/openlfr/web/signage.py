@@ -10,6 +10,7 @@ import io
 import qrcode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from openlfr.api.public_rights import privacy_info
 from openlfr.config import Settings
 from openlfr.governance.deployments import DeploymentInfo
 from openlfr.governance.report import published_legal_basis, published_role
@@ -40,7 +41,7 @@ def retention_words(hours: float) -> str:
     return f"{hours:g} hours"
 
 
-def _context(settings: Settings, dep: DeploymentInfo) -> dict[str, object]:
+def _context(settings: Settings, dep: DeploymentInfo, reference: str | None = None) -> dict[str, object]:
     url = public_url(settings, dep.id)
     return {
         "d": dep,
@@ -53,6 +54,8 @@ def _context(settings: Settings, dep: DeploymentInfo) -> dict[str, object]:
         "evidence_days": f"{settings.retention.evidence_review_days:g}",
         "legal_basis": published_legal_basis(dep, settings),
         "role": published_role(dep),
+        "privacy": privacy_info(settings, has_reference=True),
+        "reference": reference,
     }
 
 
@@ -61,7 +64,8 @@ def render_signage(settings: Settings, dep: DeploymentInfo) -> str:
     return _env.get_template("signage.html").render(**_context(settings, dep))
 
 
-def render_leaflet(settings: Settings, dep: DeploymentInfo) -> str:
+def render_leaflet(settings: Settings, dep: DeploymentInfo, reference: str | None = None) -> str:
     """The A5 handout officers give at an engagement, in the signage's style: what happened, the rights,
-    what is kept and for how long, the data controller and whom to contact, and the QR code."""
-    return _env.get_template("leaflet.html").render(**_context(settings, dep))
+    what is kept and for how long, the data controller and whom to contact, and the QR code. With the
+    stopped person's ``reference`` printed on it (issue 27), else a box for the officer to write it in."""
+    return _env.get_template("leaflet.html").render(**_context(settings, dep, reference))
