@@ -179,7 +179,14 @@ def gallery_stats(
     _p: Principal = Depends(require_roles(*roles.VIEW_GALLERY_STATS)),
 ) -> dict[str, Any]:
     st = gallery_svc.gallery_stats(store)
-    return {"gallery": st.name, "pack": st.pack, "records": st.records, "images": st.templates}
+    return {
+        "gallery": st.name,
+        "pack": st.pack,
+        "records": st.records,
+        "images": st.templates,
+        "flagged_records": st.flagged_records,
+        "flags": st.flags,
+    }
 
 
 @router.delete(
