@@ -3,6 +3,7 @@ people found; only those the officer chooses are searched, and nothing of the ot
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,7 @@ def test_pending_choice_is_memory_only_and_the_officers(store: Store, engine, cl
         store, engine, "CR-33", [group], "ivy (investigator)", clock=clock
     )
     assert len(people) >= 2 and _count(store, RetroProbe.id) == 0 and _crops(store, "CR-33") == []
+    assert expires == clock.now + timedelta(minutes=store.settings.retro.people_choice_minutes)
     with pytest.raises(RetroError, match="only the officer who uploaded"):
         retro.search_chosen(
             store, engine, "CR-33", token, "r", "tom (operator)", provenance="cctv", person=[1], clock=clock

@@ -172,7 +172,7 @@ def _info(c: RetroCase) -> CaseInfo:
     )
 
 
-def _need_reason(reason: str | None, what: str) -> str:
+def need_reason(reason: str | None, what: str) -> str:
     if reason is None or not reason.strip():
         raise RetroError(f"{what} needs a reason (why this search is necessary and proportionate)")
     return reason.strip()
@@ -212,7 +212,7 @@ def open_case(
     reference = reference.strip()
     if not reference:
         raise RetroError("a case needs a reference")
-    reason = _need_reason(reason, "a case")
+    reason = need_reason(reason, "a case")
     category = parse_crime_category(crime_category)
     rs = store.settings.retro
     policy = (policy_ref or "").strip() or rs.policy_ref.strip()
@@ -534,7 +534,7 @@ def rfr_search(
     and nothing is searched or written. All media are analysed before anything is stored, so a bad file, no
     face or a cancel leaves nothing half-stored."""
     require_enabled(store.settings, "rfr")
-    why = _need_reason(reason, "an RFR search")
+    why = need_reason(reason, "an RFR search")
     source = parse_provenance(provenance)
     if not media:
         raise RetroError("an RFR search needs at least one image or video")
@@ -621,7 +621,7 @@ def search_chosen(
 ) -> list[FaceOut]:
     """Search the people the officer chose from :func:`find_people`; the others are wiped unsearched."""
     require_enabled(store.settings, "rfr")
-    why = _need_reason(reason, "an RFR search")
+    why = need_reason(reason, "an RFR search")
     source = parse_provenance(provenance)
     if not person and not (all_faces_reason or "").strip():
         raise RetroError("choose at least one person to search, or search everyone with a stated reason")
