@@ -30,7 +30,13 @@ def _cacheable(request: Request, response: Response) -> Response:
 
 def _context(request: Request) -> dict[str, Any]:
     s = request.app.state.settings.server
-    return {"force_name": s.force_name, "contact": s.contact, "principal": None}
+    rs = request.app.state.settings.retro
+    return {
+        "force_name": s.force_name,
+        "contact": s.contact,
+        "principal": None,
+        "retro_uses": {"rfr": rs.rfr_enabled, "oifr": rs.oifr_enabled},
+    }
 
 
 @router.get("/public", response_class=HTMLResponse, dependencies=[Depends(rate_limited)])
