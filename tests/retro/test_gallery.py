@@ -254,7 +254,7 @@ def test_two_face_custody_image_is_enrolled_and_flagged(store: Store, engine, tm
     rep = import_gallery(store, engine, read_gallery_csv(csv_path, tmp_path / "img"), "ann (custody)")
     assert rep.imported == 1 and [r[1] for r in rep.refused] == ["P-0"]  # refused only for no face
     assert rep.refused[0][3] == "no face found"
-    [(line, rec, _, flags)] = rep.flagged
+    [(_, rec, _, flags)] = rep.flagged
     assert rec == "P-1" and any(f.startswith("several faces: 2 found") for f in flags)
     assert any(f.startswith("subject unclear") for f in flags)  # 1.2x < the 1.5 margin
     st = gallery_stats(store)

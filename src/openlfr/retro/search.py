@@ -269,6 +269,15 @@ def get_case(store: Store, reference: str) -> CaseInfo:
         return _info(c)
 
 
+def open_cases(store: Store) -> list[CaseInfo]:
+    """Cases not yet closed or purged, oldest first (no images, no candidates)."""
+    with store.session() as s:
+        rows = s.scalars(
+            select(RetroCase).where(RetroCase.purged_at.is_(None)).order_by(RetroCase.opened_at)
+        ).all()
+        return [_info(c) for c in rows]
+
+
 # --- the people found in the media, before anyone is searched ----------------------------------------
 
 
@@ -378,6 +387,15 @@ class PendingChoices:
                 raise RetroError("only the officer who uploaded the media may choose whom to search")
             del self._items[token]
             return p
+
+    def thumbnail(self, token: str, actor: str, number: int, now: datetime) -> bytes:
+        """One person's thumbnail for the choice page (the pending entry stays until chosen or expired)."""
+        with self._lock:
+            self._expire(now)
+            p = self._items.get(token)
+            if p is None or p.actor != actor or not 1 <= number <= len(p.faces):
+                raise NotFound("no such person waiting to be chosen (expired, used, or not yours)")
+            return p.faces[number - 1].crop_jpeg
 
     def __len__(self) -> int:
         with self._lock:
