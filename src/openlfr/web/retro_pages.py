@@ -127,9 +127,8 @@ def case_page(
     store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.VIEW_CASES)),
 ) -> Response:
-    off = _switched_off(request, "rfr")
-    if off is not None:
-        return off
+    # Viewing and closing stay open when RFR is switched off: a force that stops must still be able to
+    # review and end its cases. Searching, reviewing and opening are refused.
     res = retro.case_results(store, reference, actor_of(principal))
     me = actor_of(principal)
     return page(
@@ -140,7 +139,7 @@ def case_page(
         provenance=MEDIA_PROVENANCE,
         investigation=INVESTIGATION_OUTCOMES,
         can_review=principal.role in roles.REVIEW_RFR,
-        can_search=principal.role in roles.RUN_RFR,
+        can_search=principal.role in roles.RUN_RFR and request.app.state.settings.retro.rfr_enabled,
         can_record_investigation=principal.role in roles.OPEN_CASE,
         can_close=principal.role in roles.CLOSE_CASE
         and (res["opened_by"].split(" (")[0] == me.name or principal.role.value == "authorising_officer"),
