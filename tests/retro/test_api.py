@@ -4,6 +4,7 @@ the OIFR deletion through the API, on a real store, real users and a real galler
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,6 +246,9 @@ def test_switched_off_refused_on_the_api_and_close_early(world: World) -> None:
         assert (
             c.post("/api/oifr/x/outcome", json={"outcome": "inconclusive"}, headers=h(OP)).status_code == 403
         )
+        public = c.get("/public").text
+        assert "Operator-initiated facial recognition" in public
+        assert public.count("<strong>in use</strong>") == 1 and "<strong>not in use</strong>" in public
     finally:
         rs.oifr_enabled = True
     r = c.post("/api/oifr", headers=h(OP), **_oifr())
@@ -266,3 +270,10 @@ def test_switched_off_refused_on_the_api_and_close_early(world: World) -> None:
     r = c.post(f"/api/retro/cases/{ref}/close", json={"reason": "charged"}, headers=h(AO))
     assert r.status_code == 200 and r.json()["closed_at"]
     assert "closed and purged" in c.get(f"/api/retro/cases/{ref}", headers=h(AU)).json()["detail"]
+    totals = c.get("/public/totals.json").json()
+    assert totals["rfr_searches"] >= 2 and totals["oifr_searches"] >= 1 and totals["oifr_identified"] >= 1
+    assert totals["oifr_enabled"] is True
+    for secret in ("OB-1", "CASE-0", "CASE-R", "operator"):
+        assert secret not in json.dumps(totals), secret
+    page = c.get("/public/totals").text
+    assert 'id="rfr-searches"' in page and 'id="oifr-outcomes"' in page

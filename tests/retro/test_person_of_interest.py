@@ -114,6 +114,18 @@ def test_pending_choice_is_memory_only_and_the_officers(store: Store, engine, cl
         retro.search_chosen(
             store, engine, "CR-33", token, "r", "tom (operator)", provenance="cctv", person=[1], clock=clock
         )
+    with pytest.raises(RetroError, match="no person 9"):  # a mistyped choice keeps the people waiting
+        retro.search_chosen(
+            store,
+            engine,
+            "CR-33",
+            token,
+            "r",
+            "ivy (investigator)",
+            provenance="cctv",
+            person=[9],
+            clock=clock,
+        )
     faces = retro.search_chosen(
         store, engine, "CR-33", token, "r", "ivy (investigator)", provenance="cctv", person=[1], clock=clock
     )

@@ -388,6 +388,11 @@ class PendingChoices:
             del self._items[token]
             return p
 
+    def restore(self, token: str, pending: _Pending) -> None:
+        """Put back an entry taken for a choice that turned out invalid (its expiry is unchanged)."""
+        with self._lock:
+            self._items[token] = pending
+
     def thumbnail(self, token: str, actor: str, number: int, now: datetime) -> bytes:
         """One person's thumbnail for the choice page (the pending entry stays until chosen or expired)."""
         with self._lock:
@@ -644,13 +649,20 @@ def search_chosen(
     if not person and not (all_faces_reason or "").strip():
         raise RetroError("choose at least one person to search, or search everyone with a stated reason")
     now = clock()
+    wipe = True
     pending = pending_choices.take(selection, str(audit.as_actor(actor)), now)
     try:
         with store.session() as s:
             case = _get_case(s, case_reference)
         if case.id != pending.case_id:
             raise RetroError("that choice of people belongs to another case")
-        chosen, all_why = _chosen(pending.faces, person, all_faces_reason)
+        try:
+            chosen, all_why = _chosen(pending.faces, person, all_faces_reason)
+        except RetroError:
+            # A mistyped choice should not cost the upload: the people wait again until they expire.
+            pending_choices.restore(selection, pending)
+            wipe = False
+            raise
         return _store_search(
             store,
             engine,
@@ -667,7 +679,8 @@ def search_chosen(
             clock=clock,
         )
     finally:
-        _wipe(pending.faces)
+        if wipe:
+            _wipe(pending.faces)
 
 
 def _store_search(
