@@ -664,6 +664,48 @@ class RetroSettings(_Section):
     import_checkpoint: int = Field(
         200, ge=1, description="Gallery import commits (and saves the index) every this many images."
     )
+    rfr_enabled: bool = Field(
+        True,
+        description="Whether this force uses retrospective facial recognition (RFR). Off: every RFR path (CLI, "
+        "API, page) refuses with a message saying so, and the public page says RFR is not in use.",
+    )
+    oifr_enabled: bool = Field(
+        True,
+        description="Whether this force uses operator-initiated facial recognition (OIFR). Off: every OIFR path "
+        "(CLI, API, page) refuses with a message saying so, and the public page says OIFR is not in use.",
+    )
+    policy_ref: str = Field(
+        "",
+        max_length=200,
+        description="Reference of the force's RFR policy document, recorded with every case that names none; "
+        "a case is refused when neither gives one.",
+    )
+    dpia_ref: str = Field(
+        "",
+        max_length=200,
+        description="Reference of the data protection impact assessment covering RFR, recorded with every "
+        "case that names none; a case is refused when neither gives one.",
+    )
+    people_choice_minutes: float = Field(
+        10.0,
+        gt=0,
+        le=60,
+        description="How long the people found in uploaded RFR media (thumbnails and templates, in memory only) "
+        "wait for the officer to choose whom to search before they are wiped.",
+    )
+    dominant_face_margin: float = Field(
+        1.5,
+        ge=1.0,
+        description="Gallery import: a custody image with several faces enrols the most prominent (area x "
+        "centrality); when it is less than this many times as prominent as the next face the record is "
+        "also flagged 'subject unclear' for the reviewer.",
+    )
+    oifr_outcome_chase_hours: float = Field(
+        24.0,
+        gt=0,
+        description="An OIFR list whose officer has recorded no outcome after this many hours is listed on the "
+        "supervisor view to be chased.",
+    )
     evaluation_gallery_sizes: list[PositiveInt] = Field(
         [10_000, 100_000, 1_000_000],
         description="Gallery sizes at which `openlfr evaluate` measures rank-k identification rates: the real "

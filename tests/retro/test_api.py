@@ -4,6 +4,7 @@ the OIFR deletion through the API, on a real store, real users and a real galler
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, engine_factory) -> Iterator[World]:  # type: ignore[no-untyped-def]
     settings = server_settings(tmp_path_factory.mktemp("retro-api"))
+    settings.retro.policy_ref, settings.retro.dpia_ref = "POL-RFR/1", "DPIA-RFR/1"
     store = open_store(settings)
     add_users(store)
     small_gallery(store, engine_factory("opencv-zoo"))
@@ -60,17 +62,27 @@ def world(tmp_path_factory, engine_factory) -> Iterator[World]:  # type: ignore[
         h = {"Authorization": f"Bearer {tokens[OP]}"}
         assert (
             client.post(
-                "/api/retro/cases", json={"reference": "CASE-0", "reason": "robbery"}, headers=h
+                "/api/retro/cases",
+                json={"reference": "CASE-0", "reason": "robbery", "crime_category": "robbery"},
+                headers=h,
             ).status_code
             == 201
         )
         r = client.post(
             "/api/retro/cases/CASE-0/search",
-            data={"reason": "cctv still"},
+            data={"reason": "cctv still", "provenance": "cctv"},
             files={"media": ("scene.jpg", celeb(SCENE).read_bytes(), "image/jpeg")},
             headers=h,
         )
-        assert r.status_code == 200, r.text
+        assert r.status_code == 200 and r.json()["status"] == "choose", r.text
+        people = r.json()["people"]
+        assert len(people) >= 2 and all(p["thumbnail"].startswith("data:image/jpeg;base64,") for p in people)
+        r = client.post(
+            f"/api/retro/cases/CASE-0/search/{r.json()['selection']}",
+            json={"reason": "cctv still", "provenance": "cctv", "person": [p["person"] for p in people]},
+            headers=h,
+        )
+        assert r.status_code == 200 and r.json()["status"] == "searched", r.text
         face = next(f for f in r.json()["faces"] if f["candidates"][0]["record_id"] == "OB-1")
         with store.session() as s:
             from openlfr.store.models import RetroCandidate
@@ -84,12 +96,12 @@ _n = itertools.count()
 
 
 def _case() -> dict[str, Any]:
-    return {"json": {"reference": f"CASE-R{next(_n)}", "reason": "role test"}}
+    return {"json": {"reference": f"CASE-R{next(_n)}", "reason": "role test", "crime_category": "fraud"}}
 
 
 def _search() -> dict[str, Any]:
     return {
-        "data": {"reason": "role test"},
+        "data": {"reason": "role test", "provenance": "cctv"},
         "files": {"media": ("p.jpg", celeb(PROBE).read_bytes(), "image/jpeg")},
     }
 
@@ -139,18 +151,22 @@ def test_roles_per_route(
 
 def test_two_reviewers_through_the_api(world: World) -> None:
     c, h = world.client, world.h
-    r = c.post("/api/retro/cases", json={"reference": "CASE-2R", "reason": "burglary"}, headers=h(OP))
+    r = c.post(
+        "/api/retro/cases",
+        json={"reference": "CASE-2R", "reason": "burglary", "crime_category": "burglary_theft"},
+        headers=h(OP),
+    )
     assert r.status_code == 201
     r = c.post(
         "/api/retro/cases/CASE-2R/search",
-        data={"reason": ""},
+        data={"reason": "", "provenance": "cctv"},
         files={"media": ("s.jpg", celeb(SCENE).read_bytes(), "image/jpeg")},
         headers=h(OP),
     )
     assert r.status_code == 409 and "needs a reason" in r.json()["detail"]
     r = c.post(
         "/api/retro/cases/CASE-2R/search",
-        data={"reason": "doorbell camera"},
+        data={"reason": "doorbell camera", "provenance": "phone_victim_witness", "all_faces_reason": "both"},
         files={"media": ("s.jpg", celeb(SCENE).read_bytes(), "image/jpeg")},
         headers=h(OP),
     )
@@ -219,3 +235,45 @@ def test_oifr_through_the_api_leaves_nothing(world: World) -> None:
         headers=world.h(EO),
     )
     assert r.status_code == 409 and "not one of the OIFR reasons" in r.json()["detail"]
+
+
+def test_switched_off_refused_on_the_api_and_close_early(world: World) -> None:
+    c, h, rs = world.client, world.h, world.store.settings.retro
+    rs.oifr_enabled = False
+    try:
+        r = c.post("/api/oifr", headers=h(OP), **_oifr())
+        assert r.status_code == 403 and "switched off" in r.json()["detail"]
+        assert (
+            c.post("/api/oifr/x/outcome", json={"outcome": "inconclusive"}, headers=h(OP)).status_code == 403
+        )
+        public = c.get("/public").text
+        assert "Operator-initiated facial recognition" in public
+        assert public.count("<strong>in use</strong>") == 1 and "<strong>not in use</strong>" in public
+    finally:
+        rs.oifr_enabled = True
+    r = c.post("/api/oifr", headers=h(OP), **_oifr())
+    assert r.status_code == 200
+    r = c.post(
+        f"/api/oifr/{r.json()['id']}/outcome",
+        json={"outcome": "identified", "record_id": "OB-1"},
+        headers=h(OP),
+    )
+    assert r.status_code == 200 and r.json()["outcome"] == "identified"
+    rs.rfr_enabled = False
+    try:
+        r = c.post("/api/retro/cases/CASE-0/search", headers=h(OP), **_search())
+        assert r.status_code == 403 and "RFR" in r.json()["detail"]
+    finally:
+        rs.rfr_enabled = True
+    r = c.post("/api/retro/cases", headers=h(OP), **_case())
+    ref = r.json()["reference"]
+    r = c.post(f"/api/retro/cases/{ref}/close", json={"reason": "charged"}, headers=h(AO))
+    assert r.status_code == 200 and r.json()["closed_at"]
+    assert "closed and purged" in c.get(f"/api/retro/cases/{ref}", headers=h(AU)).json()["detail"]
+    totals = c.get("/public/totals.json").json()
+    assert totals["rfr_searches"] >= 2 and totals["oifr_searches"] >= 1 and totals["oifr_identified"] >= 1
+    assert totals["oifr_enabled"] is True
+    for secret in ("OB-1", "CASE-0", "CASE-R", "operator"):
+        assert secret not in json.dumps(totals), secret
+    page = c.get("/public/totals").text
+    assert 'id="rfr-searches"' in page and 'id="oifr-outcomes"' in page

@@ -19,10 +19,10 @@ from tests.retro.helpers import CELEB, celeb, cli_env, cli_log_in, small_gallery
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def run(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from openlfr.cli import app; app()", *args],
-        env=cli_env(settings),
+        env=cli_env(settings, **env),
         capture_output=True,
         text=True,
         timeout=600,
@@ -41,7 +41,19 @@ def gallery_settings(tmp_path_factory, engine_factory) -> Settings:  # type: ign
 
 def test_retro_search_json_contract(gallery_settings: Settings) -> None:
     scene = celeb(f"{CELEB}/knn_examples/test/obama_and_biden.jpg")
-    r = run(gallery_settings, "retro", "search", "--case", "CR-7", "--reason", "cctv", str(scene), "--json")
+    r = run(
+        gallery_settings,
+        "retro",
+        "search",
+        "--case",
+        "CR-7",
+        "--reason",
+        "cctv",
+        "--provenance",
+        "cctv",
+        str(scene),
+        "--json",
+    )
     assert r.returncode == 2 and "no case 'CR-7'" in r.stderr
     assert (
         run(
@@ -52,10 +64,16 @@ def test_retro_search_json_contract(gallery_settings: Settings) -> None:
             "CR-7",
             "--reason",
             "burglary",
+            "--crime-category",
+            "burglary_theft",
+            "--policy-ref",
+            "POL-1",
+            "--dpia-ref",
+            "DPIA-1",
         ).returncode
         == 0
     )
-    r = run(gallery_settings, "retro", "search", "--case", "CR-7", str(scene))
+    r = run(gallery_settings, "retro", "search", "--case", "CR-7", "--provenance", "cctv", str(scene))
     assert r.returncode == 2 and "needs a reason" in r.stderr
     r = run(
         gallery_settings,
@@ -65,10 +83,48 @@ def test_retro_search_json_contract(gallery_settings: Settings) -> None:
         "CR-7",
         "--reason",
         "cctv",
+        "--provenance",
+        "cctv",
         str(scene),
         "--json",
         "--top",
         "4",
+    )
+    # Two people: nothing is searched until the officer chooses; the people are listed (no images).
+    assert r.returncode == 2 and "choose whom to search" in r.stderr, r.stderr
+    people = json.loads(r.stdout)["choose"]
+    assert len(people) >= 2 and all("thumbnail" not in p for p in people)
+    r = run(
+        gallery_settings,
+        "retro",
+        "search",
+        "--case",
+        "CR-7",
+        "--reason",
+        "cctv",
+        "--provenance",
+        "cctv",
+        str(scene),
+        "--all-faces",
+        "",
+    )
+    assert r.returncode == 2 and "--all-faces needs the reason" in r.stderr
+    r = run(
+        gallery_settings,
+        "retro",
+        "search",
+        "--case",
+        "CR-7",
+        "--reason",
+        "cctv",
+        "--provenance",
+        "cctv",
+        str(scene),
+        "--json",
+        "--top",
+        "4",
+        "--all-faces",
+        "both men are suspects",
     )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
@@ -80,6 +136,24 @@ def test_retro_search_json_contract(gallery_settings: Settings) -> None:
         assert all({"record_id", "score", "rank"} <= c.keys() for c in cands)
         assert [c["score"] for c in cands] == sorted((c["score"] for c in cands), reverse=True)
     assert {"OB-1", "BI-1"} <= {f["candidates"][0]["record_id"] for f in out["faces"]}
+    left = min(people, key=lambda p: p["box"][0])["person"]
+    r = run(
+        gallery_settings,
+        "retro",
+        "search",
+        "--case",
+        "CR-7",
+        "--reason",
+        "cctv",
+        "--provenance",
+        "cctv",
+        str(scene),
+        "--json",
+        "--person",
+        str(left),
+    )
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)["faces"]) == 1
 
 
 def test_oifr_json_and_photo_deleted(gallery_settings: Settings, tmp_path: Path) -> None:
@@ -101,3 +175,27 @@ def test_oifr_json_and_photo_deleted(gallery_settings: Settings, tmp_path: Path)
     cands = out["faces"][0]["candidates"]
     assert len(cands) == 6 and cands[0]["record_id"] == "OB-1" and cands[0]["rank"] == 1
     assert not photo.exists()
+
+
+def test_switched_off_refused_on_the_cli(gallery_settings: Settings, tmp_path: Path) -> None:
+    photo = tmp_path / "p.jpg"
+    shutil.copy(celeb(f"{CELEB}/knn_examples/test/obama1.jpg"), photo)
+    r = run(
+        gallery_settings, "oifr", str(photo), "--reason", "unconscious", OPENLFR_RETRO__OIFR_ENABLED="false"
+    )
+    assert r.returncode == 2 and "OIFR) is switched off" in r.stderr
+    assert photo.exists()  # refused before the photo was read
+    r = run(
+        gallery_settings,
+        "retro",
+        "search",
+        "--case",
+        "CR-7",
+        "--reason",
+        "x",
+        "--provenance",
+        "cctv",
+        str(photo),
+        OPENLFR_RETRO__RFR_ENABLED="false",
+    )
+    assert r.returncode == 2 and "RFR) is switched off" in r.stderr

@@ -230,3 +230,40 @@ def test_a_second_import_into_the_same_gallery_is_refused(store: Store, engine, 
     finally:
         lock.close()
     assert gallery_stats(store).templates == 1
+
+
+@pytest.mark.parametrize("store_settings", ["sqlite"], indirect=True)
+def test_two_face_custody_image_is_enrolled_and_flagged(store: Store, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import cv2
+
+    from openlfr.retro import search as retro
+
+    people = lfw_people(min_images=2, people=2)
+    a = cv2.imread(str(DATA / "lfw" / people[0][1][0]))
+    b = cv2.imread(str(DATA / "lfw" / people[1][1][0]))
+    # Two faces of similar size side by side: the watchlist's rule would refuse it as ambiguous.
+    small = cv2.resize(b, (int(b.shape[1] * 0.9), int(b.shape[0] * 0.9)))
+    small = np.pad(small, ((0, a.shape[0] - small.shape[0]), (0, 0), (0, 0)), constant_values=128)
+    pair = np.concatenate([a, small], axis=1)
+    (tmp_path / "img").mkdir()
+    cv2.imwrite(str(tmp_path / "img" / "pair.jpg"), pair)
+    blank = np.full((200, 200, 3), 128, np.uint8)
+    cv2.imwrite(str(tmp_path / "img" / "blank.jpg"), blank)
+    csv_path = tmp_path / "c.csv"
+    csv_path.write_text("record_id,image\nP-1,pair.jpg\nP-0,blank.jpg\n")
+    rep = import_gallery(store, engine, read_gallery_csv(csv_path, tmp_path / "img"), "ann (custody)")
+    assert rep.imported == 1 and [r[1] for r in rep.refused] == ["P-0"]  # refused only for no face
+    assert rep.refused[0][3] == "no face found"
+    [(_, rec, _, flags)] = rep.flagged
+    assert rec == "P-1" and any(f.startswith("several faces: 2 found") for f in flags)
+    assert any(f.startswith("subject unclear") for f in flags)  # 1.2x < the 1.5 margin
+    st = gallery_stats(store)
+    assert st.flagged_records == 1 and st.flags["several faces"] == 1
+    # The dominant (larger, left) face was enrolled: that person's other photo finds the record at rank 1,
+    # and the reviewer sees the flags beside the candidate.
+    probe = engine.analyse(load_image((DATA / "lfw" / people[0][1][1]).read_bytes()))[0].embedding
+    with store.session() as s:
+        g = get_gallery(s, "custody")
+    cands = search_gallery(store, g, gallery_key(store, g), probe[None, :], 1)[0]
+    assert cands[0].record_id == "P-1"
+    assert retro.template_flags(store, [cands[0].template_id])[cands[0].template_id] == tuple(flags)

@@ -21,7 +21,7 @@ from openlfr.store.crypto import KeyDestroyed
 from openlfr.store.models import AuditEntry, RetroCandidate, RetroProbe
 from openlfr.vision import load_image
 from tests.conftest import require_data
-from tests.retro.helpers import CELEB, celeb, small_gallery
+from tests.retro.helpers import CELEB, celeb, open_test_case, small_gallery
 
 
 @pytest.fixture(scope="module")
@@ -43,18 +43,34 @@ def test_rfr_image_every_face_and_two_reviewers(store: Store, engine, clock, tmp
     small_gallery(store, engine)
     scene = celeb(f"{CELEB}/knn_examples/test/obama_and_biden.jpg")
     with pytest.raises(NotFound, match="no case 'CR-9'"):
-        retro.rfr_search(store, engine, "CR-9", "why", [scene], "ivy (investigator)")
-    retro.open_case(store, "CR-1", "robbery at the bank, 12 Nov", "ivy (investigator)", clock=clock)
+        retro.rfr_search(store, engine, "CR-9", "why", [scene], "ivy (investigator)", provenance="cctv")
+    open_test_case(store, "CR-1", clock=clock)
     with pytest.raises(RetroError, match="needs a reason"):
-        retro.rfr_search(store, engine, "CR-1", "  ", [scene], "ivy (investigator)")
+        retro.rfr_search(store, engine, "CR-1", "  ", [scene], "ivy (investigator)", provenance="cctv")
     corrupt = tmp_path / "cctv.jpg"
     corrupt.write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 200)
     with pytest.raises(RetroError, match=r"cctv\.jpg"):
-        retro.rfr_search(store, engine, "CR-1", "still from CCTV", [scene, corrupt], "ivy (investigator)")
+        retro.rfr_search(
+            store,
+            engine,
+            "CR-1",
+            "still from CCTV",
+            [scene, corrupt],
+            "ivy (investigator)",
+            provenance="cctv",
+        )
     assert _probes(store) == 0  # the good image before the bad one left nothing behind
 
     faces = retro.rfr_search(
-        store, engine, "CR-1", "still from CCTV", [scene], "ivy (investigator)", clock=clock
+        store,
+        engine,
+        "CR-1",
+        "still from CCTV",
+        [scene],
+        "ivy (investigator)",
+        provenance="cctv",
+        all_faces_reason="both are suspects",
+        clock=clock,
     )
     assert len(faces) >= 2
     tops = {f.candidates[0].record_id for f in faces}
@@ -132,7 +148,7 @@ def _blank_video(path: Path, frames: int, size: int = 64) -> Path:
 @pytest.mark.parametrize("store_settings", ["sqlite"], indirect=True)
 def test_rfr_video_tracks_bounded_and_cancellable(store: Store, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     small_gallery(store, engine, distractors=2)
-    retro.open_case(store, "CR-2", "assault outside a venue", "ivy (investigator)")
+    open_test_case(store, "CR-2", crime_category="violence")
     clip = require_data("videos", "face_recognition__short_hamilton_clip.mp4")
     store.settings.retro.video_frame_budget = 40  # a long video is sampled down to the budget
     seen: list[tuple[int, int]] = []
@@ -143,6 +159,8 @@ def test_rfr_video_tracks_bounded_and_cancellable(store: Store, engine, tmp_path
         "phone clip",
         [clip],
         "ivy (investigator)",
+        provenance="phone_victim_witness",
+        all_faces_reason="the witness could not say which of them hit her",
         progress=lambda d, p: seen.append((d, p)),
     )
     assert seen and seen[-1][1] <= 40 and seen[-1][0] <= 40
@@ -159,7 +177,16 @@ def test_rfr_video_tracks_bounded_and_cancellable(store: Store, engine, tmp_path
 
     with pytest.raises(Cancelled, match="nothing stored"):
         retro.rfr_search(
-            store, engine, "CR-2", "again", [clip], "ivy (investigator)", progress=stop_early, cancel=cancel
+            store,
+            engine,
+            "CR-2",
+            "again",
+            [clip],
+            "ivy (investigator)",
+            provenance="cctv",
+            person=[1],
+            progress=stop_early,
+            cancel=cancel,
         )
     assert _probes(store) == n
 
@@ -174,13 +201,15 @@ def test_rfr_video_tracks_bounded_and_cancellable(store: Store, engine, tmp_path
             "x",
             [long_blank],
             "ivy (investigator)",
+            provenance="cctv",
+            person=[1],
             progress=lambda d, p: planned.append(p),
         )
     assert max(planned) == 25
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\0\0\0\x18ftypmp42" + b"garbage" * 50)
     with pytest.raises(RetroError, match=r"broken\.mp4"):
-        retro.rfr_search(store, engine, "CR-2", "x", [bad], "ivy (investigator)")
+        retro.rfr_search(store, engine, "CR-2", "x", [bad], "ivy (investigator)", provenance="cctv")
     assert _probes(store) == n
 
 
@@ -236,3 +265,76 @@ def test_oifr_leaves_nothing_of_the_probe(store: Store, engine, caplog) -> None:
     with pytest.raises(RetroError, match="no face found"):
         retro.oifr_search(store, engine, blank, "false_details", "pc kay (officer)")
     assert not any(blank)
+
+
+@pytest.mark.parametrize("store_settings", ["sqlite"], indirect=True)
+def test_case_closed_early_purges_at_once(store: Store, engine, clock) -> None:  # type: ignore[no-untyped-def]
+    small_gallery(store, engine, distractors=2)
+    open_test_case(store, "CR-4", clock=clock)
+    single = celeb(f"{CELEB}/knn_examples/test/obama1.jpg")
+    faces = retro.rfr_search(store, engine, "CR-4", "cctv", [single], "ivy (investigator)", provenance="cctv")
+    cand = faces[0].candidates[0]
+    assert cand.id is not None
+    retro.review_candidate(store, cand.id, "possible_match", "rob (reviewer)")
+    with pytest.raises(RetroError, match="only the officer who opened"):
+        retro.close_case(store, "CR-4", "suspect charged", "tom (operator)")
+    with pytest.raises(RetroError, match="needs a reason"):
+        retro.close_case(store, "CR-4", " ", "ivy (investigator)")
+    info = retro.close_case(store, "CR-4", "suspect charged", "ivy (investigator)", clock=clock)
+    assert info.closed_by == "ivy (investigator)" and info.purged_at == clock.now
+    assert _probes(store) == 0
+    with store.session() as s:
+        assert s.scalar(select(func.count(RetroCandidate.id))) == 0
+    assert not (store.blobs.root / retro.case_folder(info.id)).exists()
+    with pytest.raises(RetroError, match="closed and purged"):
+        retro.case_results(store, "CR-4")
+    assert _audit(store, "retro.case.close")[0].target == "CR-4"
+    # A supervisor may close another officer's case; the retention purge then has nothing left to do.
+    open_test_case(store, "CR-5")
+    retro.close_case(store, "CR-5", "no further action", "sam (authorising_officer)")
+    clock.advance(days=store.settings.retro.case_retention_days + 1)
+    assert retro.purge_cases(store, clock=clock) == []
+
+
+@pytest.mark.parametrize("store_settings", ["sqlite"], indirect=True)
+def test_oifr_outcome_recorded_and_unanswered_chased(store: Store, engine, clock) -> None:  # type: ignore[no-untyped-def]
+    small_gallery(store, engine, distractors=2)
+    photo = celeb(f"{CELEB}/knn_examples/test/obama1.jpg").read_bytes()
+    res = retro.oifr_search(store, engine, bytearray(photo), "unconscious", "pc kay (officer)", clock=clock)
+    assert res.id and res.as_dict()["id"] == res.id
+    assert retro.unanswered_oifr(store, clock=clock) == []  # not yet overdue
+    clock.advance(hours=store.settings.retro.oifr_outcome_chase_hours + 1)
+    assert [u.id for u in retro.unanswered_oifr(store, clock=clock)] == [res.id]
+    with pytest.raises(RetroError, match="needs the record"):
+        retro.record_oifr_outcome(store, res.id, "identified", "pc kay (officer)")
+    with pytest.raises(RetroError, match="was not on the list"):
+        retro.record_oifr_outcome(store, res.id, "identified", "pc kay (officer)", record_id="ZZ-9")
+    with pytest.raises(RetroError, match="only the officer who ran"):
+        retro.record_oifr_outcome(store, res.id, "not identified", "pc lee (officer)")
+    out = retro.record_oifr_outcome(
+        store, res.id, "identified", "pc kay (officer)", record_id="OB-1", clock=clock
+    )
+    assert out["outcome"] == "identified" and out["recorded_at"] == clock.now.isoformat()
+    with pytest.raises(RetroError, match="already recorded"):
+        retro.record_oifr_outcome(store, res.id, "inconclusive", "pc kay (officer)")
+    assert retro.unanswered_oifr(store, clock=clock) == []
+    e = _audit(store, "oifr.outcome")[0]
+    assert e.actor == "pc kay" and '"outcome":"identified"' in e.details
+
+
+@pytest.mark.parametrize("store_settings", ["sqlite"], indirect=True)
+def test_switched_off_refuses_and_wipes_the_photo(store: Store, engine) -> None:  # type: ignore[no-untyped-def]
+    small_gallery(store, engine, distractors=1)
+    open_test_case(store, "CR-6")
+    store.settings.retro.oifr_enabled = False
+    photo = bytearray(celeb(f"{CELEB}/knn_examples/test/obama1.jpg").read_bytes())
+    with pytest.raises(retro.UseSwitchedOff, match=r"OIFR\) is switched off"):
+        retro.oifr_search(store, engine, photo, "unconscious", "pc kay (officer)")
+    assert not any(photo)
+    store.settings.retro.rfr_enabled = False
+    with pytest.raises(retro.UseSwitchedOff, match=r"RFR\) is switched off"):
+        open_test_case(store, "CR-7")
+    single = celeb(f"{CELEB}/knn_examples/test/obama1.jpg")
+    with pytest.raises(retro.UseSwitchedOff):
+        retro.rfr_search(store, engine, "CR-6", "cctv", [single], "ivy (investigator)", provenance="cctv")
+    assert _probes(store) == 0 and _audit(store, "oifr.search") == []

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -37,9 +37,55 @@ def _engine(request: Request) -> FaceEngine:
     return load_engine(settings.vision.pack, settings)
 
 
+def _switch(use: str) -> Any:
+    """A dependency refusing (403, saying so) every path of a use the force has switched off."""
+
+    def check(request: Request) -> None:
+        try:
+            retro.require_enabled(request.app.state.settings, use)
+        except retro.UseSwitchedOff as exc:
+            raise HTTPException(403, str(exc)) from exc
+
+    return Depends(check)
+
+
+RFR_ON = _switch("rfr")
+OIFR_ON = _switch("oifr")
+
+
 class CaseIn(BaseModel):
     reference: str = Field(..., min_length=1, max_length=200)
     reason: str = Field("", max_length=4000)
+    crime_category: str = Field(
+        "", max_length=64, description="What the published totals count the case under (closed list)."
+    )
+    policy_ref: str | None = Field(None, max_length=200, description="Default: [retro] policy_ref.")
+    dpia_ref: str | None = Field(None, max_length=200, description="Default: [retro] dpia_ref.")
+
+
+class CloseIn(BaseModel):
+    reason: str = Field(..., max_length=2000, description="Why the case ends now (audited).")
+
+
+class InvestigationIn(BaseModel):
+    outcome: str = Field(..., max_length=32, description="confirmed / not_confirmed.")
+
+
+class OifrOutcomeIn(BaseModel):
+    outcome: str = Field(..., max_length=32, description="identified / not_identified / inconclusive.")
+    record_id: str | None = Field(
+        None, max_length=200, description="With identified: the record on the list."
+    )
+
+
+class ChoiceIn(BaseModel):
+    reason: str = Field("", max_length=4000)
+    provenance: str = Field("", max_length=64, description="Where the media came from (closed list).")
+    person: list[int] = Field(default_factory=list, description="The people to search, as numbered.")
+    all_faces_reason: str | None = Field(
+        None, max_length=4000, description="Search everyone instead, with the reason why (audited)."
+    )
+    top: int | None = Field(None, ge=1, le=200)
 
 
 class ReviewIn(BaseModel):
@@ -53,8 +99,34 @@ def open_case(
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.OPEN_CASE)),
 ) -> dict[str, Any]:
-    c = retro.open_case(store, body.reference, body.reason, actor_of(principal))
+    c = retro.open_case(
+        store,
+        body.reference,
+        body.reason,
+        actor_of(principal),
+        crime_category=body.crime_category,
+        policy_ref=body.policy_ref,
+        dpia_ref=body.dpia_ref,
+    )
     return {"reference": c.reference, "retain_until": c.retain_until.isoformat()}
+
+
+@router.post(
+    "/api/retro/cases/{reference}/close",
+    description=_doc(
+        roles.CLOSE_CASE,
+        "Close a case early: probes, lists, decisions and key purged at once. Its officer or an authorising "
+        "officer only.",
+    ),
+)
+def close_case(
+    reference: str,
+    body: CloseIn,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(require_roles(*roles.CLOSE_CASE)),
+) -> dict[str, Any]:
+    c = retro.close_case(store, reference, body.reason, actor_of(principal))
+    return {"reference": c.reference, "closed_at": c.closed_at.isoformat() if c.closed_at else None}
 
 
 @router.get(
@@ -74,19 +146,28 @@ def get_case(
 @router.post(
     "/api/retro/cases/{reference}/search",
     description=_doc(
-        roles.RUN_RFR, "Search images/videos: one candidate list per face (per person in a video)."
+        roles.RUN_RFR,
+        "Search images/videos for the person of interest. One face in still images is searched at once "
+        "(`status: searched`, `faces`). Otherwise nothing is searched yet: `status: choose` lists the `people` "
+        "found (thumbnail, quality; kept in memory only, until `expires_at`) and the `selection` to post the "
+        "choice to. Giving `person` (or `all_faces_reason`) here searches at once.",
     ),
+    dependencies=[RFR_ON],
 )
 def rfr_search(
     reference: str,
     request: Request,
     media: list[UploadFile] = File(...),
     reason: str = Form(""),
+    provenance: str = Form(""),
+    person: list[int] = Form([]),
+    all_faces_reason: str | None = Form(None),
     top: int | None = Form(None, ge=1, le=200),
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.RUN_RFR)),
 ) -> dict[str, Any]:
     engine = _engine(request)
+    who = actor_of(principal)
     with tempfile.TemporaryDirectory(prefix="openlfr-rfr-") as tmp:
         paths = []
         for i, up in enumerate(media):
@@ -94,8 +175,84 @@ def rfr_search(
             path = Path(tmp) / f"{i}-{name}"
             path.write_bytes(up.file.read())
             paths.append(path)
-        faces = retro.rfr_search(store, engine, reference, reason, paths, actor_of(principal), k=top)
-    return {"case": reference, "faces": [f.as_dict() for f in faces]}
+        if person or (all_faces_reason or "").strip():
+            faces = retro.rfr_search(
+                store,
+                engine,
+                reference,
+                reason,
+                paths,
+                who,
+                provenance=provenance,
+                person=person,
+                all_faces_reason=all_faces_reason,
+                k=top,
+            )
+            return {"case": reference, "status": "searched", "faces": [f.as_dict() for f in faces]}
+        retro.parse_provenance(provenance)  # a bad request fails before the media are analysed
+        retro.need_reason(reason, "an RFR search")
+        token, people, expires = retro.find_people(store, engine, reference, paths, who)
+    if len(people) == 1 and people[0].frame_index is None:  # a single face in a still: straight through
+        faces = retro.search_chosen(
+            store, engine, reference, token, reason, who, provenance=provenance, person=[1], k=top
+        )
+        return {"case": reference, "status": "searched", "faces": [f.as_dict() for f in faces]}
+    return {
+        "case": reference,
+        "status": "choose",
+        "selection": token,
+        "expires_at": expires.isoformat(),
+        "people": [p.as_dict() for p in people],
+    }
+
+
+@router.post(
+    "/api/retro/cases/{reference}/search/{selection}",
+    description=_doc(
+        roles.RUN_RFR,
+        "Search the people chosen from a `status: choose` answer; the others are wiped unsearched.",
+    ),
+    dependencies=[RFR_ON],
+)
+def rfr_search_chosen(
+    reference: str,
+    selection: str,
+    body: ChoiceIn,
+    request: Request,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(require_roles(*roles.RUN_RFR)),
+) -> dict[str, Any]:
+    faces = retro.search_chosen(
+        store,
+        _engine(request),
+        reference,
+        selection,
+        body.reason,
+        actor_of(principal),
+        provenance=body.provenance,
+        person=body.person,
+        all_faces_reason=body.all_faces_reason,
+        k=body.top,
+    )
+    return {"case": reference, "status": "searched", "faces": [f.as_dict() for f in faces]}
+
+
+@router.post(
+    "/api/retro/candidates/{candidate_id}/investigation",
+    description=_doc(
+        roles.OPEN_CASE,
+        "The investigation's outcome on a reported possible match: confirmed / not_confirmed.",
+    ),
+    dependencies=[RFR_ON],
+)
+def investigation(
+    candidate_id: str,
+    body: InvestigationIn,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(require_roles(*roles.OPEN_CASE)),
+) -> dict[str, str]:
+    words = retro.record_investigation(store, candidate_id, body.outcome, actor_of(principal))
+    return {"candidate": candidate_id, "investigation": words}
 
 
 @router.post(
@@ -103,6 +260,7 @@ def rfr_search(
     description=_doc(
         roles.REVIEW_RFR, "possible_match / no_match / inconclusive; a possible match needs two reviewers."
     ),
+    dependencies=[RFR_ON],
 )
 def review(
     candidate_id: str,
@@ -132,8 +290,10 @@ def probe_image(
     "/api/oifr",
     description=_doc(
         roles.RUN_OIFR,
-        "Operator-initiated search of one photo; the photo is never stored and is overwritten.",
+        "Operator-initiated search of one photo; the photo is never stored and is overwritten. The answer's "
+        "`id` is the search the officer records the outcome against.",
     ),
+    dependencies=[OIFR_ON],
 )
 async def oifr(
     request: Request,
@@ -153,6 +313,26 @@ async def oifr(
     for c, row in zip(result.candidates, out["faces"][0]["candidates"], strict=True):
         row["image_url"] = f"/api/gallery/images/{c.template_id}"
     return out
+
+
+@router.post(
+    "/api/oifr/{search_id}/outcome",
+    description=_doc(
+        roles.RUN_OIFR,
+        "The officer's conclusion on an OIFR list: identified (with record_id) / not_identified / "
+        "inconclusive. Audited, counted; by the searching officer or an authorising officer.",
+    ),
+    dependencies=[OIFR_ON],
+)
+def oifr_outcome(
+    search_id: str,
+    body: OifrOutcomeIn,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(require_roles(*roles.RUN_OIFR, *roles.OPEN_CASE)),
+) -> dict[str, Any]:
+    return retro.record_oifr_outcome(
+        store, search_id, body.outcome, actor_of(principal), record_id=body.record_id
+    )
 
 
 @router.get(
@@ -179,7 +359,14 @@ def gallery_stats(
     _p: Principal = Depends(require_roles(*roles.VIEW_GALLERY_STATS)),
 ) -> dict[str, Any]:
     st = gallery_svc.gallery_stats(store)
-    return {"gallery": st.name, "pack": st.pack, "records": st.records, "images": st.templates}
+    return {
+        "gallery": st.name,
+        "pack": st.pack,
+        "records": st.records,
+        "images": st.templates,
+        "flagged_records": st.flagged_records,
+        "flags": st.flags,
+    }
 
 
 @router.delete(

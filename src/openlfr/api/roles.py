@@ -56,6 +56,10 @@ RUN_PURGE = (A, AO)
 # Retrospective (RFR) and operator-initiated (OIFR) recognition against the gallery (issue 13).
 # Facts (case, candidates' record ids, scores, decisions): the people who run, review and oversee them.
 OPEN_CASE = (AO, OP)
+# Closing early: retro.close_case further limits it to the case's own officer or an authorising officer.
+CLOSE_CASE = (AO, OP)
+# The RFR/OIFR supervision page: unanswered OIFR lists to chase, open cases (issue 26).
+SUPERVISE_RETRO = (AO, AU)
 RUN_RFR = (OP,)
 # Two different reviewer accounts are needed before a possible match is reported.
 REVIEW_RFR = (RV,)

@@ -88,14 +88,21 @@ def import_cmd(
 
         with report_file.open("w", newline="") as fh:
             w = csv.writer(fh)
-            w.writerow(["line", "record_id", "image", "reason"])
-            w.writerows(rep.refused)
+            w.writerow(["line", "record_id", "image", "outcome", "reason"])
+            w.writerows((ln, rec, img, "refused", why) for ln, rec, img, why in rep.refused)
+            w.writerows(
+                (ln, rec, img, "imported, flagged", " | ".join(fl)) for ln, rec, img, fl in rep.flagged
+            )
     out: dict[str, Any] = {
         "imported": rep.imported,
         "already_imported": rep.already_imported,
         "refused": [dict(zip(("line", "record_id", "image", "reason"), r, strict=True)) for r in rep.refused],
         "possible_duplicates": [
             {"record_id": a, "looks_like": b, "score": s} for a, b, s in rep.possible_duplicates
+        ],
+        "flagged": [
+            {"line": ln, "record_id": rec, "image": img, "flags": list(fl)}
+            for ln, rec, img, fl in rep.flagged
         ],
         "seconds": round(rep.seconds, 2),
         "images_per_second": round(rep.images_per_second, 2),
@@ -106,7 +113,8 @@ def import_cmd(
     else:
         console.print(
             f"imported {rep.imported} images ({rep.images_per_second:.1f}/s), {rep.already_imported} already "
-            f"in the gallery, {len(rep.refused)} refused, {len(rep.possible_duplicates)} possible duplicates"
+            f"in the gallery, {len(rep.refused)} refused (no face or unreadable), {len(rep.flagged)} imported "
+            f"with flags, {len(rep.possible_duplicates)} possible duplicates"
             + (" -- cancelled: run the same command again to resume" if rep.cancelled else "")
         )
         if rep.refused:
@@ -115,6 +123,13 @@ def import_cmd(
                 t.add_column(c)
             for line, rec, img, why in rep.refused[:200]:
                 t.add_row(str(line), rec, Path(img).name, why)
+            console.print(t)
+        if rep.flagged:
+            t = Table(title="Imported with flags (reviewers see them beside the candidate)")
+            for c in ("line", "record", "image", "flags"):
+                t.add_column(c)
+            for line, rec, img, fl in rep.flagged[:200]:
+                t.add_row(str(line), rec, Path(img).name, "; ".join(fl))
             console.print(t)
         if rep.possible_duplicates:
             t = Table(title="Possible duplicates (same face, another record id): imported, check at source")
@@ -141,6 +156,8 @@ def stats_cmd(gallery: str | None = GalleryOption, as_json: bool = JsonOption) -
         "images": st.templates,
         "index": st.index_kind,
         "created_at": st.created_at.isoformat(),
+        "flagged_records": st.flagged_records,
+        "flags": st.flags,
     }
     if as_json:
         console.print_json(json.dumps(out))

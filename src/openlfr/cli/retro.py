@@ -21,7 +21,14 @@ from openlfr.cli.app import app, choose_pack, console, err_console, fail, settin
 from openlfr.cli.governance import ActorOption, JsonOption, actor_of, store_session
 from openlfr.retro import search as retro
 from openlfr.retro.media import Cancelled
-from openlfr.store.models import OIFR_REASONS, REVIEW_DECISIONS
+from openlfr.store.models import (
+    CRIME_CATEGORIES,
+    INVESTIGATION_OUTCOMES,
+    MEDIA_PROVENANCE,
+    OIFR_OUTCOMES,
+    OIFR_REASONS,
+    REVIEW_DECISIONS,
+)
 from openlfr.vision.engine import load_engine
 
 retro_app = typer.Typer(
@@ -38,12 +45,72 @@ GalleryOption = typer.Option(None, "--gallery", help="Gallery name (default: set
 def case_open(
     reference: str = typer.Argument(..., help="The case reference (e.g. a crime number)."),
     reason: str | None = typer.Option(None, "--reason", help="Why this investigation needs RFR (audited)."),
+    crime_category: str | None = typer.Option(
+        None,
+        "--crime-category",
+        help=f"What the published totals count the case under, one of: {', '.join(CRIME_CATEGORIES)}.",
+    ),
+    policy_ref: str | None = typer.Option(
+        None, "--policy-ref", help="The force policy the search is made under (default: [retro] policy_ref)."
+    ),
+    dpia_ref: str | None = typer.Option(
+        None, "--dpia-ref", help="The DPIA covering the search (default: [retro] dpia_ref)."
+    ),
     actor: str | None = ActorOption,
 ) -> None:
-    """Open a case: its probes and candidate lists are kept for retro.case_retention_days."""
+    """Open a case: its probes and candidate lists are kept for retro.case_retention_days at most."""
+    _enabled("rfr")
     with store_session() as store:
-        c = retro.open_case(store, reference, reason or "", actor_of(store, actor, roles.OPEN_CASE))
-    console.print(f"case {c.reference} opened; kept until {c.retain_until:%Y-%m-%d}")
+        c = retro.open_case(
+            store,
+            reference,
+            reason or "",
+            actor_of(store, actor, roles.OPEN_CASE),
+            crime_category=crime_category,
+            policy_ref=policy_ref,
+            dpia_ref=dpia_ref,
+        )
+    console.print(f"case {c.reference} opened; kept until {c.retain_until:%Y-%m-%d} at the latest")
+
+
+@case_app.command("close")
+def case_close(
+    reference: str = typer.Argument(..., help="The case reference."),
+    reason: str = typer.Option(
+        ..., "--reason", help="Why the case ends now (audited), e.g. 'suspect charged'."
+    ),
+    actor: str | None = ActorOption,
+) -> None:
+    """Close a case early: its probe crops, candidate lists, decisions and key are purged at once (audited).
+    Only the officer who opened it or a supervisor (authorising officer) may."""
+    with store_session() as store:
+        c = retro.close_case(store, reference, reason, actor_of(store, actor, roles.CLOSE_CASE))
+    console.print(f"case {c.reference} closed; its probes, lists, decisions and key were purged")
+
+
+def _enabled(use: str) -> None:
+    try:
+        retro.require_enabled(settings(), use)
+    except retro.UseSwitchedOff as exc:
+        fail(str(exc))
+
+
+def _print_people(people: list[retro.PersonFound], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"choose": [p.as_dict(thumbnail=False) for p in people]}))
+        return
+    t = Table(title="People found (nothing searched or stored yet)")
+    for col in ("person", "media", "frame", "box (x1, y1, x2, y2)", "quality"):
+        t.add_column(col)
+    for p in people:
+        t.add_row(
+            str(p.number),
+            Path(p.media).name,
+            "" if p.frame_index is None else str(p.frame_index),
+            ", ".join(f"{v:.0f}" for v in p.box),
+            f"{p.quality:.2f}" + (" (low)" if p.low_quality else ""),
+        )
+    err_console.print(t)
 
 
 @retro_app.command("search")
@@ -51,14 +118,33 @@ def search_cmd(
     media: list[Path] = typer.Argument(..., help="Images and/or videos to search."),
     case: str = typer.Option(..., "--case", help="The case reference (open it first)."),
     reason: str | None = typer.Option(None, "--reason", help="Why this search (audited)."),
+    provenance: str | None = typer.Option(
+        None, "--provenance", help=f"Where the media came from, one of: {', '.join(MEDIA_PROVENANCE)}."
+    ),
+    person: list[int] | None = typer.Option(
+        None,
+        "--person",
+        help="Search only this person, numbered as a first run without it lists them (repeatable). The "
+        "others are not searched and nothing of them is kept.",
+    ),
+    all_faces: str | None = typer.Option(
+        None,
+        "--all-faces",
+        metavar="REASON",
+        help="Search everyone in the media instead of chosen people; needs the reason why (audited).",
+    ),
     gallery: str | None = GalleryOption,
     top: int | None = typer.Option(None, "--top", min=1, max=200, help="Candidates per face (default 20)."),
     pack: str | None = typer.Option(None, help="Model pack (default: the configured one)."),
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Search every face of the media against the gallery; one candidate list per face (per person in a
-    video). A reviewer decides; the system never declares a match."""
+    """Search the person of interest in the media against the gallery. A single face in a still image is
+    searched at once; for a video or several faces, a first run lists the people found and a second names
+    them with --person N (or --all-faces REASON). A reviewer decides; the system never declares a match."""
+    _enabled("rfr")
+    if all_faces is not None and not all_faces.strip():
+        fail("--all-faces needs the reason why everyone in the media must be searched")
     chosen = choose_pack(pack)
     with store_session() as store:
         who = actor_of(store, actor, roles.RUN_RFR)
@@ -87,6 +173,9 @@ def search_cmd(
                         reason,
                         media,
                         who,
+                        provenance=provenance,
+                        person=person or None,
+                        all_faces_reason=all_faces,
                         gallery_name=gallery,
                         k=top,
                         progress=progress,
@@ -94,6 +183,10 @@ def search_cmd(
                     )
                 except Cancelled as exc:
                     fail(str(exc), code=130)
+                except retro.ChoiceNeeded as need:
+                    bar.stop()
+                    _print_people(need.people, as_json)
+                    fail(str(need))
         finally:
             signal.signal(signal.SIGINT, previous)
     if as_json:
@@ -102,10 +195,12 @@ def search_cmd(
     for f in faces:
         where = f" frame {f.frame_index}" if f.frame_index is not None else ""
         t = Table(title=f"{Path(f.media).name}{where}, face {f.face_index + 1} (probe {f.probe_id})")
-        for col in ("rank", "record", "score", "calibration", "candidate id"):
+        for col in ("rank", "record", "score", "calibration", "record flags", "candidate id"):
             t.add_column(col)
         for c in f.candidates:
-            t.add_row(str(c.rank), c.record_id, f"{c.score:.3f}", c.calibration, c.id or "")
+            t.add_row(
+                str(c.rank), c.record_id, f"{c.score:.3f}", c.calibration, "; ".join(c.flags), c.id or ""
+            )
         console.print(t)
         if f.low_quality:
             console.print(f"[yellow]low-quality probe:[/] {'; '.join(f.low_quality)}")
@@ -127,6 +222,19 @@ def review_cmd(
             store, candidate, decision, actor_of(store, actor, roles.REVIEW_RFR), note
         )
     console.print(f"candidate {candidate}: {status}")
+
+
+@retro_app.command("investigation")
+def investigation_cmd(
+    candidate: str = typer.Argument(..., help="Candidate id of a reported possible match."),
+    outcome: str = typer.Option(..., "--outcome", help=f"One of: {', '.join(INVESTIGATION_OUTCOMES)}."),
+    actor: str | None = ActorOption,
+) -> None:
+    """Record whether the investigation confirmed a reported possible match (counted in the published
+    totals by crime category, never with the record)."""
+    with store_session() as store:
+        words = retro.record_investigation(store, candidate, outcome, actor_of(store, actor, roles.OPEN_CASE))
+    console.print(f"candidate {candidate}: {words}")
 
 
 @retro_app.command("show")
@@ -174,6 +282,7 @@ def oifr_cmd(
 ) -> None:
     """Operator-initiated search: a short candidate list for someone who cannot or will not say who they
     are. The photo is overwritten and deleted as soon as the list exists (also when the search fails)."""
+    _enabled("oifr")  # switched off: refused before anything, the photo untouched
     with store_session() as store:  # who is asking, before the photo is touched
         who = actor_of(store, actor, roles.RUN_OIFR)
     try:
@@ -194,12 +303,36 @@ def oifr_cmd(
         print(json.dumps(result.as_dict()))
         return
     t = Table(title=f"OIFR ({OIFR_REASONS[result.reason]}): top {len(result.candidates)}")
-    for col in ("rank", "record", "score", "calibration"):
+    for col in ("rank", "record", "score", "calibration", "record flags"):
         t.add_column(col)
     for c in result.candidates:
-        t.add_row(str(c.rank), c.record_id, f"{c.score:.3f}", c.calibration)
+        t.add_row(str(c.rank), c.record_id, f"{c.score:.3f}", c.calibration, "; ".join(c.flags))
     console.print(t)
     console.print("The photo has been deleted. Candidates are leads, not identifications: a person decides.")
+    console.print(
+        f"Record your conclusion: openlfr oifr-outcome {result.id} --outcome "
+        "identified --record RECORD | not_identified | inconclusive"
+    )
+
+
+@app.command("oifr-outcome")
+def oifr_outcome_cmd(
+    search: str = typer.Argument(..., help="The OIFR search id (printed by `openlfr oifr`)."),
+    outcome: str = typer.Option(..., "--outcome", help=f"One of: {', '.join(OIFR_OUTCOMES)}."),
+    record: str | None = typer.Option(
+        None,
+        "--record",
+        help="With --outcome identified: the record on the list the person was identified as.",
+    ),
+    actor: str | None = ActorOption,
+) -> None:
+    """Record the officer's conclusion on an OIFR list, with the time (audited, counted in the totals)."""
+    _enabled("oifr")
+    with store_session() as store:
+        out = retro.record_oifr_outcome(
+            store, search, outcome, actor_of(store, actor, roles.RUN_OIFR), record_id=record
+        )
+    console.print(f"OIFR search {search}: {OIFR_OUTCOMES[out['outcome']]} (recorded {out['recorded_at']})")
 
 
 def _shred(path: Path) -> None:

@@ -36,10 +36,14 @@ from openlfr.governance.templates import render_template
 from openlfr.safetext import csv_text
 from openlfr.store import Store, utcnow
 from openlfr.store.models import (
+    CRIME_CATEGORIES,
     DEPLOYMENT_PHASES,
     DEPLOYMENT_PURPOSE_CATEGORIES,
+    OIFR_OUTCOMES,
+    OIFR_REASONS,
     WATCHLIST_CATEGORIES,
     Alert,
+    AuditEntry,
     CameraCounter,
     Deployment,
     WatchlistSubject,
@@ -393,6 +397,88 @@ _SUMMED = (
 )
 
 
+# RFR and OIFR totals (issue 26): flat keys for the CSV; the JSON also holds them by category and reason.
+RETRO_PERIOD_FIELDS: list[tuple[str, str]] = [
+    ("rfr_enabled", "Retrospective facial recognition (RFR) in use"),
+    ("rfr_searches", "RFR searches"),
+    ("rfr_people_searched", "RFR people searched"),
+    ("rfr_possible_matches_reported", "RFR possible matches reported by two reviewers"),
+    ("rfr_confirmed_by_investigation", "RFR possible matches confirmed by the investigation"),
+    ("oifr_enabled", "Operator-initiated facial recognition (OIFR) in use"),
+    ("oifr_searches", "OIFR searches"),
+    ("oifr_identified", "OIFR outcome: identified"),
+    ("oifr_not_identified", "OIFR outcome: not identified"),
+    ("oifr_inconclusive", "OIFR outcome: inconclusive"),
+    ("oifr_no_outcome", "OIFR searches with no outcome recorded"),
+]
+
+_RETRO_ACTIONS = ("retro.search", "retro.review", "retro.investigation", "oifr.search", "oifr.outcome")
+
+
+def retro_period_totals(store: Store, start: datetime, end: datetime) -> dict[str, Any]:
+    """RFR and OIFR counts over ``[start, end)``, from the audit log (so a closed or purged case still
+    counts): RFR searches, people searched, possible matches reported by two reviewers and confirmed by the
+    investigation, each by crime category; OIFR searches by reason and their recorded outcomes. Counts and
+    category words only: no image, record id, case reference or name."""
+    with store.session() as s:
+        rows = s.execute(
+            select(AuditEntry.action, AuditEntry.details).where(
+                AuditEntry.action.in_(_RETRO_ACTIONS), AuditEntry.at >= start, AuditEntry.at < end
+            )
+        ).all()
+    rfr: dict[str, dict[str, int]] = {}
+    oifr: dict[str, dict[str, int]] = {}
+
+    def bump(table: dict[str, dict[str, int]], group: str, key: str, n: int = 1) -> None:
+        row = table.setdefault(group, {})
+        row[key] = row.get(key, 0) + n
+
+    searched_oifr: set[str] = set()
+    answered: set[str] = set()
+    for action, text in rows:
+        d = json.loads(text)
+        if action.startswith("retro."):
+            cat = CRIME_CATEGORIES.get(d.get("crime_category") or "", "not recorded")
+            if action == "retro.search":
+                bump(rfr, cat, "searches")
+                bump(rfr, cat, "people_searched", int(d.get("faces", 0)))
+            elif action == "retro.review" and d.get("newly_reported"):
+                bump(rfr, cat, "possible_matches_reported")
+            elif action == "retro.investigation" and d.get("outcome") == "confirmed":
+                bump(rfr, cat, "confirmed_by_investigation")
+        else:
+            reason = OIFR_REASONS.get(d.get("reason") or "", d.get("reason") or "not recorded")
+            if action == "oifr.search":
+                bump(oifr, reason, "searches")
+                searched_oifr.add(str(d.get("search")))
+            else:
+                bump(oifr, reason, d.get("outcome", "?"))
+                answered.add(str(d.get("search")))
+    for group in oifr.values():
+        group.setdefault("searches", 0)
+
+    def total(table: dict[str, dict[str, int]], key: str) -> int:
+        return sum(g.get(key, 0) for g in table.values())
+
+    rs = store.settings.retro
+    return {
+        "rfr_enabled": rs.rfr_enabled,
+        "rfr_searches": total(rfr, "searches"),
+        "rfr_people_searched": total(rfr, "people_searched"),
+        "rfr_possible_matches_reported": total(rfr, "possible_matches_reported"),
+        "rfr_confirmed_by_investigation": total(rfr, "confirmed_by_investigation"),
+        "rfr_by_crime_category": dict(sorted(rfr.items())),
+        "oifr_enabled": rs.oifr_enabled,
+        "oifr_searches": total(oifr, "searches"),
+        **{f"oifr_{k}": total(oifr, k) for k in OIFR_OUTCOMES},
+        "oifr_no_outcome": len(searched_oifr - answered),
+        "oifr_by_reason": {
+            r: {"searches": g.get("searches", 0), **{OIFR_OUTCOMES[k]: g.get(k, 0) for k in OIFR_OUTCOMES}}
+            for r, g in sorted(oifr.items())
+        },
+    }
+
+
 def period_totals(
     store: Store, start: datetime, end: datetime, actor: ActorLike | None = None, *, clock: Clock = utcnow
 ) -> dict[str, Any]:
@@ -442,6 +528,7 @@ def period_totals(
         totals["false_alerts"], totals["faces_seen"]
     )
     totals.update(rights_report.period_section(store, start, end, recs))
+    totals.update(retro_period_totals(store, start, end))
     totals["deployment_ids"] = ids
     totals["generated_at"] = now.isoformat()
     if actor is not None:
@@ -459,7 +546,7 @@ def period_totals(
 def period_html(totals: dict[str, Any]) -> str:
     title = f"Live facial recognition: totals {totals['period_from'][:10]} to {totals['period_to'][:10]}"
     summary = f"{totals['deployments']} deployment(s). " + record_summary(totals)
-    rows = [(label, _cell(totals.get(key))) for key, label in PERIOD_FIELDS]
+    rows = [(label, _cell(totals.get(key))) for key, label in PERIOD_FIELDS + RETRO_PERIOD_FIELDS]
     return render_template("period.html", title=title, summary=summary, rows=rows)
 
 
@@ -469,6 +556,6 @@ def write_period(totals: dict[str, Any], out_dir: Path) -> list[Path]:
     stem = out_dir / f"totals-{totals['period_from'][:10]}-{totals['period_to'][:10]}"
     paths = [stem.with_suffix(".json"), stem.with_suffix(".csv"), stem.with_suffix(".html")]
     paths[0].write_text(json.dumps(totals, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    paths[1].write_text(write_csv(PERIOD_FIELDS, [totals]), encoding="utf-8")
+    paths[1].write_text(write_csv(PERIOD_FIELDS + RETRO_PERIOD_FIELDS, [totals]), encoding="utf-8")
     paths[2].write_text(period_html(totals), encoding="utf-8")
     return paths

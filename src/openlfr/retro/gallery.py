@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from openlfr.governance import audit
 from openlfr.governance.audit import ActorLike
 from openlfr.governance.errors import GovernanceError, NotFound
-from openlfr.governance.watchlists import analyse_reference, parse_date
+from openlfr.governance.watchlists import parse_date
 from openlfr.matching.gallery_index import ExactGalleryIndex, GalleryIndex, IvfGalleryIndex, suggested_lists
 from openlfr.store import Store, utcnow
 from openlfr.store.blobs import gallery_blob_folder
@@ -42,7 +42,8 @@ from openlfr.store.crypto import CryptoError, DataKey, KeyDestroyed, KeyRing, de
 from openlfr.store.db import gallery_key_label, gallery_template_aad
 from openlfr.store.models import Gallery, GalleryTemplate
 from openlfr.vision.engine import FaceEngine
-from openlfr.vision.face import FloatArray
+from openlfr.vision.face import Face, FloatArray
+from openlfr.vision.image_io import ImageError, load_image
 
 REQUIRED_COLUMNS = ("record_id", "image")
 _WATERMARK = struct.Struct("<q")
@@ -81,6 +82,8 @@ class GalleryImportReport:
     """``(line, record_id, image, reason)`` for each image not imported."""
     possible_duplicates: list[tuple[str, str, float]] = field(default_factory=list)
     """``(record_id, other record_id, score)``: imported, but the face looks like another record's."""
+    flagged: list[tuple[int, str, str, tuple[str, ...]]] = field(default_factory=list)
+    """``(line, record_id, image, flags)``: imported with flags (several faces, low quality) a reviewer sees."""
     seconds: float = 0.0
     cancelled: bool = False
 
@@ -109,6 +112,10 @@ class GalleryStats:
     indexed: int
     index_kind: str
     created_at: datetime
+    flagged_records: int = 0
+    """Records with at least one image imported with a flag (several faces, subject unclear, low quality)."""
+    flags: dict[str, int] = field(default_factory=dict)
+    """Images per kind of flag (the text before the first colon)."""
 
 
 # --- the gallery row and its key ---------------------------------------------------------------------
@@ -159,6 +166,63 @@ _template_aad = gallery_template_aad
 
 def decode_template(key: DataKey, gallery_id: str, row: GalleryTemplate) -> FloatArray:
     return np.frombuffer(decrypt(key, row.template, _template_aad(gallery_id, row.image_sha256)), np.float32)
+
+
+# --- custody image analysis --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustodyFace:
+    """The face a custody image is enrolled with, and why a reviewer should look twice at it."""
+
+    face: Face
+    flags: tuple[str, ...]
+
+
+def _prominence(face: Face, shape: tuple[int, ...]) -> float:
+    """Area, discounted by distance from the image centre (a custody photo is framed on its subject)."""
+    h, w = shape[:2]
+    cx, cy = face.centre
+    off = float(np.hypot((cx - w / 2) / w, (cy - h / 2) / h))
+    return float(face.width * face.height) * (1.0 - min(off, 0.5))
+
+
+def analyse_custody_image(engine: FaceEngine, data: bytes, label: str, store: Store) -> CustodyFace:
+    """The face to enrol from a custody image. Refused (:class:`GalleryError`) only when the image cannot be
+    read or shows no face: a refused record can never be found, so several faces enrol the most prominent
+    (area x centrality) and low quality enrols as it is, each with a flag the reviewer sees. The
+    watchlist's stricter rules (``governance.watchlists.analyse_reference``) are not used here."""
+    vs = store.settings.vision
+    try:
+        image = load_image(data, name=label, max_pixels=vs.max_image_pixels, max_bytes=vs.max_image_bytes)
+    except ImageError as exc:
+        raise GalleryError(str(exc)) from exc
+    faces = engine.analyse(image, pad=0.0)
+    if not faces:  # tight crops (custody-style) need a border before a scene detector finds the face
+        faces = engine.analyse(image, pad=0.5)
+    if not faces:
+        raise GalleryError("no face found")
+    ranked = sorted(faces, key=lambda f: -_prominence(f, image.shape))
+    face = ranked[0]
+    assert face.quality is not None and face.embedding is not None
+    flags: list[str] = []
+    if len(ranked) > 1:
+        flags.append(f"several faces: {len(ranked)} found, the largest and most central was enrolled")
+        ratio = _prominence(face, image.shape) / max(_prominence(ranked[1], image.shape), 1e-9)
+        margin = store.settings.retro.dominant_face_margin
+        if ratio < margin:
+            flags.append(
+                f"subject unclear: the enrolled face is only {ratio:.2f} times as prominent as the next "
+                f"(margin {margin:.2f}); check it is the record's subject"
+            )
+    q = face.quality
+    bar = store.settings.quality.enrol_min_score
+    low = list(q.reasons)
+    if q.score < bar:
+        low.append(f"quality score {q.score:.2f} < {bar:.2f}")
+    if low:
+        flags.append("low quality: " + "; ".join(low))
+    return CustodyFace(face, tuple(flags))
 
 
 # --- the index ---------------------------------------------------------------------------------------
@@ -472,11 +536,14 @@ def _import_locked(
                 report.already_imported += 1
                 continue
             try:
-                face = analyse_reference(engine, data, str(row.image), store)
+                analysed = analyse_custody_image(engine, data, str(row.image), store)
             except GovernanceError as exc:
                 report.refused.append((row.line, row.record_id, str(row.image), str(exc)))
                 continue
+            face = analysed.face
             assert face.embedding is not None and face.quality is not None
+            if analysed.flags:
+                report.flagged.append((row.line, row.record_id, str(row.image), analysed.flags))
             emb = face.embedding.astype(np.float32)
             # Duplicate detection: the same face under another record id (a data-quality problem to fix
             # at source, not grounds to refuse a custody image); reported, and imported.
@@ -508,6 +575,7 @@ def _import_locked(
                 template=encrypt(key, emb.tobytes(), _template_aad(gallery.id, sha)),
                 quality_score=float(face.quality.score),
                 created_at=utcnow(),
+                flags=list(analysed.flags) or None,
             )
             seen.add(sha)
             pending.append(t)
@@ -530,6 +598,7 @@ def _import_locked(
                 "already_imported": report.already_imported,
                 "refused": len(report.refused),
                 "possible_duplicates": len(report.possible_duplicates),
+                "flagged": len(report.flagged),
                 "cancelled": report.cancelled,
             },
         )
@@ -687,10 +756,32 @@ def gallery_stats(store: Store, gallery_name: str | None = None) -> GalleryStats
                 func.count(GalleryTemplate.id), func.count(func.distinct(GalleryTemplate.record_id))
             ).where(GalleryTemplate.gallery_id == g.id)
         ).one()
+        flagged_rows = s.execute(
+            select(GalleryTemplate.record_id, GalleryTemplate.flags).where(
+                GalleryTemplate.gallery_id == g.id, GalleryTemplate.flags.is_not(None)
+            )
+        ).all()
+    flagged_records = {str(r) for r, f in flagged_rows if f}
+    kinds: dict[str, int] = {}
+    for _, f in flagged_rows:
+        for flag in f or ():
+            kind = str(flag).split(":", 1)[0]
+            kinds[kind] = kinds.get(kind, 0) + 1
     loaded = _indexes.get(_cache_key(store, g.id))
     indexed = len(loaded.index) if loaded is not None else -1
     kind = type(loaded.index).__name__ if loaded is not None else store.settings.retro.index
-    return GalleryStats(name, g.id, g.pack, int(records), int(templates), indexed, kind, g.created_at)
+    return GalleryStats(
+        name,
+        g.id,
+        g.pack,
+        int(records),
+        int(templates),
+        indexed,
+        kind,
+        g.created_at,
+        len(flagged_records),
+        dict(sorted(kinds.items())),
+    )
 
 
 def search_gallery(

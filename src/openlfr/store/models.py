@@ -366,6 +366,43 @@ OIFR_REASONS: dict[str, str] = {
     "mental_incapacity": "the person lacks the capacity to say who they are",
 }
 
+# The conclusion an officer records on an OIFR candidate list (issue 26).
+OIFR_OUTCOMES: dict[str, str] = {
+    "identified": "identified as a record on the list",
+    "not_identified": "not identified",
+    "inconclusive": "inconclusive",
+}
+
+# Where RFR probe media came from (closed list, counted; issue 26).
+MEDIA_PROVENANCE: dict[str, str] = {
+    "cctv": "CCTV (public or private system)",
+    "police_camera": "police camera (body-worn, vehicle or other)",
+    "phone_victim_witness": "phone or camera of a victim or witness",
+    "member_of_public": "submitted by a member of the public",
+    "social_media": "social media or other open source",
+    "other_agency": "provided by another agency",
+}
+
+# Crime categories an RFR case is counted under in the published totals (issue 26).
+CRIME_CATEGORIES: dict[str, str] = {
+    "violence": "violence against the person",
+    "sexual": "sexual offences",
+    "robbery": "robbery",
+    "burglary_theft": "burglary and theft",
+    "criminal_damage": "criminal damage and arson",
+    "drugs_weapons": "drugs and weapons offences",
+    "public_order": "public order offences",
+    "fraud": "fraud",
+    "missing_vulnerable": "missing or vulnerable person (no offence)",
+    "other": "other offences",
+}
+
+# The investigation's outcome on a reported RFR possible match.
+INVESTIGATION_OUTCOMES: dict[str, str] = {
+    "confirmed": "confirmed by the investigation",
+    "not_confirmed": "not confirmed by the investigation",
+}
+
 # A reviewer's decision on one RFR candidate.
 REVIEW_DECISIONS: dict[str, str] = {
     "possible_match": "possible match",
@@ -407,6 +444,8 @@ class GalleryTemplate(Base):
     template: Mapped[bytes] = mapped_column(LargeBinary)
     quality_score: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    flags: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    """Why a reviewer should look twice (several faces, low quality): kept and findable, not refused."""
 
 
 class RetroCase(Base):
@@ -427,6 +466,14 @@ class RetroCase(Base):
     """Past its retention with candidates nobody decided on: passed to a supervisor (revision 0013)."""
     escalation_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     """An escalated case is kept at least until then (the escalation period fixed when it was escalated)."""
+    policy_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """The force policy the search is made under (NULL only for cases opened before revision 0014)."""
+    dpia_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    crime_category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """A key of ``CRIME_CATEGORIES``: what the published totals count the case under."""
+    closed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    close_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class RetroProbe(Base):
@@ -447,6 +494,10 @@ class RetroProbe(Base):
     reason: Mapped[str] = mapped_column(Text)
     searched_by: Mapped[str] = mapped_column(String(200))
     searched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    provenance: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """A key of ``MEDIA_PROVENANCE``."""
+    all_faces_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Why everyone in the media was searched, not only the chosen person (NULL when they were chosen)."""
 
 
 class RetroCandidate(Base):
@@ -460,6 +511,10 @@ class RetroCandidate(Base):
     score: Mapped[float] = mapped_column(Float)
     calibration: Mapped[str] = mapped_column(Text)
     """What the pack's calibration says about the score, in words."""
+    investigation: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """A key of ``INVESTIGATION_OUTCOMES`` once the investigation has concluded on a reported match."""
+    investigation_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    investigation_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class RetroDecision(Base):
@@ -476,6 +531,26 @@ class RetroDecision(Base):
     decision: Mapped[str] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OifrSearch(Base):
+    """One operator-initiated search: who, why, when, the records shown, and the officer's conclusion.
+    Never the face: the photo and its template are overwritten before the list is returned."""
+
+    __tablename__ = "oifr_searches"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    gallery: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(32))
+    officer: Mapped[str] = mapped_column(String(200))
+    searched_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    candidates: Mapped[list[str]] = mapped_column(JSON)
+    """Record ids shown, best first."""
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """A key of ``OIFR_OUTCOMES``; NULL while unanswered (chased on the supervisor view)."""
+    outcome_record: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    outcome_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class BusWorker(Base):

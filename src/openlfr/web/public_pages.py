@@ -31,11 +31,13 @@ def _cacheable(request: Request, response: Response) -> Response:
 
 def _context(request: Request) -> dict[str, Any]:
     s = request.app.state.settings.server
+    rs = request.app.state.settings.retro
     return {
         "force_name": s.force_name,
         "contact": s.contact,
         "principal": None,
         "privacy": privacy_info(request.app.state.settings),
+        "retro_uses": {"rfr": rs.rfr_enabled, "oifr": rs.oifr_enabled},
     }
 
 
