@@ -303,7 +303,9 @@ class Alert(Base):
     """Why the images went: ``retention``, ``confirmed_false``, ``adjudication_overdue`` or ``erasure``
     (a data protection officer's erasure on the stopped person's request)."""
     # Issue 27 (revision 0015): the stopped person's reference and the outcome in detail.
-    engagement_reference: Mapped[str | None] = mapped_column(String(16), nullable=True, unique=True)
+    engagement_reference: Mapped[str | None] = mapped_column(
+        String(16), nullable=True, unique=True, index=True
+    )
     """Given when an officer meets the person (``governance/subject_access.py``): printed on their leaflet,
     the only key by which what is held about the encounter can be found."""
     arrest_for_watchlist_reason: Mapped[bool | None] = mapped_column(Boolean, nullable=True)

@@ -61,14 +61,21 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_oifr_searches_searched_at", table_name="oifr_searches")
     op.drop_table("oifr_searches")
-    with op.batch_alter_table("gallery_templates") as batch:
-        batch.drop_column("flags")
-    with op.batch_alter_table("retro_candidates") as batch:
-        for c in ("investigation_at", "investigation_by", "investigation"):
-            batch.drop_column(c)
-    with op.batch_alter_table("retro_probes") as batch:
-        batch.drop_column("all_faces_reason")
-        batch.drop_column("provenance")
-    with op.batch_alter_table("retro_cases") as batch:
-        for c in ("close_reason", "closed_at", "closed_by", "crime_category", "dpia_ref", "policy_ref"):
-            batch.drop_column(c)
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+, PostgreSQL), not batch mode: on SQLite batch mode
+    # recreates the table, and dropping ``retro_cases`` or ``retro_probes`` with foreign keys on would
+    # cascade-delete their probes, candidate lists and decisions.
+    for table, name in (
+        ("gallery_templates", "flags"),
+        ("retro_candidates", "investigation_at"),
+        ("retro_candidates", "investigation_by"),
+        ("retro_candidates", "investigation"),
+        ("retro_probes", "all_faces_reason"),
+        ("retro_probes", "provenance"),
+        ("retro_cases", "close_reason"),
+        ("retro_cases", "closed_at"),
+        ("retro_cases", "closed_by"),
+        ("retro_cases", "crime_category"),
+        ("retro_cases", "dpia_ref"),
+        ("retro_cases", "policy_ref"),
+    ):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {name}")

@@ -21,18 +21,24 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("alerts") as batch:
-        batch.add_column(sa.Column("engagement_reference", sa.String(length=16), nullable=True))
-        batch.add_column(sa.Column("arrest_for_watchlist_reason", sa.Boolean(), nullable=True))
-        batch.add_column(sa.Column("other_offences", sa.JSON(), nullable=True))
-        batch.add_column(sa.Column("use_of_force", sa.Boolean(), nullable=True))
-        batch.add_column(sa.Column("custody_reference", sa.LargeBinary(), nullable=True))
-        batch.create_unique_constraint("uq_alerts_engagement_reference", ["engagement_reference"])
-    with op.batch_alter_table("deployments") as batch:
-        batch.add_column(sa.Column("objective", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("success_measures", sa.JSON(), nullable=True))
-        batch.add_column(sa.Column("on_behalf_of", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("on_behalf_of_controller", sa.Text(), nullable=True))
+    # Plain ADD COLUMN and a unique index, never batch mode: on SQLite batch mode recreates the table, and
+    # dropping ``alerts`` or ``deployments`` with foreign keys on cascade-deletes their children (as in 0007).
+    for name, type_ in (
+        ("engagement_reference", sa.String(length=16)),
+        ("arrest_for_watchlist_reason", sa.Boolean()),
+        ("other_offences", sa.JSON()),
+        ("use_of_force", sa.Boolean()),
+        ("custody_reference", sa.LargeBinary()),
+    ):
+        op.add_column("alerts", sa.Column(name, type_, nullable=True))
+    op.create_index("ix_alerts_engagement_reference", "alerts", ["engagement_reference"], unique=True)
+    for name, type_ in (
+        ("objective", sa.Text()),
+        ("success_measures", sa.JSON()),
+        ("on_behalf_of", sa.Text()),
+        ("on_behalf_of_controller", sa.Text()),
+    ):
+        op.add_column("deployments", sa.Column(name, type_, nullable=True))
     op.create_table(
         "subject_requests",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -72,16 +78,17 @@ def downgrade() -> None:
     op.drop_index("ix_subject_requests_handled_at", "subject_requests")
     op.drop_index("ix_subject_requests_deployment_id", "subject_requests")
     op.drop_table("subject_requests")
-    with op.batch_alter_table("deployments") as batch:
-        for name in ("on_behalf_of_controller", "on_behalf_of", "success_measures", "objective"):
-            batch.drop_column(name)
-    with op.batch_alter_table("alerts") as batch:
-        batch.drop_constraint("uq_alerts_engagement_reference", type_="unique")
-        for name in (
-            "custody_reference",
-            "use_of_force",
-            "other_offences",
-            "arrest_for_watchlist_reason",
-            "engagement_reference",
-        ):
-            batch.drop_column(name)
+    op.drop_index("ix_alerts_engagement_reference", "alerts")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+, PostgreSQL), not batch mode (see upgrade).
+    for table, name in (
+        ("deployments", "on_behalf_of_controller"),
+        ("deployments", "on_behalf_of"),
+        ("deployments", "success_measures"),
+        ("deployments", "objective"),
+        ("alerts", "custody_reference"),
+        ("alerts", "use_of_force"),
+        ("alerts", "other_offences"),
+        ("alerts", "arrest_for_watchlist_reason"),
+        ("alerts", "engagement_reference"),
+    ):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
