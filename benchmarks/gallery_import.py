@@ -19,6 +19,7 @@ from pathlib import Path
 from _common import data_dir
 from openlfr.config import Settings
 from openlfr.retro.gallery import gallery_stats, import_gallery, read_gallery_csv
+from openlfr.safetext import write_csv
 from openlfr.store import open_store
 from openlfr.vision.engine import load_engine
 
@@ -33,9 +34,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "custody.csv"
         with csv_path.open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["record_id", "image"])
-            w.writerows([r["identity"], r["path"]] for r in rows)
+            write_csv(fh, ["record_id", "image"], ([r["identity"], r["path"]] for r in rows))
         settings = Settings(data_dir=Path(tmp) / "openlfr")
         store = open_store(settings)
         engine = load_engine(args.pack or settings.vision.pack, settings)

@@ -84,12 +84,11 @@ def import_cmd(
         finally:
             signal.signal(signal.SIGINT, previous)
     if report_file is not None:
-        import csv
+        from openlfr.safetext import write_csv
 
+        # Record ids and file names come from the imported CSV: neutralised, as every CSV openlfr writes.
         with report_file.open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["line", "record_id", "image", "reason"])
-            w.writerows(rep.refused)
+            write_csv(fh, ["line", "record_id", "image", "reason"], rep.refused)
     out: dict[str, Any] = {
         "imported": rep.imported,
         "already_imported": rep.already_imported,
