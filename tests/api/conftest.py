@@ -63,6 +63,8 @@ def add_users(store: Store) -> None:
             role,
             display_name=f"Test {role.label}",
             actor="test setup",
+            # Opening a deployment authorises it: the authorising officer holds the minimum rank (issue 25).
+            rank="superintendent" if role == Role.AUTHORISING_OFFICER else None,
         )
 
 

@@ -54,7 +54,9 @@ def test_the_published_authoriser_is_the_user_who_opened_it(store, make_deployme
         (None, r"cs-x has no police rank recorded.*openlfr user rank cs-x"),
     ],
 )
-def test_opening_below_the_minimum_rank_is_refused(store, make_deployment, clock, ready, rank, message) -> None:  # type: ignore[no-untyped-def]
+def test_opening_below_the_minimum_rank_is_refused(
+    store, make_deployment, clock, ready, rank, message
+) -> None:  # type: ignore[no-untyped-def]
     dep = make_deployment()
     ready(dep.id)
     with pytest.raises(GovernanceError, match=message):
@@ -73,7 +75,9 @@ def test_the_minimum_rank_is_a_setting(store, make_deployment, clock, ready) -> 
     store.settings.governance.min_authorising_rank = "chief inspector"  # normalised on load below
     with pytest.raises(ValueError, match="unknown rank 'general'"):
         Settings(governance={"min_authorising_rank": "general"})  # type: ignore[arg-type]
-    assert Settings(governance={"min_authorising_rank": "Chief Inspector"}).governance.min_authorising_rank == (  # type: ignore[arg-type]
+    assert Settings(
+        governance={"min_authorising_rank": "Chief Inspector"}
+    ).governance.min_authorising_rank == (  # type: ignore[arg-type]
         "chief_inspector"
     )
     store.settings.governance.min_authorising_rank = "chief_inspector"

@@ -31,7 +31,9 @@ def test_revision_0012_keeps_the_typed_authoriser_as_a_proposal(store_settings: 
     migrate(engine)
     with engine.connect() as conn:
         row = conn.execute(
-            text("SELECT proposed_officer, proposed_role, authorised_by_user, authorised_rank FROM deployments")
+            text(
+                "SELECT proposed_officer, proposed_role, authorised_by_user, authorised_rank FROM deployments"
+            )
         ).one()
         assert tuple(row) == ("Supt. Old", "Supt", None, None)
         assert conn.execute(text("SELECT rank FROM auth_users")).scalar_one() is None  # never guessed
@@ -43,8 +45,9 @@ def test_revision_0012_keeps_the_typed_authoriser_as_a_proposal(store_settings: 
         dep = get_deployment(store, "old1")
         assert not dep.authorisation_bound
         rec = deployment_record(store, "old1")
-        assert rec["authorised_by_role"] == "Supt" and "as entered when the deployment was planned" in (
-            rec["authorisation"]
+        assert (
+            rec["authorised_by_role"] == "Supt"
+            and "as entered when the deployment was planned" in (rec["authorisation"])
         )
     finally:
         store.close()

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from openlfr.api import roles, users
+from openlfr.api import audit_view, roles, users
 from openlfr.api.auth import actor_of
 from openlfr.api.deps import get_store, require_roles
 from openlfr.api.users import Principal
@@ -213,16 +213,21 @@ def get_watchlist_summary(
     return watchlist_summary(store, deployment_id)
 
 
-@router.get("/audit", tags=["audit"], description=_roles_doc(roles.VIEW_AUDIT))
+@router.get(
+    "/audit",
+    tags=["audit"],
+    description=_roles_doc(roles.VIEW_AUDIT)
+    + " Roles that may not see alerts get alert details (subject, category, camera, score) redacted.",
+)
 def audit_entries(
     deployment_id: str | None = None,
     action: str | None = Query(None, max_length=64),
     last: int = Query(200, ge=1, le=10_000),
     store: Store = Depends(get_store),
-    _p: Principal = Depends(require_roles(*roles.VIEW_AUDIT)),
+    principal: Principal = Depends(require_roles(*roles.VIEW_AUDIT)),
 ) -> list[dict[str, Any]]:
     return [
-        audit.entry_as_dict(e)
+        audit_view.row_as_dict(e, principal.role)
         for e in audit.entries(store, deployment_id=deployment_id, action=action, last=last)
     ]
 

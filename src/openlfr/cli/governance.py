@@ -733,17 +733,19 @@ def audit_show(
     last: int | None = typer.Option(50, help="Only the newest N rows (0: all)."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Audit rows, oldest first."""
+    """Audit rows, oldest first (alert details redacted for a role that may not see alerts)."""
+    from openlfr.api import audit_view
+
     with store_session() as store:
-        acting(store, roles.VIEW_AUDIT)
+        role = Role(acting(store, roles.VIEW_AUDIT).role)
         rows = audit_svc.entries(store, deployment_id=deployment_id, action=action, last=last or None)
     if as_json:
-        console.print_json(json.dumps([audit_svc.entry_as_dict(e) for e in rows]))
+        console.print_json(json.dumps([audit_view.row_as_dict(e, role) for e in rows]))
         return
     table = Table(title="Audit log")
     for col in ("seq", "at", "actor", "action", "deployment", "target", "details"):
         table.add_column(col)
-    for e in rows:
+    for e in audit_view.visible_rows(rows, role):
         table.add_row(
             str(e.seq),
             _fmt(e.at),
