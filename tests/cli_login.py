@@ -31,7 +31,9 @@ def cli_log_in(settings: Settings, role: Role) -> None:
     username = role.value.replace("_", "-")
     store = open_store(settings)
     try:
-        create_user(store, username, CLI_PASSWORD, role, actor="test setup")
+        # Opening a deployment authorises it: the authorising officer holds the minimum rank (issue 25).
+        rank = "superintendent" if role == Role.AUTHORISING_OFFICER else None
+        create_user(store, username, CLI_PASSWORD, role, actor="test setup", rank=rank)
     finally:
         store.close()
     done = subprocess.run(

@@ -50,7 +50,10 @@ def test_the_published_authoriser_is_the_user_who_opened_it(store, make_deployme
 @pytest.mark.parametrize(
     ("rank", "message"),
     [
-        ("inspector", r"cs-x is a Inspector: .*Superintendent or above \(governance.min_authorising_rank\)"),
+        (
+            "inspector",
+            r"cs-x's rank is Inspector: .*Superintendent or above \(governance.min_authorising_rank\)",
+        ),
         (None, r"cs-x has no police rank recorded.*openlfr user rank cs-x"),
     ],
 )
@@ -67,7 +70,7 @@ def test_opening_below_the_minimum_rank_is_refused(
 def test_a_name_not_in_the_user_table_cannot_authorise(store, make_deployment, clock, ready) -> None:  # type: ignore[no-untyped-def]
     dep = make_deployment()
     ready(dep.id)
-    with pytest.raises(GovernanceError, match="'Supt. Jones' is not an active user"):
+    with pytest.raises(GovernanceError, match=r"'Supt\. Jones' is not an active user"):
         open_deployment(store, "Supt. Jones", dep.id, clock=clock)
 
 

@@ -27,8 +27,8 @@ from openlfr.matching.reference_crowd import (
     save_reference_crowd,
 )
 from openlfr.store import open_store
-from openlfr.vision import FaceEngine, best_face, load_engine, load_image
 from openlfr.store.auth_models import Role
+from openlfr.vision import FaceEngine, best_face, load_engine, load_image
 from tests.cli_login import cli_token
 from tests.live.conftest import EXAMPLES, MIRANDA
 

@@ -87,7 +87,8 @@ def test_oifr_json_and_photo_deleted(gallery_settings: Settings, tmp_path: Path)
     shutil.copy(celeb(f"{CELEB}/knn_examples/test/obama1.jpg"), photo)
     r = run(gallery_settings, "oifr", str(photo), "--reason", "bored")
     assert r.returncode == 2 and "not one of the OIFR reasons" in r.stderr
-    assert photo.exists()  # refused before anything was searched
+    assert not photo.exists()  # refused, nothing searched, and the photo still deleted (issue 25)
+    shutil.copy(celeb(f"{CELEB}/knn_examples/test/obama1.jpg"), photo)
     r = run(
         gallery_settings,
         "oifr",
@@ -100,4 +101,17 @@ def test_oifr_json_and_photo_deleted(gallery_settings: Settings, tmp_path: Path)
     out = json.loads(r.stdout)
     cands = out["faces"][0]["candidates"]
     assert len(cands) == 6 and cands[0]["record_id"] == "OB-1" and cands[0]["rank"] == 1
+    assert not photo.exists()
+
+
+def test_oifr_refused_for_role_deletes_the_photo(gallery_settings: Settings, tmp_path: Path) -> None:
+    """Issue 25: a call refused for its role left the photo of the person on disk."""
+    photo = tmp_path / "officer_photo.jpg"
+    shutil.copy(celeb(f"{CELEB}/knn_examples/test/obama1.jpg"), photo)
+    settings = Settings(data_dir=tmp_path / "other" / "openlfr")  # logged in as an auditor there
+    shutil.copytree(gallery_settings.data_dir, settings.data_dir)
+    settings.data_dir.joinpath("cli-token").unlink()
+    cli_log_in(settings, Role.AUDITOR)
+    r = run(settings, "oifr", str(photo), "--reason", "seriously_injured")
+    assert r.returncode == 2 and "may not do this" in r.stderr, r.stderr
     assert not photo.exists()

@@ -580,7 +580,7 @@ def check_authoriser(session: Session, store: Store, who: ActorLike) -> Authoris
         )
     if rank.level < minimum.level:
         raise GovernanceError(
-            f"{user.username} is a {rank.label}: opening a deployment authorises it, which needs the rank of "
+            f"{user.username}'s rank is {rank.label}: opening a deployment authorises it, which needs the rank of "
             f"{minimum.label} or above (governance.min_authorising_rank)"
         )
     return Authoriser(user.username, user.display_name or user.username, rank.key, rank.label)
