@@ -101,7 +101,8 @@ def enrolled_open_deployment(store: Store, cameras: tuple[str, ...] = ("cam-1",)
     # The generated demo sample's reference photo (public domain): the API suites need no shared data.
     enrol_subject(store, "planner", dep.id, entry, [demo_reference()])
     record_signage(store, "PC Signs", dep.id)
-    open_deployment(store, authoriser(store), dep.id)
+    # The authorising officer of add_users when there is one (issue 25: whoever opens authorises).
+    open_deployment(store, authoriser(store, "authorising-officer"), dep.id)
     return dep.id
 
 
