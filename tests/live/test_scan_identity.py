@@ -63,3 +63,47 @@ def test_run_writes_scan_rows_naming_the_officer(
         assert verify(store).ok
     finally:
         store.close()
+
+
+def test_sigterm_still_writes_scan_stop(hamilton: Path, settings: Settings, engine: FaceEngine) -> None:
+    """A service manager stops a run with SIGTERM: the scan is closed in the log like Ctrl-C."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.cli_login import cli_env
+
+    store, dep_id = open_stored_deployment(settings, {"lin_manuel_miranda": MIRANDA}, ["stage"], engine)
+    store.close()  # type: ignore[attr-defined]
+    env = {**cli_env(settings), "OPENLFR_TOKEN": cli_token(settings, Role.OPERATOR)}
+    cmd = [sys.executable, "-c", "from openlfr.cli import app; app()", "run", "-d", dep_id]
+    proc = subprocess.Popen(
+        [*cmd, "-s", f"stage={hamilton}", "--json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        loaded = False
+        while time.monotonic() < deadline and proc.poll() is None and not loaded:
+            time.sleep(0.5)
+            check = open_store(settings)
+            loaded = any(e.action == "watchlist.load" for e in entries(check, deployment_id=dep_id))
+            check.close()
+        assert loaded and proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    store = open_store(settings)
+    try:
+        (stop,) = [e for e in entries(store, deployment_id=dep_id) if e.action == "deployment.scan_stop"]
+        assert json.loads(stop.details)["stopped"].startswith("interrupted (Ctrl-C or SIGTERM)")
+        assert stop.actor == "operator"
+    finally:
+        store.close()

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+import signal
 import stat
 import threading
 import time
@@ -227,6 +228,10 @@ def _camera_specs(sources: list[str], gateway: LiveGateway, dry_run: bool) -> li
     return specs
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @app.command("run")
 def run(
     source: list[str] = typer.Option(
@@ -293,17 +298,29 @@ def run(
         for spec in specs:
             gateway.allow_camera(spec.camera_id)
     scan = gateway if isinstance(gateway, DeploymentGateway) else None
+    previous_term = None
+    if scan is not None and threading.current_thread() is threading.main_thread():
+        # SIGTERM (a service manager stopping the run) stops it like Ctrl-C, so scan_stop is written;
+        # only SIGKILL leaves a scan_start without its scan_stop.
+        previous_term = signal.signal(signal.SIGTERM, _interrupt)
     if scan is not None:
         with clean_errors(StoreError, GovernanceError):
             scan.start_scan([f"{sp.camera_id}={sp.location}" for sp in specs])
-    try:
-        with clean_errors(SourceError, GovernanceError, ModelPackError):
+    with clean_errors(SourceError, GovernanceError, ModelPackError):
+        try:
             pipeline = LivePipeline(specs, gateway, s, paced=not fast, on_alert=on_alert)
             pipeline.start()
-    except BaseException as exc:
-        if scan is not None:
-            scan.stop_scan({"alerts": 0, "stopped": f"failed to start: {exc}"[:500]})
-        raise
+        except BaseException as exc:
+            if previous_term is not None:
+                signal.signal(signal.SIGTERM, previous_term)
+            if scan is not None:
+                why = (
+                    "interrupted (Ctrl-C or SIGTERM) while starting"
+                    if isinstance(exc, KeyboardInterrupt)
+                    else f"failed to start: {type(exc).__name__}: {exc}"[:500]
+                )
+                scan.stop_scan({"alerts": 0, "stopped": why})
+            raise
     server = serve_metrics(lambda: pipeline.metrics, metrics_port) if metrics_port else None
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     stopped = "sources ended"
@@ -319,13 +336,15 @@ def run(
         if pipeline.running():
             stopped = "--max-seconds reached"
     except KeyboardInterrupt:
-        stopped = "interrupted (Ctrl-C)"
+        stopped = "interrupted (Ctrl-C or SIGTERM)"
         err_console.print("stopping...")
     finally:
         pipeline.stop()
         result = pipeline.join(timeout=30)
         if server is not None:
             server.shutdown()
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
         if scan is not None:
             with clean_errors(StoreError, GovernanceError):
                 scan.stop_scan(
