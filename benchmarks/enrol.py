@@ -18,6 +18,7 @@ import argparse
 import csv
 import random
 import resource
+import secrets
 import sys
 import tempfile
 import time
@@ -26,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from _common import data_dir
+from openlfr.safetext import write_csv
 
 
 def pick_subjects(data: Path, n: int, seed: int) -> list[tuple[str, str]]:
@@ -124,10 +126,10 @@ def main() -> None:
         )
         csv_path = Path(tmp) / "watchlist.csv"
         with open(csv_path, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow((*CSV_COLUMNS, "offence_seriousness"))
-            for sid, rel in subjects:
-                w.writerow(
+            write_csv(
+                fh,
+                (*CSV_COLUMNS, "offence_seriousness"),
+                (
                     [
                         sid,
                         "wanted by a court",
@@ -139,7 +141,9 @@ def main() -> None:
                         rel,
                         "summary",
                     ]
-                )
+                    for sid, rel in subjects
+                ),
+            )
         engine = load_engine(args.pack, settings)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         marks: list[float] = []
@@ -168,7 +172,18 @@ def main() -> None:
         from openlfr.governance.deployments import open_deployment, record_signage
 
         record_signage(store, "benchmark", dep.id)
-        open_deployment(store, "benchmark", dep.id, override_reason="benchmark")
+        # Opening authorises a deployment: a user of the user table with a rank (issue 25).
+        from openlfr.api.users import create_user
+
+        create_user(
+            store,
+            "benchmark-supt",
+            secrets.token_urlsafe(24),
+            "authorising_officer",
+            actor="benchmark",
+            rank="superintendent",
+        )
+        open_deployment(store, "benchmark-supt", dep.id, override_reason="benchmark")
         gateway = DeploymentGateway(store, dep.id, settings)
         t2 = time.perf_counter()
         index, _ = gateway.watchlist()

@@ -33,6 +33,7 @@ from openlfr.retro.gallery import (
     read_gallery_csv,
     search_gallery,
 )
+from openlfr.safetext import write_csv
 from openlfr.store import open_store
 from openlfr.vision.engine import best_face, load_engine
 from openlfr.vision.image_io import load_image
@@ -117,9 +118,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "custody.csv"
         with csv_path.open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["record_id", "image"])
-            w.writerows([r["identity"], r["path"]] for r in rows)
+            write_csv(fh, ["record_id", "image"], ([r["identity"], r["path"]] for r in rows))
         settings = Settings(data_dir=Path(tmp) / "openlfr")
         store = open_store(settings)
         engine = load_engine(args.pack or settings.vision.pack, settings)

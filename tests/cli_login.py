@@ -31,7 +31,9 @@ def cli_log_in(settings: Settings, role: Role) -> None:
     username = role.value.replace("_", "-")
     store = open_store(settings)
     try:
-        create_user(store, username, CLI_PASSWORD, role, actor="test setup")
+        # Opening a deployment authorises it: the authorising officer holds the minimum rank (issue 25).
+        rank = "superintendent" if role == Role.AUTHORISING_OFFICER else None
+        create_user(store, username, CLI_PASSWORD, role, actor="test setup", rank=rank)
     finally:
         store.close()
     done = subprocess.run(
@@ -50,3 +52,19 @@ def cli_log_in(settings: Settings, role: Role) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
+
+
+def cli_token(settings: Settings, role: Role) -> str:
+    """A command-line token (what ``openlfr login`` keeps) for a user of this role in this data folder, made
+    in process (hand it over in ``OPENLFR_TOKEN``); the user is created on first use."""
+    from openlfr.api.users import list_users, login
+
+    username = role.value.replace("_", "-")
+    store = open_store(settings)
+    try:
+        if username not in {u.username for u in list_users(store)}:
+            create_user(store, username, CLI_PASSWORD, role, actor="test setup")
+        token, _ = login(store, username, CLI_PASSWORD, "test", kind="cli")
+    finally:
+        store.close()
+    return token

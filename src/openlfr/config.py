@@ -20,7 +20,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -30,6 +38,7 @@ from pydantic_settings import (
 )
 
 from openlfr.errors import OpenLFRError
+from openlfr.ranks import RANKS, UnknownRank, parse_rank
 
 ENV_PREFIX = "OPENLFR_"
 OTHER_ENV_VARS = frozenset({"OPENLFR_CONFIG", "OPENLFR_TEST_POSTGRES_URL", "OPENLFR_CHROMIUM"})
@@ -307,6 +316,20 @@ class GovernanceSettings(_Section):
         description="FPIR the opening threshold must meet for the watchlist's actual size (from the pack's "
         "calibration); below it an override reason is needed.",
     )
+    min_authorising_rank: str = Field(
+        "superintendent",
+        description="Lowest police rank that may authorise (open) a deployment; the authorising officer is "
+        "the logged-in user who opens it, with the rank an admin recorded for them (`openlfr user rank`). "
+        "One of: " + ", ".join(r.key for r in RANKS) + ".",
+    )
+
+    @field_validator("min_authorising_rank")
+    @classmethod
+    def _known_rank(cls, value: str) -> str:
+        try:
+            return parse_rank(value).key
+        except UnknownRank as exc:
+            raise ValueError(str(exc)) from None
 
 
 class LiveSettings(_Section):

@@ -22,6 +22,7 @@ from openlfr.store import Store, open_store
 from openlfr.store.auth_models import Role
 from openlfr.vision import load_image
 from openlfr.web.app import create_server_app
+from tests.authorisers import authoriser
 from tests.conftest import demo_reference
 from tests.governance.deployment_fields import ASSESSMENTS
 
@@ -62,6 +63,8 @@ def add_users(store: Store) -> None:
             role,
             display_name=f"Test {role.label}",
             actor="test setup",
+            # Opening a deployment authorises it: the authorising officer holds the minimum rank (issue 25).
+            rank="superintendent" if role == Role.AUTHORISING_OFFICER else None,
         )
 
 
@@ -98,7 +101,8 @@ def enrolled_open_deployment(store: Store, cameras: tuple[str, ...] = ("cam-1",)
     # The generated demo sample's reference photo (public domain): the API suites need no shared data.
     enrol_subject(store, "planner", dep.id, entry, [demo_reference()])
     record_signage(store, "PC Signs", dep.id)
-    open_deployment(store, "Supt. Jones", dep.id)
+    # The authorising officer of add_users when there is one (issue 25: whoever opens authorises).
+    open_deployment(store, authoriser(store, "authorising-officer"), dep.id)
     return dep.id
 
 

@@ -162,8 +162,10 @@ def test_formulas_are_neutralised_in_the_public_csv(world: World) -> None:
     assert r.status_code == 200
     rows = list(csv.DictReader(io.StringIO(r.text)))
     (row,) = [x for x in rows if "HYPERLINK" in x["purpose"]]
-    for column in ("purpose", "location", "authorised_by_role", "legal_basis"):
+    for column in ("purpose", "location", "legal_basis"):
         assert row[column].startswith("'"), (column, row[column])
+    # Planned: the typed-in rank is published only as a proposal (issue 25), still never a formula.
+    assert row["authorised_by_role"] == "not yet authorised (proposed: -2+3)"
     for x in rows:
         for value in x.values():
             assert not value or value[0] not in "=+-@\t\r" or re.fullmatch(r"-?[\d.]+", value), value

@@ -70,6 +70,7 @@ ENDPOINTS: list[tuple[str, str, str, Callable[[], Any] | None, tuple[Role, ...]]
         lambda: {"username": "new-user", "password": "a long enough password", "role": "auditor"},
         (A,),
     ),
+    ("set a user's rank", "PUT", "/api/users/operator/rank", lambda: {"rank": "constable"}, (A,)),
     ("close deployment", "POST", "/api/deployments/{dep}/close", lambda: {"reason": "done"}, (AO, OP)),
 ]
 
@@ -164,3 +165,23 @@ def test_open_deployment_only_by_authorising_officer(world: World) -> None:
     assert (
         world.client.get(f"/api/deployments/{dep}", headers=world.headers(AO)).json()["status"] == "planned"
     )
+
+
+def test_opening_through_the_api_needs_the_minimum_rank(world: World) -> None:
+    """Issue 25: the rank an admin records decides whether the authorising officer may open."""
+    created = world.client.post("/api/deployments", headers=world.headers(OP), json=_future_deployment())
+    dep = created.json()["id"]
+    r = world.client.put(
+        "/api/users/authorising-officer/rank", headers=world.headers(A), json={"rank": "Chief Inspector"}
+    )
+    assert r.status_code == 200 and r.json()["rank"] == "chief_inspector", r.text
+    r = world.client.put("/api/users/operator/rank", headers=world.headers(A), json={"rank": "general"})
+    assert r.status_code == 422 and "unknown rank" in r.text
+    r = world.client.put("/api/users/admin/rank", headers=world.headers(A), json={"rank": "commissioner"})
+    assert r.status_code == 422 and "nobody records their own rank" in r.text
+    users = {
+        u["username"]: u["rank"] for u in world.client.get("/api/users", headers=world.headers(A)).json()
+    }
+    assert users["authorising-officer"] == "chief_inspector"
+    r = world.client.post(f"/api/deployments/{dep}/open", headers=world.headers(AO), json={"reason": "test"})
+    assert r.status_code == 409 and "rank is Chief Inspector" in r.text, r.text

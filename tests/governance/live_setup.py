@@ -10,6 +10,7 @@ from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.governance.watchlists import enrol_subject
 from openlfr.matching.watchlist_index import WatchlistIndex
 from openlfr.store import Store
+from tests.authorisers import authoriser
 from tests.governance.faces import entry, lfw_people
 
 
@@ -58,7 +59,7 @@ def make_live(store: Store, make_deployment: Any, clock: Any) -> Live:
     for person, imgs in people:
         enrol_subject(store, "enroller", dep.id, entry(person, clock()), [imgs[0]], clock=clock)
     record_signage(store, "pc (officer)", dep.id, clock=clock)
-    dep = open_deployment(store, "sup", dep.id, clock=clock)
+    dep = open_deployment(store, authoriser(store), dep.id, clock=clock)
     clock.advance(hours=1, minutes=10)  # now inside the window
     gateway = DeploymentGateway(store, dep.id, store.settings, clock=clock)
     index, _ = gateway.watchlist()  # once, as the live pipeline does at start

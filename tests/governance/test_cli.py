@@ -177,6 +177,12 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
 
     login_as(Role.AUTHORISING_OFFICER)
     assert "signage recorded" in run("deployment", "signage-in-place", dep_id)
+    # Issue 25: opening authorises, so the opener needs a rank an admin recorded (none is guessed).
+    unranked = runner.invoke(app, ["deployment", "open", dep_id])
+    assert unranked.exit_code == 2 and "has no police rank recorded" in unranked.output
+    login_as(Role.ADMIN)
+    run("user", "rank", "authorising-officer", "chief superintendent")
+    login_as(Role.AUTHORISING_OFFICER)
     assert "is open" in run("deployment", "open", dep_id)
 
     # The live pipeline raises an alert; people adjudicate it from the command line.
@@ -232,6 +238,10 @@ def test_a_deployment_from_the_command_line(cli_settings: Settings, tmp_path: Pa
     assert files.count("wrote") == 3
     rec = json.loads((tmp_path / "record" / f"deployment-{dep_id}.json").read_text())
     assert (rec["alerts"], rec["true_alerts"], rec["arrests"], rec["watchlist_size"]) == (1, 1, 1, 2)
+    # Planning typed "Superintendent"; the record publishes the rank of the user who opened it.
+    assert rec["authorised_by_role"] == "Chief Superintendent" and "user who opened" in rec["authorisation"]
+    shown_dep = run_json("deployment", "show", dep_id)
+    assert shown_dep["authorised_by_user"] == "authorising-officer"  # type: ignore[index]
 
     # The audit log verifies, then names the row someone edited; the decisions name the logged-in users.
     login_as(Role.AUDITOR)

@@ -3,6 +3,7 @@ self-declared ``--as`` no longer works (issue 14 item 2)."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import time
@@ -40,7 +41,8 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
 def users(settings: Settings) -> None:
     store = open_store(settings)
     for role in Role:
-        create_user(store, role.value.replace("_", "-"), PASSWORD, role, actor="test setup")
+        rank = "superintendent" if role == Role.AUTHORISING_OFFICER else None  # may open (issue 25)
+        create_user(store, role.value.replace("_", "-"), PASSWORD, role, actor="test setup", rank=rank)
     store.close()
 
 
@@ -218,3 +220,85 @@ def test_users_are_managed_by_an_admin_after_the_first(cli: Settings) -> None:
     grants = [(e.actor, e.role, e.target) for e in entries(store) if e.action == "user.create"]
     assert grants[1] == ("chief", "admin", "op1") and grants[0][1] == "bootstrap"
     store.close()
+
+
+def test_the_login_throttle_is_keyed_on_the_uid_not_user(
+    cli: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25: changing $USER reset the lockout, and any local account could lock the user out of
+    `openlfr login`. Failures now count per (username, OS uid)."""
+    users(cli)
+    monkeypatch.setenv("WRONG_PW", "not the password at all")
+    for i in range(cli.server.login_attempts_per_minute):
+        monkeypatch.setenv("USER", f"someone-{i}")
+        monkeypatch.setenv("LOGNAME", f"someone-{i}")
+        assert (
+            "wrong username or password" in invoke("login", "operator", "--password-env", "WRONG_PW").output
+        )
+    monkeypatch.setenv("USER", "a-fresh-name")
+    monkeypatch.setenv("LOGNAME", "a-fresh-name")
+    r = login(Role.OPERATOR)  # the right password, but this uid is locked out for operator
+    assert r.exit_code == 2 and "too many failed logins" in r.output, r.output
+    # The same user from another local account (uid) is not locked out by those failures.
+    other_uid = os.getuid() + 4242
+    monkeypatch.setattr(os, "getuid", lambda: other_uid)
+    assert login(Role.OPERATOR).exit_code == 0
+    store = open_store(cli)
+    addresses = {json.loads(e.details).get("address") for e in entries(store) if e.action.startswith("auth.")}
+    store.close()
+    assert all("someone" not in (a or "") and "a-fresh-name" not in (a or "") for a in addresses)
+    assert any(f"uid{other_uid}" in (a or "") for a in addresses)
+
+
+def test_an_admin_records_ranks_and_opening_below_the_minimum_is_refused(cli: Settings) -> None:
+    """Issue 25: the authorising officer is the user who opens, at or above governance.min_authorising_rank."""
+    users(cli)
+    login(Role.OPERATOR)
+    r = plan()
+    assert r.exit_code == 0, r.output
+    dep_id = r.output.split("deployment ")[1].split()[0]
+    r = invoke("user", "rank", "authorising-officer", "inspector")
+    assert r.exit_code == 2 and "may not do this" in r.output  # only an admin records ranks
+    login(Role.ADMIN)
+    assert "rank: Inspector" in invoke("user", "rank", "authorising-officer", "Inspector").output
+    r = invoke("user", "rank", "admin", "chief constable")
+    assert r.exit_code == 2 and "nobody records their own rank" in r.output
+    r = invoke("user", "rank", "authorising-officer", "general")
+    assert r.exit_code == 2 and "unknown rank 'general'" in r.output
+    assert "Inspector" in invoke("user", "list").output
+    login(Role.AUTHORISING_OFFICER)
+    r = invoke("deployment", "open", dep_id)
+    out = " ".join(r.output.split())
+    assert r.exit_code == 2 and "authorising-officer's rank is Inspector" in out, out
+    assert "Superintendent or above (governance.min_authorising_rank)" in out
+    store = open_store(cli)
+    (row,) = [e for e in entries(store) if e.action == "user.rank"]
+    assert (row.actor, row.target, json.loads(row.details)) == (
+        "admin",
+        "authorising-officer",
+        {"from": "superintendent", "to": "inspector"},
+    )
+    store.close()
+
+
+def test_audit_show_redacts_alert_details_for_the_admin(cli: Settings) -> None:
+    from openlfr.governance.audit import record
+
+    users(cli)
+    store = open_store(cli)
+    with store.session() as s:
+        record(
+            s,
+            "system",
+            "alert.raise",
+            target="a1",
+            details={"subject_id": "W-007", "camera_id": "gate", "score": 0.61, "threshold": 0.5},
+        )
+    store.close()
+    login(Role.ADMIN)
+    shown = invoke("audit", "show", "--json", "--action", "alert.*")
+    assert shown.exit_code == 0 and "W-007" not in shown.output and "gate" not in shown.output
+    assert json.loads(shown.output)[0]["details"]["threshold"] == 0.5
+    assert "W-007" not in invoke("audit", "show").output
+    login(Role.AUDITOR)
+    assert "W-007" in invoke("audit", "show", "--json", "--action", "alert.*").output

@@ -26,6 +26,7 @@ from openlfr.governance.report import (
 )
 from openlfr.governance.watchlists import enrol_subject, list_subjects
 from openlfr.matching.calibration import Calibration, ThresholdPoint, local_calibration_path, save_calibration
+from tests.authorisers import authoriser
 from tests.governance.faces import entry, lfw_people
 from tests.governance.live_setup import Live, make_live
 
@@ -48,10 +49,10 @@ def test_notice_period_before_opening(store, make_deployment, clock) -> None:  #
     record_signage(store, "pc (officer)", dep.id, clock=clock)
     clock.advance(hours=23)
     with pytest.raises(GovernanceError, match="less than the 24-hour notice period ago"):
-        open_deployment(store, "sup", dep.id, clock=clock)
+        open_deployment(store, authoriser(store), dep.id, clock=clock)
     assert list_deployments(store)[0].status == "planned"
     clock.advance(hours=1)
-    assert open_deployment(store, "sup", dep.id, clock=clock).status == "open"
+    assert open_deployment(store, authoriser(store), dep.id, clock=clock).status == "open"
     assert not any(e.action == "deployment.short_notice" for e in entries(store))
 
 
@@ -66,16 +67,16 @@ def test_short_notice_override_is_audited_and_published(store, make_deployment, 
 def test_opening_needs_signage_and_a_watchlist_named_together(store, make_deployment, clock) -> None:  # type: ignore[no-untyped-def]
     dep = make_deployment()
     with pytest.raises(GovernanceError, match=r"watchlist is empty.*signage in place"):
-        open_deployment(store, "sup", dep.id, clock=clock)
+        open_deployment(store, authoriser(store), dep.id, clock=clock)
     _enrol(store, dep.id, clock)
     with pytest.raises(GovernanceError, match="signage") as exc:
-        open_deployment(store, "sup", dep.id, clock=clock)
+        open_deployment(store, authoriser(store), dep.id, clock=clock)
     assert "watchlist is empty" not in str(exc.value)
     with pytest.raises(GovernanceError, match="not the system"):
         record_signage(store, "system", dep.id, clock=clock)
     signed = record_signage(store, "pc (officer)", dep.id, clock=clock)
     assert signed.signage_in_place_by == "pc (officer)" and signed.signage_in_place_at == clock()
-    assert open_deployment(store, "sup", dep.id, clock=clock).status == "open"
+    assert open_deployment(store, authoriser(store), dep.id, clock=clock).status == "open"
     assert deployment_record(store, dep.id)["signage_in_place_at"] == clock().isoformat()
 
 
@@ -146,13 +147,13 @@ def test_threshold_check_at_opening_uses_the_watchlist_size(store, make_deployme
     small = make_deployment(threshold=0.5)
     _enrol(store, small.id, clock, n=1)
     record_signage(store, "pc (officer)", small.id, clock=clock)
-    assert open_deployment(store, "sup", small.id, clock=clock).status == "open"
+    assert open_deployment(store, authoriser(store), small.id, clock=clock).status == "open"
     big = make_deployment(threshold=0.5, location="Queen St")
     _enrol(store, big.id, clock, n=2)
     record_signage(store, "pc (officer)", big.id, clock=clock)
     with pytest.raises(GovernanceError, match=r"below 0\.550.*FPIR 0\.001 with a watchlist of 2"):
-        open_deployment(store, "sup", big.id, clock=clock)
-    opened = open_deployment(store, "sup", big.id, override_reason="court-approved", clock=clock)
+        open_deployment(store, authoriser(store), big.id, clock=clock)
+    opened = open_deployment(store, authoriser(store), big.id, override_reason="court-approved", clock=clock)
     assert opened.threshold_override_reason == "court-approved"
 
 

@@ -24,6 +24,7 @@ from openlfr.governance.watchlists import (
 from openlfr.store import Store
 from openlfr.store.crypto import CryptoError, KeyDestroyed
 from openlfr.store.models import WatchlistSubject, WatchlistTemplate
+from tests.authorisers import authoriser
 from tests.governance.faces import blank_png, entry, lfw_people, shrunk, two_people_scene
 
 
@@ -289,7 +290,7 @@ def test_rule5_close_destroys_the_watchlist_its_images_and_its_key(store, make_d
     )
     enrol_subject(store, "e", dep.id, entry(p2, clock()), [imgs2[0]], clock=clock)
     record_signage(store, "pc (officer)", dep.id, clock=clock)
-    open_deployment(store, "sup", dep.id, clock=clock)
+    open_deployment(store, authoriser(store), dep.id, clock=clock)
     gateway = DeploymentGateway(store, dep.id, store.settings, clock=clock)
     index, _ = gateway.watchlist()
     assert index.subject_count == 2
@@ -382,7 +383,7 @@ def test_after_close_the_audit_log_cannot_tell_whether_a_photo_was_enrolled(
     photos = [p.read_bytes() for p in imgs1]
     enrol_row = next(e for e in entries(store, deployment_id=dep.id) if e.action == "watchlist.enrol")
     record_signage(store, "pc (officer)", dep.id, clock=clock)
-    open_deployment(store, "sup", dep.id, clock=clock)
+    open_deployment(store, authoriser(store), dep.id, clock=clock)
     close_deployment(store, "sup", dep.id, clock=clock)
     with store.session() as s:
         everything = " ".join(f"{a.target} {a.details}" for a in s.query(AuditEntry).all())
@@ -408,7 +409,7 @@ def test_the_officer_sees_the_reference_image_that_matched(store, make_deploymen
     for person, imgs in people:
         enrol_subject(store, "e", dep.id, entry(person, clock()), list(imgs), clock=clock)
     record_signage(store, "pc (officer)", dep.id, clock=clock)
-    open_deployment(store, "sup", dep.id, clock=clock)
+    open_deployment(store, authoriser(store), dep.id, clock=clock)
     gateway = DeploymentGateway(store, dep.id, store.settings, clock=clock)
     index, _ = gateway.watchlist()
     assert index.template_count == 6
@@ -469,7 +470,7 @@ def test_a_template_that_attracts_the_reference_crowd_gets_its_own_threshold(
     # The live index applies it: the subject's score (its fused template, as strict as its strictest
     # reference) is lowered by the offset.
     record_signage(store, "pc (officer)", dep.id, clock=clock)
-    open_deployment(store, "sup", dep.id, clock=clock)
+    open_deployment(store, authoriser(store), dep.id, clock=clock)
     assert store.settings.governance.template_fusion == "mean"
     index, _ = DeploymentGateway(store, dep.id, store.settings, clock=clock).watchlist()
     own = index.subject_scores(attractor)[0][index.subjects.index(p1)]
@@ -501,7 +502,7 @@ def test_a_minimum_validated_with_the_attraction_check_needs_a_checked_watchlist
     enrol_subject(store, "e", unchecked.id, entry(p1, clock()), [imgs1[0]], clock=clock)
     record_signage(store, "pc (officer)", unchecked.id, clock=clock)
     with pytest.raises(GovernanceError, match=r"without the attraction check 0\.600"):
-        open_deployment(store, "sup", unchecked.id, clock=clock)
+        open_deployment(store, authoriser(store), unchecked.id, clock=clock)
     rng = np.random.default_rng(0)
     save_reference_crowd(
         ReferenceCrowd("opencv-zoo", rng.standard_normal((500, 128)).astype(np.float32), 0.5, 1e-3, "test"),
@@ -510,7 +511,7 @@ def test_a_minimum_validated_with_the_attraction_check_needs_a_checked_watchlist
     checked = make_deployment(threshold=0.5)
     enrol_subject(store, "e", checked.id, entry(p1, clock()), [imgs1[0]], clock=clock)
     record_signage(store, "pc (officer)", checked.id, clock=clock)
-    assert open_deployment(store, "sup", checked.id, clock=clock).status == "open"
+    assert open_deployment(store, authoriser(store), checked.id, clock=clock).status == "open"
 
 
 def test_a_watchlist_is_held_to_the_minimum_validated_for_the_offset_rule_its_templates_got(
@@ -554,13 +555,13 @@ def test_a_watchlist_is_held_to_the_minimum_validated_for_the_offset_rule_its_te
     enrol_subject(store, "e", old_rule.id, entry(p1, clock()), [imgs1[0]], clock=clock)
     record_signage(store, "pc (officer)", old_rule.id, clock=clock)
     with pytest.raises(GovernanceError, match=r"templates given attractor offsets 0\.520"):
-        open_deployment(store, "sup", old_rule.id, clock=clock)
+        open_deployment(store, authoriser(store), old_rule.id, clock=clock)
 
     crowd("normalised")
     dep = make_deployment(threshold=0.5)
     enrol_subject(store, "e", dep.id, entry(p1, clock()), [imgs1[0]], clock=clock)
     record_signage(store, "pc (officer)", dep.id, clock=clock)
-    assert open_deployment(store, "sup", dep.id, clock=clock).status == "open"
+    assert open_deployment(store, authoriser(store), dep.id, clock=clock).status == "open"
     with store.session() as s:
         (tmpl,) = s.query(WatchlistTemplate).filter_by(deployment_id=dep.id).all()
         rule, offset = tmpl.offset_rule, tmpl.attraction_offset

@@ -12,6 +12,7 @@ import pytest
 
 from openlfr.config import Settings
 from openlfr.vision import FaceEngine, load_engine
+from tests.authorisers import authoriser
 from tests.conftest import require_data
 
 EXAMPLES = ("small_celeb_examples", "face_recognition", "examples")
@@ -111,7 +112,7 @@ def open_stored_deployment(
         )
         enrol_subject(store, "officer", dep.id, entry, [require_data(*parts)], engine=engine)
     record_signage(store, "officer", dep.id)
-    open_deployment(store, "supervisor", dep.id)
+    open_deployment(store, authoriser(store), dep.id)
     return store, dep.id
 
 

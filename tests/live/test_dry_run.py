@@ -27,17 +27,22 @@ from openlfr.matching.reference_crowd import (
     save_reference_crowd,
 )
 from openlfr.store import open_store
+from openlfr.store.auth_models import Role
 from openlfr.vision import FaceEngine, best_face, load_engine, load_image
+from tests.cli_login import cli_token
 from tests.live.conftest import EXAMPLES, MIRANDA
 
 
-def dry_run(data_dir: Path, watchlist: Path, *args: str) -> Result:
+def dry_run(data_dir: Path, watchlist: Path, *args: str, token: str | None = None) -> Result:
+    """``openlfr run --dry-run`` as a logged-in operator of ``data_dir`` (``token=""``: logged out)."""
+    if token is None:
+        token = cli_token(Settings(data_dir=data_dir), Role.OPERATOR)
     get_settings.cache_clear()
     try:
         return CliRunner().invoke(
             app,
             ["run", "--dry-run", "--watchlist", str(watchlist), "--fast", "--json", *args],
-            env={"OPENLFR_DATA_DIR": str(data_dir), "OPENLFR_TOKEN": ""},
+            env={"OPENLFR_DATA_DIR": str(data_dir), "OPENLFR_TOKEN": token},
         )
     finally:
         get_settings.cache_clear()
@@ -60,19 +65,56 @@ def watchlist(tmp_path: Path, data_dir: Path) -> Path:
         "0",
         "/dev/video0",
         "door=rtsp://x/y",
+        "pipe:0",
+        "door=pipe:0",
+        "-",
+        "concat:a.mp4|b.mp4",
+        "file:clip.mp4",
     ],
 )
-def test_a_live_source_is_refused(tmp_path: Path, watchlist: Path, source: str) -> None:
+def test_a_live_source_is_refused(
+    tmp_path: Path, watchlist: Path, source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 25: with a file of that very name present, "pipe:0" still read standard input.
+    monkeypatch.chdir(tmp_path)
+    for name in ("pipe:0", "-", "file:clip.mp4"):
+        (tmp_path / name).write_bytes(b"")
     r = dry_run(tmp_path / "data", watchlist, "--threshold", "0.9", "--source", source)
-    assert r.exit_code == 2 and "files and folders only" in " ".join(r.output.split()), r.output
+    assert r.exit_code == 2 and "regular files and folders only" in " ".join(r.output.split()), r.output
     assert "Traceback" not in r.output
 
 
-def test_a_device_that_is_not_a_regular_file_is_refused(tmp_path: Path, watchlist: Path) -> None:
+def test_a_fifo_socket_or_device_is_refused(tmp_path: Path, watchlist: Path) -> None:
+    import socket
+
     fifo = tmp_path / "camera.pipe"
     os.mkfifo(fifo)
-    r = dry_run(tmp_path / "data", watchlist, "--threshold", "0.9", "--source", str(fifo))
-    assert r.exit_code == 2 and "live source" in " ".join(r.output.split()), r.output
+    sock_path = tmp_path / "cam.sock"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(sock_path))
+    try:
+        for source, what in ((fifo, "a fifo"), (sock_path, "a socket"), (Path("/dev/null"), "a device")):
+            r = dry_run(tmp_path / "data", watchlist, "--threshold", "0.9", "--source", f"door={source}")
+            out = " ".join(r.output.split())
+            assert r.exit_code == 2 and f"is {what}, which could be a live source" in out, r.output
+    finally:
+        sock.close()
+
+
+def test_a_dry_run_needs_a_login_and_audits_nobody_from_user(
+    tmp_path: Path, watchlist: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    open_store(settings).close()
+    monkeypatch.setenv("USER", "someone-else")
+    r = dry_run(settings.data_dir, watchlist, "--threshold", "0.9", "--source", str(tmp_path), token="")
+    assert r.exit_code == 2 and "not logged in" in " ".join(r.output.split()), r.output
+    store = open_store(settings)
+    try:
+        assert [e for e in entries(store) if e.action == "live.dry_run"] == []
+        assert not any("someone-else" in e.actor for e in entries(store))
+    finally:
+        store.close()
 
 
 def test_below_the_validated_minimum_needs_a_reason(tmp_path: Path, watchlist: Path, data_dir: Path) -> None:
@@ -99,7 +141,6 @@ def test_below_the_validated_minimum_needs_a_reason(tmp_path: Path, watchlist: P
         str(photo),
     )
     assert r.exit_code == 0, r.output
-    assert not (tmp_path / "data").exists()  # no data folder: nothing is created to audit into
 
 
 def test_a_dry_run_is_audited_when_a_data_folder_exists(
@@ -123,7 +164,7 @@ def test_a_dry_run_is_audited_when_a_data_folder_exists(
     assert r.exit_code == 0, r.output
     store = open_store(settings)
     (row,) = [e for e in entries(store) if e.action == "live.dry_run"]
-    assert row.role == "os-account"
+    assert (row.actor, row.role) == ("operator", "operator")
     assert '"override_reason":"lab check"' in row.details and '"threshold":0.5' in row.details
     assert str(photo) in row.details
     assert verify(store).ok

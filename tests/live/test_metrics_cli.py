@@ -11,9 +11,11 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from openlfr.cli import app
-from openlfr.config import get_settings
+from openlfr.config import Settings, get_settings
 from openlfr.live.metrics import SourceMetrics, metrics_json
 from openlfr.live.status_server import serve_metrics
+from openlfr.store.auth_models import Role
+from tests.cli_login import cli_token
 from tests.live.conftest import ABSENT, EXAMPLES, MIRANDA
 
 PROM_LINE = re.compile(
@@ -87,7 +89,12 @@ def test_cli_dry_run_on_a_folder_alerts_for_the_watchlisted_face(tmp_path: Path,
                 "--fast",
                 "--json",
             ],
-            env={"OPENLFR_DATA_DIR": str(tmp_path / "data"), "OPENLFR_LIVE__FOLDER_FPS": "4"},
+            env={
+                "OPENLFR_DATA_DIR": str(tmp_path / "data"),
+                "OPENLFR_LIVE__FOLDER_FPS": "4",
+                # A dry run needs a login like every other command (issue 25).
+                "OPENLFR_TOKEN": cli_token(Settings(data_dir=tmp_path / "data"), Role.OPERATOR),
+            },
         )
     finally:
         get_settings.cache_clear()
@@ -98,7 +105,10 @@ def test_cli_dry_run_on_a_folder_alerts_for_the_watchlisted_face(tmp_path: Path,
     assert [a["subject_id"] for a in out["alerts"]] == ["lin_manuel_miranda"]
 
 
-def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+def test_cli_errors_are_one_line(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OPENLFR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("OPENLFR_TOKEN", cli_token(Settings(data_dir=tmp_path / "data"), Role.OPERATOR))
+    get_settings.cache_clear()
     runner = CliRunner()
     r = runner.invoke(
         app,
@@ -131,6 +141,7 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
             "test",
         ],
     )
-    assert r.exit_code == 2 and "no reference images" in " ".join(r.output.split())
+    assert r.exit_code == 2 and "not a file or folder that can be read" in " ".join(r.output.split())
     r = runner.invoke(app, ["run", "--source", str(tmp_path)])
     assert r.exit_code == 2 and "--deployment" in r.output
+    get_settings.cache_clear()

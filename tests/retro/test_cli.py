@@ -161,7 +161,8 @@ def test_oifr_json_and_photo_deleted(gallery_settings: Settings, tmp_path: Path)
     shutil.copy(celeb(f"{CELEB}/knn_examples/test/obama1.jpg"), photo)
     r = run(gallery_settings, "oifr", str(photo), "--reason", "bored")
     assert r.returncode == 2 and "not one of the OIFR reasons" in r.stderr
-    assert photo.exists()  # refused before anything was searched
+    assert not photo.exists()  # refused, nothing searched, and the photo still deleted (issue 25)
+    shutil.copy(celeb(f"{CELEB}/knn_examples/test/obama1.jpg"), photo)
     r = run(
         gallery_settings,
         "oifr",
@@ -184,7 +185,7 @@ def test_switched_off_refused_on_the_cli(gallery_settings: Settings, tmp_path: P
         gallery_settings, "oifr", str(photo), "--reason", "unconscious", OPENLFR_RETRO__OIFR_ENABLED="false"
     )
     assert r.returncode == 2 and "OIFR) is switched off" in r.stderr
-    assert photo.exists()  # refused before the photo was read
+    assert not photo.exists()  # refused: the photo of the person goes all the same (issue 25)
     r = run(
         gallery_settings,
         "retro",
@@ -199,3 +200,16 @@ def test_switched_off_refused_on_the_cli(gallery_settings: Settings, tmp_path: P
         OPENLFR_RETRO__RFR_ENABLED="false",
     )
     assert r.returncode == 2 and "RFR) is switched off" in r.stderr
+
+
+def test_oifr_refused_for_role_deletes_the_photo(gallery_settings: Settings, tmp_path: Path) -> None:
+    """Issue 25: a call refused for its role left the photo of the person on disk."""
+    photo = tmp_path / "officer_photo.jpg"
+    shutil.copy(celeb(f"{CELEB}/knn_examples/test/obama1.jpg"), photo)
+    settings = Settings(data_dir=tmp_path / "other" / "openlfr")  # logged in as an auditor there
+    shutil.copytree(gallery_settings.data_dir, settings.data_dir)
+    settings.data_dir.joinpath("cli-token").unlink()
+    cli_log_in(settings, Role.AUDITOR)
+    r = run(settings, "oifr", str(photo), "--reason", "seriously_injured")
+    assert r.returncode == 2 and "may not do this" in r.stderr, r.stderr
+    assert not photo.exists()

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from openlfr.api import roles, users
+from openlfr.api import audit_view, roles, users
 from openlfr.api.auth import actor_of
 from openlfr.api.deps import get_store, require_roles
 from openlfr.api.users import Principal
@@ -43,14 +43,17 @@ class DeploymentIn(BaseModel):
     location: str = Field(..., min_length=1, max_length=500)
     starts_at: AwareDatetime
     ends_at: AwareDatetime
-    authorising_officer: str = Field(
-        ..., min_length=1, max_length=200, description="The officer's name (internal)."
-    )
-    authorising_role: str = Field(
-        ...,
-        min_length=1,
+    authorising_officer: str | None = Field(
+        None,
         max_length=200,
-        description='The authorising officer\'s rank or role, e.g. "Superintendent". Published instead of the name.',
+        description="Proposed authorising officer's name (internal). Whoever opens the deployment "
+        "authorises it; their name and rank from the user table replace the proposal.",
+    )
+    authorising_role: str | None = Field(
+        None,
+        max_length=200,
+        description='Proposed authorising officer\'s rank or role, e.g. "Superintendent" (published as a '
+        "proposal until the deployment opens).",
     )
     cameras: list[str] = Field(..., min_length=1, max_length=64)
     pack: str | None = None
@@ -98,6 +101,15 @@ class UserIn(BaseModel):
     password: str = Field(..., max_length=1024)
     role: str
     display_name: str = Field("", max_length=128)
+    rank: str | None = Field(
+        None, max_length=64, description="Police rank (openlfr.ranks); opening a deployment needs one."
+    )
+
+
+class RankIn(BaseModel):
+    rank: str | None = Field(
+        ..., max_length=64, description="A UK police rank (key or words), or null to clear it."
+    )
 
 
 @router.get("/deployments", tags=["deployments"], description=_roles_doc(roles.VIEW_DEPLOYMENTS))
@@ -213,16 +225,21 @@ def get_watchlist_summary(
     return watchlist_summary(store, deployment_id)
 
 
-@router.get("/audit", tags=["audit"], description=_roles_doc(roles.VIEW_AUDIT))
+@router.get(
+    "/audit",
+    tags=["audit"],
+    description=_roles_doc(roles.VIEW_AUDIT)
+    + " Roles that may not see alerts get alert details (subject, category, camera, score) redacted.",
+)
 def audit_entries(
     deployment_id: str | None = None,
     action: str | None = Query(None, max_length=64),
     last: int = Query(200, ge=1, le=10_000),
     store: Store = Depends(get_store),
-    _p: Principal = Depends(require_roles(*roles.VIEW_AUDIT)),
+    principal: Principal = Depends(require_roles(*roles.VIEW_AUDIT)),
 ) -> list[dict[str, Any]]:
     return [
-        audit.entry_as_dict(e)
+        audit_view.row_as_dict(e, principal.role)
         for e in audit.entries(store, deployment_id=deployment_id, action=action, last=last)
     ]
 
@@ -251,6 +268,7 @@ def list_users(
             "username": u.username,
             "display_name": u.display_name,
             "role": u.role,
+            "rank": u.rank,
             "active": u.active,
             "created_at": u.created_at.isoformat(),
         }
@@ -266,8 +284,28 @@ def add_user(
 ) -> dict[str, object]:
     try:
         user = users.create_user(
-            store, body.username, body.password, body.role, body.display_name, actor=actor_of(principal)
+            store,
+            body.username,
+            body.password,
+            body.role,
+            body.display_name,
+            actor=actor_of(principal),
+            rank=body.rank,
         )
     except users.UserError as exc:
         raise HTTPException(422, str(exc)) from None
-    return {"username": user.username, "role": user.role}
+    return {"username": user.username, "role": user.role, "rank": user.rank}
+
+
+@router.put("/users/{username}/rank", tags=["users"], description=_roles_doc(roles.MANAGE_USERS))
+def set_user_rank(
+    username: str,
+    body: RankIn,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(require_roles(*roles.MANAGE_USERS)),
+) -> dict[str, object]:
+    try:
+        rank = users.set_rank(store, username, body.rank, actor=actor_of(principal))
+    except users.UserError as exc:
+        raise HTTPException(404 if str(exc).startswith("no user") else 422, str(exc)) from None
+    return {"username": username, "rank": rank}

@@ -18,6 +18,7 @@ from openlfr.api import security
 from openlfr.errors import OpenLFRError
 from openlfr.governance import audit
 from openlfr.governance.audit import ActorLike
+from openlfr.ranks import UnknownRank, parse_rank
 from openlfr.safetext import UnsafeText, check_published_text
 from openlfr.store import Store, utcnow
 from openlfr.store.auth_models import AuthSession, LoginAttempt, Role, User
@@ -70,10 +71,28 @@ def parse_role(value: str) -> Role:
         raise UserError(f"unknown role {value!r}; roles: {', '.join(r.value for r in Role)}") from None
 
 
+def _rank_key(rank: str | None) -> str | None:
+    if rank is None or not rank.strip():
+        return None
+    try:
+        return parse_rank(rank).key
+    except UnknownRank as exc:
+        raise UserError(str(exc)) from None
+
+
 def create_user(
-    store: Store, username: str, password: str, role: Role | str, display_name: str = "", *, actor: ActorLike
+    store: Store,
+    username: str,
+    password: str,
+    role: Role | str,
+    display_name: str = "",
+    *,
+    actor: ActorLike,
+    rank: str | None = None,
 ) -> User:
-    """Create a local user; the grant of a role is audited in the same transaction (rule 6)."""
+    """Create a local user; the grant of a role (and of a police ``rank``, if given: a key or the words of
+    :data:`openlfr.ranks.RANKS`) is audited in the same transaction (rule 6)."""
+    rank_key = _rank_key(rank)
     username = username.strip().lower()
     if not _USERNAME.match(username):
         raise UserError("username must be 2-64 characters: lower-case letters, digits, '.', '_' or '-'")
@@ -93,15 +112,36 @@ def create_user(
             username=username,
             display_name=display_name.strip() or username,
             role=role.value,
+            rank=rank_key,
             password_hash=security.hash_password(password),
             active=True,
             created_at=utcnow(),
         )
         session.add(user)
         session.flush()
-        audit.record(session, actor, "user.create", target=username, details={"role": role.value})
+        audit.record(
+            session, actor, "user.create", target=username, details={"role": role.value, "rank": rank_key}
+        )
         session.expunge(user)
     return user
+
+
+def set_rank(store: Store, username: str, rank: str | None, *, actor: ActorLike) -> str | None:
+    """Record (or, with None or "", clear) a user's police rank; audited with the old and new rank. Only an
+    admin may (the callers check ``roles.MANAGE_USERS``); nobody sets their own, so a rank that lets its
+    holder authorise a deployment is always granted by a second person."""
+    rank_key = _rank_key(rank)
+    with store.session() as session:
+        user = session.scalar(select(User).where(User.username == username.strip().lower()))
+        if user is None:
+            raise UserError(f"no user {username!r}")
+        if audit.as_actor(actor).name == user.username:
+            raise UserError("nobody records their own rank: another admin does")
+        previous, user.rank = user.rank, rank_key
+        audit.record(
+            session, actor, "user.rank", target=user.username, details={"from": previous, "to": rank_key}
+        )
+    return rank_key
 
 
 def list_users(store: Store) -> list[User]:

@@ -28,6 +28,8 @@ _USERS = (
     ("demo-auditor", Role.AUDITOR),
     ("demo-operator", Role.OPERATOR),
 )
+# Police ranks (issue 25): the superintendent opens, and so authorises, the demo deployment.
+_RANKS = {"demo-inspector": "inspector", "demo-superintendent": "superintendent"}
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,14 @@ def provision(store: Store) -> DemoUsers:
     actors: dict[str, Actor] = {}
     for username, role in _USERS:
         passwords[username] = secrets.token_urlsafe(24)
-        create_user(store, username, passwords[username], role, actor=Actor(os_account(), "bootstrap"))
+        create_user(
+            store,
+            username,
+            passwords[username],
+            role,
+            actor=Actor(os_account(), "bootstrap"),
+            rank=_RANKS.get(username),
+        )
         actors[username] = Actor(username, role.value)
     token, _ = login(store, "demo-operator", passwords["demo-operator"], "demo", kind=TOKEN_KIND)
     save_token(store.settings, token)

@@ -84,14 +84,20 @@ def import_cmd(
         finally:
             signal.signal(signal.SIGINT, previous)
     if report_file is not None:
-        import csv
+        from openlfr.safetext import write_csv
 
+        # Record ids and file names come from the imported CSV: neutralised, as every CSV openlfr writes.
         with report_file.open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["line", "record_id", "image", "outcome", "reason"])
-            w.writerows((ln, rec, img, "refused", why) for ln, rec, img, why in rep.refused)
-            w.writerows(
-                (ln, rec, img, "imported, flagged", " | ".join(fl)) for ln, rec, img, fl in rep.flagged
+            write_csv(
+                fh,
+                ["line", "record_id", "image", "outcome", "reason"],
+                [
+                    *((ln, rec, img, "refused", why) for ln, rec, img, why in rep.refused),
+                    *(
+                        (ln, rec, img, "imported, flagged", " | ".join(fl))
+                        for ln, rec, img, fl in rep.flagged
+                    ),
+                ],
             )
     out: dict[str, Any] = {
         "imported": rep.imported,

@@ -117,6 +117,14 @@ def _fmt(t: datetime | None) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if t else "-"
 
 
+def _authorised_by(d: DeploymentInfo) -> str:
+    if d.authorised_by_user is not None:
+        return f"{d.authorising_officer} ({d.authorising_role}), user {d.authorised_by_user}, who opened it"
+    if d.status == "planned":
+        return "not yet authorised: opening it authorises it"
+    return f"{d.authorising_officer} ({d.authorising_role or 'authorising officer'}), as entered at planning"
+
+
 def _show_deployment(d: DeploymentInfo) -> None:
     table = Table(show_header=False, title=f"Deployment {d.id}")
     for k, v in (
@@ -126,7 +134,8 @@ def _show_deployment(d: DeploymentInfo) -> None:
         ("legal basis", d.legal_basis or "-"),
         ("location", d.location),
         ("window", f"{_fmt(d.starts_at)} to {_fmt(d.ends_at)}"),
-        ("authorised by", f"{d.authorising_officer} ({d.authorising_role or 'authorising officer'})"),
+        ("authorised by", _authorised_by(d)),
+        ("proposed at planning", f"{d.proposed_officer or '-'} ({d.proposed_role or '-'})"),
         ("cameras", ", ".join(d.cameras)),
         ("pack", d.pack),
         ("threshold", f"{d.threshold:.3f}"),
@@ -176,13 +185,16 @@ def deployment_create(
     location: str = typer.Option(..., help="Where."),
     start: str = typer.Option(..., help="Start, ISO time with zone (2030-06-01T09:00Z)."),
     end: str = typer.Option(..., help="End, ISO time with zone."),
-    officer: str = typer.Option(
-        ..., "--officer", help="The authorising officer's name (internal, never published)."
+    officer: str | None = typer.Option(
+        None,
+        "--officer",
+        help="Proposed authorising officer's name (internal). Whoever opens the deployment authorises it: "
+        "their name and rank from the user table replace the proposal.",
     ),
-    officer_role: str = typer.Option(
-        ...,
+    officer_role: str | None = typer.Option(
+        None,
         "--officer-role",
-        help="The authorising officer's rank or role as published, e.g. Superintendent.",
+        help="Proposed authorising officer's rank, e.g. Superintendent (published as a proposal until opened).",
     ),
     camera: list[str] = typer.Option(..., "--camera", help="A camera id (repeat for several)."),
     pack: str | None = typer.Option(None, help="Model pack (default: the configured one)."),
@@ -283,7 +295,9 @@ def deployment_open(
     ),
     as_: str | None = ActorOption,
 ) -> None:
-    """Open a planned deployment (checks the threshold against the pack's validated minimum)."""
+    """Open a planned deployment, and so authorise it: you are the authorising officer (your rank must be at
+    least governance.min_authorising_rank). Checks the threshold against the pack's validated minimum and
+    that at least one watchlist entry is approved."""
     with store_session() as store:
         d = open_deployment(
             store,
@@ -814,17 +828,19 @@ def audit_show(
     last: int | None = typer.Option(50, help="Only the newest N rows (0: all)."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Audit rows, oldest first."""
+    """Audit rows, oldest first (alert details redacted for a role that may not see alerts)."""
+    from openlfr.api import audit_view
+
     with store_session() as store:
-        acting(store, roles.VIEW_AUDIT)
+        role = Role(acting(store, roles.VIEW_AUDIT).role)
         rows = audit_svc.entries(store, deployment_id=deployment_id, action=action, last=last or None)
     if as_json:
-        console.print_json(json.dumps([audit_svc.entry_as_dict(e) for e in rows]))
+        console.print_json(json.dumps([audit_view.row_as_dict(e, role) for e in rows]))
         return
     table = Table(title="Audit log")
     for col in ("seq", "at", "actor", "action", "deployment", "target", "details"):
         table.add_column(col)
-    for e in rows:
+    for e in audit_view.visible_rows(rows, role):
         table.add_row(
             str(e.seq),
             _fmt(e.at),

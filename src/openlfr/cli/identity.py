@@ -34,10 +34,27 @@ DeclaredActorOption = typer.Option(None, "--as", hidden=True, help="Refused: log
 
 
 def os_account() -> str:
+    """This process's OS account, from its user id: never from ``$USER`` or ``$LOGNAME``, which whoever runs
+    the command sets as they please."""
+    import pwd
+
+    uid = os.getuid()
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid{uid}"
+
+
+def login_address() -> str:
+    """Where a command-line login comes from, for throttling and the audit log: the OS user id (and its
+    account name) on this host (issue 25).
+
+    Failed logins are counted per (username, address), as the API counts them per (username, IP address).
+    Keyed on the uid, not ``$USER``: changing an environment variable does not reset a lockout; and another
+    local account guessing ``chief``'s password locks only (chief, its own uid), never chief's own logins
+    from chief's uid. One uid failing for many usernames is throttled like one IP address
+    (``server.login_attempts_per_address``)."""
+    return f"cli:uid{os.getuid()}({os_account()})@{socket.gethostname()}"[:64]
 
 
 def read_token(s: Settings) -> str | None:
@@ -117,9 +134,7 @@ def login(
     s = settings()
     with store_session() as store:
         try:
-            token, principal = do_login(
-                store, username, password, f"cli:{os_account()}@{socket.gethostname()}"[:64], TOKEN_KIND
-            )
+            token, principal = do_login(store, username, password, login_address(), TOKEN_KIND)
         except HTTPException as exc:
             fail(f"login refused: {exc.detail}")
     path = save_token(s, token)

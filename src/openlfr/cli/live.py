@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
+import signal
+import stat
 import threading
 import time
 from pathlib import Path
@@ -15,6 +19,7 @@ from rich.table import Table
 
 from openlfr.cli.app import app, choose_pack, clean_errors, console, err_console, fail, settings
 from openlfr.config import Settings
+from openlfr.governance.audit import Actor
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.live.gateway import LiveGateway
@@ -78,6 +83,29 @@ def dry_run_crowd_check(settings_: Settings, pack: str) -> CrowdCheck | None:
     return CrowdCheck(crowd, attraction_policy(crowd, settings_.governance))
 
 
+# "pipe:", "rtsp:", "concat:", "file:", ...: anything FFmpeg would read as a protocol rather than a path.
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+_CAMERA_NAME = re.compile(r"^([A-Za-z0-9_.\-]+)=(.+)$")
+
+
+def _not_recorded_media(location: str) -> str | None:
+    """Why ``location`` is not a regular file or folder (a dry run reads nothing else), or None."""
+    if location in ("-", "") or location.isdigit():
+        return "standard input or a webcam number"
+    if _URL_SCHEME.match(location):
+        return "a URL or protocol the decoder would open (write a file as ./NAME if its name has a colon)"
+    if location.startswith("/dev/"):
+        return "a device"
+    try:
+        mode = os.stat(Path(location).expanduser()).st_mode
+    except OSError as exc:
+        return f"not a file or folder that can be read ({exc.strerror or exc})"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kinds = ((stat.S_ISFIFO, "a fifo"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"))
+    return next((what for test, what in kinds if test(mode)), "a device or special file")
+
+
 def _check_dry_run(
     settings_: Settings,
     sources: list[str],
@@ -85,19 +113,19 @@ def _check_dry_run(
     threshold: float | None,
     override_reason: str | None,
 ) -> tuple[str, float, float | None]:
-    """A dry run is for recorded media: files and folders only, never a live source; at or above the pack's
-    validated minimum threshold unless a reason is given. The minimum is the one validated for the offset
-    rule of the pack's reference crowd in the data folder, else the stricter one validated without the check
-    (``Calibration.minimum_for``). Returns (pack, threshold, validated minimum)."""
+    """A dry run is for recorded media: regular files and folders only, never a live source (no ``pipe:``,
+    ``-``, device, fifo, socket or URL: issue 25); at or above the pack's validated minimum threshold unless a
+    reason is given. The minimum is the one validated for the offset rule of the pack's reference crowd in the
+    data folder, else the stricter one validated without the check (``Calibration.minimum_for``). Returns
+    (pack, threshold, validated minimum)."""
     for text in sources:
-        try:
-            spec = parse_source(text)
-        except SourceError:
-            continue  # a missing file: reported with the other source errors below
-        if spec.live or (spec.kind == "file" and not Path(spec.location).is_file()):
+        named = _CAMERA_NAME.match(text.strip())
+        location = named.group(2) if named and not any(c in named.group(1) for c in ":/") else text.strip()
+        why = _not_recorded_media(location)
+        if why is not None:
             fail(
-                f"--dry-run reads files and folders only; {text!r} is a live source ({spec.kind}). A live "
-                "source is scanned only for an open deployment: --deployment ID"
+                f"--dry-run reads regular files and folders only; {text!r} is {why}, which could be a live "
+                "source. A live source is scanned only for an open deployment: --deployment ID"
             )
     chosen = choose_pack(pack)
     with clean_errors(CalibrationError):
@@ -125,23 +153,27 @@ def _check_dry_run(
     return chosen.name, threshold, minimum
 
 
-def _audit_dry_run(settings_: Settings, details: dict[str, Any]) -> None:
-    """Record the dry run when there is a data folder (or a configured database) to record it in; as the
-    logged-in user, else as the OS account."""
-    if not (settings_.data_dir.is_dir() or settings_.store.database_url):
-        return
-    from openlfr.cli.identity import logged_in, os_account
-    from openlfr.governance.audit import Actor, record
+def _dry_run_login(settings_: Settings) -> Actor:
+    """A dry run searches faces like any scan: it needs a logged-in user whose role may run the cameras
+    (issue 25), and is audited under them; nobody is named from ``$USER``."""
+    from openlfr.api import roles
+    from openlfr.cli.identity import acting
 
     with clean_errors(StoreError):
         store = open_store(settings_)
     try:
-        principal = logged_in(store)
-        who = (
-            Actor(principal.username, principal.role.value)
-            if principal is not None
-            else Actor(os_account(), "os-account")
-        )
+        return acting(store, roles.RUN_LIVE)
+    finally:
+        store.close()
+
+
+def _audit_dry_run(settings_: Settings, who: Actor, details: dict[str, Any]) -> None:
+    """Record the dry run, as the logged-in user."""
+    from openlfr.governance.audit import record
+
+    with clean_errors(StoreError):
+        store = open_store(settings_)
+    try:
         with store.session() as s:
             record(s, who, "live.dry_run", details=details)
     finally:
@@ -167,15 +199,17 @@ def _dry_run_gateway(
     return gateway
 
 
-def _deployment_gateway(settings_: Settings, deployment_id: str) -> LiveGateway:
-    """The governance layer's gateway onto a stored deployment (fails clearly for an unknown id)."""
+def _deployment_gateway(settings_: Settings, deployment_id: str) -> DeploymentGateway:
+    """The governance layer's gateway onto a stored deployment (fails clearly for an unknown id), acting as
+    the logged-in user: every row of the run names them (rule 8)."""
     from openlfr.api import roles
     from openlfr.cli.identity import acting
 
     with clean_errors(StoreError, GovernanceError):
         store = open_store(settings_)
-        acting(store, roles.RUN_LIVE)  # the logged-in user, checked against the same role table as the API
-        return DeploymentGateway(store, deployment_id, settings_)
+        # The logged-in user, checked against the same role table as the API.
+        who = acting(store, roles.RUN_LIVE)
+        return DeploymentGateway(store, deployment_id, settings_, actor=who)
 
 
 def _camera_specs(sources: list[str], gateway: LiveGateway, dry_run: bool) -> list[SourceSpec]:
@@ -192,6 +226,10 @@ def _camera_specs(sources: list[str], gateway: LiveGateway, dry_run: bool) -> li
                     fail(f"name the camera of source {text!r}: CAMERA=SOURCE (cameras: {', '.join(cameras)})")
             specs.append(spec)
     return specs
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @app.command("run")
@@ -232,11 +270,13 @@ def run(
     if dry_run:
         if watchlist is None:
             fail("--dry-run needs --watchlist DIR (a folder of reference photos)")
+        who = _dry_run_login(s)  # like every other command: nothing happens before a login
         pack, threshold, minimum = _check_dry_run(s, source, pack, threshold, override_reason)
         dry = _dry_run_gateway(s, watchlist, pack, threshold)
         gateway: LiveGateway = dry
         _audit_dry_run(
             s,
+            who,
             {
                 "sources": source,
                 "watchlist": str(watchlist),
@@ -257,11 +297,33 @@ def run(
     if isinstance(gateway, InMemoryGateway):
         for spec in specs:
             gateway.allow_camera(spec.camera_id)
+    scan = gateway if isinstance(gateway, DeploymentGateway) else None
+    previous_term = None
+    if scan is not None and threading.current_thread() is threading.main_thread():
+        # SIGTERM (a service manager stopping the run) stops it like Ctrl-C, so scan_stop is written;
+        # only SIGKILL leaves a scan_start without its scan_stop.
+        previous_term = signal.signal(signal.SIGTERM, _interrupt)
+    if scan is not None:
+        with clean_errors(StoreError, GovernanceError):
+            scan.start_scan([f"{sp.camera_id}={sp.location}" for sp in specs])
     with clean_errors(SourceError, GovernanceError, ModelPackError):
-        pipeline = LivePipeline(specs, gateway, s, paced=not fast, on_alert=on_alert)
-        pipeline.start()
+        try:
+            pipeline = LivePipeline(specs, gateway, s, paced=not fast, on_alert=on_alert)
+            pipeline.start()
+        except BaseException as exc:
+            if previous_term is not None:
+                signal.signal(signal.SIGTERM, previous_term)
+            if scan is not None:
+                why = (
+                    "interrupted (Ctrl-C or SIGTERM) while starting"
+                    if isinstance(exc, KeyboardInterrupt)
+                    else f"failed to start: {type(exc).__name__}: {exc}"[:500]
+                )
+                scan.stop_scan({"alerts": 0, "stopped": why})
+            raise
     server = serve_metrics(lambda: pipeline.metrics, metrics_port) if metrics_port else None
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    stopped = "sources ended"
     try:
         if as_json:
             while pipeline.running() and (deadline is None or time.monotonic() < deadline):
@@ -271,13 +333,27 @@ def run(
                 while pipeline.running() and (deadline is None or time.monotonic() < deadline):
                     time.sleep(0.25)
                     live.update(_status_table(pipeline.metrics, len(alerts)))
+        if pipeline.running():
+            stopped = "--max-seconds reached"
     except KeyboardInterrupt:
+        stopped = "interrupted (Ctrl-C or SIGTERM)"
         err_console.print("stopping...")
     finally:
         pipeline.stop()
         result = pipeline.join(timeout=30)
         if server is not None:
             server.shutdown()
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+        if scan is not None:
+            with clean_errors(StoreError, GovernanceError):
+                scan.stop_scan(
+                    {
+                        "alerts": len(result.alerts),
+                        "stopped": stopped,
+                        "cameras": {m["camera_id"]: m["state"] for m in result.metrics},
+                    }
+                )
     if as_json:
         out: dict[str, Any] = {
             "deployment": gateway.deployment.id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import threading
 from pathlib import Path
 
@@ -272,7 +273,10 @@ def purge_cmd(actor: str | None = ActorOption) -> None:
 
 @app.command("oifr")
 def oifr_cmd(
-    photo: Path = typer.Argument(..., help="The photo of the person; it is deleted after the search."),
+    photo: Path = typer.Argument(
+        ...,
+        help="The photo of the person; it is deleted after the search, and also when the call is refused.",
+    ),
     reason: str | None = typer.Option(None, "--reason", help=f"One of: {', '.join(OIFR_REASONS)}."),
     gallery: str | None = GalleryOption,
     top: int | None = typer.Option(None, "--top", min=1, max=50, help="Candidates (default 6)."),
@@ -281,18 +285,19 @@ def oifr_cmd(
     as_json: bool = JsonOption,
 ) -> None:
     """Operator-initiated search: a short candidate list for someone who cannot or will not say who they
-    are. The photo is overwritten and deleted as soon as the list exists (also when the search fails)."""
-    _enabled("oifr")  # switched off: refused before anything, the photo untouched
-    with store_session() as store:  # who is asking, before the photo is touched
-        who = actor_of(store, actor, roles.RUN_OIFR)
+    are. The photo is overwritten and deleted as soon as the list exists, and also when the search fails or
+    the call is refused (role, login or reason: issue 25), so that a refused call leaves no photo behind."""
     try:
-        retro.parse_oifr_reason(reason or "")
-    except retro.RetroError as exc:
-        fail(str(exc))  # before the photo is touched: nothing searched, nothing deleted
-    if not photo.is_file():
-        fail(f"{photo}: file not found")
-    data = bytearray(photo.read_bytes())
-    try:
+        _enabled("oifr")  # switched off: refused, and the photo goes all the same (finally)
+        with store_session() as store:  # who is asking, before the photo is read
+            who = actor_of(store, actor, roles.RUN_OIFR)
+        try:
+            retro.parse_oifr_reason(reason or "")
+        except retro.RetroError as exc:
+            fail(str(exc))  # nothing searched; the photo still goes (finally)
+        if not photo.is_file():
+            fail(f"{photo}: not a regular file")
+        data = bytearray(photo.read_bytes())
         chosen = choose_pack(pack)
         with store_session() as store:
             engine = load_engine(chosen.name, settings())
@@ -336,8 +341,10 @@ def oifr_outcome_cmd(
 
 
 def _shred(path: Path) -> None:
-    """Overwrite then delete the probe photo."""
+    """Overwrite then delete the probe photo (a regular file only: a fifo or device is never opened)."""
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return
         size = path.stat().st_size
         with path.open("r+b") as fh:
             fh.write(b"\0" * size)

@@ -105,6 +105,11 @@ def user_add(
         help="admin, authorising_officer, operator, engagement_officer, reviewer or auditor.",
     ),
     display_name: str = typer.Option("", "--name", help="Full name shown in the console and audit log."),
+    rank: str | None = typer.Option(
+        None,
+        "--rank",
+        help="Police rank (e.g. superintendent); opening a deployment needs governance.min_authorising_rank.",
+    ),
     password_env: str | None = typer.Option(
         None, "--password-env", help="Read the password from this environment variable (else prompt)."
     ),
@@ -136,7 +141,7 @@ def user_add(
         if getpass.getpass("again: ") != password:
             fail("the two passwords differ")
     with clean_errors(StoreError, UserError):
-        user = create_user(store, username, password, role, display_name, actor=actor)
+        user = create_user(store, username, password, role, display_name, actor=actor, rank=rank)
     console.print(f"user {user.username} added as {user.role.replace('_', ' ')}")
 
 
@@ -151,10 +156,40 @@ def user_list() -> None:
     with clean_errors(StoreError):
         store = open_store(settings())
         acting(store, roles.MANAGE_USERS)
-    table = Table("username", "name", "role", "active")
+    from openlfr.ranks import rank_label
+
+    table = Table("username", "name", "role", "rank", "active")
     for u in list_users(store):
-        table.add_row(u.username, u.display_name, u.role, "yes" if u.active else "no")
+        table.add_row(
+            u.username, u.display_name, u.role, rank_label(u.rank) or "-", "yes" if u.active else "no"
+        )
     console.print(table)
+
+
+@user_app.command("rank")
+def user_rank(
+    username: str = typer.Argument(..., help="The user whose rank is recorded."),
+    rank: str = typer.Argument(
+        ..., help="A UK police rank (e.g. superintendent, chief_inspector), or 'none' to clear it."
+    ),
+) -> None:
+    """Record a user's police rank (admins only; audited). Opening a deployment authorises it, and needs at
+    least governance.min_authorising_rank."""
+    from openlfr.api import roles
+    from openlfr.api.users import UserError, set_rank
+    from openlfr.cli.identity import acting
+    from openlfr.ranks import rank_label
+    from openlfr.store import StoreError, open_store
+
+    with clean_errors(StoreError, UserError):
+        store = open_store(settings())
+        key = set_rank(
+            store,
+            username,
+            None if rank.strip().lower() == "none" else rank,
+            actor=acting(store, roles.MANAGE_USERS),
+        )
+    console.print(f"user {username} rank: {rank_label(key) or 'none'}", highlight=False)
 
 
 @user_app.command("disable")

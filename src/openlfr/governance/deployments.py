@@ -21,8 +21,11 @@ from openlfr.governance.errors import GovernanceError, NotFound, ScanRefused
 from openlfr.governance.live_contract import ScanWindow
 from openlfr.matching.calibration import CalibrationError, load_calibration
 from openlfr.matching.reference_crowd import load_reference_crowd
+from openlfr.ranks import BY_KEY as RANKS_BY_KEY
+from openlfr.ranks import parse_rank
 from openlfr.safetext import UnsafeText, check_published_text
 from openlfr.store import Store, utcnow
+from openlfr.store.auth_models import User
 from openlfr.store.models import (
     DEPLOYMENT_PHASES,
     DEPLOYMENT_PURPOSE_CATEGORIES,
@@ -82,6 +85,17 @@ class DeploymentInfo:
     on_behalf_of: str | None = None
     """The force it is run for, when not the force running it; ``on_behalf_of_controller`` is theirs."""
     on_behalf_of_controller: str | None = None
+    proposed_officer: str | None = None
+    """Who planning proposed as authorising officer (internal); the authoriser is whoever opens it."""
+    proposed_role: str | None = None
+    authorised_by_user: str | None = None
+    """Username of the user who opened, and so authorised, it (None: not yet open, or opened before 0012)."""
+    authorised_rank: str | None = None
+
+    @property
+    def authorisation_bound(self) -> bool:
+        """Whether the authoriser is a user of the user table (the one who opened it), not typed-in text."""
+        return self.authorised_by_user is not None
 
     @property
     def short_notice(self) -> bool:
@@ -152,6 +166,10 @@ def info(d: Deployment) -> DeploymentInfo:
         success_measures=tuple(d.success_measures or ()),
         on_behalf_of=d.on_behalf_of,
         on_behalf_of_controller=d.on_behalf_of_controller,
+        proposed_officer=d.proposed_officer,
+        proposed_role=d.proposed_role,
+        authorised_by_user=d.authorised_by_user,
+        authorised_rank=d.authorised_rank,
     )
 
 
@@ -343,9 +361,9 @@ def create_deployment(
     location: str,
     starts_at: datetime,
     ends_at: datetime,
-    authorising_officer: str,
-    authorising_role: str,
     cameras: Sequence[str],
+    authorising_officer: str | None = None,
+    authorising_role: str | None = None,
     pack: str | None = None,
     threshold: float | None = None,
     threshold_override_reason: str | None = None,
@@ -373,9 +391,10 @@ def create_deployment(
     ``governance.notice_hours`` away unless a ``short_notice_reason`` is given (audited, published as
     "short notice").
 
-    ``purpose_category`` (a key or the words of ``DEPLOYMENT_PURPOSE_CATEGORIES``), ``legal_basis`` (a short
-    summary) and ``authorising_role`` (the authorising officer's rank or role, e.g. "Superintendent") are
-    published with the deployment; ``authorising_officer`` (the name) is kept internal.
+    ``purpose_category`` (a key or the words of ``DEPLOYMENT_PURPOSE_CATEGORIES``) and ``legal_basis`` (a short
+    summary) are published with the deployment. ``authorising_officer`` and ``authorising_role`` only
+    *propose* an authorising officer (issue 25): whoever opens the deployment authorises it, and the record
+    publishes their rank from the user table (:func:`open_deployment`).
 
     Issue 27: the stated ``objective`` and ``success_measures`` (published, and reported against in the
     record), and for a deployment run for another force, that force (``on_behalf_of``) and its data
@@ -387,19 +406,19 @@ def create_deployment(
     for name, value in (
         ("purpose", purpose),
         ("location", location),
-        ("authorising officer", authorising_officer),
         ("legal basis", legal_basis),
-        ("rank or role for its authorising officer", authorising_role),
     ):
         if not value or not value.strip():
             raise GovernanceError(f"a deployment needs a {name}")
+    proposed_officer = (authorising_officer or "").strip() or None
+    proposed_role = (authorising_role or "").strip() or None
     check_published_fields(
         {
             "purpose": purpose,
             "location": location,
-            "authorising officer": authorising_officer,
+            "proposed authorising officer": authorising_officer,
             "legal basis": legal_basis,
-            "authorising officer's rank or role": authorising_role,
+            "proposed authorising officer's rank or role": authorising_role,
             "threshold override reason": threshold_override_reason,
             "data controller": data_controller,
             "public contact": public_contact,
@@ -427,7 +446,7 @@ def create_deployment(
         raise GovernanceError("a deployment cannot be created without " + "; ".join(missing))
     phase_key = parse_phase(phase)
     category = parse_purpose_category(purpose_category or "")
-    if authorising_role.strip().casefold() == authorising_officer.strip().casefold():
+    if proposed_role and proposed_officer and proposed_role.casefold() == proposed_officer.casefold():
         raise GovernanceError(
             "the authorising officer's role is published: give a rank or role "
             "(e.g. Superintendent), not the officer's name"
@@ -477,10 +496,14 @@ def create_deployment(
             location=location.strip(),
             starts_at=starts_at,
             ends_at=ends_at,
-            authorising_officer=authorising_officer.strip(),
+            # Until it opens, the officer fields hold the proposal; opening overwrites them with the
+            # authorising user's name and rank.
+            authorising_officer=proposed_officer or "",
             purpose_category=category,
             legal_basis=legal_basis.strip(),
-            authorising_role=authorising_role.strip(),
+            authorising_role=proposed_role,
+            proposed_officer=proposed_officer,
+            proposed_role=proposed_role,
             cameras=cams,
             pack=pack_name,
             threshold=float(threshold),
@@ -513,8 +536,8 @@ def create_deployment(
                 "location": dep.location,
                 "starts_at": starts_at.isoformat(),
                 "ends_at": ends_at.isoformat(),
-                "authorising_officer": dep.authorising_officer,
-                "authorising_role": dep.authorising_role,
+                "proposed_officer": proposed_officer,
+                "proposed_role": proposed_role,
                 "purpose_category": category,
                 "legal_basis": dep.legal_basis,
                 "cameras": cams,
@@ -620,6 +643,45 @@ def record_signage(
         return info(dep)
 
 
+@dataclass(frozen=True)
+class Authoriser:
+    """The user who opens a deployment, as the user table has them (issue 25, rule 8)."""
+
+    username: str
+    name: str
+    rank_key: str
+    rank_label: str
+
+
+def check_authoriser(session: Session, store: Store, who: ActorLike) -> Authoriser:
+    """The user behind ``who`` if they may authorise a deployment: an active user of the user table with a
+    rank at or above ``governance.min_authorising_rank``; a :class:`GovernanceError` saying why not otherwise.
+
+    Whoever opens a deployment authorises it: the name and rank come from the user table, never from text
+    typed in at planning, so the published "authorised by" is the person who let the cameras scan."""
+    actor = as_actor(who)
+    minimum = parse_rank(store.settings.governance.min_authorising_rank)
+    user = session.scalar(select(User).where(User.username == actor.name))
+    if user is None or not user.active:
+        raise GovernanceError(
+            f"{actor.name!r} is not an active user: a deployment is opened, and so authorised, by a logged-in "
+            "user whose rank an admin has recorded"
+        )
+    rank = RANKS_BY_KEY.get(user.rank or "")
+    if rank is None:
+        raise GovernanceError(
+            f"{user.username} has no police rank recorded, and opening a deployment authorises it: an admin "
+            f"records the rank first (openlfr user rank {user.username} RANK); at least {minimum.label} "
+            "(governance.min_authorising_rank)"
+        )
+    if rank.level < minimum.level:
+        raise GovernanceError(
+            f"{user.username}'s rank is {rank.label}: opening a deployment authorises it, which needs the rank of "
+            f"{minimum.label} or above (governance.min_authorising_rank)"
+        )
+    return Authoriser(user.username, user.display_name or user.username, rank.key, rank.label)
+
+
 def open_deployment(
     store: Store,
     actor: ActorLike,
@@ -633,7 +695,12 @@ def open_deployment(
     threshold calibrated for ``governance.target_fpir`` at the watchlist's actual size, or an override reason
     must be given (here or at creation); the override is audited. Issue 15: the watchlist may not be empty,
     the signage must be recorded in place, and the deployment must have been announced at least
-    ``governance.notice_hours`` ago unless a short-notice reason is given (here or at creation)."""
+    ``governance.notice_hours`` ago unless a short-notice reason is given (here or at creation).
+
+    Issue 25: ``actor`` authorises the deployment by opening it; it must be a user of the user table with a
+    rank at or above ``governance.min_authorising_rank`` (:func:`check_authoriser`), whose name and rank
+    replace the officer proposed at planning. At least one watchlist entry must be approved (an entry awaiting
+    its second person's approval is never searched, so a watchlist of only those would scan for nobody)."""
     now = clock()
     check_published_fields({"threshold override reason": override_reason})
     who = as_actor(actor)
@@ -647,11 +714,27 @@ def open_deployment(
             raise GovernanceError(
                 f"deployment {dep.id}'s window ended at {dep.ends_at.isoformat()}: it cannot open"
             )
+        authoriser = check_authoriser(s, store, who)
         n_subjects = s.scalar(select(func.count()).where(WatchlistSubject.deployment_id == dep.id)) or 0
+        n_approved = (
+            s.scalar(
+                select(func.count()).where(
+                    WatchlistSubject.deployment_id == dep.id,
+                    WatchlistSubject.pending_approval.is_(False),
+                    WatchlistSubject.expires_at > now,
+                )
+            )
+            or 0
+        )
         short_reason = (short_notice_reason or "").strip() or None
         missing = []
         if n_subjects == 0:
             missing.append("its watchlist is empty (enrol at least one subject)")
+        elif n_approved == 0:
+            missing.append(
+                "none of its watchlist entries is approved and in date: an entry is searched only once a "
+                "second person has approved it (openlfr watchlist approve)"
+            )
         if dep.signage_in_place_at is None:
             missing.append(
                 "no one has recorded the signage in place (openlfr deployment signage-in-place ID)"
@@ -700,6 +783,10 @@ def open_deployment(
         dep.opened_at = now
         dep.opened_by = str(who)
         promise = fix_retention_promise(dep, store)
+        dep.authorising_officer = authoriser.name
+        dep.authorising_role = authoriser.rank_label
+        dep.authorised_by_user = authoriser.username
+        dep.authorised_rank = authoriser.rank_key
         record(
             s,
             who,
@@ -711,6 +798,12 @@ def open_deployment(
                 "validated_min_threshold": validated_min,
                 "watchlist_size": n_subjects,
                 "retention": promise.as_dict(),
+                "watchlist_approved": n_approved,
+                "authorised_by": authoriser.username,
+                "authorising_officer": authoriser.name,
+                "authorising_rank": authoriser.rank_key,
+                "proposed_officer": dep.proposed_officer,
+                "proposed_role": dep.proposed_role,
             },
         )
         return info(dep)

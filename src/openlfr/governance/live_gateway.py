@@ -8,11 +8,17 @@ The pipeline is handed a :class:`DeploymentGateway` and never touches the store 
 * :meth:`DeploymentGateway.raise_alert` for a track that passed the alert policy (rule 1 is checked again,
   the threshold in force is recorded, the crops are stored encrypted, the alert is audited);
 * :meth:`DeploymentGateway.record_counters` now and then: counts are all that non-matching faces leave (rule 3).
+
+Rule 8 (issue 25): whoever starts the cameras is named. ``openlfr run`` hands the gateway the logged-in
+officer as ``actor`` and calls :meth:`DeploymentGateway.start_scan` / :meth:`DeploymentGateway.stop_scan`
+around the run; every audit row the gateway writes in between names that officer and carries the scan's id
+(``details.scan_id``), so the log says who scanned, from when to when, and what each scan did.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openlfr.config import Settings
-from openlfr.governance.audit import SYSTEM, record
+from openlfr.governance.audit import SYSTEM, ActorLike, as_actor, record
 from openlfr.governance.deployments import DeploymentInfo, check_can_scan, info, load
 from openlfr.governance.errors import GovernanceError, NotFound, ScanRefused
 from openlfr.governance.live_contract import Counts, NewAlert
@@ -48,15 +54,63 @@ class DeploymentGateway:
         settings: Settings | None = None,
         clock: Callable[[], datetime] | None = None,
         *,
-        actor: str = "system",
+        actor: ActorLike = SYSTEM,
     ) -> None:
         self.store = store
         self.deployment_id = deployment_id
         self.settings = settings or store.settings
         self.clock = clock or utcnow
-        self.actor = actor if actor != "system" else SYSTEM
+        self.actor = as_actor(actor)
+        self.scan_id: str | None = None
+        """The scan in progress (between :meth:`start_scan` and :meth:`stop_scan`), named in every row."""
         self._rows: list[str] | None = None  # template ids in index row order, from the last watchlist()
         self.deployment  # noqa: B018  (fail now, clearly, for an unknown id)
+
+    def _details(self, details: dict[str, Any]) -> dict[str, Any]:
+        return {**details, "scan_id": self.scan_id} if self.scan_id else details
+
+    def start_scan(self, sources: Sequence[str]) -> str:
+        """Record ``deployment.scan_start``: this gateway's actor starts scanning ``sources``. Returns the scan
+        id, which every later row of this gateway carries until :meth:`stop_scan`."""
+        if self.scan_id is not None:
+            raise GovernanceError(f"scan {self.scan_id} is already running on this gateway")
+        scan_id = uuid.uuid4().hex[:16]
+        now = self.clock()
+        with self.store.session() as s:
+            dep = load(s, self.deployment_id)
+            record(
+                s,
+                self.actor,
+                "deployment.scan_start",
+                deployment_id=dep.id,
+                target=scan_id,
+                at=now,
+                details={
+                    "scan_id": scan_id,
+                    "sources": list(sources),
+                    "status": dep.status,
+                    "threshold": dep.threshold,
+                },
+            )
+        self.scan_id = scan_id
+        return scan_id
+
+    def stop_scan(self, details: dict[str, Any] | None = None) -> None:
+        """Record ``deployment.scan_stop`` for the running scan (``details``: e.g. alerts raised, why it
+        stopped); nothing when no scan is running."""
+        if self.scan_id is None:
+            return
+        with self.store.session() as s:
+            record(
+                s,
+                self.actor,
+                "deployment.scan_stop",
+                deployment_id=self.deployment_id,
+                target=self.scan_id,
+                at=self.clock(),
+                details=self._details(dict(details or {})),
+            )
+        self.scan_id = None
 
     @property
     def deployment(self) -> DeploymentInfo:
@@ -132,7 +186,9 @@ class DeploymentGateway:
                 "watchlist.load",
                 deployment_id=dep.id,
                 at=now,
-                details={"subjects": len(subjects), "templates": len(rows), "purpose": "live search"},
+                details=self._details(
+                    {"subjects": len(subjects), "templates": len(rows), "purpose": "live search"}
+                ),
             )
         return (
             WatchlistIndex(
@@ -180,7 +236,7 @@ class DeploymentGateway:
                 deployment_id=self.deployment_id,
                 target=subject_id,
                 at=self.clock(),
-                details={"template_index": template_index},
+                details=self._details({"template_index": template_index}),
             )
         return data
 
@@ -261,14 +317,16 @@ class DeploymentGateway:
                     deployment_id=dep.id,
                     target=stored.id,
                     at=now,
-                    details={
-                        "camera_id": camera_id,
-                        "track_id": track_id,
-                        "subject_id": subject_id,
-                        "score": round(score, 6),
-                        "threshold": threshold,
-                        "observed_at": observed_at.isoformat(),
-                    },
+                    details=self._details(
+                        {
+                            "camera_id": camera_id,
+                            "track_id": track_id,
+                            "subject_id": subject_id,
+                            "score": round(score, 6),
+                            "threshold": threshold,
+                            "observed_at": observed_at.isoformat(),
+                        }
+                    ),
                 )
                 return stored.id
             except BaseException:

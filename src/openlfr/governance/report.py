@@ -63,8 +63,23 @@ def published_legal_basis(dep: Deployment | DeploymentInfo, settings: Settings) 
 
 
 def published_role(dep: Deployment | DeploymentInfo) -> str:
-    """Who authorised the deployment, by rank or role (the officer's name is never published)."""
+    """Who authorised the deployment, by rank or role (the officer's name is never published).
+
+    Issue 25: once open, the rank of the user who opened it, from the user table. A planned deployment is
+    not yet authorised: the officer proposed at planning is published as only that."""
+    if dep.authorised_by_user is None and dep.status == "planned":
+        proposed = dep.proposed_role or dep.authorising_role
+        return f"not yet authorised (proposed: {proposed})" if proposed else "not yet authorised"
     return dep.authorising_role or GENERIC_AUTHORISING_ROLE
+
+
+def published_authorisation(dep: Deployment | DeploymentInfo) -> str:
+    """How the published "authorised by" was established, in words (issue 25)."""
+    if dep.authorised_by_user is not None:
+        return "the rank of the user who opened the deployment, from the user table"
+    if dep.status == "planned":
+        return "not yet authorised: opening the deployment authorises it"
+    return "as entered when the deployment was planned (opened before authorisation was tied to the user who opens)"
 
 
 def purpose_category_label(dep: Deployment | DeploymentInfo) -> str | None:
@@ -141,6 +156,7 @@ def deployment_record(
             "purpose_category": purpose_category_label(dep),
             "legal_basis": published_legal_basis(dep, store.settings),
             "authorised_by_role": published_role(dep),
+            "authorisation": published_authorisation(dep),
             "starts_at": dep.starts_at.isoformat(),
             "ends_at": dep.ends_at.isoformat(),
             "opened_at": dep.opened_at.isoformat() if dep.opened_at else None,
@@ -223,6 +239,7 @@ FIELDS: list[tuple[str, str]] = [
     ("purpose_category", "Purpose category"),
     ("legal_basis", "Legal basis"),
     ("authorised_by_role", "Authorised by"),
+    ("authorisation", "How the authoriser is known"),
     ("phase", "Trial or operational"),
     ("announced_at", "Announced"),
     ("short_notice", "Short notice (announced less than the notice period ahead)"),

@@ -184,7 +184,8 @@ def parse_source(text: str, camera_id: str | None = None) -> SourceSpec:
         if not path.exists():
             raise SourceError(f"{text}: no such file or folder (and not a stream URL such as rtsp://...)")
         kind = "folder" if path.is_dir() else "file"
-        text = str(path)
+        # Absolute, so that FFmpeg never reads a file's name ("pipe:0", "concat:...") as a protocol.
+        text = str(path.absolute())
         default_id = path.stem or path.name
     return SourceSpec(camera_id or default_id, text, kind)
 
@@ -274,7 +275,11 @@ class FrameSource:
             raise SourceError(f"{self.spec.location}: no images (.jpg, .png, ...) in the folder")
 
     def _folder_images(self) -> list[Path]:
-        return sorted(p for p in Path(self.spec.location).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        return sorted(
+            p
+            for p in Path(self.spec.location).iterdir()
+            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()  # a fifo named x.jpg would block or stream
+        )
 
     def frames(self, stop: threading.Event, clock: StageClock | None = None) -> Iterator[Frame]:
         """The source's frames; decoding and conversion are charged to ``clock`` when given."""

@@ -43,6 +43,9 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     display_name: Mapped[str] = mapped_column(String(128), nullable=False, default="")
     role: Mapped[str] = mapped_column(String(32), nullable=False)
+    rank: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """A key of :data:`openlfr.ranks.RANKS`, set by an admin; None for staff without a police rank (and for
+    every user created before revision 0012, until an admin records it). Opening a deployment needs one."""
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

@@ -89,6 +89,18 @@ class Deployment(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     opened_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Issue 25 (revision 0012): planning only proposes an authorising officer; opening binds the deployment to
+    # the logged-in user who opened it (``authorising_officer``/``authorising_role`` then hold that user's name
+    # and rank from the user table).
+    proposed_officer: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """The authorising officer named at planning (internal; None when none was proposed)."""
+    proposed_role: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """The proposed officer's rank or role as typed at planning."""
+    authorised_by_user: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """Username of the user who opened, and so authorised, the deployment; None until it opens, and for a
+    deployment opened before revision 0012 (its authoriser was typed in at planning)."""
+    authorised_rank: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """That user's rank key (:mod:`openlfr.ranks`) when they opened it."""
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     closed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # What the published record needs after the watchlist is destroyed, frozen at close.

@@ -225,7 +225,12 @@ def audit_page(
     store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.VIEW_AUDIT)),
 ) -> Response:
-    rows = audit.entries(store, deployment_id=deployment_id or None, last=500)[::-1]
+    from openlfr.api.audit_view import visible_rows
+
+    # Issue 25: a role that may not see alerts reads the log with alert details redacted.
+    rows = visible_rows(
+        audit.entries(store, deployment_id=deployment_id or None, last=500)[::-1], principal.role
+    )
     return page(request, "audit.html", rows=rows, deployment_id=deployment_id or "")
 
 
