@@ -135,6 +135,7 @@ def measures_for(store: Store, dep: DeploymentInfo) -> dict[str, Any]:
         "alerts_purged_undecided": rec["alerts_purged_undecided"],
         "confirmed_false_purged": rec["confirmed_false_purged"],
         "evidence_holds_lapsed": rec["evidence_holds_lapsed"],
+        "amendments_by_kind": rec["amendments_by_kind"],
     }
 
 

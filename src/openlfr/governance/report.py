@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from openlfr.config import Settings
-from openlfr.governance.alerts import truth
+from openlfr.governance.alerts import amendments_by_kind, truth
 from openlfr.governance.audit import ActorLike, latest_checkpoint, record
 from openlfr.governance.closed_lists import IMAGE_SOURCES, OFFENCE_SERIOUSNESS
 from openlfr.governance.deployments import (
@@ -185,6 +185,8 @@ def deployment_record(
             "evidence_holds": sum(1 for a in alerts if a.evidence_hold),
             "evidence_holds_lapsed": sum(1 for a in alerts if a.evidence_lapsed_at is not None),
             "evidence_hold_renewals": sum(a.evidence_renewals or 0 for a in alerts),
+            # Rule 7: a decision recorded in error is amended by a supervisor, never rewritten; counted by kind.
+            "amendments_by_kind": amendments_by_kind(s, dep.id) or None,
             "generated_at": now.isoformat(),
         }
         if by_category is None and composition is not None:
@@ -244,6 +246,7 @@ FIELDS: list[tuple[str, str]] = [
     ("evidence_holds", "Alerts held as evidence"),
     ("evidence_holds_lapsed", "Evidence holds lapsed at review"),
     ("evidence_hold_renewals", "Evidence hold renewals"),
+    ("amendments_by_kind", "Decisions amended by a supervisor, by kind"),
     ("arrests", "Arrests"),
     ("advice", "Words of advice"),
     ("alert_precision", "Alert precision"),
@@ -419,6 +422,11 @@ def period_totals(
     )
     for key in _SUMMED:
         totals[key] = sum(int(r[key]) for r in recs)
+    amended: dict[str, int] = {}
+    for r in recs:
+        for kind, n in (r.get("amendments_by_kind") or {}).items():
+            amended[kind] = amended.get(kind, 0) + n
+    totals["amendments_by_kind"] = dict(sorted(amended.items()))
     precision = alert_precision(
         totals["true_alerts"], totals["true_alerts"] + totals["false_alerts"], totals["unadjudicated_alerts"]
     )
