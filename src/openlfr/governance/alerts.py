@@ -275,7 +275,7 @@ def _decide(
                 ]
                 if missing:
                     raise GovernanceError(
-                        f"an engagement that met the person ({value}) must record whether "
+                        f"an engagement that met the person ({value.replace('_', ' ')}) must record whether "
                         + " and whether ".join(
                             {
                                 "reason explained": "the reason for the stop was explained",
@@ -539,7 +539,7 @@ def amend_decision(
             if value in MET and current not in MET:
                 if reason_explained is None or leaflet_given is None:
                     raise GovernanceError(
-                        f"an engagement that met the person ({value}) must record whether the reason for "
+                        f"an engagement that met the person ({value.replace('_', ' ')}) must record whether the reason for "
                         "the stop was explained and whether the leaflet was given (yes or no)"
                     )
                 facts = {"reason_explained": reason_explained, "leaflet_given": leaflet_given}
