@@ -63,7 +63,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="module")
-def seeded_server(tmp_path_factory: pytest.TempPathFactory, seed: Seed) -> Iterator[LiveServer]:
+def seeded_server(tmp_path_factory: pytest.TempPathFactory, seed: Seed) -> Iterator[LiveServer]:  # noqa: F811
     """One server per test module on a copy of the API suites' seed: every role's user, an open deployment
     with an approved entry and one alert (tests raise their own alerts on it, so they stay independent)."""
     yield from _serve(tmp_path_factory.mktemp("web-seeded"), seed.data_dir)
