@@ -200,7 +200,16 @@ def _record(
     flags = {k: _yes_no(v) for k, v in facts.items()}
     try:
         if step == "amend":
-            alerts.amend_decision(store, actor_of(principal), alert_id, amend_step, decision, note, **flags)
+            alerts.amend_decision(
+                store,
+                actor_of(principal),
+                alert_id,
+                amend_step,
+                decision,
+                note,
+                reason_explained=flags.get("reason_explained"),
+                leaflet_given=flags.get("leaflet_given"),
+            )
         else:
             _RECORD[step](store, actor_of(principal), alert_id, decision, note=note.strip() or None, **flags)  # type: ignore[operator]
     except GovernanceError as exc:
