@@ -29,8 +29,36 @@ def _cacheable(request: Request, response: Response) -> Response:
 
 
 def _context(request: Request) -> dict[str, Any]:
-    s = request.app.state.settings.server
-    return {"force_name": s.force_name, "contact": s.contact, "principal": None}
+    settings = request.app.state.settings
+    s = settings.server
+    return {
+        "force_name": s.force_name,
+        "contact": s.contact,
+        "principal": None,
+        "regulator": s.regulator_complaint_route,
+        "notice_period": hours_in_words(settings.governance.notice_hours),
+        "retention_period": hours_in_words(settings.retention.alert_retention_hours),
+    }
+
+
+def hours_in_words(hours: float) -> str:
+    """A period as the public reads it: "30 days", "24 hours", "90 minutes"."""
+    if hours >= 48 and hours % 24 == 0:
+        return f"{int(hours // 24)} days"
+    if hours >= 1 and hours == int(hours):
+        return f"{int(hours)} hour{'s' if hours != 1 else ''}"
+    return f"{round(hours * 60)} minutes"
+
+
+def notice_given(d: dict[str, Any]) -> str:
+    """How long before its window the deployment was announced, in words ("26 hours before it was due to
+    start", or "after it was due to start")."""
+    ahead = (
+        datetime.fromisoformat(d["starts_at"]) - datetime.fromisoformat(d["announced_at"])
+    ).total_seconds()
+    if ahead <= 0:
+        return "after it was due to start"
+    return f"{hours_in_words(round(ahead / 3600, 1) if ahead < 3600 else round(ahead / 3600))} before it was due to start"
 
 
 @router.get("/public", response_class=HTMLResponse, dependencies=[Depends(rate_limited)])
@@ -54,4 +82,7 @@ def public_deployment_page(
 ) -> Response:
     dep = deployments.get_deployment(store, deployment_id)
     view = public_deployment(store, dep)
-    return _cacheable(request, page(request, "public_deployment.html", d=view, **_context(request)))
+    return _cacheable(
+        request,
+        page(request, "public_deployment.html", d=view, notice=notice_given(view), **_context(request)),
+    )

@@ -20,7 +20,7 @@
     var card = document.createElement("article");
     card.className = "alert-card";
     card.setAttribute("data-seq", a.seq);
-    var h = document.createElement("h3");
+    var h = document.createElement("h2");
     var link = text("a", "Alert " + a.id);
     link.href = a.url;
     h.appendChild(link);
