@@ -66,7 +66,10 @@ def test_operator_sees_live_alert_from_real_clip_and_adjudicates_it(live_server:
     log_in(page, live_server.url, "auditor", PASSWORD)
     page.goto(f"{live_server.url}/audit")
     rows = page.locator("#audit tbody tr").all_inner_texts()
-    assert any("alert.review" in r and "operator" in r and '"engage"' in r for r in rows)
+    assert any(
+        "alert.review" in r and "operator recorded the operator review: Pass to engagement." in r
+        for r in rows
+    ), rows
     assert any("alert.image_read" in r for r in rows) and any("alert.raise" in r for r in rows)
     shot(page, "audit-log")
     context.close()

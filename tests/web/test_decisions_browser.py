@@ -255,3 +255,32 @@ def test_supervisor_amends_a_decision_recorded_in_error(  # type: ignore[no-unty
         after["true_alerts"] == before["true_alerts"] - 1
         and after["false_alerts"] == before["false_alerts"] + 1
     )
+
+
+def test_audit_log_reads_as_sentences_with_paging_and_filters(  # type: ignore[no-untyped-def]
+    seeded_server: LiveServer, seed: Seed, browser
+) -> None:
+    from openlfr.governance.audit import record
+
+    store = seeded_server.store
+    alert = raise_test_alert(store, seed.deployment_id)
+    alerts.review_alert(store, "operator", alert, "false_alert", note="not him")
+    with store.session() as s:
+        for i in range(60):  # enough rows for a second page
+            record(s, "filler", "report.deployment", deployment_id=seed.deployment_id, details={"n": i})
+    page = _session(browser, seeded_server, "auditor")
+    page.goto(f"{seeded_server.url}/audit")
+    assert page.locator("#audit tbody tr").count() == 50
+    assert "newest first" in page.inner_text("#audit-count")
+    page.get_by_role("link", name="Older entries").click()
+    page.wait_for_load_state()
+    assert "Page 2 of" in page.inner_text(".pager")
+    page.get_by_label("What").select_option(label="Alerts and decisions")
+    page.get_by_label("Who (name contains)").fill("operator")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_load_state()
+    rows = page.locator("#audit tbody tr").all_inner_texts()
+    assert rows and all("alert." in r for r in rows), rows
+    assert any("operator recorded the operator review: False alert. Note: not him" in r for r in rows), rows
+    assert not any("{" in r.split("Show")[0] for r in rows), "raw JSON shown in the sentence"
+    page.context.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from openlfr.api import roles
@@ -21,7 +21,7 @@ from openlfr.governance.errors import GovernanceError
 from openlfr.store import Store
 from openlfr.web.pages import page_roles
 from openlfr.web.render import page
-from openlfr.web.sentences import sentence
+from openlfr.web.sentences import AUDIT_AREAS, audit_page_rows, sentence
 
 router = APIRouter(include_in_schema=False)
 
@@ -398,12 +398,21 @@ def close_form(
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(
     request: Request,
-    deployment_id: str | None = None,
+    deployment_id: str = Query("", max_length=64),
+    area: str = Query("", max_length=32),
+    actor: str = Query("", max_length=64),
+    page_no: int = Query(1, ge=1, le=1_000_000, alias="page"),
     store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.VIEW_AUDIT)),
 ) -> Response:
-    rows = audit.entries(store, deployment_id=deployment_id or None, last=500)[::-1]
-    return page(request, "audit.html", rows=rows, deployment_id=deployment_id or "")
+    """The audit log as sentences, newest first, 50 to a page, filtered by deployment, area and who."""
+    result = audit_page_rows(
+        store, deployment_id=deployment_id.strip(), area=area, actor=actor.strip(), page=page_no
+    )
+    filters = {"deployment_id": deployment_id.strip(), "area": area, "actor": actor.strip()}
+    return page(
+        request, "audit.html", result=result, filters=filters, areas=AUDIT_AREAS, deployment_id=deployment_id
+    )
 
 
 @router.get("/admin/users", response_class=HTMLResponse)

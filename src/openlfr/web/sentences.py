@@ -4,8 +4,12 @@ alert's decisions and the audit log pages. The row itself (action, details as JS
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func, select
+
+from openlfr.store import Store
 from openlfr.store.models import AuditEntry
 
 _PLAIN = {
@@ -109,4 +113,71 @@ def sentence(e: AuditEntry) -> dict[str, Any]:
         text = f"{_who(e)}: {e.action.replace('.', ' ').replace('_', ' ')}" + (
             f" ({facts})." if facts else "."
         )
-    return {"at": e.at, "who": _who(e), "text": text, "action": e.action, "details": d, "seq": e.seq}
+    return {
+        "at": e.at,
+        "who": _who(e),
+        "text": text,
+        "action": e.action,
+        "details": d,
+        "raw": e.details,
+        "seq": e.seq,
+        "target": e.target,
+        "deployment_id": e.deployment_id,
+    }
+
+
+AUDIT_AREAS = {
+    "": "Everything",
+    "alert.*": "Alerts and decisions",
+    "deployment.*": "Deployments",
+    "watchlist.*": "Watchlists",
+    "auth.*": "Logins",
+    "report.*": "Published records",
+    "retro.*": "Retrospective searches",
+    "oifr.*": "Operator-initiated searches",
+    "gallery.*": "Gallery",
+    "keys.*": "Keys",
+    "audit.*": "Audit checks",
+}
+"""The audit log page's "what" filter: areas of the log by action prefix."""
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    pages: int
+    per_page: int
+
+
+def audit_page_rows(
+    store: Store,
+    *,
+    deployment_id: str = "",
+    area: str = "",
+    actor: str = "",
+    page: int = 1,
+    per_page: int = 50,
+) -> AuditPage:
+    """One page of the audit log, newest first, filtered by deployment, area (``AUDIT_AREAS``) and who."""
+    conditions = []
+    if deployment_id:
+        conditions.append(AuditEntry.deployment_id == deployment_id)
+    if area in AUDIT_AREAS and area:
+        conditions.append(AuditEntry.action.like(area.replace("*", "%")))
+    if actor:
+        conditions.append(AuditEntry.actor.like(f"%{actor}%"))
+    with store.sessions() as s:
+        total = s.scalar(select(func.count()).select_from(AuditEntry).where(*conditions)) or 0
+        pages = max(1, -(-total // per_page))
+        page = min(max(1, page), pages)
+        q = (
+            select(AuditEntry)
+            .where(*conditions)
+            .order_by(AuditEntry.seq.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+        rows = [sentence(e) for e in s.scalars(q)]
+    return AuditPage(rows, total, page, pages, per_page)
