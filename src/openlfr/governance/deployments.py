@@ -623,10 +623,13 @@ def _age_on(dob: date, day: date) -> int:
 
 
 def watchlist_age_counts(session: Session, dep: Deployment) -> tuple[int, int, int]:
-    """(subjects, under 18 on the deployment's first day, date of birth unknown)."""
+    """(approved subjects, under 18 on the deployment's first day, date of birth unknown). Entries awaiting
+    approval are never searched, so they are not counted in the watchlist (issue 24)."""
     dobs = list(
         session.scalars(
-            select(WatchlistSubject.date_of_birth).where(WatchlistSubject.deployment_id == dep.id)
+            select(WatchlistSubject.date_of_birth).where(
+                WatchlistSubject.deployment_id == dep.id, WatchlistSubject.pending_approval.is_(False)
+            )
         )
     )
     start = dep.starts_at.date()
@@ -646,7 +649,9 @@ def watchlist_composition(session: Session, deployment_id: str) -> dict[str, dic
     ):
         rows = session.execute(
             select(column, func.count())
-            .where(WatchlistSubject.deployment_id == deployment_id)
+            .where(
+                WatchlistSubject.deployment_id == deployment_id, WatchlistSubject.pending_approval.is_(False)
+            )
             .group_by(column)
         ).tuples()
         out[name] = {str(k) if k is not None else "not stated": int(v) for k, v in rows}

@@ -95,7 +95,10 @@ def deployment_record(
             by_category = dict(
                 s.execute(
                     select(WatchlistSubject.category, func.count())
-                    .where(WatchlistSubject.deployment_id == dep.id)
+                    .where(
+                        WatchlistSubject.deployment_id == dep.id,
+                        WatchlistSubject.pending_approval.is_(False),
+                    )
                     .group_by(WatchlistSubject.category)
                 )
                 .tuples()
@@ -136,6 +139,7 @@ def deployment_record(
             "closed_at": dep.closed_at.isoformat() if dep.closed_at else None,
             "cameras": len(dep.cameras),
             "watchlist_size": size,
+            "watchlist_pending_approval": _pending_count(s, dep.id) if dep.status != "closed" else 0,
             "watchlist_under_18": under,
             "watchlist_holds_under_18": under > 0,
             "watchlist_date_of_birth_unknown": unknown,
@@ -201,6 +205,20 @@ def deployment_record(
     return rec
 
 
+def _pending_count(s: Any, deployment_id: str) -> int:
+    """Entries enrolled but not yet approved: never searched, so counted apart from the watchlist."""
+    return int(
+        s.scalar(
+            select(func.count())
+            .select_from(WatchlistSubject)
+            .where(
+                WatchlistSubject.deployment_id == deployment_id, WatchlistSubject.pending_approval.is_(True)
+            )
+        )
+        or 0
+    )
+
+
 # (key, label) in the order of the published table.
 FIELDS: list[tuple[str, str]] = [
     ("deployment_id", "Deployment"),
@@ -225,7 +243,8 @@ FIELDS: list[tuple[str, str]] = [
     ("closed_at", "Closed"),
     ("status", "Status"),
     ("cameras", "Cameras"),
-    ("watchlist_size", "Watchlist size"),
+    ("watchlist_size", "Watchlist size (approved entries)"),
+    ("watchlist_pending_approval", "Entries awaiting approval (not searched)"),
     ("watchlist_holds_under_18", "Watchlist holds anyone under 18"),
     ("watchlist_under_18", "Watchlist entries under 18"),
     ("watchlist_date_of_birth_unknown", "Watchlist entries with no date of birth"),
@@ -337,9 +356,11 @@ def write_record(rec: dict[str, Any], out_dir: Path) -> list[Path]:
 
 # --- Totals over a period (issue 15 §8): the figures a force publishes yearly. -----------------------------
 
+
 # (key, label) in the order of the published table.
 PERIOD_FIELDS: list[tuple[str, str]] = [
     ("period_from", "From"),
+    ("amendments_by_kind", "Decisions amended by a supervisor, by kind"),
     ("period_to", "To (not included)"),
     ("deployments", "Deployments"),
     ("trial_deployments", "Of which trials"),
