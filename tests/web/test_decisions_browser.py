@@ -284,3 +284,34 @@ def test_audit_log_reads_as_sentences_with_paging_and_filters(  # type: ignore[n
     assert any("operator recorded the operator review: False alert. Note: not him" in r for r in rows), rows
     assert not any("{" in r.split("Show")[0] for r in rows), "raw JSON shown in the sentence"
     page.context.close()
+
+
+def test_open_console_shows_new_alerts_highlighted_and_others_decisions(  # type: ignore[no-untyped-def]
+    seeded_server: LiveServer, seed: Seed, browser
+) -> None:
+    store = seeded_server.store
+    page = _session(browser, seeded_server, "operator")
+    page.wait_for_selector("text=Live: new alerts appear here.", timeout=10_000)
+    alert = raise_test_alert(store, seed.deployment_id)
+    seeded_server.app.state.broker.wake()  # type: ignore[attr-defined]
+    card = page.locator(f'article.alert-card[data-id="{alert}"]')
+    card.wait_for(timeout=10_000)
+    assert "new" in (card.get_attribute("class") or "") and card.inner_text().startswith("New")
+    assert "awaiting operator review" in card.inner_text()
+    # Another officer decides elsewhere (here: straight through governance): the open console follows.
+    alerts.review_alert(store, "other-operator", alert, "engage")
+    page.wait_for_function(
+        "(id) => document.querySelector(`article[data-id='${id}'] .state`).textContent === 'passed to engagement'",
+        arg=alert,
+        timeout=10_000,
+    )
+    alerts.record_engagement(store, "engagement-officer", alert, "not_engaged")
+    page.wait_for_function(
+        "(id) => document.querySelector(`article[data-id='${id}']`).classList.contains('decided')",
+        arg=alert,
+        timeout=10_000,
+    )
+    assert "not engaged" in card.inner_text() and "New" not in card.inner_text()
+    assert "engagement-officer" in page.inner_text("#live-status")
+    shot(page, "console-live-update-phone")
+    page.context.close()
