@@ -67,7 +67,7 @@ def test_operator_sees_live_alert_from_real_clip_and_adjudicates_it(live_server:
     page.goto(f"{live_server.url}/audit")
     rows = page.locator("#audit tbody tr").all_inner_texts()
     assert any(
-        "alert.review" in r and "operator recorded the operator review: Pass to engagement." in r
+        "alert.review" in r and "recorded the operator review: Pass to engagement." in r and "operator" in r
         for r in rows
     ), rows
     assert any("alert.image_read" in r for r in rows) and any("alert.raise" in r for r in rows)

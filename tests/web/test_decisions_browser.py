@@ -68,6 +68,7 @@ def test_enter_in_a_note_or_on_a_radio_records_nothing(  # type: ignore[no-untyp
     page.wait_for_load_state()
     assert page.inner_text("h1") == "Check and record: False alert"
     assert alerts.get_alert(store, alert).review is None  # choosing records nothing
+    page.screenshot(path=str(_docs_img("decide-confirm-phone.png")))
     note = page.get_by_label("Note (optional)")
     note.fill("Different chin")
     note.press("Enter")
