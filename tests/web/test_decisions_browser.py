@@ -114,16 +114,16 @@ def test_enter_in_a_note_or_on_a_radio_records_nothing(  # type: ignore[no-untyp
     dep = enrolled_open_deployment(store)
     page = _session(browser, seeded_server, "authorising-officer")
     page.goto(f"{url}/deployments/{dep}")
-    page.get_by_role("button", name="Close the deployment…").click()
-    page.wait_for_load_state()
+    tab_to(page, "Close the deployment…")  # by keyboard alone, as every flow can be
+    _enter(page)
     assert "destroys the watchlist" in page.inner_text("main")
     reason = page.get_by_label("Reason for closing (optional)")
     reason.fill("Operation complete")
     reason.press("Enter")
     page.wait_for_timeout(400)
     assert deployments.get_deployment(store, dep).status == "open", "Enter in the reason closed it"
-    page.get_by_role("button", name="Close the deployment and destroy its watchlist").click()
-    page.wait_for_load_state()
+    tab_to(page, "Close the deployment and destroy its watchlist")
+    _enter(page)
     assert deployments.get_deployment(store, dep).status == "closed"
     page.context.close()
 
@@ -292,7 +292,7 @@ def test_open_console_shows_new_alerts_highlighted_and_others_decisions(  # type
 ) -> None:
     store = seeded_server.store
     page = _session(browser, seeded_server, "operator")
-    page.wait_for_selector("text=Live: new alerts appear here.", timeout=10_000)
+    page.wait_for_selector("#live-status[data-ready=yes]", timeout=10_000)
     alert = raise_test_alert(store, seed.deployment_id)
     seeded_server.app.state.broker.wake()  # type: ignore[attr-defined]
     card = page.locator(f'article.alert-card[data-id="{alert}"]')

@@ -115,6 +115,8 @@ class AlertBroker:
             for update in updates:
                 for sub in list(self.subscribers):
                     sub.offer({**update, "update": True})
+        else:  # nobody to tell: a console that connects later reads the alerts' state as they are then
+            self.last_audit_seq = await asyncio.to_thread(latest_audit_seq, self.store)
         return len(messages)
 
     async def _run(self) -> None:

@@ -93,6 +93,7 @@
         update(msg.alert);
       } else if (msg.type === "ready") {
         ready = true;
+        status.setAttribute("data-ready", "yes");
         status.textContent = "Live: new alerts appear here.";
       }
     };
