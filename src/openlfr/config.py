@@ -521,6 +521,14 @@ class ServerSettings(_Section):
         description="Link to the force's accessibility statement (public pages); accessible versions of the "
         "documents are offered on request at the contact and postal address.",
     )
+    regulator_complaint_route: str = Field(
+        "If you are not satisfied with our answer about your personal data, you can complain to the "
+        "Information Commissioner's Office (ico.org.uk/make-a-complaint, 0303 123 1113). A complaint about "
+        "an officer's conduct goes to the force first, then to the Independent Office for Police Conduct "
+        "(policeconduct.gov.uk).",
+        description="The route to the regulator, printed under the force's contact on every public "
+        "deployment page (how to complain beyond the force).",
+    )
     data_controller: str = Field(
         "", description="Default data controller of new deployments (each deployment must name one)."
     )

@@ -215,7 +215,7 @@ def test_feeds_and_page_say_whether_the_watchlist_holds_anyone_under_18(world: W
         rec["watchlist_date_of_birth_unknown"],
     ) == (1, False, 1)
     assert (row["watchlist_holds_under_18"], row["watchlist_date_of_birth_unknown"]) == ("no", "1")
-    assert "no (0 of 1 entries; 1 with no recorded date of birth)" in page
+    assert "unknown for 1 of 1 entries (no recorded date of birth)" in page
 
     today = datetime.now(UTC).date()
     sixteen = date(today.year - 16, 1, 1)
@@ -233,7 +233,7 @@ def test_feeds_and_page_say_whether_the_watchlist_holds_anyone_under_18(world: W
         "1",
         "2",
     )
-    assert "yes (1 of 2 entries; 1 with no recorded date of birth)" in page
+    assert "yes (1 of 2 entries; unknown for 1 with no recorded date of birth)" in page
 
     # After close the counts are frozen into the record, and the past table shows them too.
     assert (
@@ -247,7 +247,10 @@ def test_feeds_and_page_say_whether_the_watchlist_holds_anyone_under_18(world: W
         past["record"]["watchlist_holds_under_18"] is True
         and past["record"]["watchlist_date_of_birth_unknown"] == 1
     )
-    assert "yes (1 of 2 entries; 1 with no recorded date of birth)" in world.client.get("/public").text
+    assert (
+        "yes (1 of 2 entries; unknown for 1 with no recorded date of birth)"
+        in world.client.get("/public").text
+    )
 
 
 def test_the_public_feed_carries_the_audit_anchor(world: World) -> None:

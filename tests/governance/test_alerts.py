@@ -212,3 +212,47 @@ def test_evidence_hold_needs_a_person_and_a_reason(live: Live) -> None:
     assert not release_evidence(live.store, "sup", a, "case closed").evidence_hold
     with pytest.raises(NotFound):
         review_alert(live.store, "op", "no-such-alert", "engage")
+
+
+def test_rule7_amendment_is_a_new_audited_decision_never_a_rewrite(live: Live) -> None:
+    from openlfr.governance.alerts import amend_decision
+    from openlfr.governance.report import deployment_record
+
+    a = live.alert()
+    review_alert(live.store, "op (operator)", a, "engage")
+    record_engagement(
+        live.store, "pc (officer)", a, "confirmed_true", reason_explained=True, leaflet_given=True
+    )
+    record_disposal(live.store, "pc (officer)", a, "arrest")
+    with pytest.raises(GovernanceError, match="needs a reason"):
+        amend_decision(live.store, "sgt (authorising officer)", a, "disposal", "advice", "  ")
+    with pytest.raises(GovernanceError, match="not by its author"):
+        amend_decision(live.store, "pc (officer)", a, "disposal", "advice", "wrong button")
+    with pytest.raises(GovernanceError, match="rule 7"):
+        amend_decision(live.store, SYSTEM, a, "disposal", "advice", "wrong button")
+    with pytest.raises(GovernanceError, match="has a disposal"):
+        amend_decision(live.store, "sgt (authorising officer)", a, "engagement", "not_engaged", "never met")
+    with pytest.raises(GovernanceError, match="already has an engagement outcome"):
+        amend_decision(live.store, "sgt (authorising officer)", a, "review", "false_alert", "not him")
+    with pytest.raises(GovernanceError, match="already arrest"):
+        amend_decision(live.store, "sgt (authorising officer)", a, "disposal", "arrest", "same")
+    assert get_alert(live.store, a).disposal == "arrest"  # every refusal left it as it was
+
+    amended = amend_decision(live.store, "sgt (authorising officer)", a, "disposal", "advice", "wrong button")
+    assert amended.disposal == "advice" and amended.disposed_by == "sgt (authorising officer)"
+    amend_decision(live.store, "sgt (authorising officer)", a, "engagement", "confirmed_false", "ID check")
+    row = next(e for e in entries(live.store) if e.action == "alert.amend")
+    details = json.loads(row.details)
+    assert (details["from"], details["to"], details["originally_by"]) == ("arrest", "advice", "pc (officer)")
+    assert details["reason"] == "wrong button" and row.target == a
+    # The original decisions are still in the log, untouched, and the chain verifies.
+    assert [json.loads(e.details)["decision"] for e in entries(live.store, action="alert.disposal")] == [
+        "arrest"
+    ]
+    assert verify(live.store).ok
+    rec = deployment_record(live.store, live.deployment.id)
+    assert rec["amendments_by_kind"] == {
+        "disposal: arrest → advice": 1,
+        "engagement: confirmed true → confirmed false": 1,
+    }
+    assert rec["true_alerts"] == 0 and rec["false_alerts"] == 1 and rec["arrests"] == 0

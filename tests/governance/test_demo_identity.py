@@ -44,4 +44,11 @@ def test_the_demo_provisions_its_users_and_leaves_the_operator_logged_in(tmp_pat
     assert by_action["watchlist.approve"] == ("demo-reviewer", "reviewer")
     assert by_action["audit.verify"] == ("demo-auditor", "auditor")
     assert verify(store).ok
+    # One user per role, admin and engagement officer included, so every role can be tried on the demo.
+    from openlfr.api.users import list_users
+    from openlfr.store.auth_models import Role
+
+    assert {u.role for u in list_users(store)} >= set(Role)
+    passwords = (settings.data_dir / "demo-users.txt").read_text().split()
+    assert "demo-admin" in passwords and "demo-engagement-officer" in passwords
     store.close()

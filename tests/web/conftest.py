@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -14,7 +15,7 @@ import uvicorn
 
 from openlfr.store import Store, open_store
 from openlfr.web.app import create_server_app
-from tests.api.conftest import add_users, seed, server_settings, world  # noqa: F401  (fixtures)
+from tests.api.conftest import Seed, add_users, seed, server_settings, world  # noqa: F401  (fixtures)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -32,12 +33,14 @@ class LiveServer:
     app: object
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+def _serve(tmp_path: Path, seed_dir: Path | None = None) -> Iterator[LiveServer]:
     port = free_port()
     settings = server_settings(tmp_path, public_base_url=f"http://127.0.0.1:{port}")
+    if seed_dir is not None:
+        shutil.copytree(seed_dir, settings.data_dir)
     store = open_store(settings)
-    add_users(store)
+    if seed_dir is None:
+        add_users(store)
     app = create_server_app(settings, store=store, background=[])
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -52,6 +55,18 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     server.should_exit = True
     thread.join(10)
     store.close()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    yield from _serve(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def seeded_server(tmp_path_factory: pytest.TempPathFactory, seed: Seed) -> Iterator[LiveServer]:  # noqa: F811
+    """One server per test module on a copy of the API suites' seed: every role's user, an open deployment
+    with an approved entry and one alert (tests raise their own alerts on it, so they stay independent)."""
+    yield from _serve(tmp_path_factory.mktemp("web-seeded"), seed.data_dir)
 
 
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]

@@ -53,8 +53,11 @@ def test_operator_sees_live_alert_from_real_clip_and_adjudicates_it(live_server:
     shot(page, "alert-adjudication")
     page.get_by_role("button", name="Pass to engagement").click()
     page.wait_for_load_state()
+    page.get_by_role("button", name="Record: Pass to engagement").click()
+    page.wait_for_load_state()
     assert "passed to engagement" in page.inner_text("#alert-state")
-    assert "alert.review" in page.inner_text("#decisions") and "operator" in page.inner_text("#decisions")
+    decisions = page.inner_text("#decisions")
+    assert "operator (operator) recorded the operator review: Pass to engagement." in decisions, decisions
     context.close()
 
     # The auditor sees the operator's decision in the audit log.
@@ -63,7 +66,10 @@ def test_operator_sees_live_alert_from_real_clip_and_adjudicates_it(live_server:
     log_in(page, live_server.url, "auditor", PASSWORD)
     page.goto(f"{live_server.url}/audit")
     rows = page.locator("#audit tbody tr").all_inner_texts()
-    assert any("alert.review" in r and "operator" in r and '"engage"' in r for r in rows)
+    assert any(
+        "alert.review" in r and "recorded the operator review: Pass to engagement." in r and "operator" in r
+        for r in rows
+    ), rows
     assert any("alert.image_read" in r for r in rows) and any("alert.raise" in r for r in rows)
     shot(page, "audit-log")
     context.close()

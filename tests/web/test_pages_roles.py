@@ -42,6 +42,15 @@ PAGES: list[tuple[str, str, str, Callable[[], dict[str, Any]] | None, tuple[Role
     ("disposal form", "POST", "/alerts/{alert}/disposal", lambda: {"decision": "advice"}, (EO,)),
     ("approve form", "POST", "/deployments/{dep}/watchlist/W-001/approve", dict, (AO, RV)),
     ("reject form", "POST", "/deployments/{dep}/watchlist/W-001/reject", lambda: {"reason": "x"}, (AO, RV)),
+    ("review choice", "POST", "/alerts/{alert}/review/check", lambda: {"decision": "engage"}, (OP,)),
+    (
+        "amend form",
+        "POST",
+        "/alerts/{alert}/amend",
+        lambda: {"amend_step": "review", "decision": "engage", "reason": "x"},
+        (AO,),
+    ),
+    ("close check", "POST", "/deployments/{dep}/close/check", lambda: {}, (AO, OP)),
     ("close form", "POST", "/deployments/{dep}/close", lambda: {"reason": "done"}, (AO, OP)),
 ]
 UPLOADS: list[tuple[str, str, tuple[Role, ...]]] = [

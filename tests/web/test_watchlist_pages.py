@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from openlfr.governance.audit import entries as audit_entries
 from openlfr.governance.deployments import create_deployment
 from openlfr.governance.watchlist_approval import pending_entries
 from openlfr.governance.watchlists import list_subjects
@@ -70,12 +71,23 @@ def test_enrol_in_the_console_then_a_second_person_approves(
     assert [p.subject_id for p in pending_entries(live_server.store, dep)] == ["W-100"]
     context.close()
 
-    context = browser.new_context()
+    context = browser.new_context(viewport={"width": 412, "height": 915})
     page = context.new_page()
     log_in(page, live_server.url, "reviewer", PASSWORD)
     assert page.url.endswith("/watchlists")
     page.get_by_role("link", name="Queen Street, Cardiff").click()
     page.wait_for_load_state()
+    # The reviewer sees the entry's photo and its quality report before approving (issue 24 item 6).
+    photo = page.get_by_role("img", name="Reference image 1 of W-100")
+    photo.wait_for()
+    assert page.evaluate("(img) => img.naturalWidth", photo.element_handle()) > 0
+    assert "quality" in page.inner_text("#pending").lower()
+    reads = [e for e in audit_entries(live_server.store) if e.action == "watchlist.image_read"]
+    assert reads and reads[-1].actor == "reviewer"
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 412
+    # A notice comes only from the server: ?message= in the address prints nothing.
+    page.goto(f"{live_server.url}/deployments/{dep}/watchlist?message=Entry+approved+by+the+Chief+Constable")
+    assert page.locator("#message").count() == 0 and "Chief Constable" not in page.inner_text("main")
     shot(page, "watchlist-approval")
     page.get_by_role("button", name="Approve W-100").click()
     page.wait_for_load_state()

@@ -48,6 +48,20 @@ class Decision(BaseModel):
     )
 
 
+class AmendIn(BaseModel):
+    step: Literal["review", "engagement", "disposal"] = Field(..., description="The decision to amend.")
+    decision: str = Field(..., max_length=32, description="What it should have been.")
+    reason: str = Field(
+        ..., min_length=1, max_length=2000, description="What was recorded in error, and why."
+    )
+    reason_explained: bool | None = Field(
+        None, description="Amending to an engagement that met the person: was the reason explained?"
+    )
+    leaflet_given: bool | None = Field(
+        None, description="Amending to an engagement that met the person: was the leaflet given?"
+    )
+
+
 class HoldIn(BaseModel):
     reason: str = Field(..., min_length=1, max_length=2000)
 
@@ -149,6 +163,33 @@ def disposal(
     )
     a = alerts.record_disposal(
         store, actor_of(principal), alert_id, body.decision, note=body.note, detail=detail
+    )
+    return alert_message(store, a)
+
+
+@router.post(
+    "/{alert_id}/amend",
+    description=_doc(
+        roles.AMEND_DECISION,
+        "Amend a decision recorded in error, with a reason: a new audited decision (the original stays in "
+        "the audit log) counted in the published record.",
+    ),
+)
+def amend(
+    alert_id: str,
+    body: AmendIn,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(require_roles(*roles.AMEND_DECISION)),
+) -> dict[str, Any]:
+    a = alerts.amend_decision(
+        store,
+        actor_of(principal),
+        alert_id,
+        body.step,
+        body.decision,
+        body.reason,
+        reason_explained=body.reason_explained,
+        leaflet_given=body.leaflet_given,
     )
     return alert_message(store, a)
 

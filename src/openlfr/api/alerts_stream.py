@@ -4,7 +4,8 @@ The client connects with ``?after=<the last seq it saw>`` (0 at first) and optio
 ``deployment_id``. The server first subscribes to the broker, then sends every stored alert after
 ``after`` (the catch-up), then each new one, skipping any it already sent, so nothing raised while the
 client was away is missed and nothing is sent twice. Messages are JSON: ``{"type": "alert", "alert": {...}}``
-and a ``{"type": "ready", "last_seq": N}`` once the catch-up is done.
+and a ``{"type": "ready", "last_seq": N}`` once the catch-up is done; then ``{"type": "update", "alert":
+{...}}`` whenever someone decides on an alert (its new state, and ``decided_by``).
 
 Browsers authenticate with the session cookie; the Origin header must be this server (a page on another
 site cannot open the socket with the officer's cookie). Other clients send ``Authorization: Bearer``.
@@ -73,6 +74,9 @@ async def alerts_ws(ws: WebSocket, after: int = 0, deployment_id: str | None = N
                     getter.cancel()
                     break
                 message = getter.result()
+                if message.pop("update", False):  # a decision on an alert the console may show
+                    await ws.send_json({"type": "update", "alert": message})
+                    continue
                 if int(message["seq"]) <= sent:
                     continue
                 await ws.send_json({"type": "alert", "alert": message})

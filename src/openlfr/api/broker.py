@@ -58,6 +58,8 @@ class AlertBroker:
         self.subscribers: set[Subscription] = set()
         self.listeners: list[Callable[[AlertMessage], Any]] = []
         self.last_seq = 0
+        # Decisions are followed through the audit log (where every one is appended, by any process).
+        self.last_audit_seq = 0
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -67,6 +69,7 @@ class AlertBroker:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self.last_seq = await asyncio.to_thread(latest_seq, self.store)
+        self.last_audit_seq = await asyncio.to_thread(latest_audit_seq, self.store)
         self._task = asyncio.create_task(self._run(), name="alert-broker")
 
     async def stop(self) -> None:
@@ -104,6 +107,16 @@ class AlertBroker:
                         task.add_done_callback(self._pending.discard)
                 except Exception:  # a failing listener (webhook) must not stop the console feed
                     log.exception("alert listener failed")
+        if self.subscribers:
+            # Decisions by anyone update the open consoles (never the webhooks: they carry new alerts).
+            self.last_audit_seq, updates = await asyncio.to_thread(
+                decision_updates, self.store, self.last_audit_seq
+            )
+            for update in updates:
+                for sub in list(self.subscribers):
+                    sub.offer({**update, "update": True})
+        else:  # nobody to tell: a console that connects later reads the alerts' state as they are then
+            self.last_audit_seq = await asyncio.to_thread(latest_audit_seq, self.store)
         return len(messages)
 
     async def _run(self) -> None:
@@ -124,6 +137,18 @@ def latest_seq(store: Store) -> int:
     from openlfr.api.views import latest_alert_seq
 
     return latest_alert_seq(store)
+
+
+def latest_audit_seq(store: Store) -> int:
+    from openlfr.api.views import latest_audit_seq as latest
+
+    return latest(store)
+
+
+def decision_updates(store: Store, after_seq: int) -> tuple[int, list[AlertMessage]]:
+    from openlfr.api.views import decision_updates_after
+
+    return decision_updates_after(store, after_seq)
 
 
 def fetch_alert_messages(store: Store, after_seq: int) -> list[AlertMessage]:

@@ -137,6 +137,7 @@ def measures_for(store: Store, dep: DeploymentInfo) -> dict[str, Any]:
         "confirmed_false_purged": rec["confirmed_false_purged"],
         "evidence_holds_lapsed": rec["evidence_holds_lapsed"],
         **{k: rec[k] for k in RECORD_KEYS},
+        "amendments_by_kind": rec["amendments_by_kind"],
     }
 
 

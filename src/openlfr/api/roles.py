@@ -43,6 +43,8 @@ EXPORT_ALERT_IMAGES = VIEW_ALERT_IMAGES
 OPERATOR_REVIEW = (OP,)
 ENGAGEMENT_OUTCOME = (EO,)
 DISPOSAL = (EO,)
+# Amending a decision recorded in error (rule 7): the supervising officer, with a reason; audited and published.
+AMEND_DECISION = (AO,)
 EVIDENCE_HOLD = (AO,)
 RECEIVE_ALERTS = (OP, EO, AO)
 VIEW_AUDIT = (A, AU, AO)

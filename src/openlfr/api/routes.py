@@ -16,6 +16,7 @@ from openlfr.api.auth import actor_of
 from openlfr.api.deps import get_store, require_roles
 from openlfr.api.users import Principal
 from openlfr.governance import audit, deployments
+from openlfr.governance.watchlist_approval import pending_entries
 from openlfr.governance.watchlists import list_subjects
 from openlfr.store import Store
 from openlfr.store.models import DEPLOYMENT_PURPOSE_CATEGORIES, WATCHLIST_CATEGORIES
@@ -199,7 +200,10 @@ def close_deployment(
 
 def watchlist_summary(store: Store, deployment_id: str) -> dict[str, object]:
     """Size and categories of a deployment's watchlist: no names, images or templates."""
-    subjects = list_subjects(store, deployment_id)
+    pending = {p.subject_id for p in pending_entries(store, deployment_id)}
+    everyone = list_subjects(store, deployment_id)
+    # Approved entries only: entries awaiting approval are not searched (counted apart, issue 24).
+    subjects = [s for s in everyone if s.subject_id not in pending]
     by_category = {key: 0 for key in WATCHLIST_CATEGORIES}
     for s in subjects:
         by_category[s.category] = by_category.get(s.category, 0) + 1
@@ -207,6 +211,7 @@ def watchlist_summary(store: Store, deployment_id: str) -> dict[str, object]:
         "deployment_id": deployment_id,
         "subjects": len(subjects),
         "templates": sum(s.templates for s in subjects),
+        "pending_approval": len(pending),
         "by_category": by_category,
     }
 

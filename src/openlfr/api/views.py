@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from openlfr.governance.alerts import AlertInfo, list_alerts
+from openlfr.governance.alerts import AlertInfo, get_alert, list_alerts
 from openlfr.governance.errors import NotFound
 from openlfr.governance.watchlists import SubjectInfo, list_subjects
 from openlfr.store import Store
-from openlfr.store.models import WATCHLIST_CATEGORIES, Alert
+from openlfr.store.models import WATCHLIST_CATEGORIES, Alert, AuditEntry
 
 _STATE_LABELS = {
     "raised": "awaiting operator review",
@@ -90,3 +90,41 @@ def alert_messages_after(
     return [
         alert_message(store, a) for a in list_alerts(store, deployment_id, after_seq=after_seq, limit=limit)
     ]
+
+
+DECISION_ACTIONS = ("alert.review", "alert.engagement", "alert.disposal", "alert.amend")
+"""Audit actions that change an alert's state: open consoles are told of them (issue 24 item 5)."""
+
+
+def latest_audit_seq(store: Store) -> int:
+    with store.session() as s:
+        return int(s.scalar(select(func.max(AuditEntry.seq))) or 0)
+
+
+def decision_updates_after(store: Store, after_seq: int) -> tuple[int, list[dict[str, Any]]]:
+    """Alerts decided (by anyone, in any process) since audit row ``after_seq``: the newest audit seq seen,
+    and each such alert's current summary once, with ``decided_by`` naming who decided last. Read from the
+    audit log, where every decision is appended, so a decision taken elsewhere reaches every console."""
+    with store.session() as s:
+        rows = s.execute(
+            select(AuditEntry.seq, AuditEntry.target, AuditEntry.actor)
+            .where(AuditEntry.seq > after_seq, AuditEntry.action.in_(DECISION_ACTIONS))
+            .order_by(AuditEntry.seq)
+            .limit(500)
+        ).all()
+        last = int(s.scalar(select(func.max(AuditEntry.seq))) or after_seq)
+    if rows and len(rows) == 500:
+        last = int(rows[-1][0])
+    latest: dict[str, str] = {}
+    for _seq, target, actor in rows:
+        if target:
+            latest[target] = actor
+    out = []
+    for alert_id, actor in latest.items():
+        try:
+            message = alert_message(store, get_alert(store, alert_id))
+        except NotFound:
+            continue
+        message["decided_by"] = actor
+        out.append(message)
+    return last, out

@@ -1,6 +1,6 @@
 """The demo's own local users: the demo acts through real accounts and roles, like anyone else.
 
-One user per role the demo acts in, with random passwords written to a file only this OS account can read
+One user per role (those the demo acts in, plus an engagement officer and an admin for the newcomer to try), with random passwords written to a file only this OS account can read
 (a throw-away demo folder), and the command line left logged in as the demo operator so that the printed
 ``openlfr alert review`` works as is.
 """
@@ -27,6 +27,10 @@ _USERS = (
     ("demo-superintendent", Role.AUTHORISING_OFFICER),
     ("demo-auditor", Role.AUDITOR),
     ("demo-operator", Role.OPERATOR),
+    # Not acting in the demo itself, so that a newcomer can try every role on the demo's store (issue 24):
+    # `openlfr user add` needs a logged-in admin, which the demo would otherwise leave no way to get.
+    ("demo-engagement-officer", Role.ENGAGEMENT_OFFICER),
+    ("demo-admin", Role.ADMIN),
 )
 # Police ranks (issue 25): the superintendent opens, and so authorises, the demo deployment.
 _RANKS = {"demo-inspector": "inspector", "demo-superintendent": "superintendent"}

@@ -15,6 +15,7 @@ period; so is one marked as evidence, until released.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +29,7 @@ from openlfr.governance.errors import GovernanceError, NotFound
 from openlfr.governance.outcomes import OutcomeDetail, apply_outcome_detail
 from openlfr.governance.references import assign_reference
 from openlfr.store import Store, utcnow
-from openlfr.store.models import Alert
+from openlfr.store.models import Alert, AuditEntry
 
 Clock = Callable[[], datetime]
 
@@ -287,7 +288,7 @@ def _decide(
                 ]
                 if missing:
                     raise GovernanceError(
-                        f"an engagement that met the person ({value}) must record whether "
+                        f"an engagement that met the person ({value.replace('_', ' ')}) must record whether "
                         + " and whether ".join(
                             {
                                 "reason explained": "the reason for the stop was explained",
@@ -494,3 +495,118 @@ def release_evidence(
             details={"reason": reason.strip(), "held_for": a.evidence_reason, "by": who},
         )
         return alert_info(a)
+
+
+STEPS = {"review": REVIEWS, "engagement": ENGAGEMENTS, "disposal": DISPOSALS}
+"""The decisions on an alert, in order, and the values each may take."""
+
+
+def amend_decision(
+    store: Store,
+    actor: ActorLike,
+    alert_id: str,
+    step: str,
+    value: str,
+    reason: str,
+    *,
+    clock: Clock = utcnow,
+    reason_explained: bool | None = None,
+    leaflet_given: bool | None = None,
+) -> AlertInfo:
+    """A supervisor's amendment of a decision recorded in error (rule 7): a new audited decision.
+
+    Nothing is rewritten silently: the alert takes the amended value, and the audit row ``alert.amend``
+    keeps what was recorded before, by whom and when, beside the amendment's reason and author. The
+    amended alert must stay coherent with the later decisions (a false alert cannot have an engagement, a
+    person not met cannot have a disposal): amend those first. Whoever took the decision cannot amend it.
+    """
+    who = _person(actor)
+    if not reason or not reason.strip():
+        raise GovernanceError("an amendment needs a reason (what was recorded in error, and why)")
+    if step not in STEPS:
+        raise GovernanceError(f"the decision to amend must be one of {', '.join(STEPS)}, not {step!r}")
+    if value not in STEPS[step]:
+        raise GovernanceError(f"{step} must be one of {', '.join(STEPS[step])}, not {value!r}")
+    now = clock()
+    with store.session() as s:
+        a = _load(s, alert_id)
+        before_state = alert_state(a)
+        current, by, at = {
+            "review": (a.review, a.reviewed_by, a.reviewed_at),
+            "engagement": (a.engagement, a.engaged_by, a.engaged_at),
+            "disposal": (a.disposal, a.disposed_by, a.disposed_at),
+        }[step]
+        if current is None:
+            raise GovernanceError(f"alert {a.id} has no {step} decision to amend")
+        if current == value:
+            raise GovernanceError(f"alert {a.id}'s {step} is already {value}: nothing to amend")
+        if by == who:
+            raise GovernanceError(
+                f"{who} recorded this {step}: a decision is amended by a supervisor, not by its author"
+            )
+        facts: dict[str, bool | None] = {}
+        if step == "review" and value == "false_alert" and a.engagement is not None:
+            raise GovernanceError(
+                f"alert {a.id} already has an engagement outcome ({a.engagement}): a false alert has none"
+            )
+        if step == "engagement":
+            if value not in MET and a.disposal is not None:
+                raise GovernanceError(
+                    f"alert {a.id} has a disposal ({a.disposal}): {value} means the person was not met"
+                )
+            if value in MET and current not in MET:
+                if reason_explained is None or leaflet_given is None:
+                    raise GovernanceError(
+                        f"an engagement that met the person ({value.replace('_', ' ')}) must record whether the reason for "
+                        "the stop was explained and whether the leaflet was given (yes or no)"
+                    )
+                facts = {"reason_explained": reason_explained, "leaflet_given": leaflet_given}
+                a.reason_explained, a.leaflet_given = reason_explained, leaflet_given
+            elif value not in MET:
+                a.reason_explained = a.leaflet_given = None
+        if step == "review":
+            a.review, a.reviewed_by, a.reviewed_at = value, who, now
+        elif step == "engagement":
+            a.engagement, a.engaged_by, a.engaged_at = value, who, now
+        else:
+            a.disposal, a.disposed_by, a.disposed_at = value, who, now
+        record(
+            s,
+            actor,
+            "alert.amend",
+            deployment_id=a.deployment_id,
+            target=a.id,
+            at=now,
+            details={
+                "step": step,
+                "from": current,
+                "to": value,
+                "reason": reason.strip(),
+                "originally_by": by,
+                "originally_at": at.isoformat() if at else None,
+                "from_state": before_state,
+                "to_state": alert_state(a),
+                **facts,
+            },
+        )
+        return alert_info(a)
+
+
+def amendment_kind(step: str, old: str, new: str) -> str:
+    """How the published record names a kind of amendment, e.g. ``engagement: confirmed true → not engaged``."""
+    return f"{step}: {old.replace('_', ' ')} → {new.replace('_', ' ')}"
+
+
+def amendments_by_kind(s: Session, deployment_id: str) -> dict[str, int]:
+    """The deployment's amended decisions counted by kind, from the audit log (where each is recorded)."""
+    counts: dict[str, int] = {}
+    rows = s.scalars(
+        select(AuditEntry.details).where(
+            AuditEntry.deployment_id == deployment_id, AuditEntry.action == "alert.amend"
+        )
+    )
+    for raw in rows:
+        d = json.loads(raw)
+        kind = amendment_kind(str(d.get("step")), str(d.get("from")), str(d.get("to")))
+        counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items()))

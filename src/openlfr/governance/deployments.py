@@ -852,15 +852,24 @@ def stored_retention_promise(dep: Deployment) -> RetentionPromise | None:
     return RetentionPromise(dep.alert_retention_hours, dep.max_adjudication_hours, dep.escalation_hours)
 
 
+def retention_promise_of(store: Store, deployment_id: str) -> RetentionPromise | None:
+    """The retention promise stored with a deployment (None: not opened yet, or opened before 0013)."""
+    with store.session() as s:
+        return stored_retention_promise(load(s, deployment_id))
+
+
 def _age_on(dob: date, day: date) -> int:
     return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
 
 
 def watchlist_age_counts(session: Session, dep: Deployment) -> tuple[int, int, int]:
-    """(subjects, under 18 on the deployment's first day, date of birth unknown)."""
+    """(approved subjects, under 18 on the deployment's first day, date of birth unknown). Entries awaiting
+    approval are never searched, so they are not counted in the watchlist (issue 24)."""
     dobs = list(
         session.scalars(
-            select(WatchlistSubject.date_of_birth).where(WatchlistSubject.deployment_id == dep.id)
+            select(WatchlistSubject.date_of_birth).where(
+                WatchlistSubject.deployment_id == dep.id, WatchlistSubject.pending_approval.is_(False)
+            )
         )
     )
     start = dep.starts_at.date()
@@ -880,7 +889,9 @@ def watchlist_composition(session: Session, deployment_id: str) -> dict[str, dic
     ):
         rows = session.execute(
             select(column, func.count())
-            .where(WatchlistSubject.deployment_id == deployment_id)
+            .where(
+                WatchlistSubject.deployment_id == deployment_id, WatchlistSubject.pending_approval.is_(False)
+            )
             .group_by(column)
         ).tuples()
         out[name] = {str(k) if k is not None else "not stated": int(v) for k, v in rows}

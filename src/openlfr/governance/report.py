@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from openlfr.config import Settings
 from openlfr.governance import rights_report
-from openlfr.governance.alerts import truth
+from openlfr.governance.alerts import amendments_by_kind, truth
 from openlfr.governance.audit import ActorLike, latest_checkpoint, record
 from openlfr.governance.closed_lists import IMAGE_SOURCES, OFFENCE_SERIOUSNESS
 from openlfr.governance.deployments import (
@@ -121,7 +121,10 @@ def deployment_record(
             by_category = dict(
                 s.execute(
                     select(WatchlistSubject.category, func.count())
-                    .where(WatchlistSubject.deployment_id == dep.id)
+                    .where(
+                        WatchlistSubject.deployment_id == dep.id,
+                        WatchlistSubject.pending_approval.is_(False),
+                    )
                     .group_by(WatchlistSubject.category)
                 )
                 .tuples()
@@ -165,6 +168,7 @@ def deployment_record(
             "retention_promise": _promise_dict(dep),
             "cameras": len(dep.cameras),
             "watchlist_size": size,
+            "watchlist_pending_approval": _pending_count(s, dep.id) if dep.status != "closed" else 0,
             "watchlist_under_18": under,
             "watchlist_holds_under_18": under > 0,
             "watchlist_date_of_birth_unknown": unknown,
@@ -214,6 +218,8 @@ def deployment_record(
             "evidence_holds": sum(1 for a in alerts if a.evidence_hold),
             "evidence_holds_lapsed": sum(1 for a in alerts if a.evidence_lapsed_at is not None),
             "evidence_hold_renewals": sum(a.evidence_renewals or 0 for a in alerts),
+            # Rule 7: a decision recorded in error is amended by a supervisor, never rewritten; counted by kind.
+            "amendments_by_kind": amendments_by_kind(s, dep.id) or None,
             "generated_at": now.isoformat(),
         }
         if by_category is None and composition is not None:
@@ -228,6 +234,20 @@ def deployment_record(
     rec.update(rights_report.complaint_counts(store, deployment_id=deployment_id))
     rec["audit_checkpoint"] = latest_checkpoint(store)
     return rec
+
+
+def _pending_count(s: Any, deployment_id: str) -> int:
+    """Entries enrolled but not yet approved: never searched, so counted apart from the watchlist."""
+    return int(
+        s.scalar(
+            select(func.count())
+            .select_from(WatchlistSubject)
+            .where(
+                WatchlistSubject.deployment_id == deployment_id, WatchlistSubject.pending_approval.is_(True)
+            )
+        )
+        or 0
+    )
 
 
 # (key, label) in the order of the published table.
@@ -255,7 +275,8 @@ FIELDS: list[tuple[str, str]] = [
     ("closed_at", "Closed"),
     ("status", "Status"),
     ("cameras", "Cameras"),
-    ("watchlist_size", "Watchlist size"),
+    ("watchlist_size", "Watchlist size (approved entries)"),
+    ("watchlist_pending_approval", "Entries awaiting approval (not searched)"),
     ("watchlist_holds_under_18", "Watchlist holds anyone under 18"),
     ("watchlist_under_18", "Watchlist entries under 18"),
     ("watchlist_date_of_birth_unknown", "Watchlist entries with no date of birth"),
@@ -276,6 +297,7 @@ FIELDS: list[tuple[str, str]] = [
     ("evidence_holds", "Alerts held as evidence"),
     ("evidence_holds_lapsed", "Evidence holds lapsed at review"),
     ("evidence_hold_renewals", "Evidence hold renewals"),
+    ("amendments_by_kind", "Decisions amended by a supervisor, by kind"),
     ("arrests", "Arrests"),
     ("advice", "Words of advice"),
     ("alert_precision", "Alert precision"),
@@ -367,9 +389,11 @@ def write_record(rec: dict[str, Any], out_dir: Path) -> list[Path]:
 
 # --- Totals over a period (issue 15 §8): the figures a force publishes yearly. -----------------------------
 
+
 # (key, label) in the order of the published table.
 PERIOD_FIELDS: list[tuple[str, str]] = [
     ("period_from", "From"),
+    ("amendments_by_kind", "Decisions amended by a supervisor, by kind"),
     ("period_to", "To (not included)"),
     ("deployments", "Deployments"),
     ("trial_deployments", "Of which trials"),
@@ -535,6 +559,11 @@ def period_totals(
     )
     for key in _SUMMED:
         totals[key] = sum(int(r[key]) for r in recs)
+    amended: dict[str, int] = {}
+    for r in recs:
+        for kind, n in (r.get("amendments_by_kind") or {}).items():
+            amended[kind] = amended.get(kind, 0) + n
+    totals["amendments_by_kind"] = dict(sorted(amended.items()))
     precision = alert_precision(
         totals["true_alerts"], totals["true_alerts"] + totals["false_alerts"], totals["unadjudicated_alerts"]
     )

@@ -171,3 +171,39 @@ def reject_entry(
             at=now,
         )
     return store.blobs.delete_many(deployment_id, blobs)
+
+
+def entry_image(
+    store: Store, actor: ActorLike, deployment_id: str, subject_id: str, index: int, *, clock: Clock = utcnow
+) -> bytes:
+    """The entry's ``index``-th reference image (0 first, in enrolment order), decrypted for the person who checks it before approving (audited as
+    ``watchlist.image_read``, like every read of watchlist images)."""
+    with store.session() as s:
+        dep = load(s, deployment_id)
+        if dep.status == "closed":
+            raise GovernanceError(f"deployment {dep.id} is closed: its watchlist was destroyed")
+        row = s.execute(
+            select(WatchlistTemplate.image_blob)
+            .join(WatchlistSubject, WatchlistTemplate.subject_pk == WatchlistSubject.id)
+            .where(
+                WatchlistSubject.deployment_id == deployment_id,
+                WatchlistSubject.subject_id == subject_id,
+            )
+            .order_by(WatchlistTemplate.position)
+            .offset(max(index, 0))
+            .limit(1)
+        ).first()
+        if row is None or index < 0:
+            raise NotFound(f"entry {subject_id!r} of deployment {deployment_id} has no image {index + 1}")
+        key = store.keys.get(s, deployment_id, "watchlist")
+        data = store.blobs.get(deployment_id, row[0], key)
+        record(
+            s,
+            actor,
+            "watchlist.image_read",
+            deployment_id=deployment_id,
+            target=subject_id,
+            at=clock(),
+            details={"image": index, "purpose": "approval check"},
+        )
+        return data

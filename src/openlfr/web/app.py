@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openlfr.api.app import BackgroundDuty, create_app
 from openlfr.config import Settings
+from openlfr.governance.errors import GovernanceError, NotFound
 from openlfr.store import Store
 from openlfr.web import console, pages, public_pages, retro_pages, rights_pages, watchlist_pages
 from openlfr.web.pages import LoginRequired, login_redirect
@@ -22,7 +23,33 @@ CSP = (
     "default-src 'self'; img-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 )
-_TITLES = {401: "Please log in", 403: "Not allowed", 404: "Not found", 429: "Too many requests"}
+_TITLES = {
+    401: "Please log in",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Not done",
+    429: "Too many requests",
+}
+
+
+def _wants_html(request: Request) -> bool:
+    """A browser asking for a page (not the API, not a client that asked for JSON)."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def _error_page(request: Request, status: int, detail: str) -> Response:
+    """An error as a page: a title, plain words first, the detail after, and a way back (error.html)."""
+    if status == 404 and detail in ("Not Found", ""):
+        detail = "We could not find that page. Check the address, or go back."
+    elif status == 404:
+        detail = f"We could not find that page: {detail}."
+    return page(
+        request,
+        "error.html",
+        status_code=status,
+        title=_TITLES.get(status, "Error"),
+        message=detail,
+    )
 
 
 def create_server_app(
@@ -80,16 +107,21 @@ def create_server_app(
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # The API answers JSON; a person in a browser gets a page.
-        if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
+        if not _wants_html(request):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        return page(
-            request,
-            "error.html",
-            status_code=exc.status_code,
-            status_code_=exc.status_code,
-            title=_TITLES.get(exc.status_code, "Error"),
-            message=str(exc.detail),
-        )
+        return _error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        if not _wants_html(request):
+            return JSONResponse({"detail": str(exc)}, status_code=404)
+        return _error_page(request, 404, str(exc))
+
+    @app.exception_handler(GovernanceError)
+    async def refused(request: Request, exc: GovernanceError) -> Response:
+        if not _wants_html(request):
+            return JSONResponse({"detail": str(exc)}, status_code=409)
+        return _error_page(request, 409, str(exc))
 
     _ = FastAPIHTTPException
     return app

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from openlfr.api import roles
@@ -22,6 +22,7 @@ from openlfr.governance.outcomes import OTHER_OFFENCES, OutcomeDetail
 from openlfr.store import Store
 from openlfr.web.pages import page_roles
 from openlfr.web.render import page
+from openlfr.web.sentences import AUDIT_AREAS, audit_page_rows, sentence
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,6 +39,49 @@ def console(
     return page(request, "console.html", deployments=open_deps, alerts=recent, last_seq=last_seq)
 
 
+DECISIONS: dict[str, dict[str, str]] = {
+    "review": {"false_alert": "False alert", "engage": "Pass to engagement"},
+    "engagement": {
+        "confirmed_true": "Confirmed: it is the person",
+        "confirmed_false": "Confirmed: not the person",
+        "not_engaged": "Not engaged",
+    },
+    "disposal": {"arrest": "Arrest", "advice": "Words of advice", "no_action": "No action"},
+}
+"""What each decision is called on the page: the choice button, the confirm page and the sentences."""
+STEP_NAMES = {"review": "operator review", "engagement": "engagement outcome", "disposal": "disposal"}
+_STEP_ROLES = {
+    "review": roles.OPERATOR_REVIEW,
+    "engagement": roles.ENGAGEMENT_OUTCOME,
+    "disposal": roles.DISPOSAL,
+    "amend": roles.AMEND_DECISION,
+}
+_RECORD = {
+    "review": alerts.review_alert,
+    "engagement": alerts.record_engagement,
+    "disposal": alerts.record_disposal,
+}
+
+
+def _amendable(a: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(step, current value, other value) for each decision the supervisor could amend, keeping the
+    alert coherent with its later decisions (governance refuses the rest, with the reason)."""
+    out = []
+    for step, values in DECISIONS.items():
+        current = a[step]
+        if current is None:
+            continue
+        for value in values:
+            if value == current:
+                continue
+            if step == "review" and value == "false_alert" and a["engagement"] is not None:
+                continue
+            if step == "engagement" and value not in alerts.MET and a["disposal"] is not None:
+                continue
+            out.append((step, current, value))
+    return out
+
+
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
 def alert_page(
     alert_id: str,
@@ -45,46 +89,158 @@ def alert_page(
     store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.VIEW_ALERTS)),
 ) -> Response:
+    return _alert_page(request, store, principal, alert_id)
+
+
+def _alert_page(
+    request: Request, store: Store, principal: Principal, alert_id: str, status_code: int = 200
+) -> Response:
     a = alert_message(store, alerts.get_alert(store, alert_id))
     trail = audit.entries(store, deployment_id=a["deployment_id"], action="alert.*")
     trail = [e for e in trail if e.target == alert_id and e.action != "alert.image_read"]
     return page(
         request,
         "alert.html",
+        status_code=status_code,
         alert=a,
-        trail=trail,
+        trail=[sentence(e) for e in trail],
+        decisions=DECISIONS,
         show_images=principal.role in roles.VIEW_ALERT_IMAGES and a["has_images"],
         can_review=principal.role in roles.OPERATOR_REVIEW and a["review"] is None,
         can_engage=principal.role in roles.ENGAGEMENT_OUTCOME
         and a["review"] == "engage"
         and a["engagement"] is None,
         can_dispose=principal.role in roles.DISPOSAL
-        and a["engagement"] in ("confirmed_true", "confirmed_false")
+        and a["engagement"] in alerts.MET
         and a["disposal"] is None,
-        error=request.query_params.get("error"),
+        amendable=_amendable(a) if principal.role in roles.AMEND_DECISION else [],
+        step_names=STEP_NAMES,
         other_offences=OTHER_OFFENCES,
     )
 
 
-def _decide(
+def _confirm_page(
+    request: Request,
+    store: Store,
+    alert_id: str,
+    step: str,
+    decision: str,
+    *,
+    amend_step: str = "",
+    note: str = "",
+    facts: dict[str, str] | None = None,
+    errors: list[tuple[str, str]] | None = None,
+) -> Response:
+    """The second, distinct step of every decision (GOV.UK "check answers" then confirm): it names what will
+    be recorded, asks for what that decision needs, and records nothing itself."""
+    a = alert_message(store, alerts.get_alert(store, alert_id))
+    labels = DECISIONS[amend_step or step]
+    if decision not in labels:
+        return _alert_page(request, store, request.state.principal, alert_id, 400)
+    value_step = amend_step or step
+    current = a[value_step] if step == "amend" else None
+    needs_facts = (
+        value_step == "engagement"
+        and decision in alerts.MET
+        and (step != "amend" or current not in alerts.MET)
+    )
+    return page(
+        request,
+        "decide.html",
+        status_code=400 if errors else 200,
+        alert=a,
+        step=step,
+        amend_step=amend_step,
+        step_name=STEP_NAMES[value_step],
+        decision=decision,
+        label=labels[decision],
+        current_label=labels.get(current or "", ""),
+        needs_facts=needs_facts,
+        note=note,
+        facts=facts or {},
+        errors=errors or [],
+        other_offences=OTHER_OFFENCES,
+    )
+
+
+def _check_role(principal: Principal, step: str) -> None:
+    if principal.role not in _STEP_ROLES[step]:
+        raise HTTPException(403, f"The {principal.role.label} role cannot record this decision.")
+
+
+@router.post("/alerts/{alert_id}/{step}/check", response_class=HTMLResponse)
+def check_decision(
+    alert_id: str,
+    step: Literal["review", "engagement", "disposal", "amend"],
+    request: Request,
+    decision: str = Form(""),
+    amend_step: str = Form(""),
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(page_roles(*roles.VIEW_ALERTS)),
+) -> Response:
+    """The choice was made (a button naming it): show what will be recorded, and record nothing yet."""
+    _check_role(principal, step)
+    if step == "amend" and amend_step not in DECISIONS:
+        return _alert_page(request, store, principal, alert_id, 400)
+    return _confirm_page(
+        request, store, alert_id, step, decision, amend_step=amend_step if step == "amend" else ""
+    )
+
+
+def _record(
     request: Request,
     store: Store,
     principal: Principal,
     alert_id: str,
     step: str,
-    value: str,
+    decision: str,
     note: str,
-    **facts: bool | OutcomeDetail | None,
+    *,
+    amend_step: str = "",
+    facts: dict[str, str] | None = None,
+    detail: OutcomeDetail | None = None,
 ) -> Response:
-    fn = {
-        "review": alerts.review_alert,
-        "engagement": alerts.record_engagement,
-        "disposal": alerts.record_disposal,
-    }[step]
+    facts = facts or {}
+    flags = {k: _yes_no(v) for k, v in facts.items()}
     try:
-        fn(store, actor_of(principal), alert_id, value, note=note.strip() or None, **facts)  # type: ignore[operator]
+        if step == "amend":
+            alerts.amend_decision(
+                store,
+                actor_of(principal),
+                alert_id,
+                amend_step,
+                decision,
+                note,
+                reason_explained=flags.get("reason_explained"),
+                leaflet_given=flags.get("leaflet_given"),
+            )
+        else:
+            extra: dict[str, Any] = {"detail": detail} if step == "disposal" else {}
+            _RECORD[step](
+                store, actor_of(principal), alert_id, decision, note=note.strip() or None, **flags, **extra
+            )  # type: ignore[operator]
     except GovernanceError as exc:
-        return page(request, "error.html", status_code=409, title="Not recorded", message=str(exc))
+        if (amend_step or step) in DECISIONS and decision in DECISIONS[amend_step or step]:
+            # Back to the confirm page, what was typed kept, the problem said at the top (GOV.UK error summary).
+            return _confirm_page(
+                request,
+                store,
+                alert_id,
+                step,
+                decision,
+                amend_step=amend_step,
+                note=note,
+                facts=facts,
+                errors=[("decision-form", str(exc))],
+            )
+        return page(
+            request,
+            "error.html",
+            status_code=409,
+            title="Not recorded",
+            message=str(exc),
+            back=f"/alerts/{alert_id}",
+        )
     return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
 
 
@@ -97,7 +253,7 @@ def review_form(
     store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.OPERATOR_REVIEW)),
 ) -> Response:
-    return _decide(request, store, principal, alert_id, "review", decision, note)
+    return _record(request, store, principal, alert_id, "review", decision, note)
 
 
 @router.post("/alerts/{alert_id}/engagement")
@@ -111,10 +267,10 @@ def engagement_form(
     store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.ENGAGEMENT_OUTCOME)),
 ) -> Response:
-    facts = {"reason_explained": _yes_no(reason_explained), "leaflet_given": _yes_no(leaflet_given)}
+    facts = {"reason_explained": reason_explained, "leaflet_given": leaflet_given}
     if decision == "not_engaged":
         facts = {}
-    return _decide(request, store, principal, alert_id, "engagement", decision, note, **facts)
+    return _record(request, store, principal, alert_id, "engagement", decision, note, facts=facts)
 
 
 def _yes_no(value: str) -> bool | None:
@@ -135,13 +291,32 @@ def disposal_form(
     store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.DISPOSAL)),
 ) -> Response:
-    detail = OutcomeDetail(  # issue 27: the form's _outcome_detail.html partial
+    detail = OutcomeDetail(  # issue 27: the confirm page's _outcome_detail.html partial
         use_of_force=_yes_no(use_of_force),
         arrest_for_watchlist_reason=_yes_no(arrest_for_watchlist_reason),
         other_offences=tuple(other_offences),
         custody_reference=custody_reference,
     )
-    return _decide(request, store, principal, alert_id, "disposal", decision, note, detail=detail)
+    return _record(request, store, principal, alert_id, "disposal", decision, note, detail=detail)
+
+
+@router.post("/alerts/{alert_id}/amend")
+def amend_form(
+    alert_id: str,
+    request: Request,
+    amend_step: str = Form(...),
+    decision: str = Form(...),
+    reason: str = Form(""),
+    reason_explained: str = Form(""),
+    leaflet_given: str = Form(""),
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(page_roles(*roles.AMEND_DECISION)),
+) -> Response:
+    """A supervisor's amendment of a decision recorded in error: a new audited decision, with a reason."""
+    facts = {k: v for k, v in (("reason_explained", reason_explained), ("leaflet_given", leaflet_given)) if v}
+    return _record(
+        request, store, principal, alert_id, "amend", decision, reason, amend_step=amend_step, facts=facts
+    )
 
 
 @router.get("/deployments", response_class=HTMLResponse)
@@ -203,6 +378,18 @@ def _bus_health(request: Request, deployment_id: str) -> tuple[list[Any] | None,
         return [], {"unreachable": 1}
 
 
+@router.post("/deployments/{deployment_id}/close/check", response_class=HTMLResponse)
+def close_check(
+    deployment_id: str,
+    request: Request,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(page_roles(*roles.CLOSE_DEPLOYMENT)),
+) -> Response:
+    """Closing destroys the watchlist: a distinct confirm page says so, and asks for the reason there."""
+    dep = deployments.get_deployment(store, deployment_id)
+    return page(request, "close.html", dep=dep)
+
+
 @router.post("/deployments/{deployment_id}/close")
 def close_form(
     deployment_id: str,
@@ -214,24 +401,40 @@ def close_form(
     try:
         deployments.close_deployment(store, actor_of(principal), deployment_id, reason=reason.strip() or None)
     except GovernanceError as exc:
-        return page(request, "error.html", status_code=409, title="Not closed", message=str(exc))
+        return page(
+            request,
+            "error.html",
+            status_code=409,
+            title="Not closed",
+            message=str(exc),
+            back=f"/deployments/{deployment_id}",
+        )
     return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
 
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(
     request: Request,
-    deployment_id: str | None = None,
+    deployment_id: str = Query("", max_length=64),
+    area: str = Query("", max_length=32),
+    actor: str = Query("", max_length=64),
+    page_no: int = Query(1, ge=1, le=1_000_000, alias="page"),
     store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.VIEW_AUDIT)),
 ) -> Response:
-    from openlfr.api.audit_view import visible_rows
-
-    # Issue 25: a role that may not see alerts reads the log with alert details redacted.
-    rows = visible_rows(
-        audit.entries(store, deployment_id=deployment_id or None, last=500)[::-1], principal.role
+    """The audit log as sentences, newest first, 50 to a page, filtered by deployment, area and who."""
+    result = audit_page_rows(
+        store,
+        deployment_id=deployment_id.strip(),
+        area=area,
+        actor=actor.strip(),
+        page=page_no,
+        role=principal.role,
     )
-    return page(request, "audit.html", rows=rows, deployment_id=deployment_id or "")
+    filters = {"deployment_id": deployment_id.strip(), "area": area, "actor": actor.strip()}
+    return page(
+        request, "audit.html", result=result, filters=filters, areas=AUDIT_AREAS, deployment_id=deployment_id
+    )
 
 
 @router.get("/admin/users", response_class=HTMLResponse)

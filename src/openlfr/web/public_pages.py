@@ -30,15 +30,39 @@ def _cacheable(request: Request, response: Response) -> Response:
 
 
 def _context(request: Request) -> dict[str, Any]:
-    s = request.app.state.settings.server
-    rs = request.app.state.settings.retro
+    settings = request.app.state.settings
+    s = settings.server
+    rs = settings.retro
     return {
         "force_name": s.force_name,
         "contact": s.contact,
         "principal": None,
         "privacy": privacy_info(request.app.state.settings),
         "retro_uses": {"rfr": rs.rfr_enabled, "oifr": rs.oifr_enabled},
+        "regulator": s.regulator_complaint_route,
+        "notice_period": hours_in_words(settings.governance.notice_hours),
+        "retention_period": hours_in_words(settings.retention.alert_retention_hours),
     }
+
+
+def hours_in_words(hours: float) -> str:
+    """A period as the public reads it: "30 days", "24 hours", "90 minutes"."""
+    if hours >= 48 and hours % 24 == 0:
+        return f"{int(hours // 24)} days"
+    if hours >= 1 and hours == int(hours):
+        return f"{int(hours)} hour{'s' if hours != 1 else ''}"
+    return f"{round(hours * 60)} minutes"
+
+
+def notice_given(d: dict[str, Any]) -> str:
+    """How long before its window the deployment was announced, in words ("26 hours before it was due to
+    start", or "after it was due to start")."""
+    ahead = (
+        datetime.fromisoformat(d["starts_at"]) - datetime.fromisoformat(d["announced_at"])
+    ).total_seconds()
+    if ahead <= 0:
+        return "after it was due to start"
+    return f"{hours_in_words(round(ahead / 3600, 1) if ahead < 3600 else round(ahead / 3600))} before it was due to start"
 
 
 @router.get("/public", response_class=HTMLResponse, dependencies=[Depends(rate_limited)])
@@ -62,4 +86,13 @@ def public_deployment_page(
 ) -> Response:
     dep = deployments.get_deployment(store, deployment_id)
     view = public_deployment(store, dep)
-    return _cacheable(request, page(request, "public_deployment.html", d=view, **_context(request)))
+    context = _context(request)
+    # Issue 25: the period promised when it opened, which the purge keeps; before it opens, today's setting.
+    promise = deployments.retention_promise_of(store, deployment_id)
+    if promise is not None:
+        context["retention_period"] = hours_in_words(promise.alert_retention_hours)
+    context["retention_fixed"] = promise is not None
+    return _cacheable(
+        request,
+        page(request, "public_deployment.html", d=view, notice=notice_given(view), **context),
+    )

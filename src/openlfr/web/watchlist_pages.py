@@ -5,12 +5,13 @@ The same helpers as the API (:mod:`openlfr.api.watchlist_routes`), the same role
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from openlfr.api import roles
+from openlfr.api.alerts_routes import image_media_type
 from openlfr.api.auth import actor_of
 from openlfr.api.deps import get_store
 from openlfr.api.users import Principal
@@ -18,7 +19,7 @@ from openlfr.api.watchlist_routes import enrol_from_upload, entry_form, import_f
 from openlfr.governance import deployments
 from openlfr.governance.closed_lists import IMAGE_SOURCES, OFFENCE_SERIOUSNESS
 from openlfr.governance.errors import GovernanceError
-from openlfr.governance.watchlist_approval import approve_entry, pending_entries, reject_entry
+from openlfr.governance.watchlist_approval import approve_entry, entry_image, pending_entries, reject_entry
 from openlfr.governance.watchlists import EnrolmentError, ImportReport, list_subjects
 from openlfr.store import Store
 from openlfr.store.models import WATCHLIST_CATEGORIES
@@ -70,7 +71,9 @@ def _watchlist_page(
         offence_seriousness=OFFENCE_SERIOUSNESS,
         can_enrol=principal.role in roles.ENROL_WATCHLIST and not is_closed,
         can_approve=principal.role in roles.APPROVE_WATCHLIST and not is_closed,
-        message=request.query_params.get("message"),
+        # A notice comes only from the server (the flash cookie it set with the redirect), never from the
+        # address bar: a link with ?message= cannot print an official-looking notice.
+        message=request.cookies.get(FLASH_COOKIE) and unquote(request.cookies[FLASH_COOKIE])[:500],
         error=error,
         refused=refused or [],
     )
@@ -83,13 +86,34 @@ def watchlist_page(
     store: Store = Depends(get_store),
     principal: Principal = Depends(page_roles(*roles.VIEW_WATCHLIST_ENTRIES)),
 ) -> Response:
-    return _watchlist_page(request, store, principal, deployment_id)
+    response = _watchlist_page(request, store, principal, deployment_id)
+    if FLASH_COOKIE in request.cookies:
+        response.delete_cookie(FLASH_COOKIE, path=f"/deployments/{deployment_id}/watchlist")
+    return response
+
+
+@router.get("/deployments/{deployment_id}/watchlist/{subject_id}/images/{index}")
+def entry_image_page(
+    deployment_id: str,
+    subject_id: str,
+    index: int,
+    store: Store = Depends(get_store),
+    principal: Principal = Depends(page_roles(*roles.APPROVE_WATCHLIST)),
+) -> Response:
+    """An entry's reference image for the person approving it (audited)."""
+    data = entry_image(store, actor_of(principal), deployment_id, subject_id, index)
+    return Response(data, media_type=image_media_type(data), headers={"Cache-Control": "no-store, private"})
+
+
+FLASH_COOKIE = "openlfr_flash"
 
 
 def _after(deployment_id: str, message: str) -> Response:
-    return RedirectResponse(
-        f"/deployments/{deployment_id}/watchlist?message={quote(message)}", status_code=303
-    )
+    """Back to the watchlist page with a notice the server chose, carried by a short-lived cookie."""
+    path = f"/deployments/{deployment_id}/watchlist"
+    response = RedirectResponse(path, status_code=303)
+    response.set_cookie(FLASH_COOKIE, quote(message), max_age=60, path=path, httponly=True, samesite="strict")
+    return response
 
 
 def _enrolled(deployment_id: str, report: ImportReport) -> Response:
