@@ -160,10 +160,13 @@ class StageClock:
     def restart(self) -> None:
         self._wall, self._cpu = time.perf_counter(), time.thread_time()
 
-    def lap(self, stage: str) -> None:
+    def lap(self, stage: str) -> float:
+        """Charge the time since the last lap to ``stage``; returns its wall time, seconds."""
         wall, cpu = time.perf_counter(), time.thread_time()
-        self._metrics.stage_time(stage, wall - self._wall, cpu - self._cpu)
+        lap_s = wall - self._wall
+        self._metrics.stage_time(stage, lap_s, cpu - self._cpu)
         self._wall, self._cpu = wall, cpu
+        return lap_s
 
 
 def _round(x: float | None) -> float | None:

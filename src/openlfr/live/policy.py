@@ -1,7 +1,10 @@
 """Alert policy: when a track's evidence becomes an alert. The evidence lives here, not on the track.
 
-Each track that has been searched has a :class:`TrackEvidence`, held in memory by the policy and dropped
-(crops, embeddings and scores) when the tracker ends the track (:meth:`AlertPolicy.end`, rule 3).
+Each track that has been assessed or searched has a :class:`TrackEvidence`, held in memory by the policy
+and dropped (crops, embeddings and scores) when the tracker ends the track (:meth:`AlertPolicy.end`, rule 3).
+The pipeline's stages only read it (:meth:`AlertPolicy.read`); what a frame found (:class:`FrameResults`:
+its best shots and its searches) is written into it in one place, :meth:`AlertPolicy.take`, which then
+returns the frame's decisions.
 
 How a track's searches are aggregated into one score per subject (``[live] aggregation``; chosen by the
 ablation in ``benchmarks/live_ablation.py``):
@@ -78,11 +81,76 @@ class TrackEvidence:
 
     def fused(self) -> npt.NDArray[np.float32] | None:
         """The weighted mean of the kept shots' (unit) embeddings, or None before any shot."""
-        if not self.shots:
-            return None
-        w = np.array([s[0] for s in self.shots], np.float32)
-        e = np.stack([s[1] / max(float(np.linalg.norm(s[1])), 1e-12) for s in self.shots])
-        return ((w[:, None] * e).sum(axis=0) / max(float(w.sum()), 1e-12)).astype(np.float32)
+        return fuse(self.shots)
+
+
+Shot = tuple[float, npt.NDArray[np.float32]]
+"""(weight, embedding) of one embedded face of a track."""
+
+
+def keep_heaviest(shots: list[Shot], shot: Shot, keep: int) -> list[Shot]:
+    """``shots`` with ``shot`` added, heaviest first (ties in the order added), the ``keep`` heaviest only."""
+    out = [*shots, shot]
+    out.sort(key=lambda s: -s[0])
+    return out[:keep]
+
+
+def fuse(shots: Sequence[Shot]) -> npt.NDArray[np.float32] | None:
+    """The weighted mean of the shots' (unit) embeddings, or None without shots (``fused`` aggregation)."""
+    if not shots:
+        return None
+    w = np.array([s[0] for s in shots], np.float32)
+    e = np.stack([s[1] / max(float(np.linalg.norm(s[1])), 1e-12) for s in shots])
+    return ((w[:, None] * e).sum(axis=0) / max(float(w.sum()), 1e-12)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Assessed:
+    """A track whose face quality a frame measured."""
+
+    track: Track
+    size: float
+    """The face's size when measured."""
+    quality: float = -1.0
+    """Its quality score, when it passed the quality bar and beat the track's best shot so far (else -1)."""
+    crop: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
+    """The new best shot: the face with a margin, at full resolution (``None``: no better shot)."""
+    frame_crop: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
+    """The scene around the new best shot."""
+
+
+@dataclass(frozen=True)
+class Searched:
+    """A track whose face a frame embedded and searched."""
+
+    track: Track
+    size: float
+    """The embedded face's size."""
+    quality: float
+    """The embedded face's quality score (0 when unmeasured)."""
+    weight: float
+    """The shot's weight in the aggregation: face size x quality score."""
+    embedding: npt.NDArray[np.float32] = field(repr=False)
+    top: Sequence[Candidate]
+    """The search's best candidates (with their templates)."""
+    subject_scores: npt.NDArray[np.float32] = field(repr=False)
+    """The probe's score for every subject (columns in the index's subject order)."""
+
+
+@dataclass(frozen=True)
+class FrameResults:
+    """What one frame found, handed to :meth:`AlertPolicy.take` once."""
+
+    index: int
+    """The frame's index (when each track was last searched)."""
+    at_s: float
+    """The frame's wall time, epoch seconds (the cooldown's clock)."""
+    tracks: Sequence[Track]
+    """Every track seen in the frame."""
+    assessed: Sequence[Assessed] = ()
+    searched: Sequence[Searched] = ()
+    positions: Mapping[str, int] = field(default_factory=dict)
+    """Column of each subject in ``Searched.subject_scores``."""
 
 
 @dataclass(frozen=True)
@@ -117,8 +185,13 @@ class AlertPolicy:
         self.suppressed = 0
 
     # -- evidence per track --------------------------------------------------------------------------
+    def read(self, track: Track) -> TrackEvidence:
+        """The track's evidence, for reading: an empty one (not kept) when the track has none yet."""
+        ev = self._tracks.get(track.id)
+        return ev if ev is not None else TrackEvidence()
+
     def evidence(self, track: Track) -> TrackEvidence:
-        """The track's evidence (created empty on first use)."""
+        """The track's evidence (created empty on first use), for writing."""
         ev = self._tracks.get(track.id)
         if ev is None:
             ev = self._tracks[track.id] = TrackEvidence()
@@ -137,12 +210,19 @@ class AlertPolicy:
                 ev.subjects.clear()
                 ev.best_crop = ev.best_frame_crop = None
 
+    def fused_with(
+        self, track: Track, embedding: npt.NDArray[np.float32], weight: float
+    ) -> npt.NDArray[np.float32]:
+        """The probe of the track's next search in ``fused`` aggregation: its kept shots fused with this one
+        (exactly what the evidence will hold once :meth:`take` has kept it; nothing is written here)."""
+        probe = fuse(keep_heaviest(self.read(track).shots, (weight, embedding), self.keep))
+        assert probe is not None  # at least the new shot
+        return probe
+
     def add_shot(self, track: Track, embedding: npt.NDArray[np.float32], weight: float) -> None:
         """Keep one embedded shot of the track (``fused`` aggregation), heaviest ``keep`` only."""
         ev = self.evidence(track)
-        ev.shots.append((weight, embedding))
-        ev.shots.sort(key=lambda s: -s[0])
-        del ev.shots[self.keep :]
+        ev.shots[:] = keep_heaviest(ev.shots, (weight, embedding), self.keep)
 
     def add_search(
         self,
@@ -201,6 +281,29 @@ class AlertPolicy:
             and not self._confirmed(ev, se)
             for s, se in ev.subjects.items()
         )
+
+    def take(self, frame: FrameResults) -> list[AlertDecision]:
+        """Fold what a frame found into its tracks' evidence, then return the alerts to raise now.
+
+        The one place a track's evidence is written: the new best shots of the assessed tracks, then, for
+        each searched track, its embedded shot (``fused``) and its search. Decisions are taken only in a
+        frame that searched: evidence changes no score otherwise.
+        """
+        for a in frame.assessed:
+            ev = self.evidence(a.track)
+            ev.assessed_size = a.size
+            if a.crop is not None:
+                ev.best_quality, ev.best_crop, ev.best_frame_crop = a.quality, a.crop, a.frame_crop
+        for r in frame.searched:
+            ev = self.evidence(r.track)
+            ev.embedded_quality = max(ev.embedded_quality, r.quality)
+            ev.embedded_size = max(ev.embedded_size, r.size)
+            ev.last_search_frame = frame.index
+            if self.aggregation == "fused":
+                self.add_shot(r.track, r.embedding, r.weight)
+        for r in frame.searched:
+            self.add_search(r.track, r.top, r.subject_scores, frame.positions, r.weight)
+        return self.decide(frame.tracks, frame.at_s) if frame.searched else []
 
     def decide(self, tracks: Sequence[Track], at_s: float) -> list[AlertDecision]:
         """The alerts to raise now, for the tracks seen in the frame at wall time ``at_s`` (epoch seconds)."""

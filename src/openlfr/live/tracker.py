@@ -41,6 +41,9 @@ class Track:
     velocity: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(4, np.float32))
     frames: int = 1
     seen_this_frame: bool = True
+    counted: bool = False
+    """Whether the track is in the worker's ``tracks`` counter (the published faces seen): counted when it
+    ends, or earlier, before its first alert is stored."""
 
     def predicted_box(self, t: float) -> npt.NDArray[np.float32]:
         dt = max(0.0, t - self.last_seen_s)
