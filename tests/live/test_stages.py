@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from openlfr.config import LiveSettings, Settings
-from openlfr.live.policy import AlertPolicy, FrameResults
+from openlfr.live.evidence import FrameResults, fuse
+from openlfr.live.policy import AlertPolicy
 from openlfr.live.sources import Frame
 from openlfr.live.stages import (
     EmbedBudget,
@@ -78,7 +79,7 @@ def test_assess_quality_returns_new_best_shots_and_writes_no_evidence(
     frame = _frame(two_people)
     tracks = _tracks(frame, engine)
     policy = AlertPolicy(0.5, 2, 0.0)
-    assessed = assess_quality(frame, tracks, engine, policy, LIVE, SETTINGS.quality.min_face_px)
+    assessed = assess_quality(frame, tracks, engine, policy.known(tracks), LIVE, SETTINGS.quality.min_face_px)
     assert [a.track for a in assessed] == tracks
     assert all(tr.face.quality is not None for tr in tracks), "each track's face is now its assessed face"
     shots = [a for a in assessed if a.crop is not None]
@@ -89,11 +90,16 @@ def test_assess_quality_returns_new_best_shots_and_writes_no_evidence(
     assert policy.held_track_ids() == set(), "stages only read the evidence"
     # Taken by the policy, the best shots are the tracks' evidence; the same faces again are no better.
     policy.take(FrameResults(0, 0.0, tracks, assessed))
-    assert all(policy.read(a.track).best_crop is a.crop for a in shots)
-    again = assess_quality(frame, tracks, engine, policy, LIVE, SETTINGS.quality.min_face_px)
+    assert all(policy.evidence(a.track).best_crop is a.crop for a in shots)
+    again = assess_quality(frame, tracks, engine, policy.known(tracks), LIVE, SETTINGS.quality.min_face_px)
     assert all(a.crop is None for a in again)
     # A worker with no room at all measures nothing.
-    assert assess_quality(frame, tracks, engine, policy, LIVE, SETTINGS.quality.min_face_px, limit=0) == []
+    assert (
+        assess_quality(
+            frame, tracks, engine, policy.known(tracks), LIVE, SETTINGS.quality.min_face_px, limit=0
+        )
+        == []
+    )
 
 
 def test_embed_and_search_find_the_person_and_the_policy_takes_the_frame_once(
@@ -110,17 +116,21 @@ def test_embed_and_search_find_the_person_and_the_policy_takes_the_frame_once(
     for i in range(2):
         frame = _frame(image, i)
         tracks, _ = tracker.update(detect(frame, engine, SETTINGS.vision), frame.media_s)
-        assessed = assess_quality(frame, tracks, engine, policy, LIVE, SETTINGS.quality.min_face_px)
-        choice = choose_to_embed(tracks, policy, live, i, min_face_px=SETTINGS.quality.min_face_px)
+        assessed = assess_quality(
+            frame, tracks, engine, policy.known(tracks), LIVE, SETTINGS.quality.min_face_px
+        )
+        choice = choose_to_embed(
+            tracks, policy.known(tracks), live, i, min_face_px=SETTINGS.quality.min_face_px
+        )
         assert [t.id for t in choice.tracks] == [tracks[0].id] and choice.shed == 0
         embedded = embed(frame, choice.tracks, engine, LIVE.refine_below_px)
         assert len(embedded) == 1 and embedded[0].embedding is not None
-        searched = search(choice.tracks, embedded, watchlist, policy, LIVE.search_top_k)
+        searched = search(choice.tracks, embedded, watchlist, policy.known(tracks), LIVE.search_top_k)
         assert searched[0].top[0].subject_id == "lin_manuel_miranda"
-        probe_before = policy.fused_with(tracks[0], embedded[0].embedding, searched[0].weight)
+        probe_before = fuse(searched[0].shots)
         results = FrameResults(i, float(i), tracks, assessed, searched, positions)
         decisions.append([d.subject_id for d in policy.take(results)])
-        ev = policy.read(tracks[0])
+        ev = policy.evidence(tracks[0])
         assert ev.searches == i + 1 and ev.last_search_frame == i
         fused = ev.fused()
         assert fused is not None and np.allclose(fused, probe_before)
@@ -141,9 +151,11 @@ def test_choose_to_embed_counts_what_a_worker_with_no_room_leaves_out() -> None:
     policy = AlertPolicy(0.5, 2, 0.0)
     tracks, _ = tracker.update([face(0, 0), face(200, 0)], 0.0)
     # Behind with no room: the faces were not even measured, and both (never searched) were due.
-    choice = choose_to_embed(tracks, policy, LIVE, 0, limit=0, min_face_px=40)
+    choice = choose_to_embed(tracks, policy.known(tracks), LIVE, 0, limit=0, min_face_px=40)
     assert choice.tracks == [] and choice.shed == 2
-    assert choose_to_embed(tracks, policy, LIVE, 0, limit=0, min_face_px=100).shed == 0  # too small
+    assert (
+        choose_to_embed(tracks, policy.known(tracks), LIVE, 0, limit=0, min_face_px=100).shed == 0
+    )  # too small
 
 
 def test_the_embed_budget_limits_a_worker_behind_and_none_on_time() -> None:
@@ -154,12 +166,13 @@ def test_the_embed_budget_limits_a_worker_behind_and_none_on_time() -> None:
     image = np.zeros((8, 8, 3), np.uint8)
     now = time.monotonic()
     # Nothing measured yet: no limit. Then frames 40 ms apart, each with one face embedded in 10 ms.
+    last_end = None
     for i in range(3):
-        budget.start()
+        budget.start(last_end)
         limit = budget.limit(Frame(image, i, i * 0.04, at, captured_mono=now - 0.12 + 0.04 * i), tracks)
         assert i > 0 or limit is None
         budget.embedded(1, 0.01)
-        budget.done()
+        last_end = time.perf_counter()
     assert budget.interval_s == pytest.approx(0.04) and budget.embed_s == pytest.approx(0.01)
     # Captured just now: 2.5 intervals (100 ms) of headroom hold the 3 a frame may embed; late, none fits.
     assert budget.limit(Frame(image, 3, 0.12, at, captured_mono=now), tracks) == 3

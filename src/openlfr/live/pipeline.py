@@ -203,6 +203,8 @@ class CameraWorker:
         # Shedding a burst's work (``live.shed_when_behind``): only where frames can be dropped at all.
         self._sheds = self.live.shed_when_behind and (self.spec.live or self.paced)
         self._budget = EmbedBudget(self.live, self._sheds)
+        self._last_end: float | None = None
+        """When the last frame's stages ended (``time.perf_counter()``): its cost goes into the budget."""
         self._min_face_px = settings.quality.min_face_px
 
     # -- source events -------------------------------------------------------------------------------
@@ -292,7 +294,9 @@ class CameraWorker:
             reader_stop.set()
             reader.join(timeout=self.live.open_timeout_s + 1)
             self.metrics.dropped(self._slot.drain())  # read but never processed: counted as dropped
-            self._end_tracks(self.tracker.end_all())
+            ended = self.tracker.end_all()
+            self.policy.end(ended)
+            self.metrics.count_tracks(ended)
             try:
                 self._flush_counters()
             except GovernanceError as exc:
@@ -304,12 +308,13 @@ class CameraWorker:
         """Run one frame through the stages, once each and in order; returns the alerts it raised."""
         clock, budget, policy, live = self._clock, self._budget, self.policy, self.live
         clock.restart()
-        budget.start()
         frame.prepare(self.working_width)  # done by the reader already, unless the frame came another way
+        budget.start(self._last_end)
         faces = detect(frame, self.engine, self.settings.vision)
         clock.lap("detect")
         tracks, ended = self.tracker.update(faces, frame.media_s)
-        self._end_tracks(ended)
+        policy.end(ended)  # rule 3: what it held of them goes now (they are counted with the frame)
+        known = policy.known(tracks)
         clock.lap("track")
         limit = budget.limit(frame, tracks)  # behind: only as many faces as fit (``None``: no limit)
         behind = self._sheds and len(self._slot) > 0
@@ -317,96 +322,95 @@ class CameraWorker:
             frame,
             tracks,
             self.engine,
-            policy,
+            known,
             live,
             self._min_face_px,
             limit=limit,
             behind=behind,
             clock=clock,
         )
-        choice = choose_to_embed(
-            tracks, policy, live, frame.index, limit=limit, min_face_px=self._min_face_px
-        )
+        choice = choose_to_embed(tracks, known, live, frame.index, limit=limit, min_face_px=self._min_face_px)
         chosen = choice.tracks if self.index.template_count else []
         clock.lap("quality")
         embedded = embed(frame, chosen, self.engine, live.refine_below_px)
         budget.embedded(len(chosen), clock.lap("embed"))
-        searched = search(chosen, embedded, self.index, policy, live.search_top_k)
+        searched = search(chosen, embedded, self.index, known, live.search_top_k)
         clock.lap("search")
         at_s = frame.observed_at.timestamp()
         decisions = policy.take(FrameResults(frame.index, at_s, tracks, assessed, searched, self._positions))
-        raised = [a for d in decisions if (a := self._raise(d, frame)) is not None]
+        raised = self._raise(decisions, frame, ended)
         clock.lap("alert")
-        self._count(frame, len(faces), choice.shed, len(searched))
+        latency = time.monotonic() - frame.captured_mono
+        self.metrics.count_frame(
+            len(faces),
+            latency,
+            ended,
+            searches=len(searched),
+            embeds_shed=choice.shed,
+            alerts_suppressed=policy.suppressed,
+        )
+        self._last_end = time.perf_counter()
         return raised
 
-    def _end_tracks(self, ended: Sequence[Track]) -> None:
-        """Tracks that ended: drop everything the policy held of them (rule 3), and count those not counted
-        yet (a track that alerted was counted then)."""
-        self.policy.end(ended)
-        uncounted = [tr for tr in ended if not tr.counted]
-        for tr in uncounted:
-            tr.counted = True
-        if uncounted:
-            self.metrics.add(tracks=len(uncounted))
+    def _raise(
+        self, decisions: Sequence[AlertDecision], frame: Frame, ended: Sequence[Track]
+    ) -> list[RaisedAlert]:
+        """Hand the frame's decisions to governance as alerts (crops as JPEG); those it refused are left out.
 
-    def _raise(self, d: AlertDecision, frame: Frame) -> RaisedAlert | None:
-        """Hand one decision to governance as an alert (crops as JPEG); ``None`` when governance refused it."""
-        q = self.live.jpeg_quality
-        track_id = f"{self.spec.camera_id}:{d.track.id}"
-        # Counters first, the alerting track among them: an alert is never stored while the faces seen
-        # before it, or its own, could still be lost (a worker killed now keeps both or, at worst, the
-        # counts without the alert).
-        if not d.track.counted:
-            d.track.counted = True
-            self.metrics.add(tracks=1)
-        self._flush_counters()
-        try:
-            alert_id = self.gateway.raise_alert(
-                NewAlert(
-                    camera_id=self.spec.camera_id,
-                    track_id=track_id,
-                    subject_id=d.subject_id,
-                    template_index=d.template_index,
-                    score=float(d.score),
-                    threshold=self.threshold,
-                    observed_at=frame.observed_at,
-                    probe_crop=_jpeg(d.evidence.best_crop, q),
-                    frame_crop=_jpeg(d.evidence.best_frame_crop, q),
-                )
+        Counters first, the alerting tracks (and those that ended in this frame) among them: an alert is
+        never stored while the faces seen before it, or its own, could still be lost (a worker killed then
+        keeps both or, at worst, the counts without the alert).
+        """
+        if not decisions:
+            return []
+        q, cam = self.live.jpeg_quality, self.spec.camera_id
+        alerts = [
+            NewAlert(
+                camera_id=cam,
+                track_id=f"{cam}:{d.track.id}",
+                subject_id=d.subject_id,
+                template_index=d.template_index,
+                score=float(d.score),
+                threshold=self.threshold,
+                observed_at=frame.observed_at,
+                probe_crop=_jpeg(d.evidence.best_crop, q),
+                frame_crop=_jpeg(d.evidence.best_frame_crop, q),
             )
-        except ScanRefused:
-            raise  # the deployment closed or the camera left it: this source stops
-        except GovernanceError as exc:  # e.g. the subject's entry expired a moment ago: keep watching
-            log.warning("alert on camera %s not stored: %s", self.spec.camera_id, exc)
-            return None
-        latency = time.monotonic() - frame.captured_mono
-        self.metrics.alert_raised(latency)
-        alert = RaisedAlert(
-            alert_id,
-            self.spec.camera_id,
-            track_id,
-            d.subject_id,
-            d.score,
-            frame.observed_at,
-            frame.media_s,
-            latency,
-        )
-        self.alerts.append(alert)
-        log.info("alert %s on camera %s (score %.3f)", alert_id, self.spec.camera_id, d.score)
-        if self._on_alert is not None:
-            self._on_alert(alert)
-        return alert
+            for d in decisions
+        ]
+        self._flush_counters([*ended, *(d.track for d in decisions)])
+        raised = []
+        for new in alerts:
+            try:
+                alert_id = self.gateway.raise_alert(new)
+            except ScanRefused:
+                raise  # the deployment closed or the camera left it: this source stops
+            except GovernanceError as exc:  # e.g. the subject's entry expired a moment ago: keep watching
+                log.warning("alert on camera %s not stored: %s", cam, exc)
+                continue
+            latency = time.monotonic() - frame.captured_mono
+            self.metrics.alert_raised(latency)
+            alert = RaisedAlert(
+                alert_id,
+                cam,
+                new.track_id,
+                new.subject_id,
+                new.score,
+                frame.observed_at,
+                frame.media_s,
+                latency,
+            )
+            self.alerts.append(alert)
+            log.info("alert %s on camera %s (score %.3f)", alert_id, cam, new.score)
+            if self._on_alert is not None:
+                self._on_alert(alert)
+            raised.append(alert)
+        return raised
 
-    def _count(self, frame: Frame, faces: int, shed: int, searched: int) -> None:
-        """The frame is done: its faces, searches and shed embeddings counted, its cost noted."""
-        self.metrics.add(embeds_shed=shed, searches=searched)
-        self.metrics.alerts_suppressed = self.policy.suppressed
-        self.metrics.frame_done(faces, time.monotonic() - frame.captured_mono)
-        self._budget.done()
-
-    def _flush_counters(self) -> None:
-        """Send the counters' increments since the last flush to the deployment (rule 3: counts only)."""
+    def _flush_counters(self, tracks: Sequence[Track] = ()) -> None:
+        """Send the counters' increments since the last flush to the deployment (rule 3: counts only), with
+        ``tracks`` counted first (those not counted yet)."""
+        self.metrics.count_tracks(tracks)
         snap = self.metrics.snapshot()
         delta = Counts(**{k: int(snap[k]) - v for k, v in self._reported.as_dict().items()})
         if delta:

@@ -2,9 +2,10 @@
 
 Each track that has been assessed or searched has a :class:`TrackEvidence`, held in memory by the policy
 and dropped (crops, embeddings and scores) when the tracker ends the track (:meth:`AlertPolicy.end`, rule 3).
-The pipeline's stages only read it (:meth:`AlertPolicy.read`); what a frame found (:class:`FrameResults`:
-its best shots and its searches) is written into it in one place, :meth:`AlertPolicy.take`, which then
-returns the frame's decisions.
+The pipeline's stages only read it, for a frame's tracks at once (:meth:`AlertPolicy.known`); what a frame
+found (:class:`~openlfr.live.evidence.FrameResults`: its best shots and its searches) is written into it in
+one place, :meth:`AlertPolicy.take`, which then returns the frame's decisions. The evidence's types are in
+:mod:`openlfr.live.evidence`.
 
 How a track's searches are aggregated into one score per subject (``[live] aggregation``; chosen by the
 ablation in ``benchmarks/live_ablation.py``):
@@ -25,132 +26,35 @@ at most once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from openlfr.live.evidence import (
+    Aggregation,
+    Assessed,
+    FrameEvidence,
+    FrameResults,
+    Searched,
+    SubjectEvidence,
+    TrackEvidence,
+    keep_heaviest,
+)
 from openlfr.live.tracker import Track
 from openlfr.matching.watchlist_index import Candidate
 
-Aggregation = Literal["fused", "weighted_top", "max"]
-
-
-@dataclass
-class SubjectEvidence:
-    """One watchlist subject's scores over a track's searches."""
-
-    shots: list[tuple[float, float]] = field(default_factory=list)
-    """(weight, score) of the heaviest searches so far, heaviest first (``weighted_top``)."""
-    hits: int = 0
-    """Searches in which this subject scored at or above the threshold."""
-    score: float = -1.0
-    """The aggregated score."""
-    best_template: int = 0
-    """The reference template of the best score (shown beside the probe)."""
-
-
-@dataclass
-class TrackEvidence:
-    """What the searches of one track showed, and what was searched when (in memory only)."""
-
-    searches: int = 0
-    shots: list[tuple[float, npt.NDArray[np.float32]]] = field(default_factory=list, repr=False)
-    """(weight, embedding) of the heaviest shots, heaviest first (``fused``)."""
-    subjects: dict[str, SubjectEvidence] = field(default_factory=dict)
-    alerted: set[str] = field(default_factory=set)
-    best_quality: float = -1.0
-    best_crop: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
-    """The best shot: the face with a margin, at full resolution (shown with an alert)."""
-    best_frame_crop: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
-    """The scene around the best shot."""
-    assessed_size: float = 0.0
-    """Face size when quality was last measured."""
-    embedded_quality: float = -1.0
-    """Best quality of a shot that was embedded (-1: never searched)."""
-    embedded_size: float = 0.0
-    """Largest face size that was embedded."""
-    last_search_frame: int = -1
-
-    @property
-    def holds_biometrics(self) -> bool:
-        return bool(
-            self.shots or self.subjects or self.best_crop is not None or self.best_frame_crop is not None
-        )
-
-    def fused(self) -> npt.NDArray[np.float32] | None:
-        """The weighted mean of the kept shots' (unit) embeddings, or None before any shot."""
-        return fuse(self.shots)
-
-
-Shot = tuple[float, npt.NDArray[np.float32]]
-"""(weight, embedding) of one embedded face of a track."""
-
-
-def keep_heaviest(shots: list[Shot], shot: Shot, keep: int) -> list[Shot]:
-    """``shots`` with ``shot`` added, heaviest first (ties in the order added), the ``keep`` heaviest only."""
-    out = [*shots, shot]
-    out.sort(key=lambda s: -s[0])
-    return out[:keep]
-
-
-def fuse(shots: Sequence[Shot]) -> npt.NDArray[np.float32] | None:
-    """The weighted mean of the shots' (unit) embeddings, or None without shots (``fused`` aggregation)."""
-    if not shots:
-        return None
-    w = np.array([s[0] for s in shots], np.float32)
-    e = np.stack([s[1] / max(float(np.linalg.norm(s[1])), 1e-12) for s in shots])
-    return ((w[:, None] * e).sum(axis=0) / max(float(w.sum()), 1e-12)).astype(np.float32)
-
-
-@dataclass(frozen=True)
-class Assessed:
-    """A track whose face quality a frame measured."""
-
-    track: Track
-    size: float
-    """The face's size when measured."""
-    quality: float = -1.0
-    """Its quality score, when it passed the quality bar and beat the track's best shot so far (else -1)."""
-    crop: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
-    """The new best shot: the face with a margin, at full resolution (``None``: no better shot)."""
-    frame_crop: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
-    """The scene around the new best shot."""
-
-
-@dataclass(frozen=True)
-class Searched:
-    """A track whose face a frame embedded and searched."""
-
-    track: Track
-    size: float
-    """The embedded face's size."""
-    quality: float
-    """The embedded face's quality score (0 when unmeasured)."""
-    weight: float
-    """The shot's weight in the aggregation: face size x quality score."""
-    embedding: npt.NDArray[np.float32] = field(repr=False)
-    top: Sequence[Candidate]
-    """The search's best candidates (with their templates)."""
-    subject_scores: npt.NDArray[np.float32] = field(repr=False)
-    """The probe's score for every subject (columns in the index's subject order)."""
-
-
-@dataclass(frozen=True)
-class FrameResults:
-    """What one frame found, handed to :meth:`AlertPolicy.take` once."""
-
-    index: int
-    """The frame's index (when each track was last searched)."""
-    at_s: float
-    """The frame's wall time, epoch seconds (the cooldown's clock)."""
-    tracks: Sequence[Track]
-    """Every track seen in the frame."""
-    assessed: Sequence[Assessed] = ()
-    searched: Sequence[Searched] = ()
-    positions: Mapping[str, int] = field(default_factory=dict)
-    """Column of each subject in ``Searched.subject_scores``."""
+__all__ = [
+    "Aggregation",
+    "AlertDecision",
+    "AlertPolicy",
+    "Assessed",
+    "FrameEvidence",
+    "FrameResults",
+    "Searched",
+    "SubjectEvidence",
+    "TrackEvidence",
+]
 
 
 @dataclass(frozen=True)
@@ -185,10 +89,15 @@ class AlertPolicy:
         self.suppressed = 0
 
     # -- evidence per track --------------------------------------------------------------------------
-    def read(self, track: Track) -> TrackEvidence:
-        """The track's evidence, for reading: an empty one (not kept) when the track has none yet."""
-        ev = self._tracks.get(track.id)
-        return ev if ev is not None else TrackEvidence()
+    def known(self, tracks: Sequence[Track]) -> FrameEvidence:
+        """The evidence of a frame's tracks, for its stages to read (they never write it)."""
+        return FrameEvidence(
+            {tr.id: self._tracks[tr.id] for tr in tracks if tr.id in self._tracks},
+            frozenset(tr.id for tr in tracks if self.pending(tr)),
+            self.threshold,
+            self.aggregation,
+            self.keep,
+        )
 
     def evidence(self, track: Track) -> TrackEvidence:
         """The track's evidence (created empty on first use), for writing."""
@@ -209,15 +118,6 @@ class AlertPolicy:
                 ev.shots.clear()
                 ev.subjects.clear()
                 ev.best_crop = ev.best_frame_crop = None
-
-    def fused_with(
-        self, track: Track, embedding: npt.NDArray[np.float32], weight: float
-    ) -> npt.NDArray[np.float32]:
-        """The probe of the track's next search in ``fused`` aggregation: its kept shots fused with this one
-        (exactly what the evidence will hold once :meth:`take` has kept it; nothing is written here)."""
-        probe = fuse(keep_heaviest(self.read(track).shots, (weight, embedding), self.keep))
-        assert probe is not None  # at least the new shot
-        return probe
 
     def add_shot(self, track: Track, embedding: npt.NDArray[np.float32], weight: float) -> None:
         """Keep one embedded shot of the track (``fused`` aggregation), heaviest ``keep`` only."""
@@ -300,7 +200,7 @@ class AlertPolicy:
             ev.embedded_size = max(ev.embedded_size, r.size)
             ev.last_search_frame = frame.index
             if self.aggregation == "fused":
-                self.add_shot(r.track, r.embedding, r.weight)
+                ev.shots[:] = r.shots  # the kept shots its search fused (as add_shot keeps them)
         for r in frame.searched:
             self.add_search(r.track, r.top, r.subject_scores, frame.positions, r.weight)
         return self.decide(frame.tracks, frame.at_s) if frame.searched else []

@@ -15,9 +15,11 @@ prepared by :meth:`openlfr.live.sources.Frame.prepare` and tracked by
    :func:`refine`);
 5. :func:`search`: the watchlist searched once for all of them.
 
-They read the alert policy's per-track evidence (:meth:`AlertPolicy.read`) and never write it: what they
-find goes back as :class:`~openlfr.live.policy.Assessed` and :class:`~openlfr.live.policy.Searched`
-results, which the policy takes once per frame (:meth:`AlertPolicy.take`) and turns into its decisions.
+They read the alert policy's per-track evidence, taken once for the frame's tracks
+(:class:`~openlfr.live.evidence.FrameEvidence`, from :meth:`AlertPolicy.known`), and never write it: what
+they find goes back as :class:`~openlfr.live.evidence.Assessed` and
+:class:`~openlfr.live.evidence.Searched` results, which the policy takes once per frame
+(:meth:`AlertPolicy.take`) and turns into its decisions. They call nothing back in the policy.
 """
 
 from __future__ import annotations
@@ -31,12 +33,20 @@ import numpy as np
 import numpy.typing as npt
 
 from openlfr.config import LiveSettings, VisionSettings
+from openlfr.live.evidence import (
+    NO_EVIDENCE,
+    Assessed,
+    FrameEvidence,
+    Searched,
+    TrackEvidence,
+    fuse,
+    keep_heaviest,
+)
 from openlfr.live.metrics import StageClock
-from openlfr.live.policy import AlertPolicy, Assessed, Searched, TrackEvidence
 from openlfr.live.sources import Frame
-from openlfr.live.tracker import Track, iou_matrix
+from openlfr.live.tracker import Track
 from openlfr.matching.watchlist_index import WatchlistIndex
-from openlfr.vision import Face, FaceEngine
+from openlfr.vision import Face, FaceEngine, iou_matrix
 
 REFINE_INPUT = 320
 """Largest side of the square (3 face widths) a small face is detected again in, in pixels."""
@@ -65,7 +75,7 @@ def detect(frame: Frame, engine: FaceEngine, vision: VisionSettings) -> list[Fac
 # -- 2. assess quality ------------------------------------------------------------------------------------------
 def choose_to_assess(
     tracks: Sequence[Track],
-    policy: AlertPolicy,
+    known: FrameEvidence,
     live: LiveSettings,
     min_face_px: float,
     *,
@@ -82,10 +92,10 @@ def choose_to_assess(
     for tr in tracks:
         if tr.face.size < min_face_px:
             continue
-        ev = policy.read(tr)
+        ev = known.evidence.get(tr.id, NO_EVIDENCE)
         if (
             ev.searches == 0
-            or policy.pending(tr)
+            or tr.id in known.pending
             or tr.face.size >= 1.1 * ev.assessed_size
             or (not behind and tr.frames % live.reassess_every_frames == 0)
         ):
@@ -108,7 +118,7 @@ def assess_quality(
     frame: Frame,
     tracks: Sequence[Track],
     engine: FaceEngine,
-    policy: AlertPolicy,
+    known: FrameEvidence,
     live: LiveSettings,
     min_face_px: float,
     *,
@@ -124,7 +134,7 @@ def assess_quality(
     measured again when the faces are embedded. The full-resolution conversion this needs is charged to the
     ``convert`` stage on ``clock``.
     """
-    chosen = [] if limit == 0 else choose_to_assess(tracks, policy, live, min_face_px, behind=behind)
+    chosen = [] if limit == 0 else choose_to_assess(tracks, known, live, min_face_px, behind=behind)
     if not chosen:
         return []
     if not frame.converted:
@@ -136,7 +146,7 @@ def assess_quality(
     for tr, assessed in zip(chosen, engine.assess(img, [tr.face for tr in chosen]), strict=True):
         tr.face = assessed
         q = assessed.quality
-        if q is not None and q.acceptable and q.score > policy.read(tr).best_quality:
+        if q is not None and q.acceptable and q.score > known.evidence.get(tr.id, NO_EVIDENCE).best_quality:
             box = assessed.box
             crop = _crop(img, box, 1 + 2 * live.crop_margin)
             out.append(Assessed(tr, assessed.size, q.score, crop, _crop(img, box, live.frame_crop_scale)))
@@ -158,7 +168,7 @@ def _only_blurred(reasons: Sequence[str]) -> bool:
 
 def rank_to_embed(
     tracks: Sequence[Track],
-    policy: AlertPolicy,
+    known: FrameEvidence,
     live: LiveSettings,
     frame_index: int,
     *,
@@ -182,9 +192,9 @@ def rank_to_embed(
         q = tr.face.quality
         if q is None or not (q.acceptable or (live.search_blurred and _only_blurred(q.reasons))):
             continue
-        ev = policy.read(tr)
+        ev = known.evidence.get(tr.id, NO_EVIDENCE)
         since = frame_index - ev.last_search_frame
-        pending = policy.pending(tr)
+        pending = tr.id in known.pending
         if ev.alerted and not pending:
             continue  # the track has alerted: more shots of it change nothing
         if (
@@ -195,14 +205,15 @@ def rank_to_embed(
             or (
                 live.research_every_frames > 0
                 and since >= live.research_every_frames
-                and _near_threshold(ev, policy.threshold - live.research_margin)
+                and _near_threshold(ev, known.threshold - live.research_margin)
             )
         ):
             chosen.append(tr)
+    searched = {tr.id for tr in chosen if known.evidence.get(tr.id, NO_EVIDENCE).searches > 0}
     if behind:
-        chosen.sort(key=lambda t: (not policy.pending(t), policy.read(t).searches > 0, -t.face.size))
+        chosen.sort(key=lambda t: (t.id not in known.pending, t.id in searched, -t.face.size))
     else:
-        chosen.sort(key=lambda t: (policy.read(t).searches > 0, not policy.pending(t), -t.face.size))
+        chosen.sort(key=lambda t: (t.id in searched, t.id not in known.pending, -t.face.size))
     return chosen
 
 
@@ -212,13 +223,13 @@ def embed_room(live: LiveSettings, limit: int | None) -> int:
     return live.max_embeds_per_frame if limit is None else max(0, min(limit, live.max_embeds_per_frame))
 
 
-def _due(track: Track, policy: AlertPolicy, min_face_px: float) -> bool:
+def _due(track: Track, known: FrameEvidence, min_face_px: float) -> bool:
     """Whether a track left unmeasured by a frame with no room was due a search: it awaits confirmation,
     or it was never searched and not (when last measured) below the quality bar."""
     if track.face.size < min_face_px:
         return False  # never measured nor searched at this size
-    ev = policy.read(track)
-    return policy.pending(track) or (ev.searches == 0 and (ev.assessed_size == 0 or ev.best_quality >= 0))
+    ev = known.evidence.get(track.id, NO_EVIDENCE)
+    return track.id in known.pending or (ev.searches == 0 and (ev.assessed_size == 0 or ev.best_quality >= 0))
 
 
 @dataclass(frozen=True)
@@ -231,7 +242,7 @@ class EmbedChoice:
 
 def choose_to_embed(
     tracks: Sequence[Track],
-    policy: AlertPolicy,
+    known: FrameEvidence,
     live: LiveSettings,
     frame_index: int,
     *,
@@ -245,11 +256,11 @@ def choose_to_embed(
     ``shed`` counts what a worker behind (``limit`` not ``None``) left out: those due beyond the room, or,
     in a frame with no room at all (whose faces were not even measured), the tracks due a search
     (awaiting confirmation, or never searched and not below the bar when last measured)."""
-    ranked = rank_to_embed(tracks, policy, live, frame_index, behind=limit is not None)
+    ranked = rank_to_embed(tracks, known, live, frame_index, behind=limit is not None)
     room = embed_room(live, limit)
     shed = max(0, min(len(ranked), live.max_embeds_per_frame) - room)
     if limit == 0:
-        shed += sum(_due(tr, policy, min_face_px) for tr in tracks)
+        shed += sum(_due(tr, known, min_face_px) for tr in tracks)
     return EmbedChoice(ranked[:room], shed)
 
 
@@ -294,8 +305,12 @@ class EmbedBudget:
         self._frame_start = 0.0
         self._frame_embed_s = 0.0
 
-    def start(self) -> None:
-        """A frame starts."""
+    def start(self, last_end: float | None) -> None:
+        """A frame starts; the last one's stages ended at ``last_end`` (``time.perf_counter()``; ``None``:
+        no frame yet), so its cost without embeddings goes into the estimate now."""
+        if last_end is not None:
+            base = last_end - self._frame_start - self._frame_embed_s
+            self.base_s = base if self.base_s is None else self.base_s + EWMA * (base - self.base_s)
         self._frame_start, self._frame_embed_s = time.perf_counter(), 0.0
 
     def limit(self, frame: Frame, tracks: Sequence[Track]) -> int | None:
@@ -333,11 +348,6 @@ class EmbedBudget:
         prev = self.embed_s
         self.embed_s = per_face if prev is None else prev + EWMA * (per_face - prev)
         self._last_embed_mono = time.monotonic()
-
-    def done(self) -> None:
-        """The frame is done: its cost without embeddings goes into the estimate."""
-        base = time.perf_counter() - self._frame_start - self._frame_embed_s
-        self.base_s = base if self.base_s is None else self.base_s + EWMA * (base - self.base_s)
 
 
 # -- 4. embed --------------------------------------------------------------------------------------------------------
@@ -393,13 +403,14 @@ def search(
     tracks: Sequence[Track],
     embedded: Sequence[Face],
     index: WatchlistIndex,
-    policy: AlertPolicy,
+    known: FrameEvidence,
     top_k: int,
 ) -> list[Searched]:
     """Search the watchlist once for all the embedded faces of ``tracks`` (in the same order).
 
-    With ``fused`` aggregation the probe of each track is the weighted mean of its best shots' embeddings,
-    this one included (:meth:`AlertPolicy.fused_with`); otherwise the shot itself. A shot's weight is its
+    With ``fused`` aggregation the probe of each track is the weighted mean of its kept shots' embeddings
+    with this one (:func:`~openlfr.live.evidence.keep_heaviest`, :func:`~openlfr.live.evidence.fuse`;
+    the kept shots come back for the policy to hold); otherwise the shot itself. A shot's weight is its
     face size times its quality score.
     """
     if not tracks:
@@ -409,14 +420,15 @@ def search(
     for f in embedded:
         assert f.embedding is not None
         shots.append(f.embedding)
-    if policy.aggregation == "fused":
-        probes = np.stack(
-            [policy.fused_with(tr, e, w) for tr, e, w in zip(tracks, shots, weights, strict=True)]
-        )
-    else:
-        probes = np.stack(shots)
+    fused = known.aggregation == "fused"
+    kept = [
+        keep_heaviest(known.evidence.get(tr.id, NO_EVIDENCE).shots, (w, e), known.keep) if fused else []
+        for tr, e, w in zip(tracks, shots, weights, strict=True)
+    ]
+    # Each fused probe has at least this shot (the filter only narrows the type).
+    probes = np.stack([p for p in map(fuse, kept) if p is not None] if fused else shots)
     tops, scores = index.search_with_scores(probes, k=top_k)
     return [
-        Searched(tr, f.size, f.quality.score if f.quality else 0.0, w, e, top, row)
-        for tr, f, w, e, top, row in zip(tracks, embedded, weights, shots, tops, scores, strict=True)
+        Searched(tr, f.size, f.quality.score if f.quality else 0.0, w, e, top, row, k)
+        for tr, f, w, e, top, row, k in zip(tracks, embedded, weights, shots, tops, scores, kept, strict=True)
     ]
