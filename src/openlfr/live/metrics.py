@@ -95,7 +95,6 @@ class SourceMetrics:
         faces: int,
         latency_s: float,
         ended: Iterable[Counted],
-        *,
         searches: int = 0,
         embeds_shed: int = 0,
         alerts_suppressed: int = 0,

@@ -306,7 +306,7 @@ class CameraWorker:
 
     def process(self, frame: Frame) -> list[RaisedAlert]:
         """Run one frame through the stages, once each and in order; returns the alerts it raised."""
-        clock, budget, policy, live = self._clock, self._budget, self.policy, self.live
+        clock, budget, policy, live, px = self._clock, self._budget, self.policy, self.live, self._min_face_px
         clock.restart()
         frame.prepare(self.working_width)  # done by the reader already, unless the frame came another way
         budget.start(self._last_end)
@@ -318,18 +318,8 @@ class CameraWorker:
         clock.lap("track")
         limit = budget.limit(frame, tracks)  # behind: only as many faces as fit (``None``: no limit)
         behind = self._sheds and len(self._slot) > 0
-        assessed = assess_quality(
-            frame,
-            tracks,
-            self.engine,
-            known,
-            live,
-            self._min_face_px,
-            limit=limit,
-            behind=behind,
-            clock=clock,
-        )
-        choice = choose_to_embed(tracks, known, live, frame.index, limit=limit, min_face_px=self._min_face_px)
+        assessed = assess_quality(frame, tracks, self.engine, known, live, px, limit, behind, clock)
+        choice = choose_to_embed(tracks, known, live, frame.index, limit=limit, min_face_px=px)
         chosen = choice.tracks if self.index.template_count else []
         clock.lap("quality")
         embedded = embed(frame, chosen, self.engine, live.refine_below_px)
@@ -341,14 +331,7 @@ class CameraWorker:
         raised = self._raise(decisions, frame, ended)
         clock.lap("alert")
         latency = time.monotonic() - frame.captured_mono
-        self.metrics.count_frame(
-            len(faces),
-            latency,
-            ended,
-            searches=len(searched),
-            embeds_shed=choice.shed,
-            alerts_suppressed=policy.suppressed,
-        )
+        self.metrics.count_frame(len(faces), latency, ended, len(searched), choice.shed, policy.suppressed)
         self._last_end = time.perf_counter()
         return raised
 

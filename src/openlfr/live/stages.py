@@ -121,7 +121,6 @@ def assess_quality(
     known: FrameEvidence,
     live: LiveSettings,
     min_face_px: float,
-    *,
     limit: int | None = None,
     behind: bool = False,
     clock: StageClock | None = None,
