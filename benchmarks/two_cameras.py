@@ -60,6 +60,7 @@ import numpy as np
 
 from _common import ROOT, data_dir
 from openlfr.config import LiveSettings, Settings
+from openlfr.live import pipeline
 from openlfr.live.metrics import STAGES
 from openlfr.live.pipeline import CameraWorker, LivePipeline, RaisedAlert
 from openlfr.live.sources import parse_source
@@ -346,16 +347,16 @@ def paced_part(
 
 class FrameCosts:
     """Per processed frame, the worker thread's CPU time and how many faces it embedded (benchmark
-    instrumentation: wraps :meth:`CameraWorker.process` and ``_search`` while in use)."""
+    instrumentation: wraps :meth:`CameraWorker.process` and the embed and search stages while in use)."""
 
     def __init__(self) -> None:
         self.frames: list[tuple[int, float, float]] = []
-        """(faces embedded, CPU s of the whole frame, CPU s of its embedding with refinement)."""
+        """(faces embedded, CPU s of the whole frame, CPU s of its embedding with refinement and search)."""
         self._local = threading.local()
 
     def __enter__(self) -> FrameCosts:
-        self._process, self._search = CameraWorker.process, CameraWorker._search
-        costs, process, search = self, CameraWorker.process, CameraWorker._search
+        self._process, self._embed, self._search = CameraWorker.process, pipeline.embed, pipeline.search
+        costs, process, embed, search = self, self._process, self._embed, self._search
 
         def timed_process(worker: CameraWorker, frame: Any) -> Any:
             costs._local.embedded, costs._local.embed_s = 0, 0.0
@@ -364,19 +365,26 @@ class FrameCosts:
             costs.frames.append((costs._local.embedded, time.thread_time() - c0, costs._local.embed_s))
             return out
 
-        def timed_search(worker: CameraWorker, frame: Any, tracks: Any) -> int:
+        def timed_embed(*args: Any, **kwargs: Any) -> Any:
             c0 = time.thread_time()
-            n = search(worker, frame, tracks)
-            costs._local.embedded += n
+            out = embed(*args, **kwargs)
             costs._local.embed_s += time.thread_time() - c0
-            return n
+            return out
+
+        def timed_search(*args: Any, **kwargs: Any) -> Any:
+            c0 = time.thread_time()
+            out = search(*args, **kwargs)
+            costs._local.embedded += len(out)
+            costs._local.embed_s += time.thread_time() - c0
+            return out
 
         CameraWorker.process = timed_process  # type: ignore[method-assign]
-        CameraWorker._search = timed_search  # type: ignore[method-assign]
+        pipeline.embed, pipeline.search = timed_embed, timed_search  # the names process() calls
         return self
 
     def __exit__(self, *exc: object) -> None:
-        CameraWorker.process, CameraWorker._search = self._process, self._search  # type: ignore[method-assign]
+        CameraWorker.process = self._process  # type: ignore[method-assign]
+        pipeline.embed, pipeline.search = self._embed, self._search
 
     def report(self, interval_ms: float) -> dict[str, Any]:
         """Frames by faces embedded: how many, and their CPU; then what one face's embedding costs."""

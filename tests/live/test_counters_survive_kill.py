@@ -1,6 +1,7 @@
 """A camera worker killed with SIGKILL keeps its counters: they are flushed every ``counters_interval_s``
 and before each alert, so the published faces-seen figure (the false-alert rate's denominator) is not lost
-while the alert is kept (issue 14)."""
+while the alert is kept (issue 14), and the track that alerted is counted in it before its alert is stored
+(issue 25)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,16 @@ from typing import Any
 
 from sqlalchemy import select
 
-from openlfr.config import Settings
+from openlfr.config import LiveSettings, Settings
+from openlfr.live.gateway import Counts, NewAlert
+from openlfr.live.memory_gateway import InMemoryGateway
+from openlfr.live.pipeline import LivePipeline
+from openlfr.live.sources import parse_source
 from openlfr.store.auth_models import Role
-from openlfr.vision import FaceEngine
+from openlfr.vision import FaceEngine, load_image
 from tests.cli_login import cli_log_in
-from tests.live.conftest import ABSENT, MIRANDA, open_stored_deployment
+from tests.conftest import require_data
+from tests.live.conftest import ABSENT, MIRANDA, THRESHOLD, encode_clip, open_stored_deployment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,3 +116,38 @@ def test_sigkill_of_run_keeps_the_faces_seen_counters_and_the_alert(
     # At most one interval of faces is lost; at least what was counted before the alert is there.
     assert counters.faces_seen > 0 and counters.frames_processed > 0
     assert counters.frames_processed >= seen["frames_processed"] - 25 * (interval + 1)
+
+
+class _KilledAtEachAlert(InMemoryGateway):
+    """Notes, as each alert arrives, the counters the deployment already holds: what a worker killed with
+    SIGKILL just after storing that alert would have left."""
+
+    at_alert: list[dict[str, int]]
+
+    def raise_alert(self, alert: NewAlert) -> str:
+        self.at_alert.append(dict(self.counters.get(alert.camera_id, Counts().as_dict())))
+        return super().raise_alert(alert)
+
+
+def test_the_track_that_alerts_is_counted_in_faces_seen_before_its_alert_is_stored(
+    tmp_path: Path, settings: Settings, engine: FaceEngine, watchlist_with_miranda: Path
+) -> None:
+    """One person in view (his own photo, two seconds of it): his track is the only one and is still in view
+    when it alerts. The published faces seen (tracks) must already count it when the alert is stored, and
+    count it once, not again when the track ends."""
+    photo = load_image(require_data(*MIRANDA))
+    clip = encode_clip([photo] * 50, tmp_path / "miranda.mp4", (704, 612))
+    settings = settings.model_copy(update={"live": LiveSettings(cooldown_seconds=0.0, min_hits=2)})
+    gateway = _KilledAtEachAlert.from_folder(watchlist_with_miranda, engine, threshold=THRESHOLD)
+    assert isinstance(gateway, _KilledAtEachAlert)
+    gateway.at_alert = []
+    spec = parse_source(f"cam={clip}")
+    gateway.allow_camera(spec.camera_id)
+    result = LivePipeline([spec], gateway, settings, paced=False, engine_factory=lambda: engine).run()
+    (m,) = result.metrics
+    assert [a.subject_id for a in result.alerts] == ["lin_manuel_miranda"]
+    assert m["tracks"] == 1 and m["frames_processed"] == 50
+    (kept,) = gateway.at_alert
+    assert kept["tracks"] == 1, f"a kill right after the alert leaves no face seen: {kept}"
+    assert kept["faces_seen"] > 0 and kept["frames_processed"] > 0
+    assert gateway.counters["cam"]["tracks"] == 1, "the alerting track was counted again when it ended"

@@ -16,6 +16,7 @@ from openlfr.live.memory_gateway import InMemoryGateway
 from openlfr.live.metrics import STAGES
 from openlfr.live.pipeline import CameraWorker
 from openlfr.live.sources import Frame, FrameSource, parse_source
+from openlfr.live.stages import detect
 from openlfr.live.tracker import iou_matrix
 from openlfr.vision import FaceEngine, cosine_similarity
 from tests.live.conftest import THRESHOLD, encode_clip
@@ -139,8 +140,10 @@ def test_sources_sharing_a_process_are_detected_at_the_shared_working_width(
     assert alone.working_width == settings.vision.working_width
     assert shared.working_width == settings.vision.shared_working_width
     frame_alone, frame_shared = _frames(hamilton_1080p, 1)[0], _frames(hamilton_1080p, 1)[0]
-    faces_alone = alone._detect(frame_alone)
-    faces_shared = shared._detect(frame_shared)
+    frame_alone.prepare(alone.working_width)  # the prepare stage (the reader's, run here by hand)
+    frame_shared.prepare(shared.working_width)
+    faces_alone = detect(frame_alone, engine, settings.vision)
+    faces_shared = detect(frame_shared, engine, settings.vision)
     assert frame_alone.work is not None and frame_alone.work.shape[1] == settings.vision.working_width
     assert (
         frame_shared.work is not None and frame_shared.work.shape[1] == settings.vision.shared_working_width

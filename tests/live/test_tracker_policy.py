@@ -157,20 +157,20 @@ def test_choose_to_embed_searches_new_tracks_grown_faces_and_never_below_the_qua
         t.face = _assessed(t.face)
     c.face = _assessed(c.face, acceptable=False)
     # New tracks first, at most two a frame; the face below the bar is never chosen.
-    assert choose_to_embed([a, b, c], policy, live, 0) == [a, b]
+    assert choose_to_embed([a, b, c], policy.known([a, b, c]), live, 0).tracks == [a, b]
     for t in (a, b):
         ev = policy.evidence(t)
         ev.searches, ev.embedded_size, ev.embedded_quality, ev.last_search_frame = 1, 40.0, 0.8, 0
     a.face = _assessed(face(0, 0, 49))  # 1.22x: not yet
     b.face = _assessed(face(200, 0, 50))  # 1.25x: the closer face is searched again
-    assert choose_to_embed([a, b], policy, live, 1) == [b]
+    assert choose_to_embed([a, b], policy.known([a, b]), live, 1).tracks == [b]
     # With growth off only a quality gain brings a track back.
     off = live.model_copy(update={"reembed_growth": 1e9})
-    assert choose_to_embed([a, b], policy, off, 1) == []
+    assert choose_to_embed([a, b], policy.known([a, b]), off, 1).tracks == []
     a.face = _assessed(face(0, 0, 49), score=0.95)
-    assert choose_to_embed([a, b], policy, off, 1) == [a]
-    assert choose_to_assess([a, b], policy, live, min_face_px=45) == [a, b]
-    assert choose_to_assess([a, b], policy, live, min_face_px=60) == []
+    assert choose_to_embed([a, b], policy.known([a, b]), off, 1).tracks == [a]
+    assert choose_to_assess([a, b], policy.known([a, b]), live, min_face_px=45) == [a, b]
+    assert choose_to_assess([a, b], policy.known([a, b]), live, min_face_px=60) == []
 
 
 def test_one_search_gives_the_top_k_and_every_subjects_score() -> None:
@@ -199,12 +199,12 @@ def test_an_alerted_track_is_not_searched_again_and_periodic_search_brings_other
     _search(policy, a, {"alice": 0.9})
     _search(policy, b, {"alice": 0.2})
     assert [d.track for d in policy.decide([a, b], at_s=0.0)] == [a]
-    assert choose_to_embed([a, b], policy, live, 3) == []
+    assert choose_to_embed([a, b], policy.known([a, b]), live, 3).tracks == []
     # b scores far below the threshold (0.5 - research_margin 0.15): not searched over and over ...
-    assert choose_to_embed([a, b], policy, live, 4) == []
+    assert choose_to_embed([a, b], policy.known([a, b]), live, 4).tracks == []
     # ... until it comes within the margin.
     _search(policy, b, {"alice": 0.2, "bob": 0.4})
-    assert choose_to_embed([a, b], policy, live, 8) == [b]
+    assert choose_to_embed([a, b], policy.known([a, b]), live, 8).tracks == [b]
 
 
 def test_a_face_failing_the_bar_only_for_sharpness_is_searched_when_search_blurred_is_on() -> None:
@@ -219,10 +219,15 @@ def test_a_face_failing_the_bar_only_for_sharpness_is_searched_when_search_blurr
     sharp.face = _assessed(sharp.face)
     on = LiveSettings(search_blurred=True, max_embeds_per_frame=8)
     off = on.model_copy(update={"search_blurred": False})
-    assert choose_to_embed([soft, turned, sharp], policy, off, 0) == [sharp]
+    assert choose_to_embed([soft, turned, sharp], policy.known([soft, turned, sharp]), off, 0).tracks == [
+        sharp
+    ]
     # Only sharpness failing: searched (the calibration's still images include such faces); a face that
     # also fails another measure stays unsearched.
-    assert [t.id for t in choose_to_embed([soft, turned, sharp], policy, on, 0)] == [soft.id, sharp.id]
+    assert [
+        t.id
+        for t in choose_to_embed([soft, turned, sharp], policy.known([soft, turned, sharp]), on, 0).tracks
+    ] == [soft.id, sharp.id]
 
 
 def test_by_default_a_track_near_the_threshold_is_searched_again_two_frames_later() -> None:
@@ -234,8 +239,8 @@ def test_by_default_a_track_near_the_threshold_is_searched_again_two_frames_late
     ev = policy.evidence(a)
     ev.searches, ev.embedded_size, ev.embedded_quality, ev.last_search_frame = 1, 60.0, 0.8, 10
     _search(policy, a, {"alice": 0.45})  # below the threshold, within the margin: a close-up may reach it
-    assert choose_to_embed([a], policy, live, 11) == []
-    assert choose_to_embed([a], policy, live, 12) == [a]
+    assert choose_to_embed([a], policy.known([a]), live, 11).tracks == []
+    assert choose_to_embed([a], policy.known([a]), live, 12).tracks == [a]
 
 
 def test_a_worker_behind_embeds_only_what_fits_new_tracks_first_and_the_rest_on_later_frames() -> None:
@@ -260,21 +265,39 @@ def test_a_worker_behind_embeds_only_what_fits_new_tracks_first_and_the_rest_on_
         0.8,
         0,
     )  # it grew 1.25x
-    assert choose_to_embed([old, small, large], policy, live, 1) == [large, small, old]
+    assert choose_to_embed([old, small, large], policy.known([old, small, large]), live, 1).tracks == [
+        large,
+        small,
+        old,
+    ]
     # Behind, room for one: the new tracks go first, the larger face first; the others are not marked in
     # any way, so they are chosen again on the next frame.
-    assert choose_to_embed([old, small, large], policy, live, 1, limit=1) == [large]
-    assert choose_to_embed([old, small, large], policy, live, 1, limit=0) == []
+    assert choose_to_embed(
+        [old, small, large], policy.known([old, small, large]), live, 1, limit=1
+    ).tracks == [large]
+    assert (
+        choose_to_embed([old, small, large], policy.known([old, small, large]), live, 1, limit=0).tracks == []
+    )
     policy.evidence(large).searches, policy.evidence(large).last_search_frame = 1, 1
     policy.evidence(large).embedded_size, policy.evidence(large).embedded_quality = 80.0, 0.8
-    assert choose_to_embed([old, small, large], policy, live, 2, limit=1) == [small]
-    assert choose_to_embed([old, small, large], policy, live, 2) == [small, old]
+    assert choose_to_embed(
+        [old, small, large], policy.known([old, small, large]), live, 2, limit=1
+    ).tracks == [small]
+    assert choose_to_embed([old, small, large], policy.known([old, small, large]), live, 2).tracks == [
+        small,
+        old,
+    ]
     # A match awaiting confirmation is one search from an alert: behind, it goes before the new track; with
     # room, the order is the usual one (new tracks first).
     _search(policy, old, {"alice": 0.6})
     assert policy.pending(old)
-    assert choose_to_embed([old, small, large], policy, live, 4, limit=1) == [old]
-    assert choose_to_embed([old, small, large], policy, live, 4) == [small, old]
+    assert choose_to_embed(
+        [old, small, large], policy.known([old, small, large]), live, 4, limit=1
+    ).tracks == [old]
+    assert choose_to_embed([old, small, large], policy.known([old, small, large]), live, 4).tracks == [
+        small,
+        old,
+    ]
 
 
 def test_a_worker_behind_skips_only_the_periodic_quality_re_measure() -> None:
@@ -285,7 +308,10 @@ def test_a_worker_behind_skips_only_the_periodic_quality_re_measure() -> None:
     ev = policy.evidence(searched)
     ev.searches, ev.assessed_size = 1, 60.0
     searched.frames = 10  # the periodic re-measure is due
-    assert choose_to_assess([searched, new], policy, live, 20) == [searched, new]
-    assert choose_to_assess([searched, new], policy, live, 20, behind=True) == [new]
+    assert choose_to_assess([searched, new], policy.known([searched, new]), live, 20) == [searched, new]
+    assert choose_to_assess([searched, new], policy.known([searched, new]), live, 20, behind=True) == [new]
     _search(policy, searched, {"alice": 0.6})  # an unconfirmed match is measured even when behind
-    assert choose_to_assess([searched, new], policy, live, 20, behind=True) == [searched, new]
+    assert choose_to_assess([searched, new], policy.known([searched, new]), live, 20, behind=True) == [
+        searched,
+        new,
+    ]

@@ -8,8 +8,6 @@ user and role.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -18,12 +16,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from openlfr.api import roles
-from openlfr.cli.app import app, clean_errors, console, err_console, fail, settings
+from openlfr.cli.app import app, clean_errors, console, err_console, fail
 from openlfr.cli.identity import DeclaredActorOption, acting
+from openlfr.cli.store_access import ERRORS, store_session
 from openlfr.governance import alerts as alert_svc
 from openlfr.governance import audit as audit_svc
 from openlfr.governance.audit import Actor
-from openlfr.governance.blob_sweep import sweep_blobs
 from openlfr.governance.closed_lists import IMAGE_SOURCES, OFFENCE_SERIOUSNESS
 from openlfr.governance.deployments import (
     DeploymentInfo,
@@ -34,7 +32,6 @@ from openlfr.governance.deployments import (
     list_deployments,
     open_deployment,
 )
-from openlfr.governance.errors import GovernanceError
 from openlfr.governance.outcomes import OTHER_OFFENCES, OutcomeDetail
 from openlfr.governance.report import deployment_record, write_record
 from openlfr.governance.retention import purge as run_purge
@@ -48,13 +45,9 @@ from openlfr.governance.watchlists import (
     parse_date,
     parse_time,
 )
-from openlfr.matching.calibration import CalibrationError
-from openlfr.store import Store, StoreError, open_store
+from openlfr.store import Store
 from openlfr.store.auth_models import Role
-from openlfr.store.blobs import BlobNotFound
-from openlfr.store.crypto import CryptoError
 from openlfr.store.models import DEPLOYMENT_PURPOSE_CATEGORIES, WATCHLIST_CATEGORIES
-from openlfr.vision import ImageError, ModelPackError
 
 deployment_app = typer.Typer(help="Deployments: create, open, close, list, show.", no_args_is_help=True)
 watchlist_app = typer.Typer(help="A deployment's watchlist: enrol, import, list.", no_args_is_help=True)
@@ -66,16 +59,6 @@ app.add_typer(watchlist_app, name="watchlist")
 app.add_typer(alert_app, name="alert")
 app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
-
-ERRORS = (
-    GovernanceError,
-    StoreError,
-    CryptoError,
-    BlobNotFound,
-    ImageError,
-    ModelPackError,
-    CalibrationError,
-)
 
 ActorOption = DeclaredActorOption
 JsonOption = typer.Option(False, "--json", help="Machine-readable output.")
@@ -89,18 +72,6 @@ LookalikeOption = typer.Option(
 def actor_of(store: Store, declared: str | None, allowed: tuple[Role, ...]) -> Actor:
     """The logged-in user, if their role is in ``allowed`` (``declared``: a refused ``--as``)."""
     return acting(store, allowed, declared)
-
-
-@contextmanager
-def store_session() -> Iterator[Store]:
-    """The store, with the expected errors turned into one-line messages."""
-    with clean_errors(*ERRORS):
-        store = open_store(settings())
-        sweep_blobs(store, trigger="start")  # what a killed command left in the blob folder
-        try:
-            yield store
-        finally:
-            store.close()
 
 
 def when(value: str, what: str) -> datetime:

@@ -21,6 +21,7 @@ import typer
 
 from openlfr.api.users import Principal, resolve
 from openlfr.cli.app import app, console, fail, settings
+from openlfr.cli.store_access import store_session
 from openlfr.config import Settings
 from openlfr.governance.audit import Actor
 from openlfr.store import Store
@@ -123,7 +124,6 @@ def login(
     from fastapi import HTTPException
 
     from openlfr.api.auth import do_login
-    from openlfr.cli.governance import store_session
 
     if password_env:
         password = os.environ.get(password_env)
@@ -149,7 +149,6 @@ def login(
 def logout() -> None:
     """Revoke this command line's token and delete it."""
     from openlfr.api.users import logout as revoke
-    from openlfr.cli.governance import store_session
     from openlfr.governance import audit
 
     s = settings()
@@ -166,7 +165,6 @@ def logout() -> None:
 @app.command("whoami")
 def whoami() -> None:
     """The user this command line acts as."""
-    from openlfr.cli.governance import store_session
 
     with store_session() as store:
         principal = logged_in(store)

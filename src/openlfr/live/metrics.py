@@ -13,9 +13,15 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+
+
+class Counted(Protocol):
+    """A track as the counters see it: whether it is counted yet."""
+
+    counted: bool
 
 
 def _percentile(values: Iterable[float], q: float) -> float | None:
@@ -38,7 +44,7 @@ class SourceMetrics:
     faces_seen: int = 0
     """Face detections (a face in each of 10 frames counts 10)."""
     tracks: int = 0
-    """Distinct faces (tracks) that have ended."""
+    """Distinct faces (tracks): each counted once, when it ends or, earlier, before its first alert is stored."""
     searches: int = 0
     embeds_shed: int = 0
     """Faces a frame left unembedded because the worker was behind (``live.shed_when_behind``), summed over
@@ -75,6 +81,32 @@ class SourceMetrics:
             self.faces_seen += faces
             self._done_times.append((time.monotonic(), faces))
             self._frame_latency.append(latency_s)
+
+    def count_tracks(self, tracks: Iterable[Counted]) -> None:
+        """Count the tracks not counted yet, and mark them counted (each track counts once)."""
+        with self._lock:
+            for tr in tracks:
+                if not tr.counted:
+                    tr.counted = True
+                    self.tracks += 1
+
+    def count_frame(
+        self,
+        faces: int,
+        latency_s: float,
+        ended: Iterable[Counted],
+        searches: int = 0,
+        embeds_shed: int = 0,
+        alerts_suppressed: int = 0,
+    ) -> None:
+        """A frame is done: its faces, the tracks that ended in it (:meth:`count_tracks`), its searches and
+        shed embeddings; ``alerts_suppressed`` is the policy's running total."""
+        self.count_tracks(ended)
+        with self._lock:
+            self.searches += searches
+            self.embeds_shed += embeds_shed
+            self.alerts_suppressed = alerts_suppressed
+        self.frame_done(faces, latency_s)
 
     def alert_raised(self, latency_s: float) -> None:
         with self._lock:
@@ -160,10 +192,13 @@ class StageClock:
     def restart(self) -> None:
         self._wall, self._cpu = time.perf_counter(), time.thread_time()
 
-    def lap(self, stage: str) -> None:
+    def lap(self, stage: str) -> float:
+        """Charge the time since the last lap to ``stage``; returns its wall time, seconds."""
         wall, cpu = time.perf_counter(), time.thread_time()
-        self._metrics.stage_time(stage, wall - self._wall, cpu - self._cpu)
+        lap_s = wall - self._wall
+        self._metrics.stage_time(stage, lap_s, cpu - self._cpu)
         self._wall, self._cpu = wall, cpu
+        return lap_s
 
 
 def _round(x: float | None) -> float | None:

@@ -1,5 +1,7 @@
-"""The live pipeline: one worker per source, each detect -> track -> quality gate -> embed best shots ->
-watchlist search -> alert policy, with back-pressure that drops frames rather than falling behind.
+"""The live pipeline: one worker per source, each running every frame once through prepare -> detect ->
+track -> assess quality -> choose what to embed -> embed -> search -> decide -> raise -> count
+(:meth:`CameraWorker.process`; the stages are in :mod:`openlfr.live.stages`, the decision in
+:mod:`openlfr.live.policy`), with back-pressure that drops frames rather than falling behind.
 
 Per source there are two threads: a reader that decodes frames, and has swscale make each one's
 working-width BGR copy for the detector, into a small bounded slot (newest wins: when
@@ -17,6 +19,8 @@ counted.
 Rule 1: a source starts only after ``check_can_scan`` for its camera, and stops when a periodic re-check is
 refused. Rule 3: a track that ends without an alert is dropped with its crops and embeddings; only counters
 (faces seen, tracks, frames processed and dropped) go to the deployment. Nothing about a face is logged.
+A track is counted once: when it ends, or, if it alerts, before its alert is stored (with the counters
+flushed), so a worker killed after an alert has counted the face that alerted.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -40,20 +44,14 @@ from openlfr.governance.errors import GovernanceError
 from openlfr.governance.live_contract import Counts, NewAlert
 from openlfr.live.gateway import LiveGateway, ScanRefused
 from openlfr.live.metrics import SourceMetrics, StageClock
-from openlfr.live.policy import AlertDecision, AlertPolicy
+from openlfr.live.policy import AlertDecision, AlertPolicy, FrameResults
 from openlfr.live.sources import Frame, FrameSource, SourceError, SourceSpec
-from openlfr.live.stages import choose_to_assess, embed_room, embeds_that_fit, rank_to_embed
-from openlfr.live.tracker import FaceTracker, Track, iou_matrix
+from openlfr.live.stages import EmbedBudget, assess_quality, choose_to_embed, detect, embed, search
+from openlfr.live.tracker import FaceTracker, Track
 from openlfr.matching.watchlist_index import WatchlistIndex
-from openlfr.vision import Face, FaceEngine, get_pack
+from openlfr.vision import FaceEngine, get_pack
 
 log = logging.getLogger(__name__)
-
-REFINE_INPUT = 320
-"""Largest side of the square (3 face widths) a small face is detected again in, in pixels."""
-
-_EWMA = 0.3
-"""Weight of the newest sample in the running estimates of a face's embedding time and the frame interval."""
 
 
 class FrameSlot:
@@ -107,17 +105,6 @@ class FrameSlot:
             n = len(self._q)
             self._q.clear()
             return n
-
-
-def _crop(image: npt.NDArray[np.uint8], box: npt.NDArray[np.float32], scale: float) -> npt.NDArray[np.uint8]:
-    """A copy of the region ``scale`` times the box's size around its centre, clipped to the image."""
-    h, w = image.shape[:2]
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    half_w = (box[2] - box[0]) * scale / 2
-    half_h = (box[3] - box[1]) * scale / 2
-    x1, x2 = int(max(0, cx - half_w)), int(min(w, cx + half_w))
-    y1, y2 = int(max(0, cy - half_h)), int(min(h, cy + half_h))
-    return image[y1:y2, x1:x2].copy()
 
 
 def _jpeg(image: npt.NDArray[np.uint8] | None, quality: int) -> bytes:
@@ -215,15 +202,10 @@ class CameraWorker:
         """The worker thread's stage clock (the reader has its own)."""
         # Shedding a burst's work (``live.shed_when_behind``): only where frames can be dropped at all.
         self._sheds = self.live.shed_when_behind and (self.spec.live or self.paced)
-        self._embed_s: float | None = None
-        """Running estimate of one face's embedding wall time (refinement included), seconds."""
-        self._interval_s: float | None = None
-        """Running estimate of the source's frame interval (from the frames' capture times), seconds."""
-        self._last_frame: tuple[int, float] | None = None
-        self._base_s: float | None = None
-        """Running estimate of a frame's wall time without its embeddings, seconds."""
-        self._last_embed_mono = time.monotonic()
-        self._frame_embed_s = 0.0
+        self._budget = EmbedBudget(self.live, self._sheds)
+        self._last_end: float | None = None
+        """When the last frame's stages ended (``time.perf_counter()``): its cost goes into the budget."""
+        self._min_face_px = settings.quality.min_face_px
 
     # -- source events -------------------------------------------------------------------------------
     def _source_event(self, kind: str, message: str, seconds: float) -> None:
@@ -312,7 +294,9 @@ class CameraWorker:
             reader_stop.set()
             reader.join(timeout=self.live.open_timeout_s + 1)
             self.metrics.dropped(self._slot.drain())  # read but never processed: counted as dropped
-            self._end_tracks(self.tracker.end_all())
+            ended = self.tracker.end_all()
+            self.policy.end(ended)
+            self.metrics.count_tracks(ended)
             try:
                 self._flush_counters()
             except GovernanceError as exc:
@@ -320,255 +304,101 @@ class CameraWorker:
             if self.metrics.state in ("running", "starting", "reconnecting"):
                 self.metrics.set_state("stopped" if stop.is_set() else "ended")
 
-    def _detect(self, frame: Frame) -> list[Face]:
-        """Detect on the working-resolution copy; faces come back in full-resolution coordinates (the
-        full-resolution frame itself is not needed, nor converted, here)."""
-        frame.prepare(self.working_width)
-        work = frame.work if frame.work is not None else frame.image
-        h, w = frame.shape
-        scale = w / work.shape[1]
-        vs = self.settings.vision
-        bound = np.array([w, h, w, h], np.float32)
-        out = []
-        for f in self.engine.detector.detect(work):
-            f = f.scaled(scale) if scale != 1.0 else f
-            if f.detector_score >= vs.detection_score and f.size >= vs.min_detect_px:
-                out.append(replace(f, box=np.clip(f.box, 0, bound).astype(np.float32)))
-        return out
+    def process(self, frame: Frame) -> list[RaisedAlert]:
+        """Run one frame through the stages, once each and in order; returns the alerts it raised."""
+        clock, budget, policy, live, px = self._clock, self._budget, self.policy, self.live, self._min_face_px
+        clock.restart()
+        frame.prepare(self.working_width)  # done by the reader already, unless the frame came another way
+        budget.start(self._last_end)
+        faces = detect(frame, self.engine, self.settings.vision)
+        clock.lap("detect")
+        tracks, ended = self.tracker.update(faces, frame.media_s)
+        policy.end(ended)  # rule 3: what it held of them goes now (they are counted with the frame)
+        known = policy.known(tracks)
+        clock.lap("track")
+        limit = budget.limit(frame, tracks)  # behind: only as many faces as fit (``None``: no limit)
+        behind = self._sheds and len(self._slot) > 0
+        assessed = assess_quality(frame, tracks, self.engine, known, live, px, limit, behind, clock)
+        choice = choose_to_embed(tracks, known, live, frame.index, limit=limit, min_face_px=px)
+        chosen = choice.tracks if self.index.template_count else []
+        clock.lap("quality")
+        embedded = embed(frame, chosen, self.engine, live.refine_below_px)
+        budget.embedded(len(chosen), clock.lap("embed"))
+        searched = search(chosen, embedded, self.index, known, live.search_top_k)
+        clock.lap("search")
+        at_s = frame.observed_at.timestamp()
+        decisions = policy.take(FrameResults(frame.index, at_s, tracks, assessed, searched, self._positions))
+        raised = self._raise(decisions, frame, ended)
+        clock.lap("alert")
+        latency = time.monotonic() - frame.captured_mono
+        self.metrics.count_frame(len(faces), latency, ended, len(searched), choice.shed, policy.suppressed)
+        self._last_end = time.perf_counter()
+        return raised
 
-    def _flush_counters(self) -> None:
-        """Send the counters' increments since the last flush to the deployment (rule 3: counts only)."""
+    def _raise(
+        self, decisions: Sequence[AlertDecision], frame: Frame, ended: Sequence[Track]
+    ) -> list[RaisedAlert]:
+        """Hand the frame's decisions to governance as alerts (crops as JPEG); those it refused are left out.
+
+        Counters first, the alerting tracks (and those that ended in this frame) among them: an alert is
+        never stored while the faces seen before it, or its own, could still be lost (a worker killed then
+        keeps both or, at worst, the counts without the alert).
+        """
+        if not decisions:
+            return []
+        q, cam = self.live.jpeg_quality, self.spec.camera_id
+        alerts = [
+            NewAlert(
+                camera_id=cam,
+                track_id=f"{cam}:{d.track.id}",
+                subject_id=d.subject_id,
+                template_index=d.template_index,
+                score=float(d.score),
+                threshold=self.threshold,
+                observed_at=frame.observed_at,
+                probe_crop=_jpeg(d.evidence.best_crop, q),
+                frame_crop=_jpeg(d.evidence.best_frame_crop, q),
+            )
+            for d in decisions
+        ]
+        self._flush_counters([*ended, *(d.track for d in decisions)])
+        raised = []
+        for new in alerts:
+            try:
+                alert_id = self.gateway.raise_alert(new)
+            except ScanRefused:
+                raise  # the deployment closed or the camera left it: this source stops
+            except GovernanceError as exc:  # e.g. the subject's entry expired a moment ago: keep watching
+                log.warning("alert on camera %s not stored: %s", cam, exc)
+                continue
+            latency = time.monotonic() - frame.captured_mono
+            self.metrics.alert_raised(latency)
+            alert = RaisedAlert(
+                alert_id,
+                cam,
+                new.track_id,
+                new.subject_id,
+                new.score,
+                frame.observed_at,
+                frame.media_s,
+                latency,
+            )
+            self.alerts.append(alert)
+            log.info("alert %s on camera %s (score %.3f)", alert_id, cam, new.score)
+            if self._on_alert is not None:
+                self._on_alert(alert)
+            raised.append(alert)
+        return raised
+
+    def _flush_counters(self, tracks: Sequence[Track] = ()) -> None:
+        """Send the counters' increments since the last flush to the deployment (rule 3: counts only), with
+        ``tracks`` counted first (those not counted yet)."""
+        self.metrics.count_tracks(tracks)
         snap = self.metrics.snapshot()
         delta = Counts(**{k: int(snap[k]) - v for k, v in self._reported.as_dict().items()})
         if delta:
             self.gateway.record_counters(self.spec.camera_id, delta)
             self._reported = Counts(**{k: int(snap[k]) for k in self._reported.as_dict()})
-
-    def _end_tracks(self, ended: Sequence[Track]) -> None:
-        """Tracks that ended: count them, then drop everything the policy held of them (rule 3)."""
-        self.policy.end(ended)
-        if ended:
-            self.metrics.add(tracks=len(ended))
-
-    def process(self, frame: Frame) -> list[RaisedAlert]:
-        """Run one frame through the stages; returns the alerts it raised."""
-        clock = self._clock
-        clock.restart()
-        start, self._frame_embed_s = time.perf_counter(), 0.0
-        faces = self._detect(frame)
-        clock.lap("detect")
-        tracks, ended = self.tracker.update(faces, frame.media_s)
-        self._end_tracks(ended)
-        clock.lap("track")
-        self._note_interval(frame)
-        # Behind, only as many faces as fit are embedded in this frame (``None``: no limit); with no room
-        # at all, their quality is not measured either: it would be measured again when they are embedded.
-        limit = self._embed_limit(frame) if tracks else None
-        if limit == 0:
-            self.metrics.add(embeds_shed=sum(self._due(tr) for tr in tracks))
-            to_assess: list[Track] = []
-        else:
-            behind = self._sheds and len(self._slot) > 0
-            to_assess = choose_to_assess(
-                tracks, self.policy, self.live, self.settings.quality.min_face_px, behind=behind
-            )
-        if to_assess and not frame.converted:
-            frame.image  # noqa: B018 - the full-resolution conversion, charged to its own stage
-            clock.lap("convert")
-        self._assess(frame, to_assess)
-        clock.lap("quality")
-        ranked = rank_to_embed(tracks, self.policy, self.live, frame.index, behind=limit is not None)
-        room, due = embed_room(self.live, limit), min(len(ranked), self.live.max_embeds_per_frame)
-        if room < due:
-            # Behind: embed what fits; the rest stay eligible on the next frames (counted, never hidden).
-            self.metrics.add(embeds_shed=due - room)
-        searched = self._search(frame, ranked[:room])
-        clock.lap("search")
-        raised: list[RaisedAlert] = []
-        if searched:
-            for decision in self.policy.decide(tracks, frame.observed_at.timestamp()):
-                alert = self._raise(decision, frame)
-                if alert is not None:
-                    raised.append(alert)
-        self.metrics.alerts_suppressed = self.policy.suppressed
-        clock.lap("alert")
-        self.metrics.frame_done(len(faces), time.monotonic() - frame.captured_mono)
-        base = time.perf_counter() - start - self._frame_embed_s
-        self._base_s = base if self._base_s is None else self._base_s + _EWMA * (base - self._base_s)
-        return raised
-
-    def _due(self, track: Track) -> bool:
-        """Whether a track left unmeasured by a frame with no room was due a search: it awaits confirmation,
-        or it was never searched and not (when last measured) below the quality bar."""
-        if track.face.size < self.settings.quality.min_face_px:
-            return False  # never measured nor searched at this size
-        ev = self.policy.evidence(track)
-        return self.policy.pending(track) or (
-            ev.searches == 0 and (ev.assessed_size == 0 or ev.best_quality >= 0)
-        )
-
-    def _note_interval(self, frame: Frame) -> None:
-        """Update the frame-interval estimate from this frame's capture time and the last one processed."""
-        if self._last_frame is not None:
-            index, captured = self._last_frame
-            if frame.index > index:
-                dt = (frame.captured_mono - captured) / (frame.index - index)
-                if 0 < dt <= 1.0:  # a reconnection's gap is no frame interval
-                    prev = self._interval_s
-                    self._interval_s = dt if prev is None else prev + _EWMA * (dt - prev)
-        self._last_frame = (frame.index, frame.captured_mono)
-
-    def _embed_limit(self, frame: Frame) -> int | None:
-        """How many faces this frame may embed before the slot would overflow (``None``: no limit).
-
-        The slot holds ``max_queue_frames``; the frame after them arrives ``max_queue_frames + 1`` intervals
-        after this one was captured and would push out the oldest. Half an interval is kept back for the
-        rest of this frame (search, alert) and the next frame's start.
-
-        A worker whose frames take longer than the frame interval even without embeddings never catches up:
-        it drops frames whatever it sheds, so it sheds nothing (searching as much as it did before).
-        """
-        if not self._sheds or self._interval_s is None or self._base_s is None:
-            return None
-        if self._base_s >= self._interval_s:
-            return None
-        now = time.monotonic()
-        deadline = frame.captured_mono + (self.live.max_queue_frames + 0.5) * self._interval_s
-        return embeds_that_fit(deadline - now, self._embed_s, now - self._last_embed_mono, self.live)
-
-    def _assess(self, frame: Frame, tracks: Sequence[Track]) -> None:
-        """Measure the faces' quality; keep the best shot's crops (in the policy's evidence) when it improves."""
-        if not tracks:
-            return
-        img = frame.image
-        for tr, assessed in zip(tracks, self.engine.assess(img, [tr.face for tr in tracks]), strict=True):
-            tr.face = assessed
-            ev = self.policy.evidence(tr)
-            ev.assessed_size = assessed.size
-            q = assessed.quality
-            if q is not None and q.acceptable and q.score > ev.best_quality:
-                ev.best_quality = q.score
-                ev.best_crop = _crop(img, assessed.box, 1 + 2 * self.live.crop_margin)
-                ev.best_frame_crop = _crop(img, assessed.box, self.live.frame_crop_scale)
-
-    def _refine(self, frame: Frame, faces: list[Face]) -> list[Face]:
-        """Landmarks of small faces found again at full resolution, for a sharper alignment.
-
-        Detection runs on a reduced copy of the frame, where a 40 px face's eyes are a few pixels apart, so
-        its landmarks (and so the aligned face that is embedded) are off by a pixel or two of the full
-        frame. A face narrower than ``refine_below_px`` that is about to be embedded is detected again on a
-        full-resolution square around it (``REFINE_INPUT`` pixels a side); the nearest face found there
-        replaces its landmarks. Only a few faces a frame are embedded, so this costs little.
-        """
-        h, w = frame.shape
-        work_w = frame.work.shape[1] if frame.work is not None else w
-        if self.live.refine_below_px <= 0 or w <= work_w * 1.05:
-            return faces
-        img = frame.image
-        out = []
-        for f in faces:
-            if f.size >= self.live.refine_below_px:
-                out.append(f)
-                continue
-            cx, cy = f.centre
-            half = max(f.width, f.height) * 1.5
-            x1, y1 = int(max(0, cx - half)), int(max(0, cy - half))
-            x2, y2 = int(min(w, cx + half)), int(min(h, cy + half))
-            side = max(x2 - x1, y2 - y1)
-            square = np.zeros((side, side, 3), np.uint8)
-            square[: y2 - y1, : x2 - x1] = img[y1:y2, x1:x2]
-            k = min(1.0, REFINE_INPUT / side)
-            if k < 1.0:
-                square = np.asarray(cv2.resize(square, (round(side * k), round(side * k))), np.uint8)
-            found = self.engine.detector.detect(square)
-            found = [g.scaled(1 / k, (float(x1), float(y1))) for g in found]
-            if found:
-                best = max(found, key=lambda g: float(iou_matrix(g.box[None], f.box[None])[0, 0]))
-                if float(iou_matrix(best.box[None], f.box[None])[0, 0]) >= 0.5:
-                    f = replace(f, landmarks=best.landmarks)
-            out.append(f)
-        return out
-
-    def _search(self, frame: Frame, tracks: Sequence[Track]) -> int:
-        """Embed the tracks' faces in one batch and search the watchlist once; returns how many were searched.
-
-        With ``fused`` aggregation the probe of each track is the weighted mean of its best shots' embeddings
-        (this one included); otherwise the shot itself.
-        """
-        if not tracks or not self.index.template_count:
-            return 0
-        t0 = time.perf_counter()
-        embedded = self.engine.embed(frame.image, self._refine(frame, [tr.face for tr in tracks]))
-        self._frame_embed_s = time.perf_counter() - t0
-        per_face = self._frame_embed_s / len(tracks)
-        prev = self._embed_s
-        self._embed_s = per_face if prev is None else prev + _EWMA * (per_face - prev)
-        self._last_embed_mono = time.monotonic()
-        self._clock.lap("embed")
-        weights = []
-        for tr, f in zip(tracks, embedded, strict=True):
-            q = f.quality
-            weights.append(f.size * (q.score if q else 0.5))
-            ev = self.policy.evidence(tr)
-            ev.embedded_quality = max(ev.embedded_quality, q.score if q else 0.0)
-            ev.embedded_size = max(ev.embedded_size, f.size)
-            ev.last_search_frame = frame.index
-        if self.policy.aggregation == "fused":
-            for tr, f, w in zip(tracks, embedded, weights, strict=True):
-                assert f.embedding is not None
-                self.policy.add_shot(tr, f.embedding, w)
-            probes = np.stack([self.policy.evidence(tr).fused() for tr in tracks])  # type: ignore[misc]
-        else:
-            probes = np.stack([f.embedding for f in embedded if f.embedding is not None])
-        tops, scores = self.index.search_with_scores(probes, k=self.live.search_top_k)
-        for tr, w, row, top in zip(tracks, weights, scores, tops, strict=True):
-            self.policy.add_search(tr, top, row, self._positions, w)
-        del embedded, probes
-        self.metrics.add(searches=len(tracks))
-        return len(tracks)
-
-    def _raise(self, d: AlertDecision, frame: Frame) -> RaisedAlert | None:
-        q = self.live.jpeg_quality
-        track_id = f"{self.spec.camera_id}:{d.track.id}"
-        # Counters first: an alert is never stored while the faces seen before it could still be lost
-        # (a worker killed now keeps both or, at worst, the counts without the alert).
-        self._flush_counters()
-        try:
-            alert_id = self.gateway.raise_alert(
-                NewAlert(
-                    camera_id=self.spec.camera_id,
-                    track_id=track_id,
-                    subject_id=d.subject_id,
-                    template_index=d.template_index,
-                    score=float(d.score),
-                    threshold=self.threshold,
-                    observed_at=frame.observed_at,
-                    probe_crop=_jpeg(d.evidence.best_crop, q),
-                    frame_crop=_jpeg(d.evidence.best_frame_crop, q),
-                )
-            )
-        except ScanRefused:
-            raise  # the deployment closed or the camera left it: this source stops
-        except GovernanceError as exc:  # e.g. the subject's entry expired a moment ago: keep watching
-            log.warning("alert on camera %s not stored: %s", self.spec.camera_id, exc)
-            return None
-        latency = time.monotonic() - frame.captured_mono
-        self.metrics.alert_raised(latency)
-        alert = RaisedAlert(
-            alert_id,
-            self.spec.camera_id,
-            track_id,
-            d.subject_id,
-            d.score,
-            frame.observed_at,
-            frame.media_s,
-            latency,
-        )
-        self.alerts.append(alert)
-        log.info("alert %s on camera %s (score %.3f)", alert_id, self.spec.camera_id, d.score)
-        if self._on_alert is not None:
-            self._on_alert(alert)
-        return alert
 
 
 @dataclass

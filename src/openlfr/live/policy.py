@@ -1,7 +1,11 @@
 """Alert policy: when a track's evidence becomes an alert. The evidence lives here, not on the track.
 
-Each track that has been searched has a :class:`TrackEvidence`, held in memory by the policy and dropped
-(crops, embeddings and scores) when the tracker ends the track (:meth:`AlertPolicy.end`, rule 3).
+Each track that has been assessed or searched has a :class:`TrackEvidence`, held in memory by the policy
+and dropped (crops, embeddings and scores) when the tracker ends the track (:meth:`AlertPolicy.end`, rule 3).
+The pipeline's stages only read it, for a frame's tracks at once (:meth:`AlertPolicy.known`); what a frame
+found (:class:`~openlfr.live.evidence.FrameResults`: its best shots and its searches) is written into it in
+one place, :meth:`AlertPolicy.take`, which then returns the frame's decisions. The evidence's types are in
+:mod:`openlfr.live.evidence`.
 
 How a track's searches are aggregated into one score per subject (``[live] aggregation``; chosen by the
 ablation in ``benchmarks/live_ablation.py``):
@@ -22,67 +26,35 @@ at most once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from openlfr.live.evidence import (
+    Aggregation,
+    Assessed,
+    FrameEvidence,
+    FrameResults,
+    Searched,
+    SubjectEvidence,
+    TrackEvidence,
+    keep_heaviest,
+)
 from openlfr.live.tracker import Track
 from openlfr.matching.watchlist_index import Candidate
 
-Aggregation = Literal["fused", "weighted_top", "max"]
-
-
-@dataclass
-class SubjectEvidence:
-    """One watchlist subject's scores over a track's searches."""
-
-    shots: list[tuple[float, float]] = field(default_factory=list)
-    """(weight, score) of the heaviest searches so far, heaviest first (``weighted_top``)."""
-    hits: int = 0
-    """Searches in which this subject scored at or above the threshold."""
-    score: float = -1.0
-    """The aggregated score."""
-    best_template: int = 0
-    """The reference template of the best score (shown beside the probe)."""
-
-
-@dataclass
-class TrackEvidence:
-    """What the searches of one track showed, and what was searched when (in memory only)."""
-
-    searches: int = 0
-    shots: list[tuple[float, npt.NDArray[np.float32]]] = field(default_factory=list, repr=False)
-    """(weight, embedding) of the heaviest shots, heaviest first (``fused``)."""
-    subjects: dict[str, SubjectEvidence] = field(default_factory=dict)
-    alerted: set[str] = field(default_factory=set)
-    best_quality: float = -1.0
-    best_crop: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
-    """The best shot: the face with a margin, at full resolution (shown with an alert)."""
-    best_frame_crop: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
-    """The scene around the best shot."""
-    assessed_size: float = 0.0
-    """Face size when quality was last measured."""
-    embedded_quality: float = -1.0
-    """Best quality of a shot that was embedded (-1: never searched)."""
-    embedded_size: float = 0.0
-    """Largest face size that was embedded."""
-    last_search_frame: int = -1
-
-    @property
-    def holds_biometrics(self) -> bool:
-        return bool(
-            self.shots or self.subjects or self.best_crop is not None or self.best_frame_crop is not None
-        )
-
-    def fused(self) -> npt.NDArray[np.float32] | None:
-        """The weighted mean of the kept shots' (unit) embeddings, or None before any shot."""
-        if not self.shots:
-            return None
-        w = np.array([s[0] for s in self.shots], np.float32)
-        e = np.stack([s[1] / max(float(np.linalg.norm(s[1])), 1e-12) for s in self.shots])
-        return ((w[:, None] * e).sum(axis=0) / max(float(w.sum()), 1e-12)).astype(np.float32)
+__all__ = [
+    "Aggregation",
+    "AlertDecision",
+    "AlertPolicy",
+    "Assessed",
+    "FrameEvidence",
+    "FrameResults",
+    "Searched",
+    "SubjectEvidence",
+    "TrackEvidence",
+]
 
 
 @dataclass(frozen=True)
@@ -117,8 +89,18 @@ class AlertPolicy:
         self.suppressed = 0
 
     # -- evidence per track --------------------------------------------------------------------------
+    def known(self, tracks: Sequence[Track]) -> FrameEvidence:
+        """The evidence of a frame's tracks, for its stages to read (they never write it)."""
+        return FrameEvidence(
+            {tr.id: self._tracks[tr.id] for tr in tracks if tr.id in self._tracks},
+            frozenset(tr.id for tr in tracks if self.pending(tr)),
+            self.threshold,
+            self.aggregation,
+            self.keep,
+        )
+
     def evidence(self, track: Track) -> TrackEvidence:
-        """The track's evidence (created empty on first use)."""
+        """The track's evidence (created empty on first use), for writing."""
         ev = self._tracks.get(track.id)
         if ev is None:
             ev = self._tracks[track.id] = TrackEvidence()
@@ -140,9 +122,7 @@ class AlertPolicy:
     def add_shot(self, track: Track, embedding: npt.NDArray[np.float32], weight: float) -> None:
         """Keep one embedded shot of the track (``fused`` aggregation), heaviest ``keep`` only."""
         ev = self.evidence(track)
-        ev.shots.append((weight, embedding))
-        ev.shots.sort(key=lambda s: -s[0])
-        del ev.shots[self.keep :]
+        ev.shots[:] = keep_heaviest(ev.shots, (weight, embedding), self.keep)
 
     def add_search(
         self,
@@ -201,6 +181,29 @@ class AlertPolicy:
             and not self._confirmed(ev, se)
             for s, se in ev.subjects.items()
         )
+
+    def take(self, frame: FrameResults) -> list[AlertDecision]:
+        """Fold what a frame found into its tracks' evidence, then return the alerts to raise now.
+
+        The one place a track's evidence is written: the new best shots of the assessed tracks, then, for
+        each searched track, its embedded shot (``fused``) and its search. Decisions are taken only in a
+        frame that searched: evidence changes no score otherwise.
+        """
+        for a in frame.assessed:
+            ev = self.evidence(a.track)
+            ev.assessed_size = a.size
+            if a.crop is not None:
+                ev.best_quality, ev.best_crop, ev.best_frame_crop = a.quality, a.crop, a.frame_crop
+        for r in frame.searched:
+            ev = self.evidence(r.track)
+            ev.embedded_quality = max(ev.embedded_quality, r.quality)
+            ev.embedded_size = max(ev.embedded_size, r.size)
+            ev.last_search_frame = frame.index
+            if self.aggregation == "fused":
+                ev.shots[:] = r.shots  # the kept shots its search fused (as add_shot keeps them)
+        for r in frame.searched:
+            self.add_search(r.track, r.top, r.subject_scores, frame.positions, r.weight)
+        return self.decide(frame.tracks, frame.at_s) if frame.searched else []
 
     def decide(self, tracks: Sequence[Track], at_s: float) -> list[AlertDecision]:
         """The alerts to raise now, for the tracks seen in the frame at wall time ``at_s`` (epoch seconds)."""

@@ -13,21 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from openlfr.vision import Face
+from openlfr.vision import Face, iou_matrix
 
-
-def iou_matrix(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Pairwise IoU of boxes ``(x1, y1, x2, y2)``: ``len(a) x len(b)``."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)), np.float32)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return (inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)).astype(np.float32)
+__all__ = ["FaceTracker", "Track", "iou_matrix"]
 
 
 @dataclass
@@ -41,6 +29,9 @@ class Track:
     velocity: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(4, np.float32))
     frames: int = 1
     seen_this_frame: bool = True
+    counted: bool = False
+    """Whether the track is in the worker's ``tracks`` counter (the published faces seen): counted when it
+    ends, or earlier, before its first alert is stored."""
 
     def predicted_box(self, t: float) -> npt.NDArray[np.float32]:
         dt = max(0.0, t - self.last_seen_s)
