@@ -53,7 +53,7 @@ def test_gallery_import_report_neutralises_formula_cells(
         get_settings.cache_clear()
     assert r.exit_code == 0, r.output
     rows = list(csv.reader(report.open(newline="")))
-    assert rows[0] == ["line", "record_id", "image", "reason"]
+    assert rows[0] == ["line", "record_id", "image", "outcome", "reason"]
     cells = [c for row in rows[1:] for c in row]
     assert sorted(row[1] for row in rows[1:]) == sorted("'" + h for h in hostile)
     assert not any(c.startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells), cells

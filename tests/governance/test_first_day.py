@@ -36,7 +36,8 @@ def fresh(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPa
     get_settings.cache_clear()
     store = open_store(s)
     for role in (Role.ADMIN, Role.AUTHORISING_OFFICER, Role.OPERATOR, Role.REVIEWER):
-        create_user(store, role.value.replace("_", "-"), PASSWORD, role, actor="test setup")
+        rank = "superintendent" if role is Role.AUTHORISING_OFFICER else None  # opening authorises (issue 25)
+        create_user(store, role.value.replace("_", "-"), PASSWORD, role, actor="test setup", rank=rank)
     store.close()
     yield s
     get_settings.cache_clear()

@@ -334,6 +334,7 @@ def test_a_deployment_opened_before_promises_were_stored_gets_one_once(live: Liv
 def test_the_servers_scheduled_purge_names_its_service_identity(live: Live, store) -> None:  # type: ignore[no-untyped-def]
     """`openlfr serve`'s purge duty (alerts and RFR cases) is audited as the service identity, not `system`."""
     import asyncio
+    import threading
     from types import SimpleNamespace
 
     from openlfr.api.duties import scheduled_purge
@@ -348,7 +349,10 @@ def test_the_servers_scheduled_purge_names_its_service_identity(live: Live, stor
                 break
         task.cancel()
 
-    asyncio.run(one_round())
+    # In its own thread: a browser test's Playwright may hold an event loop running in this one.
+    worker = threading.Thread(target=asyncio.run, args=(one_round(),))
+    worker.start()
+    worker.join(timeout=60)
     assert "retro_cases" in app.state.last_purge
     run = entries(store, action="purge.run")[-1]
     assert (run.actor, run.role) == (store.settings.retention.service_identity, "service")

@@ -183,6 +183,9 @@ def test_erasure_where_the_law_allows(live: Live) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "store_settings", ["sqlite"], indirect=True
+)  # the CLI half: the API half runs on both
 def test_the_data_protection_officer_from_the_command_line(
     live: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -191,8 +194,6 @@ def test_the_data_protection_officer_from_the_command_line(
     from openlfr.config import get_settings
     from openlfr.store.auth_models import Role
 
-    if live.store.settings.store.database_url:
-        pytest.skip("the command line half runs on SQLite (the governance half above runs on both)")
     mine = _met(live, 0, "confirmed_false", "t1")
     ref = get_alert(live.store, mine).reference
     assert ref

@@ -260,6 +260,7 @@ def kit_from_bytes(data: bytes) -> WorkerKit:
         for k in body["deployment_times"]:
             if dep.get(k) is not None:
                 dep[k] = datetime.fromisoformat(dep[k])
+        dep["success_measures"] = tuple(dep.get("success_measures") or ())  # JSON has no tuples
         subjects = {
             k: SubjectInfo(
                 **{**v, "expires_at": datetime.fromisoformat(v["expires_at"]) if v["expires_at"] else None}
