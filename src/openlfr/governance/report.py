@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 from openlfr.config import Settings
 from openlfr.governance import rights_report
 from openlfr.governance.alerts import amendments_by_kind, truth
-from openlfr.governance.audit import ActorLike, latest_checkpoint, record
+from openlfr.governance.audit import ActorLike, record
+from openlfr.governance.audit_checkpoints import latest_checkpoint
 from openlfr.governance.closed_lists import IMAGE_SOURCES, OFFENCE_SERIOUSNESS
 from openlfr.governance.deployments import (
     DeploymentInfo,
