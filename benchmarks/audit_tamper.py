@@ -34,16 +34,10 @@ from sqlalchemy import create_engine, delete, select, text, update
 
 import _common  # noqa: F401  (puts src/ on the path)
 from openlfr.config import Settings
-from openlfr.governance.audit import (
-    CHECKPOINT_FILE,
-    GENESIS,
-    PUBLIC_KEY_FILE,
-    Checkpoint,
-    canonical_json,
-    load_audit_key,
-    record,
-    verify,
-)
+from openlfr.governance.audit import record, verify
+from openlfr.governance.audit_checkpoints import CHECKPOINT_FILE, PUBLIC_KEY_FILE, Checkpoint
+from openlfr.governance.audit_hashes import GENESIS, canonical_json
+from openlfr.governance.audit_key import load_audit_key
 from openlfr.governance.master_key import rotate_master_key
 from openlfr.store import Store, open_store, utcnow
 from openlfr.store.crypto import CryptoError, KeyRing, MasterKey, decrypt, new_data_key

@@ -84,7 +84,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from openlfr.config import Settings
-    from openlfr.governance.deployments import create_deployment
+    from openlfr.governance.deployment_planning import create_deployment
     from openlfr.governance.live_gateway import DeploymentGateway
     from openlfr.governance.watchlists import CSV_COLUMNS, import_watchlist
     from openlfr.store import open_store
@@ -169,7 +169,7 @@ def main() -> None:
         t1 = time.perf_counter()
         if sys.stderr.isatty():
             print(file=sys.stderr)
-        from openlfr.governance.deployments import open_deployment, record_signage
+        from openlfr.governance.deployment_opening import open_deployment, record_signage
 
         record_signage(store, "benchmark", dep.id)
         # Opening authorises a deployment: a user of the user table with a rank (issue 25).

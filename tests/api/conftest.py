@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 
 from openlfr.api.users import create_user, login
 from openlfr.config import Settings
-from openlfr.governance.deployments import create_deployment, open_deployment, record_signage
+from openlfr.governance.deployment_opening import open_deployment, record_signage
+from openlfr.governance.deployment_planning import create_deployment
 from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.governance.watchlists import SubjectEntry, enrol_subject
 from openlfr.store import Store, open_store

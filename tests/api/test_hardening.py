@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from openlfr.api.app import validation_error_response
 from openlfr.api.users import LoginThrottled, login
 from openlfr.governance import audit
-from openlfr.governance.deployments import create_deployment
+from openlfr.governance.deployment_planning import create_deployment
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.report import deployment_record, record_csv
 from openlfr.safetext import check_published_text, csv_cell

@@ -10,7 +10,8 @@ import math
 import pytest
 
 from openlfr.api.public import CSV_COLUMNS, csv_rows
-from openlfr.governance.audit import Checkpoint, verify
+from openlfr.governance.audit import verify
+from openlfr.governance.audit_checkpoints import Checkpoint
 from openlfr.governance.measures import alert_precision
 from openlfr.store.auth_models import Role
 from tests.api.conftest import World

@@ -23,7 +23,7 @@ from openlfr.governance.bus_kit import (
     request_worker_kit,
     revoke_worker,
 )
-from openlfr.governance.deployments import close_deployment
+from openlfr.governance.deployment_closing import close_deployment
 from openlfr.store.models import AuditEntry
 from openlfr.vision import FaceEngine
 from tests.bus.conftest import ROOT, RedisServer, bus_settings, child_env, stored_deployment

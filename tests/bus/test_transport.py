@@ -8,7 +8,7 @@ from pathlib import Path
 import redis
 
 from openlfr.governance.bus import BusNames, fetch_worker_kit
-from openlfr.governance.deployments import close_deployment
+from openlfr.governance.deployment_closing import close_deployment
 from openlfr.governance.live_contract import Counts, NewAlert
 from openlfr.live.bus_gateway import BusGateway
 from openlfr.live.gateway import ScanRefused

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from openlfr.governance.deployments import close_deployment
+from openlfr.governance.deployment_closing import close_deployment
 from openlfr.store.models import Alert, CameraCounter
 from openlfr.vision import FaceEngine
 from tests.bus.conftest import ROOT, bus_settings, child_env, stored_deployment

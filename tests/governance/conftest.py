@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from openlfr.governance.deployments import DeploymentInfo, create_deployment
+from openlfr.governance.deployment_planning import create_deployment
+from openlfr.governance.deployments import DeploymentInfo
 from openlfr.matching.calibration import Calibration, local_calibration_path, save_calibration
 from openlfr.store import Store
 from tests.governance.deployment_fields import ASSESSMENTS, SHORT_NOTICE
@@ -54,7 +55,7 @@ def make_deployment(store: Store, clock: Any, calibrated: float) -> Callable[...
 def ready(store: Store, clock: Any) -> Callable[[str], None]:
     """Make a planned deployment ready to open as issue 15 requires: one real subject on its watchlist and
     the signage recorded in place."""
-    from openlfr.governance.deployments import record_signage
+    from openlfr.governance.deployment_opening import record_signage
     from openlfr.governance.watchlists import enrol_subject
     from tests.governance.faces import entry, lfw_people
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from openlfr.governance.deployments import DeploymentInfo, open_deployment, record_signage
+from openlfr.governance.deployment_opening import open_deployment, record_signage
+from openlfr.governance.deployments import DeploymentInfo
 from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.governance.watchlists import enrol_subject
 from openlfr.matching.watchlist_index import WatchlistIndex

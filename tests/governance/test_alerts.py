@@ -19,7 +19,7 @@ from openlfr.governance.alerts import (
     review_alert,
 )
 from openlfr.governance.audit import SYSTEM, entries, verify
-from openlfr.governance.deployments import close_deployment
+from openlfr.governance.deployment_closing import close_deployment
 from openlfr.governance.errors import GovernanceError, NotFound, ScanRefused
 from openlfr.governance.live_gateway import DeploymentGateway
 from tests.governance.faces import lfw_people

@@ -20,17 +20,11 @@ import stat
 import pytest
 from sqlalchemy import delete, func, select, text, update
 
-from openlfr.governance.audit import (
-    GENESIS,
-    canonical_json,
-    checkpoint_now,
-    entries,
-    latest_checkpoint,
-    load_audit_key,
-    read_checkpoints,
-    record,
-    verify,
-)
+from openlfr.governance.audit import entries, record, verify
+from openlfr.governance.audit_checkpoints import latest_checkpoint, read_checkpoints
+from openlfr.governance.audit_hashes import GENESIS, canonical_json
+from openlfr.governance.audit_key import load_audit_key
+from openlfr.governance.audit_signing import checkpoint_now
 from openlfr.store import Store
 from openlfr.store.models import AuditEntry
 

@@ -15,13 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
-from openlfr.governance.audit import (
-    CHECKPOINT_FILE,
-    PUBLIC_KEY_FILE,
-    read_checkpoints,
-    record,
-    verify,
-)
+from openlfr.governance.audit import record, verify
+from openlfr.governance.audit_checkpoints import CHECKPOINT_FILE, PUBLIC_KEY_FILE, read_checkpoints
 from openlfr.store import Store
 from openlfr.store.models import AuditEntry
 from tests.governance.test_audit import _fill, _rehash_from

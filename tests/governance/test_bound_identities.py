@@ -10,7 +10,8 @@ import pytest
 
 from openlfr.config import Settings
 from openlfr.governance.audit import entries
-from openlfr.governance.deployments import get_deployment, open_deployment, record_signage
+from openlfr.governance.deployment_opening import open_deployment, record_signage
+from openlfr.governance.deployments import get_deployment
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.report import deployment_record, record_csv
 from openlfr.governance.watchlist_approval import approve_entry

@@ -8,14 +8,10 @@ from datetime import timedelta
 import pytest
 
 from openlfr.governance.audit import entries
-from openlfr.governance.deployments import (
-    check_can_scan,
-    close_deployment,
-    create_deployment,
-    get_deployment,
-    list_deployments,
-    open_deployment,
-)
+from openlfr.governance.deployment_closing import close_deployment
+from openlfr.governance.deployment_opening import open_deployment
+from openlfr.governance.deployment_planning import create_deployment
+from openlfr.governance.deployments import check_can_scan, get_deployment, list_deployments
 from openlfr.governance.errors import GovernanceError, NotFound, ScanRefused
 from openlfr.matching.calibration import local_calibration_path
 from openlfr.store import Store

@@ -10,12 +10,9 @@ import pytest
 
 from openlfr.governance.alerts import record_engagement, review_alert
 from openlfr.governance.audit import entries
-from openlfr.governance.deployments import (
-    close_deployment,
-    list_deployments,
-    open_deployment,
-    record_signage,
-)
+from openlfr.governance.deployment_closing import close_deployment
+from openlfr.governance.deployment_opening import open_deployment, record_signage
+from openlfr.governance.deployments import list_deployments
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.report import (
     deployment_record,

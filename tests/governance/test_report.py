@@ -9,7 +9,7 @@ import pytest
 
 from openlfr.governance.alerts import record_disposal, record_engagement, review_alert
 from openlfr.governance.audit import entries
-from openlfr.governance.deployments import close_deployment
+from openlfr.governance.deployment_closing import close_deployment
 from openlfr.governance.measures import clopper_pearson
 from openlfr.governance.report import deployment_record, write_record
 from tests.governance.live_setup import make_live

@@ -19,7 +19,8 @@ from openlfr.governance.alerts import (
     review_alert,
 )
 from openlfr.governance.audit import entries, verify
-from openlfr.governance.deployments import close_deployment, get_deployment
+from openlfr.governance.deployment_closing import close_deployment
+from openlfr.governance.deployments import get_deployment
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.report import deployment_record
 from openlfr.governance.retention import purge

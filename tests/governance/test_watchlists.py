@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from openlfr.governance.audit import entries
-from openlfr.governance.deployments import close_deployment, open_deployment, record_signage
+from openlfr.governance.deployment_closing import close_deployment
+from openlfr.governance.deployment_opening import open_deployment, record_signage
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.governance.watchlists import (
@@ -128,7 +129,7 @@ def test_categories_are_a_closed_list() -> None:
 def test_one_category_parser_serves_watchlists_and_deployments() -> None:
     """Issue 17 item 6: the watchlist and purpose categories are read by the same parser."""
     from openlfr.governance.categories import parse_choice
-    from openlfr.governance.deployments import parse_purpose_category
+    from openlfr.governance.deployment_planning import parse_purpose_category
     from openlfr.store.models import DEPLOYMENT_PURPOSE_CATEGORIES, WATCHLIST_CATEGORIES
 
     for key, label in WATCHLIST_CATEGORIES.items():

@@ -70,7 +70,8 @@ def open_stored_deployment(
     ``subjects``, enrolled through governance. Returns ``(store, deployment_id)``."""
     from datetime import timedelta
 
-    from openlfr.governance.deployments import create_deployment, open_deployment, record_signage
+    from openlfr.governance.deployment_opening import open_deployment, record_signage
+    from openlfr.governance.deployment_planning import create_deployment
     from openlfr.governance.watchlists import SubjectEntry, enrol_subject
     from openlfr.matching.calibration import Calibration, local_calibration_path, save_calibration
     from openlfr.store import open_store, utcnow

@@ -22,7 +22,8 @@ from sqlalchemy import func, select
 from openlfr.config import Settings
 from openlfr.governance import audit
 from openlfr.governance.blob_sweep import sweep_blobs
-from openlfr.governance.deployments import close_deployment, create_deployment
+from openlfr.governance.deployment_closing import close_deployment
+from openlfr.governance.deployment_planning import create_deployment
 from openlfr.governance.master_key import reencrypt_all, rotate_master_key
 from openlfr.governance.retention import purge
 from openlfr.store import Store, open_store, utcnow

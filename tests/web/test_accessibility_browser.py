@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from openlfr.api import roles
-from openlfr.governance import alerts, deployments
+from openlfr.governance import alerts, deployment_closing
 from openlfr.store.auth_models import Role
 from tests.api.conftest import PASSWORD, Seed, enrolled_open_deployment, raise_test_alert
 from tests.web.conftest import ARTIFACTS, LiveServer, log_in, shot
@@ -59,7 +59,7 @@ def past_deployment(seeded_server: LiveServer) -> str:
     dep = enrolled_open_deployment(store)
     alert = raise_test_alert(store, dep)
     alerts.review_alert(store, "operator", alert, "false_alert")
-    deployments.close_deployment(store, "authorising-officer", dep, reason="test: ended")
+    deployment_closing.close_deployment(store, "authorising-officer", dep, reason="test: ended")
     return dep
 
 

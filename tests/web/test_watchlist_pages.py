@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from openlfr.governance.audit import entries as audit_entries
-from openlfr.governance.deployments import create_deployment
+from openlfr.governance.deployment_planning import create_deployment
 from openlfr.governance.watchlist_approval import pending_entries
 from openlfr.governance.watchlists import list_subjects
 from tests.api.conftest import PASSWORD, THRESHOLD

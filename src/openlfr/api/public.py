@@ -24,7 +24,7 @@ from fastapi.responses import Response
 from openlfr.api.deps import client_address, get_store
 from openlfr.api.public_rights import RECORD_KEYS, plan_view
 from openlfr.governance import deployments
-from openlfr.governance.audit import latest_checkpoint
+from openlfr.governance.audit_checkpoints import latest_checkpoint
 from openlfr.governance.deployments import DeploymentInfo
 from openlfr.governance.measures import alert_precision
 from openlfr.governance.report import (

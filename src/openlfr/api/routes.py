@@ -15,7 +15,7 @@ from openlfr.api import audit_view, roles, users
 from openlfr.api.auth import actor_of
 from openlfr.api.deps import get_store, require_roles
 from openlfr.api.users import Principal
-from openlfr.governance import audit, deployments
+from openlfr.governance import audit, deployment_closing, deployment_opening, deployment_planning, deployments
 from openlfr.governance.watchlist_approval import pending_entries
 from openlfr.governance.watchlists import list_subjects
 from openlfr.store import Store
@@ -130,7 +130,7 @@ def create_deployment(
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.PLAN_DEPLOYMENT)),
 ) -> dict[str, object]:
-    dep = deployments.create_deployment(store, actor_of(principal), **body.model_dump())
+    dep = deployment_planning.create_deployment(store, actor_of(principal), **body.model_dump())
     return dep.as_dict()
 
 
@@ -155,7 +155,7 @@ def open_deployment(
     principal: Principal = Depends(require_roles(*roles.OPEN_DEPLOYMENT)),
 ) -> dict[str, object]:
     reason = body.reason if body else None
-    return deployments.open_deployment(
+    return deployment_opening.open_deployment(
         store,
         actor_of(principal),
         deployment_id,
@@ -175,7 +175,7 @@ def signage_in_place(
     principal: Principal = Depends(require_roles(*roles.PLAN_DEPLOYMENT)),
 ) -> dict[str, object]:
     """Record that the signs are up at the place (who, when): opening needs it."""
-    return deployments.record_signage(store, actor_of(principal), deployment_id).as_dict()
+    return deployment_opening.record_signage(store, actor_of(principal), deployment_id).as_dict()
 
 
 @router.post(
@@ -187,7 +187,7 @@ def close_deployment(
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.CLOSE_DEPLOYMENT)),
 ) -> dict[str, object]:
-    result = deployments.close_deployment(
+    result = deployment_closing.close_deployment(
         store, actor_of(principal), deployment_id, reason=body.reason if body else None
     )
     return {

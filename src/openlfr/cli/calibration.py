@@ -27,7 +27,7 @@ from openlfr.cli.identity import acting
 from openlfr.evaluation.datasets import DatasetError
 from openlfr.evaluation.reference_crowd import build_reference_crowd, crowd_records
 from openlfr.governance.audit import record
-from openlfr.governance.deployments import default_threshold
+from openlfr.governance.deployment_checks import default_threshold
 from openlfr.matching.calibration import CalibrationError, load_calibration
 from openlfr.matching.reference_crowd import reference_crowd_path, save_reference_crowd
 from openlfr.vision import ImageError, ModelPackError, load_engine

@@ -32,12 +32,9 @@ from openlfr.config import Settings
 from openlfr.evaluation.datasets import DatasetError
 from openlfr.evaluation.reference_crowd import build_reference_crowd, crowd_records, matches_calibration
 from openlfr.governance.audit import verify
-from openlfr.governance.deployments import (
-    close_deployment,
-    create_deployment,
-    open_deployment,
-    record_signage,
-)
+from openlfr.governance.deployment_closing import close_deployment
+from openlfr.governance.deployment_opening import open_deployment, record_signage
+from openlfr.governance.deployment_planning import create_deployment
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.live_gateway import DeploymentGateway
 from openlfr.governance.report import deployment_record, write_record

@@ -23,15 +23,11 @@ from openlfr.governance import alerts as alert_svc
 from openlfr.governance import audit as audit_svc
 from openlfr.governance.audit import Actor
 from openlfr.governance.closed_lists import IMAGE_SOURCES, OFFENCE_SERIOUSNESS
-from openlfr.governance.deployments import (
-    DeploymentInfo,
-    close_deployment,
-    create_deployment,
-    default_threshold,
-    get_deployment,
-    list_deployments,
-    open_deployment,
-)
+from openlfr.governance.deployment_checks import default_threshold
+from openlfr.governance.deployment_closing import close_deployment
+from openlfr.governance.deployment_opening import open_deployment
+from openlfr.governance.deployment_planning import create_deployment
+from openlfr.governance.deployments import DeploymentInfo, get_deployment, list_deployments
 from openlfr.governance.outcomes import OTHER_OFFENCES, OutcomeDetail
 from openlfr.governance.report import deployment_record, write_record
 from openlfr.governance.retention import purge as run_purge

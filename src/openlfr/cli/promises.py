@@ -21,7 +21,8 @@ from openlfr.cli.governance import (
     when,
 )
 from openlfr.governance import alerts as alert_svc
-from openlfr.governance.deployments import get_deployment, record_signage
+from openlfr.governance.deployment_opening import record_signage
+from openlfr.governance.deployments import get_deployment
 from openlfr.governance.report import period_totals, write_period
 
 

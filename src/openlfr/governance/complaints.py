@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 
 from openlfr.governance.audit import ActorLike, as_actor, record
 from openlfr.governance.categories import parse_choice
-from openlfr.governance.deployments import check_published_fields, load
+from openlfr.governance.deployment_checks import check_published_fields
+from openlfr.governance.deployments import load
 from openlfr.governance.errors import GovernanceError, NotFound
 from openlfr.governance.references import parse_reference
 from openlfr.store import Store, utcnow

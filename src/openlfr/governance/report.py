@@ -20,19 +20,15 @@ from sqlalchemy import func, select
 from openlfr.config import Settings
 from openlfr.governance import rights_report
 from openlfr.governance.alerts import amendments_by_kind, truth
-from openlfr.governance.audit import ActorLike, latest_checkpoint, record
+from openlfr.governance.audit import ActorLike, record
+from openlfr.governance.audit_checkpoints import latest_checkpoint
 from openlfr.governance.closed_lists import IMAGE_SOURCES, OFFENCE_SERIOUSNESS
-from openlfr.governance.deployments import (
-    DeploymentInfo,
-    info,
-    load,
-    stored_retention_promise,
-    watchlist_age_counts,
-    watchlist_composition,
-)
+from openlfr.governance.deployments import DeploymentInfo, info, load
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.measures import alert_precision, false_alerts_per_1000
+from openlfr.governance.retention_promise import stored_retention_promise
 from openlfr.governance.templates import render_template
+from openlfr.governance.watchlist_composition import watchlist_age_counts, watchlist_composition
 from openlfr.safetext import csv_text
 from openlfr.store import Store, utcnow
 from openlfr.store.models import (

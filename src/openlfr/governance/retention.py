@@ -34,9 +34,9 @@ from openlfr.config import Settings
 from openlfr.governance.alerts import alert_state, under_adjudication
 from openlfr.governance.audit import SERVICE_ROLE, Actor, ActorLike, record
 from openlfr.governance.blob_sweep import sweep_blobs
-from openlfr.governance.deployments import (
+from openlfr.governance.deployment_closing import close_deployment
+from openlfr.governance.retention_promise import (
     RetentionPromise,
-    close_deployment,
     fix_retention_promise,
     stored_retention_promise,
 )

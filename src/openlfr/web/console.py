@@ -15,7 +15,7 @@ from openlfr.api.routes import watchlist_summary
 from openlfr.api.status import camera_counters
 from openlfr.api.users import Principal
 from openlfr.api.views import alert_message, alert_messages_after
-from openlfr.governance import alerts, audit, deployments
+from openlfr.governance import alerts, audit, deployment_closing, deployments
 from openlfr.governance.bus import BUS_DOWN
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.outcomes import OTHER_OFFENCES, OutcomeDetail
@@ -399,7 +399,9 @@ def close_form(
     principal: Principal = Depends(page_roles(*roles.CLOSE_DEPLOYMENT)),
 ) -> Response:
     try:
-        deployments.close_deployment(store, actor_of(principal), deployment_id, reason=reason.strip() or None)
+        deployment_closing.close_deployment(
+            store, actor_of(principal), deployment_id, reason=reason.strip() or None
+        )
     except GovernanceError as exc:
         return page(
             request,

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from openlfr.api.deps import get_store
 from openlfr.api.public import public_deployment, public_listing, rate_limited, yearly_totals
 from openlfr.api.public_rights import privacy_info
-from openlfr.governance import deployments
+from openlfr.governance import deployments, retention_promise
 from openlfr.store import Store
 from openlfr.web.render import page
 
@@ -88,7 +88,7 @@ def public_deployment_page(
     view = public_deployment(store, dep)
     context = _context(request)
     # Issue 25: the period promised when it opened, which the purge keeps; before it opens, today's setting.
-    promise = deployments.retention_promise_of(store, deployment_id)
+    promise = retention_promise.retention_promise_of(store, deployment_id)
     if promise is not None:
         context["retention_period"] = hours_in_words(promise.alert_retention_hours)
     context["retention_fixed"] = promise is not None

@@ -1,0 +1,132 @@
+"""Settings for the live pipeline: tracking, pacing and shedding, re-embedding, search and the alert policy."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from openlfr.config.strict import _Section
+
+
+class LiveSettings(_Section):
+    """Live pipeline and alert policy."""
+
+    min_hits: int = Field(2, ge=1, description="Searches above threshold a track needs before it alerts.")
+    cooldown_seconds: float = Field(60.0, ge=0, description="One alert per subject per camera per this.")
+    track_iou: float = Field(
+        0.3, ge=0.0, le=1.0, description="Least overlap (IoU, with motion) for a face to continue a track."
+    )
+    track_max_age_s: float = Field(1.0, gt=0, description="A track unseen for this long has ended.")
+    reembed_quality_gain: float = Field(
+        0.1, ge=0.0, description="Re-embed a track only when its best shot improves by this much."
+    )
+    max_queue_frames: int = Field(
+        4,
+        ge=1,
+        description="Frames waiting per source; more are dropped (the oldest first). Its cost is latency: in a "
+        "burst of work a frame may wait up to this many frame intervals (160 ms at 25 fps) before it is "
+        "processed; its room is also the time budget that `shed_when_behind` fits a frame's embeddings into.",
+    )
+    shed_when_behind: bool = Field(
+        True,
+        description="Where frames can be dropped (cameras, paced files), shed a burst's work rather than "
+        "frames: a frame embeds only as many faces as fit, at the measured cost of one, before its frame slot "
+        "would overflow (new tracks first; the others stay eligible on the next frames); a frame with no room "
+        "for one measures no face's quality either, and while frames wait, already searched faces are not "
+        "re-measured on the periodic `reassess_every_frames`. A worker whose frames take longer than the frame "
+        "interval even without embeddings (it drops frames whatever it sheds) sheds nothing. Files "
+        "played as fast as possible (nothing is dropped there) are never shed.",
+    )
+    shed_max_wait_s: float = Field(
+        0.3,
+        gt=0,
+        description="With `shed_when_behind`, a frame still embeds one face when faces wait and none was "
+        "embedded for this long, so a worker that cannot keep up still searches (and drops frames instead).",
+    )
+    reconnect_initial_s: float = Field(
+        0.5, gt=0, description="First wait before reconnecting a lost stream; doubled at each failed try."
+    )
+    reconnect_max_s: float = Field(
+        30.0, gt=0, description="Longest wait between reconnection tries of a lost stream."
+    )
+    open_timeout_s: float = Field(5.0, gt=0, description="Give up opening or reading a stream after this.")
+    scan_check_interval_s: float = Field(
+        5.0, gt=0, description="How often a running source re-checks that its deployment allows scanning."
+    )
+    counters_interval_s: float = Field(
+        5.0,
+        gt=0,
+        description="How often counters go to the deployment (also before each alert and at shutdown), so a "
+        "killed worker loses at most this long of faces seen.",
+    )
+    confirm_every_frames: int = Field(
+        2, ge=1, description="A track with an unconfirmed match above threshold is searched again this often."
+    )
+    max_embeds_per_frame: int = Field(
+        3, ge=1, description="Best shots embedded per frame at most; the rest wait for the next frames."
+    )
+    search_top_k: int = Field(3, ge=1, description="Candidates per search kept in a track's evidence.")
+    aggregation: Literal["fused", "weighted_top", "max"] = Field(
+        "fused",
+        description="How a track's searches make one score per subject: 'fused' searches the weighted mean "
+        "of its best shots' embeddings, 'weighted_top' averages the scores of its heaviest searches, 'max' "
+        "takes the best single search (chosen by benchmarks/live_ablation.py).",
+    )
+    evidence_shots: int = Field(
+        3, ge=1, description="Heaviest shots (face size x quality) a track's aggregate is made of."
+    )
+    reembed_growth: float = Field(
+        1.25,
+        ge=1.0,
+        description="Re-embed a track when its face is this many times wider than the largest shot embedded "
+        "so far (people walk towards the camera: the close-up matters most); a large value turns it off.",
+    )
+    refine_below_px: float = Field(
+        96.0,
+        ge=0,
+        description="Faces narrower than this (full-resolution px) that are about to be embedded get their "
+        "landmarks found again at full resolution, for a sharper alignment (0: off).",
+    )
+    research_every_frames: int = Field(
+        2,
+        ge=0,
+        description="Also re-embed a track's face every this many frames (0: only when new, grown, improved "
+        "or awaiting confirmation); more shots for the fused template (chosen by benchmarks/live_ablation.py).",
+    )
+    search_blurred: bool = Field(
+        True,
+        description="Also search a face that fails the quality bar only for sharpness (the still-image "
+        "calibration includes such faces; a soft reference-quality face is otherwise never searched).",
+    )
+    research_margin: float = Field(
+        0.15,
+        ge=0.0,
+        description="The periodic re-embed is only for tracks whose best subject scores within this of the "
+        "threshold (1.0: every track).",
+    )
+    reassess_every_frames: int = Field(
+        5, ge=1, description="Quality of an already searched track's face is re-measured this often."
+    )
+    flip_augment: bool = Field(
+        True,
+        description=(
+            "Embed live probes with their mirror image too, as enrolment and the evaluation do, so the "
+            "calibrated thresholds hold for live scores (measured cost: 54 -> 49 fps unpaced on the crowd clip)."
+        ),
+    )
+    paced_files: bool = Field(
+        True, description="Play video files at their own frame rate (drops counted), not as fast as possible."
+    )
+    folder_fps: float = Field(1.0, gt=0, description="Frame rate a folder of images is treated as having.")
+    decode_threads: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="FFmpeg decoding threads per video source. 0: automatic: FFmpeg's own choice for one "
+        "source; with several, the machine's cores shared among them (as `vision.threads` is), so that two "
+        "1080p cameras on a small computer do not oversubscribe its cores.",
+    )
+    crop_margin: float = Field(0.3, ge=0, description="Margin around the face box in an alert's face crop.")
+    frame_crop_scale: float = Field(4.0, ge=1, description="Width of an alert's scene crop, in face widths.")
+    jpeg_quality: int = Field(90, ge=50, le=100, description="JPEG quality of alert images.")
