@@ -236,7 +236,7 @@ def test_a_second_import_into_the_same_gallery_is_refused(store: Store, engine, 
 def test_two_face_custody_image_is_enrolled_and_flagged(store: Store, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import cv2
 
-    from openlfr.retro import search as retro
+    from openlfr.retro.candidates import template_flags
 
     people = lfw_people(min_images=2, people=2)
     a = cv2.imread(str(DATA / "lfw" / people[0][1][0]))
@@ -266,4 +266,4 @@ def test_two_face_custody_image_is_enrolled_and_flagged(store: Store, engine, tm
         g = get_gallery(s, "custody")
     cands = search_gallery(store, g, gallery_key(store, g), probe[None, :], 1)[0]
     assert cands[0].record_id == "P-1"
-    assert retro.template_flags(store, [cands[0].template_id])[cands[0].template_id] == tuple(flags)
+    assert template_flags(store, [cands[0].template_id])[cands[0].template_id] == tuple(flags)
