@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openlfr.retro.gallery import GalleryRow, import_gallery
+from openlfr.retro.gallery_import import GalleryRow, import_gallery
 from openlfr.store import Store
 from openlfr.vision.engine import FaceEngine
 from tests.cli_login import cli_env, cli_log_in  # noqa: F401  (re-exported for the retro tests)

@@ -17,18 +17,10 @@ from sqlalchemy import func, select
 
 from openlfr.config import Settings
 from openlfr.governance.errors import NotFound
-from openlfr.retro.gallery import (
-    GalleryError,
-    blob_folder,
-    gallery_key,
-    gallery_stats,
-    get_gallery,
-    import_gallery,
-    index_path,
-    read_gallery_csv,
-    remove_record,
-    search_gallery,
-)
+from openlfr.retro.gallery_import import import_gallery, read_gallery_csv
+from openlfr.retro.gallery_keys import GalleryError, blob_folder, gallery_key, get_gallery
+from openlfr.retro.gallery_records import gallery_stats, remove_record, search_gallery
+from openlfr.retro.saved_index import index_path
 from openlfr.store import Store, open_store
 from openlfr.store.auth_models import Role
 from openlfr.store.models import AuditEntry, GalleryTemplate
@@ -138,7 +130,7 @@ def test_import_report_search_and_removal(store: Store, engine, write_csv, tmp_p
         e = s.scalars(select(AuditEntry).where(AuditEntry.action == "gallery.remove")).one()
         assert e.target == "C-0" and "not charged" in e.details and e.actor == "ann"
     # A fresh process (nothing cached) reads the saved index: still gone.
-    from openlfr.retro.gallery import forget_loaded_indexes
+    from openlfr.retro.saved_index import forget_loaded_indexes
 
     forget_loaded_indexes()
     fresh = search_gallery(store, g, key, probe[None, :], 5)[0]

@@ -21,10 +21,12 @@ from openlfr.api.auth import actor_of
 from openlfr.api.deps import get_store, require_roles
 from openlfr.api.users import Principal
 from openlfr.retro import cases as retro_cases
-from openlfr.retro import gallery as gallery_svc
+from openlfr.retro import gallery_records
 from openlfr.retro import reviews as retro_reviews
 from openlfr.retro import rfr as retro_rfr
 from openlfr.retro.cases import UseSwitchedOff, need_reason, parse_provenance, require_enabled
+from openlfr.retro.gallery_keys import gallery_key, get_gallery
+from openlfr.retro.gallery_records import read_gallery_image
 from openlfr.retro.oifr import oifr_search, record_oifr_outcome
 from openlfr.retro.reviews import case_results, record_investigation, review_candidate
 from openlfr.retro.rfr import find_people, search_chosen
@@ -349,9 +351,9 @@ def gallery_image(
     principal: Principal = Depends(require_roles(*roles.VIEW_GALLERY_IMAGES)),
 ) -> Response:
     with store.session() as s:
-        g = gallery_svc.get_gallery(s, store.settings.retro.gallery)
-    key = gallery_svc.gallery_key(store, g)
-    data = gallery_svc.read_gallery_image(store, g, key, template_id, actor_of(principal), why)
+        g = get_gallery(s, store.settings.retro.gallery)
+    key = gallery_key(store, g)
+    data = read_gallery_image(store, g, key, template_id, actor_of(principal), why)
     return Response(data, media_type=image_media_type(data), headers={"Cache-Control": "no-store, private"})
 
 
@@ -360,7 +362,7 @@ def gallery_stats(
     store: Store = Depends(get_store),
     _p: Principal = Depends(require_roles(*roles.VIEW_GALLERY_STATS)),
 ) -> dict[str, Any]:
-    st = gallery_svc.gallery_stats(store)
+    st = gallery_records.gallery_stats(store)
     return {
         "gallery": st.name,
         "pack": st.pack,
@@ -381,5 +383,5 @@ def remove_record(
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.REMOVE_GALLERY_RECORD)),
 ) -> dict[str, Any]:
-    n = gallery_svc.remove_record(store, record_id, actor_of(principal), reason)
+    n = gallery_records.remove_record(store, record_id, actor_of(principal), reason)
     return {"record_id": record_id, "removed_images": n}

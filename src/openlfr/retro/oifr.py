@@ -27,7 +27,8 @@ from openlfr.retro.cases import (
     UseSwitchedOff,
     require_enabled,
 )
-from openlfr.retro.gallery import gallery_key, get_gallery, search_gallery
+from openlfr.retro.gallery_keys import gallery_key, get_gallery
+from openlfr.retro.gallery_records import search_gallery
 from openlfr.retro.media import RetroError
 from openlfr.store import Store, utcnow
 from openlfr.store.auth_models import Role

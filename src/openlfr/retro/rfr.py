@@ -31,7 +31,8 @@ from openlfr.retro.cases import (
     parse_provenance,
     require_enabled,
 )
-from openlfr.retro.gallery import GalleryCandidate, gallery_key, get_gallery, search_gallery
+from openlfr.retro.gallery_keys import gallery_key, get_gallery
+from openlfr.retro.gallery_records import GalleryCandidate, search_gallery
 from openlfr.retro.media import ProbeFace, Progress, RetroError, analyse_media
 from openlfr.retro.people import (
     ChoiceNeeded,
