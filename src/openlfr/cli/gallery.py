@@ -25,7 +25,8 @@ from rich.table import Table
 
 from openlfr.api import roles
 from openlfr.cli.app import app, choose_pack, console, err_console, settings
-from openlfr.cli.governance import ActorOption, JsonOption, actor_of, store_session
+from openlfr.cli.governance import ActorOption, JsonOption, actor_of
+from openlfr.cli.store_access import store_session
 from openlfr.retro.gallery_import import import_gallery, read_gallery_csv
 from openlfr.retro.gallery_records import gallery_stats, remove_record
 from openlfr.retro.saved_index import reindex_gallery

@@ -19,7 +19,8 @@ from rich.table import Table
 
 from openlfr.api import roles
 from openlfr.cli.app import app, choose_pack, console, err_console, fail, settings
-from openlfr.cli.governance import ActorOption, JsonOption, actor_of, store_session
+from openlfr.cli.governance import ActorOption, JsonOption, actor_of
+from openlfr.cli.store_access import store_session
 from openlfr.retro.cases import UseSwitchedOff, close_case, open_case, purge_cases, require_enabled
 from openlfr.retro.media import Cancelled, RetroError
 from openlfr.retro.oifr import oifr_search, parse_oifr_reason, record_oifr_outcome
