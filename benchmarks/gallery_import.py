@@ -24,15 +24,9 @@ from pathlib import Path
 
 from _common import data_dir
 from openlfr.config import Settings
-from openlfr.retro.gallery import (
-    GalleryRow,
-    gallery_key,
-    gallery_stats,
-    get_gallery,
-    import_gallery,
-    read_gallery_csv,
-    search_gallery,
-)
+from openlfr.retro.gallery_import import GalleryRow, import_gallery, read_gallery_csv
+from openlfr.retro.gallery_keys import gallery_key, get_gallery
+from openlfr.retro.gallery_records import gallery_stats, search_gallery
 from openlfr.safetext import write_csv
 from openlfr.store import open_store
 from openlfr.vision.engine import best_face, load_engine

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from openlfr.api.users import create_user
 from openlfr.cli import app
-from openlfr.cli import governance as cli_governance
+from openlfr.cli import governance_deployments as cli_governance_deployments
 from openlfr.cli.app import INTERNAL_ERROR_EXIT
 from openlfr.config import get_settings
 from openlfr.store import open_store
@@ -122,7 +122,7 @@ def test_a_bug_is_an_internal_error_with_its_traceback_in_the_log(
         raise ValueError("threshold must be a float")  # reads like bad input, but it is a bug
 
     log_in_as_planner(monkeypatch)
-    monkeypatch.setattr(cli_governance, "create_deployment", buggy)
+    monkeypatch.setattr(cli_governance_deployments, "create_deployment", buggy)
     result = runner.invoke(app, _create_args())
     # Before, `deployment create` caught every ValueError: exit 2, "error: threshold must be a float".
     assert result.exit_code == INTERNAL_ERROR_EXIT, result.output

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from openlfr.retro.gallery import forget_loaded_indexes
+from openlfr.retro.saved_index import forget_loaded_indexes
 from tests.conftest import require_data
 from tests.store.db_fixtures import *  # noqa: F403
 

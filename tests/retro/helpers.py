@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openlfr.retro.gallery import GalleryRow, import_gallery
+from openlfr.retro.gallery_import import GalleryRow, import_gallery
 from openlfr.store import Store
 from openlfr.vision.engine import FaceEngine
 from tests.cli_login import cli_env, cli_log_in  # noqa: F401  (re-exported for the retro tests)
@@ -39,10 +39,10 @@ CASE_REFS = {"policy_ref": "POL-RFR-2026/1", "dpia_ref": "DPIA-RFR-2026/1"}
 
 def open_test_case(store: Store, reference: str, actor: str = "ivy (investigator)", **kw: object) -> None:
     """A case under the test policy and DPIA references, counted as robbery unless said otherwise."""
-    from openlfr.retro import search as retro
+    from openlfr.retro.cases import open_case
 
     args: dict[str, object] = {"crime_category": "robbery", **CASE_REFS, **kw}
-    retro.open_case(store, reference, "robbery at the bank, 12 Nov", actor, **args)  # type: ignore[arg-type]
+    open_case(store, reference, "robbery at the bank, 12 Nov", actor, **args)  # type: ignore[arg-type]
 
 
 def three_people_video(path: Path, frames: int = 24) -> Path:

@@ -9,7 +9,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from openlfr.api.users import create_user
-from openlfr.retro import search as retro
+from openlfr.retro.cases import get_case
+from openlfr.retro.oifr import oifr_search
+from openlfr.retro.rfr import rfr_search
 from openlfr.store.auth_models import Role
 from openlfr.store.models import AuditEntry, RetroProbe
 from tests.api.conftest import PASSWORD
@@ -73,7 +75,7 @@ def test_two_reviewers_in_the_browser(live_server: LiveServer, browser, engine_f
     engine = engine_factory("opencv-zoo")
     small_gallery(store, engine)
     open_test_case(store, "CR-B", "operator (operator)")
-    faces = retro.rfr_search(
+    faces = rfr_search(
         store,
         engine,
         "CR-B",
@@ -142,7 +144,7 @@ def test_rfr_page_choose_the_person_then_close(live_server: LiveServer, browser,
     page.wait_for_selector("#closed")
     with store.session() as s:
         assert s.scalar(select(func.count(RetroProbe.id))) == 0
-    assert retro.get_case(store, "CR-P").closed_by == "operator (operator)"
+    assert get_case(store, "CR-P").closed_by == "operator (operator)"
     # Switched off: the page says so.
     store.settings.retro.oifr_enabled = False
     try:
@@ -158,7 +160,7 @@ def test_rfr_page_choose_the_person_then_close(live_server: LiveServer, browser,
     ctx.close()
     # An OIFR list without an outcome is chased on the supervision page.
     photo = bytearray(celeb(f"{CELEB}/knn_examples/test/obama1.jpg").read_bytes())
-    res = retro.oifr_search(store, engine_factory("opencv-zoo"), photo, "unconscious", "pc kay (operator)")
+    res = oifr_search(store, engine_factory("opencv-zoo"), photo, "unconscious", "pc kay (operator)")
     store.settings.retro.oifr_outcome_chase_hours = 1e-9
     ctx3 = browser.new_context()
     p3 = ctx3.new_page()

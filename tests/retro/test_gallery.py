@@ -17,18 +17,10 @@ from sqlalchemy import func, select
 
 from openlfr.config import Settings
 from openlfr.governance.errors import NotFound
-from openlfr.retro.gallery import (
-    GalleryError,
-    blob_folder,
-    gallery_key,
-    gallery_stats,
-    get_gallery,
-    import_gallery,
-    index_path,
-    read_gallery_csv,
-    remove_record,
-    search_gallery,
-)
+from openlfr.retro.gallery_import import import_gallery, read_gallery_csv
+from openlfr.retro.gallery_keys import GalleryError, blob_folder, gallery_key, get_gallery
+from openlfr.retro.gallery_records import gallery_stats, remove_record, search_gallery
+from openlfr.retro.saved_index import index_path
 from openlfr.store import Store, open_store
 from openlfr.store.auth_models import Role
 from openlfr.store.models import AuditEntry, GalleryTemplate
@@ -138,7 +130,7 @@ def test_import_report_search_and_removal(store: Store, engine, write_csv, tmp_p
         e = s.scalars(select(AuditEntry).where(AuditEntry.action == "gallery.remove")).one()
         assert e.target == "C-0" and "not charged" in e.details and e.actor == "ann"
     # A fresh process (nothing cached) reads the saved index: still gone.
-    from openlfr.retro.gallery import forget_loaded_indexes
+    from openlfr.retro.saved_index import forget_loaded_indexes
 
     forget_loaded_indexes()
     fresh = search_gallery(store, g, key, probe[None, :], 5)[0]
@@ -236,7 +228,7 @@ def test_a_second_import_into_the_same_gallery_is_refused(store: Store, engine, 
 def test_two_face_custody_image_is_enrolled_and_flagged(store: Store, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import cv2
 
-    from openlfr.retro import search as retro
+    from openlfr.retro.candidates import template_flags
 
     people = lfw_people(min_images=2, people=2)
     a = cv2.imread(str(DATA / "lfw" / people[0][1][0]))
@@ -266,4 +258,4 @@ def test_two_face_custody_image_is_enrolled_and_flagged(store: Store, engine, tm
         g = get_gallery(s, "custody")
     cands = search_gallery(store, g, gallery_key(store, g), probe[None, :], 1)[0]
     assert cands[0].record_id == "P-1"
-    assert retro.template_flags(store, [cands[0].template_id])[cands[0].template_id] == tuple(flags)
+    assert template_flags(store, [cands[0].template_id])[cands[0].template_id] == tuple(flags)

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from openlfr.retro import search as retro
+from openlfr.retro.cases import case_folder, get_case
 from openlfr.retro.media import RetroError
+from openlfr.retro.people import ChoiceNeeded
+from openlfr.retro.rfr import find_people, rfr_search, search_chosen
 from openlfr.store import Store
 from openlfr.store.models import AuditEntry, RetroCandidate, RetroProbe
 from tests.retro.helpers import CELEB, celeb, open_test_case, small_gallery, three_people_video
@@ -29,7 +31,7 @@ def _count(store: Store, col) -> int:  # type: ignore[no-untyped-def]
 
 
 def _crops(store: Store, reference: str) -> list[Path]:
-    folder = store.blobs.root / retro.case_folder(retro.get_case(store, reference).id)
+    folder = store.blobs.root / case_folder(get_case(store, reference).id)
     return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
 
 
@@ -37,8 +39,8 @@ def test_video_of_three_people_keeps_only_the_chosen(store: Store, engine, tmp_p
     small_gallery(store, engine, distractors=3)
     open_test_case(store, "CR-31")
     clip = three_people_video(tmp_path / "three.mp4")
-    with pytest.raises(retro.ChoiceNeeded) as need:
-        retro.rfr_search(
+    with pytest.raises(ChoiceNeeded) as need:
+        rfr_search(
             store, engine, "CR-31", "cctv of the robbery", [clip], "ivy (investigator)", provenance="cctv"
         )
     people = need.value.people
@@ -50,10 +52,10 @@ def test_video_of_three_people_keeps_only_the_chosen(store: Store, engine, tmp_p
 
     suspect = min(people, key=lambda p: p.box[0])  # Obama stands on the left
     with pytest.raises(RetroError, match="no person 4"):
-        retro.rfr_search(
+        rfr_search(
             store, engine, "CR-31", "cctv", [clip], "ivy (investigator)", provenance="cctv", person=[4]
         )
-    faces = retro.rfr_search(
+    faces = rfr_search(
         store,
         engine,
         "CR-31",
@@ -78,11 +80,11 @@ def test_all_faces_needs_a_reason_and_single_still_goes_straight(store: Store, e
     small_gallery(store, engine, distractors=2)
     open_test_case(store, "CR-32")
     group = celeb(f"{CELEB}/knn_examples/test/obama_and_biden.jpg")
-    with pytest.raises(retro.ChoiceNeeded):
-        retro.rfr_search(store, engine, "CR-32", "still", [group], "ivy (investigator)", provenance="cctv")
+    with pytest.raises(ChoiceNeeded):
+        rfr_search(store, engine, "CR-32", "still", [group], "ivy (investigator)", provenance="cctv")
     with pytest.raises(RetroError, match="media provenance is required"):
-        retro.rfr_search(store, engine, "CR-32", "still", [group], "ivy (investigator)", provenance=None)
-    faces = retro.rfr_search(
+        rfr_search(store, engine, "CR-32", "still", [group], "ivy (investigator)", provenance=None)
+    faces = rfr_search(
         store,
         engine,
         "CR-32",
@@ -97,7 +99,7 @@ def test_all_faces_needs_a_reason_and_single_still_goes_straight(store: Store, e
         why = set(s.scalars(select(RetroProbe.all_faces_reason)))
     assert why == {"both men are suspects in the joint enterprise"}
     single = celeb(f"{CELEB}/knn_examples/test/obama1.jpg")
-    one = retro.rfr_search(store, engine, "CR-32", "still", [single], "ivy (investigator)", provenance="cctv")
+    one = rfr_search(store, engine, "CR-32", "still", [single], "ivy (investigator)", provenance="cctv")
     assert len(one) == 1 and one[0].candidates[0].record_id == "OB-1"
 
 
@@ -105,17 +107,15 @@ def test_pending_choice_is_memory_only_and_the_officers(store: Store, engine, cl
     small_gallery(store, engine, distractors=2)
     open_test_case(store, "CR-33")
     group = celeb(f"{CELEB}/knn_examples/test/obama_and_biden.jpg")
-    token, people, expires = retro.find_people(
-        store, engine, "CR-33", [group], "ivy (investigator)", clock=clock
-    )
+    token, people, expires = find_people(store, engine, "CR-33", [group], "ivy (investigator)", clock=clock)
     assert len(people) >= 2 and _count(store, RetroProbe.id) == 0 and _crops(store, "CR-33") == []
     assert expires == clock.now + timedelta(minutes=store.settings.retro.people_choice_minutes)
     with pytest.raises(RetroError, match="only the officer who uploaded"):
-        retro.search_chosen(
+        search_chosen(
             store, engine, "CR-33", token, "r", "tom (operator)", provenance="cctv", person=[1], clock=clock
         )
     with pytest.raises(RetroError, match="no person 9"):  # a mistyped choice keeps the people waiting
-        retro.search_chosen(
+        search_chosen(
             store,
             engine,
             "CR-33",
@@ -126,12 +126,12 @@ def test_pending_choice_is_memory_only_and_the_officers(store: Store, engine, cl
             person=[9],
             clock=clock,
         )
-    faces = retro.search_chosen(
+    faces = search_chosen(
         store, engine, "CR-33", token, "r", "ivy (investigator)", provenance="cctv", person=[1], clock=clock
     )
     assert len(faces) == 1 and _count(store, RetroProbe.id) == 1
     with pytest.raises(RetroError, match="expired or was already used"):
-        retro.search_chosen(
+        search_chosen(
             store,
             engine,
             "CR-33",
@@ -142,10 +142,10 @@ def test_pending_choice_is_memory_only_and_the_officers(store: Store, engine, cl
             person=[2],
             clock=clock,
         )
-    token, _, _ = retro.find_people(store, engine, "CR-33", [group], "ivy (investigator)", clock=clock)
+    token, _, _ = find_people(store, engine, "CR-33", [group], "ivy (investigator)", clock=clock)
     clock.advance(minutes=store.settings.retro.people_choice_minutes + 1)
     with pytest.raises(RetroError, match="expired"):
-        retro.search_chosen(
+        search_chosen(
             store,
             engine,
             "CR-33",

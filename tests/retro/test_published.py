@@ -9,7 +9,11 @@ from datetime import timedelta
 import pytest
 
 from openlfr.governance.report import period_totals
-from openlfr.retro import search as retro
+from openlfr.retro.cases import close_case
+from openlfr.retro.media import RetroError
+from openlfr.retro.oifr import oifr_search, record_oifr_outcome
+from openlfr.retro.reviews import record_investigation, review_candidate
+from openlfr.retro.rfr import rfr_search
 from openlfr.store import Store
 from tests.retro.helpers import CELEB, celeb, open_test_case, small_gallery
 
@@ -27,10 +31,10 @@ def test_period_totals_count_rfr_and_oifr_and_name_nobody(store: Store, engine, 
     open_test_case(store, "CR-2026-0815", crime_category="robbery")
     single = celeb(f"{CELEB}/knn_examples/test/obama1.jpg")
     group = celeb(f"{CELEB}/knn_examples/test/obama_and_biden.jpg")
-    faces = retro.rfr_search(
+    faces = rfr_search(
         store, engine, "CR-2026-0815", "cctv", [single], "ivy (investigator)", provenance="cctv", clock=clock
     )
-    retro.rfr_search(
+    rfr_search(
         store,
         engine,
         "CR-2026-0815",
@@ -43,18 +47,18 @@ def test_period_totals_count_rfr_and_oifr_and_name_nobody(store: Store, engine, 
     )
     top = faces[0].candidates[0]
     assert top.id is not None and top.record_id == "OB-1"
-    with pytest.raises(retro.RetroError, match="reported by two reviewers"):
-        retro.record_investigation(store, top.id, "confirmed", "ivy (investigator)")
-    retro.review_candidate(store, top.id, "possible_match", "rhys (reviewer)", clock=clock)
-    retro.review_candidate(store, top.id, "possible_match", "sue (reviewer)", clock=clock)
-    retro.review_candidate(store, top.id, "possible_match", "tim (reviewer)", clock=clock)  # counted once
-    retro.record_investigation(store, top.id, "confirmed", "ivy (investigator)", clock=clock)
+    with pytest.raises(RetroError, match="reported by two reviewers"):
+        record_investigation(store, top.id, "confirmed", "ivy (investigator)")
+    review_candidate(store, top.id, "possible_match", "rhys (reviewer)", clock=clock)
+    review_candidate(store, top.id, "possible_match", "sue (reviewer)", clock=clock)
+    review_candidate(store, top.id, "possible_match", "tim (reviewer)", clock=clock)  # counted once
+    record_investigation(store, top.id, "confirmed", "ivy (investigator)", clock=clock)
     photo = celeb(f"{CELEB}/knn_examples/test/obama1.jpg").read_bytes()
-    a = retro.oifr_search(store, engine, bytearray(photo), "unconscious", "pc kay (officer)", clock=clock)
-    retro.oifr_search(store, engine, bytearray(photo), "false_details", "pc kay (officer)", clock=clock)
-    retro.record_oifr_outcome(store, a.id, "identified", "pc kay (officer)", record_id="OB-1", clock=clock)
+    a = oifr_search(store, engine, bytearray(photo), "unconscious", "pc kay (officer)", clock=clock)
+    oifr_search(store, engine, bytearray(photo), "false_details", "pc kay (officer)", clock=clock)
+    record_oifr_outcome(store, a.id, "identified", "pc kay (officer)", record_id="OB-1", clock=clock)
     # The case closed early still counts.
-    retro.close_case(store, "CR-2026-0815", "charged", "ivy (investigator)", clock=clock)
+    close_case(store, "CR-2026-0815", "charged", "ivy (investigator)", clock=clock)
 
     t = period_totals(store, start, clock.now + timedelta(days=1), clock=clock)
     assert t["rfr_searches"] == 2 and t["rfr_people_searched"] >= 3

@@ -13,17 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from openlfr.config import Settings
-from openlfr.retro.gallery import (
-    GalleryError,
-    GalleryIndexError,
-    forget_loaded_indexes,
-    gallery_key,
-    get_gallery,
-    index_path,
-    reindex_gallery,
-    remove_record,
-    search_gallery,
-)
+from openlfr.retro.gallery_keys import GalleryError, GalleryIndexError, gallery_key, get_gallery
+from openlfr.retro.gallery_records import remove_record, search_gallery
+from openlfr.retro.saved_index import forget_loaded_indexes, index_path, reindex_gallery
 from openlfr.store import Store, open_store
 from openlfr.store.auth_models import Role
 from openlfr.store.models import AuditEntry

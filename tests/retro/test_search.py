@@ -14,8 +14,11 @@ import pytest
 from sqlalchemy import func, select
 
 from openlfr.governance.errors import NotFound
-from openlfr.retro import search as retro
+from openlfr.retro.cases import UseSwitchedOff, case_folder, close_case, get_case, purge_cases
 from openlfr.retro.media import Cancelled, RetroError
+from openlfr.retro.oifr import oifr_search, record_oifr_outcome, unanswered_oifr
+from openlfr.retro.reviews import case_results, probe_image, review_candidate
+from openlfr.retro.rfr import rfr_search
 from openlfr.store import Store
 from openlfr.store.crypto import KeyDestroyed
 from openlfr.store.models import AuditEntry, RetroCandidate, RetroProbe
@@ -43,14 +46,14 @@ def test_rfr_image_every_face_and_two_reviewers(store: Store, engine, clock, tmp
     small_gallery(store, engine)
     scene = celeb(f"{CELEB}/knn_examples/test/obama_and_biden.jpg")
     with pytest.raises(NotFound, match="no case 'CR-9'"):
-        retro.rfr_search(store, engine, "CR-9", "why", [scene], "ivy (investigator)", provenance="cctv")
+        rfr_search(store, engine, "CR-9", "why", [scene], "ivy (investigator)", provenance="cctv")
     open_test_case(store, "CR-1", clock=clock)
     with pytest.raises(RetroError, match="needs a reason"):
-        retro.rfr_search(store, engine, "CR-1", "  ", [scene], "ivy (investigator)", provenance="cctv")
+        rfr_search(store, engine, "CR-1", "  ", [scene], "ivy (investigator)", provenance="cctv")
     corrupt = tmp_path / "cctv.jpg"
     corrupt.write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 200)
     with pytest.raises(RetroError, match=r"cctv\.jpg"):
-        retro.rfr_search(
+        rfr_search(
             store,
             engine,
             "CR-1",
@@ -61,7 +64,7 @@ def test_rfr_image_every_face_and_two_reviewers(store: Store, engine, clock, tmp
         )
     assert _probes(store) == 0  # the good image before the bad one left nothing behind
 
-    faces = retro.rfr_search(
+    faces = rfr_search(
         store,
         engine,
         "CR-1",
@@ -84,50 +87,44 @@ def test_rfr_image_every_face_and_two_reviewers(store: Store, engine, clock, tmp
 
     obama = next(f for f in faces if f.candidates[0].record_id == "OB-1").candidates[0]
     assert obama.id is not None
-    assert (
-        retro.review_candidate(store, obama.id, "possible match", "rob (reviewer)")
-        == "awaiting second review"
-    )
+    assert review_candidate(store, obama.id, "possible match", "rob (reviewer)") == "awaiting second review"
     with pytest.raises(RetroError, match="another reviewer"):
-        retro.review_candidate(store, obama.id, "possible_match", "rob (reviewer)")
-    assert retro.case_results(store, "CR-1")["reported"] == []  # one reviewer is not enough
-    assert (
-        retro.review_candidate(store, obama.id, "possible_match", "sue (reviewer)")
-        == "reported possible match"
-    )
+        review_candidate(store, obama.id, "possible_match", "rob (reviewer)")
+    assert case_results(store, "CR-1")["reported"] == []  # one reviewer is not enough
+    assert review_candidate(store, obama.id, "possible_match", "sue (reviewer)") == "reported possible match"
     other = faces[0].candidates[-1]
     assert other.id is not None
-    retro.review_candidate(store, other.id, "no match", "rob (reviewer)")
-    assert retro.review_candidate(store, other.id, "possible_match", "sue (reviewer)") == "disputed"
+    review_candidate(store, other.id, "no match", "rob (reviewer)")
+    assert review_candidate(store, other.id, "possible_match", "sue (reviewer)") == "disputed"
     with pytest.raises(RetroError, match="unknown decision"):
-        retro.review_candidate(store, other.id, "yes", "tom (reviewer)")
-    res = retro.case_results(store, "CR-1", "rob (reviewer)")
+        review_candidate(store, other.id, "yes", "tom (reviewer)")
+    res = case_results(store, "CR-1", "rob (reviewer)")
     assert [r["record_id"] for r in res["reported"]] == ["OB-1"]
     assert len(_audit(store, "retro.review")) == 4
 
     # Retention: after the case's period the purge removes crops, lists, decisions and the key.
     probe_id = faces[0].probe_id
     assert probe_id is not None
-    assert retro.probe_image(store, probe_id, "rob (reviewer)")[:2] == b"\xff\xd8"
+    assert probe_image(store, probe_id, "rob (reviewer)")[:2] == b"\xff\xd8"
     clock.advance(days=store.settings.retro.case_retention_days - 1)
-    assert retro.purge_cases(store, clock=clock) == []
+    assert purge_cases(store, clock=clock) == []
     clock.advance(days=2)
     # Issue 25: a probe whose candidates nobody decided on sends the case to a supervisor first; it is kept
     # until the escalation period has passed.
-    assert retro.purge_cases(store, clock=clock) == []
+    assert purge_cases(store, clock=clock) == []
     assert _audit(store, "retro.case.escalate")[0].target == "CR-1"
     clock.advance(hours=store.settings.retention.escalation_hours - 1)
-    assert retro.purge_cases(store, clock=clock) == []
+    assert purge_cases(store, clock=clock) == []
     clock.advance(hours=1)
-    assert retro.purge_cases(store, clock=clock) == ["CR-1"]
+    assert purge_cases(store, clock=clock) == ["CR-1"]
     assert _probes(store) == 0
     with store.session() as s:
         assert s.scalar(select(func.count(RetroCandidate.id))) == 0
-    assert not (store.blobs.root / retro.case_folder(retro.get_case(store, "CR-1").id)).exists()
+    assert not (store.blobs.root / case_folder(get_case(store, "CR-1").id)).exists()
     with pytest.raises(RetroError, match="purged"):
-        retro.case_results(store, "CR-1")
+        case_results(store, "CR-1")
     with pytest.raises((NotFound, KeyDestroyed)):
-        retro.probe_image(store, probe_id, "rob (reviewer)")
+        probe_image(store, probe_id, "rob (reviewer)")
     assert _audit(store, "retro.case.purge")[0].target == "CR-1"
 
 
@@ -152,7 +149,7 @@ def test_rfr_video_tracks_bounded_and_cancellable(store: Store, engine, tmp_path
     clip = require_data("videos", "face_recognition__short_hamilton_clip.mp4")
     store.settings.retro.video_frame_budget = 40  # a long video is sampled down to the budget
     seen: list[tuple[int, int]] = []
-    faces = retro.rfr_search(
+    faces = rfr_search(
         store,
         engine,
         "CR-2",
@@ -176,7 +173,7 @@ def test_rfr_video_tracks_bounded_and_cancellable(store: Store, engine, tmp_path
             cancel.set()
 
     with pytest.raises(Cancelled, match="nothing stored"):
-        retro.rfr_search(
+        rfr_search(
             store,
             engine,
             "CR-2",
@@ -194,7 +191,7 @@ def test_rfr_video_tracks_bounded_and_cancellable(store: Store, engine, tmp_path
     store.settings.retro.video_frame_budget = 25
     planned: list[int] = []
     with pytest.raises(RetroError, match="no face found in 25 analysed frames"):
-        retro.rfr_search(
+        rfr_search(
             store,
             engine,
             "CR-2",
@@ -209,7 +206,7 @@ def test_rfr_video_tracks_bounded_and_cancellable(store: Store, engine, tmp_path
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\0\0\0\x18ftypmp42" + b"garbage" * 50)
     with pytest.raises(RetroError, match=r"broken\.mp4"):
-        retro.rfr_search(store, engine, "CR-2", "x", [bad], "ivy (investigator)", provenance="cctv")
+        rfr_search(store, engine, "CR-2", "x", [bad], "ivy (investigator)", provenance="cctv")
     assert _probes(store) == n
 
 
@@ -219,9 +216,9 @@ def test_oifr_leaves_nothing_of_the_probe(store: Store, engine, caplog) -> None:
     original = photo_path.read_bytes()
     template = engine.analyse(load_image(original))[0].embedding.astype(np.float32)
     with pytest.raises(RetroError, match="needs a reason, one of: unconscious"):
-        retro.oifr_search(store, engine, bytearray(original), "", "pc kay (officer)")
+        oifr_search(store, engine, bytearray(original), "", "pc kay (officer)")
     with pytest.raises(RetroError, match="not one of the OIFR reasons"):
-        retro.oifr_search(store, engine, bytearray(original), "curious", "pc kay (officer)")
+        oifr_search(store, engine, bytearray(original), "curious", "pc kay (officer)")
 
     def files() -> dict[str, int]:
         root = store.settings.data_dir
@@ -235,7 +232,7 @@ def test_oifr_leaves_nothing_of_the_probe(store: Store, engine, caplog) -> None:
     before = files()
     photo = bytearray(original)
     caplog.set_level(logging.DEBUG)
-    result = retro.oifr_search(store, engine, photo, "unconscious", "pc kay (officer)")
+    result = oifr_search(store, engine, photo, "unconscious", "pc kay (officer)")
     assert len(result.candidates) == store.settings.retro.oifr_top_k == 6
     assert result.candidates[0].record_id == "OB-1"
     out = result.as_dict()
@@ -263,7 +260,7 @@ def test_oifr_leaves_nothing_of_the_probe(store: Store, engine, caplog) -> None:
     # A failed OIFR search (no face) also wipes the photo.
     blank = bytearray(cv2.imencode(".png", np.full((200, 200, 3), 128, np.uint8))[1].tobytes())
     with pytest.raises(RetroError, match="no face found"):
-        retro.oifr_search(store, engine, blank, "false_details", "pc kay (officer)")
+        oifr_search(store, engine, blank, "false_details", "pc kay (officer)")
     assert not any(blank)
 
 
@@ -272,52 +269,50 @@ def test_case_closed_early_purges_at_once(store: Store, engine, clock) -> None: 
     small_gallery(store, engine, distractors=2)
     open_test_case(store, "CR-4", clock=clock)
     single = celeb(f"{CELEB}/knn_examples/test/obama1.jpg")
-    faces = retro.rfr_search(store, engine, "CR-4", "cctv", [single], "ivy (investigator)", provenance="cctv")
+    faces = rfr_search(store, engine, "CR-4", "cctv", [single], "ivy (investigator)", provenance="cctv")
     cand = faces[0].candidates[0]
     assert cand.id is not None
-    retro.review_candidate(store, cand.id, "possible_match", "rob (reviewer)")
+    review_candidate(store, cand.id, "possible_match", "rob (reviewer)")
     with pytest.raises(RetroError, match="only the officer who opened"):
-        retro.close_case(store, "CR-4", "suspect charged", "tom (operator)")
+        close_case(store, "CR-4", "suspect charged", "tom (operator)")
     with pytest.raises(RetroError, match="needs a reason"):
-        retro.close_case(store, "CR-4", " ", "ivy (investigator)")
-    info = retro.close_case(store, "CR-4", "suspect charged", "ivy (investigator)", clock=clock)
+        close_case(store, "CR-4", " ", "ivy (investigator)")
+    info = close_case(store, "CR-4", "suspect charged", "ivy (investigator)", clock=clock)
     assert info.closed_by == "ivy (investigator)" and info.purged_at == clock.now
     assert _probes(store) == 0
     with store.session() as s:
         assert s.scalar(select(func.count(RetroCandidate.id))) == 0
-    assert not (store.blobs.root / retro.case_folder(info.id)).exists()
+    assert not (store.blobs.root / case_folder(info.id)).exists()
     with pytest.raises(RetroError, match="closed and purged"):
-        retro.case_results(store, "CR-4")
+        case_results(store, "CR-4")
     assert _audit(store, "retro.case.close")[0].target == "CR-4"
     # A supervisor may close another officer's case; the retention purge then has nothing left to do.
     open_test_case(store, "CR-5")
-    retro.close_case(store, "CR-5", "no further action", "sam (authorising_officer)")
+    close_case(store, "CR-5", "no further action", "sam (authorising_officer)")
     clock.advance(days=store.settings.retro.case_retention_days + 1)
-    assert retro.purge_cases(store, clock=clock) == []
+    assert purge_cases(store, clock=clock) == []
 
 
 @pytest.mark.parametrize("store_settings", ["sqlite"], indirect=True)
 def test_oifr_outcome_recorded_and_unanswered_chased(store: Store, engine, clock) -> None:  # type: ignore[no-untyped-def]
     small_gallery(store, engine, distractors=2)
     photo = celeb(f"{CELEB}/knn_examples/test/obama1.jpg").read_bytes()
-    res = retro.oifr_search(store, engine, bytearray(photo), "unconscious", "pc kay (officer)", clock=clock)
+    res = oifr_search(store, engine, bytearray(photo), "unconscious", "pc kay (officer)", clock=clock)
     assert res.id and res.as_dict()["id"] == res.id
-    assert retro.unanswered_oifr(store, clock=clock) == []  # not yet overdue
+    assert unanswered_oifr(store, clock=clock) == []  # not yet overdue
     clock.advance(hours=store.settings.retro.oifr_outcome_chase_hours + 1)
-    assert [u.id for u in retro.unanswered_oifr(store, clock=clock)] == [res.id]
+    assert [u.id for u in unanswered_oifr(store, clock=clock)] == [res.id]
     with pytest.raises(RetroError, match="needs the record"):
-        retro.record_oifr_outcome(store, res.id, "identified", "pc kay (officer)")
+        record_oifr_outcome(store, res.id, "identified", "pc kay (officer)")
     with pytest.raises(RetroError, match="was not on the list"):
-        retro.record_oifr_outcome(store, res.id, "identified", "pc kay (officer)", record_id="ZZ-9")
+        record_oifr_outcome(store, res.id, "identified", "pc kay (officer)", record_id="ZZ-9")
     with pytest.raises(RetroError, match="only the officer who ran"):
-        retro.record_oifr_outcome(store, res.id, "not identified", "pc lee (officer)")
-    out = retro.record_oifr_outcome(
-        store, res.id, "identified", "pc kay (officer)", record_id="OB-1", clock=clock
-    )
+        record_oifr_outcome(store, res.id, "not identified", "pc lee (officer)")
+    out = record_oifr_outcome(store, res.id, "identified", "pc kay (officer)", record_id="OB-1", clock=clock)
     assert out["outcome"] == "identified" and out["recorded_at"] == clock.now.isoformat()
     with pytest.raises(RetroError, match="already recorded"):
-        retro.record_oifr_outcome(store, res.id, "inconclusive", "pc kay (officer)")
-    assert retro.unanswered_oifr(store, clock=clock) == []
+        record_oifr_outcome(store, res.id, "inconclusive", "pc kay (officer)")
+    assert unanswered_oifr(store, clock=clock) == []
     e = _audit(store, "oifr.outcome")[0]
     assert e.actor == "pc kay" and '"outcome":"identified"' in e.details
 
@@ -328,13 +323,13 @@ def test_switched_off_refuses_and_wipes_the_photo(store: Store, engine) -> None:
     open_test_case(store, "CR-6")
     store.settings.retro.oifr_enabled = False
     photo = bytearray(celeb(f"{CELEB}/knn_examples/test/obama1.jpg").read_bytes())
-    with pytest.raises(retro.UseSwitchedOff, match=r"OIFR\) is switched off"):
-        retro.oifr_search(store, engine, photo, "unconscious", "pc kay (officer)")
+    with pytest.raises(UseSwitchedOff, match=r"OIFR\) is switched off"):
+        oifr_search(store, engine, photo, "unconscious", "pc kay (officer)")
     assert not any(photo)
     store.settings.retro.rfr_enabled = False
-    with pytest.raises(retro.UseSwitchedOff, match=r"RFR\) is switched off"):
+    with pytest.raises(UseSwitchedOff, match=r"RFR\) is switched off"):
         open_test_case(store, "CR-7")
     single = celeb(f"{CELEB}/knn_examples/test/obama1.jpg")
-    with pytest.raises(retro.UseSwitchedOff):
-        retro.rfr_search(store, engine, "CR-6", "cctv", [single], "ivy (investigator)", provenance="cctv")
+    with pytest.raises(UseSwitchedOff):
+        rfr_search(store, engine, "CR-6", "cctv", [single], "ivy (investigator)", provenance="cctv")
     assert _probes(store) == 0 and _audit(store, "oifr.search") == []

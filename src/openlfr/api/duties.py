@@ -17,7 +17,7 @@ from openlfr.api.security import sign_body
 from openlfr.config import Settings
 from openlfr.governance import deployments
 from openlfr.governance.retention import purge, service_identity
-from openlfr.retro.search import purge_cases
+from openlfr.retro.cases import purge_cases
 from openlfr.store import Store, utcnow
 
 log = logging.getLogger(__name__)

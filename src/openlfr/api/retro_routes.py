@@ -20,8 +20,16 @@ from openlfr.api.alerts_routes import image_media_type
 from openlfr.api.auth import actor_of
 from openlfr.api.deps import get_store, require_roles
 from openlfr.api.users import Principal
-from openlfr.retro import gallery as gallery_svc
-from openlfr.retro import search as retro
+from openlfr.retro import cases as retro_cases
+from openlfr.retro import gallery_records
+from openlfr.retro import reviews as retro_reviews
+from openlfr.retro import rfr as retro_rfr
+from openlfr.retro.cases import UseSwitchedOff, need_reason, parse_provenance, require_enabled
+from openlfr.retro.gallery_keys import gallery_key, get_gallery
+from openlfr.retro.gallery_records import read_gallery_image
+from openlfr.retro.oifr import oifr_search, record_oifr_outcome
+from openlfr.retro.reviews import case_results, record_investigation, review_candidate
+from openlfr.retro.rfr import find_people, search_chosen
 from openlfr.store import Store
 from openlfr.vision.engine import FaceEngine, load_engine
 
@@ -42,8 +50,8 @@ def _switch(use: str) -> Any:
 
     def check(request: Request) -> None:
         try:
-            retro.require_enabled(request.app.state.settings, use)
-        except retro.UseSwitchedOff as exc:
+            require_enabled(request.app.state.settings, use)
+        except UseSwitchedOff as exc:
             raise HTTPException(403, str(exc)) from exc
 
     return Depends(check)
@@ -99,7 +107,7 @@ def open_case(
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.OPEN_CASE)),
 ) -> dict[str, Any]:
-    c = retro.open_case(
+    c = retro_cases.open_case(
         store,
         body.reference,
         body.reason,
@@ -125,7 +133,7 @@ def close_case(
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.CLOSE_CASE)),
 ) -> dict[str, Any]:
-    c = retro.close_case(store, reference, body.reason, actor_of(principal))
+    c = retro_cases.close_case(store, reference, body.reason, actor_of(principal))
     return {"reference": c.reference, "closed_at": c.closed_at.isoformat() if c.closed_at else None}
 
 
@@ -140,7 +148,7 @@ def get_case(
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.VIEW_CASES)),
 ) -> dict[str, Any]:
-    return retro.case_results(store, reference, actor_of(principal))
+    return case_results(store, reference, actor_of(principal))
 
 
 @router.post(
@@ -176,7 +184,7 @@ def rfr_search(
             path.write_bytes(up.file.read())
             paths.append(path)
         if person or (all_faces_reason or "").strip():
-            faces = retro.rfr_search(
+            faces = retro_rfr.rfr_search(
                 store,
                 engine,
                 reference,
@@ -189,11 +197,11 @@ def rfr_search(
                 k=top,
             )
             return {"case": reference, "status": "searched", "faces": [f.as_dict() for f in faces]}
-        retro.parse_provenance(provenance)  # a bad request fails before the media are analysed
-        retro.need_reason(reason, "an RFR search")
-        token, people, expires = retro.find_people(store, engine, reference, paths, who)
+        parse_provenance(provenance)  # a bad request fails before the media are analysed
+        need_reason(reason, "an RFR search")
+        token, people, expires = find_people(store, engine, reference, paths, who)
     if len(people) == 1 and people[0].frame_index is None:  # a single face in a still: straight through
-        faces = retro.search_chosen(
+        faces = search_chosen(
             store, engine, reference, token, reason, who, provenance=provenance, person=[1], k=top
         )
         return {"case": reference, "status": "searched", "faces": [f.as_dict() for f in faces]}
@@ -222,7 +230,7 @@ def rfr_search_chosen(
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.RUN_RFR)),
 ) -> dict[str, Any]:
-    faces = retro.search_chosen(
+    faces = search_chosen(
         store,
         _engine(request),
         reference,
@@ -251,7 +259,7 @@ def investigation(
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.OPEN_CASE)),
 ) -> dict[str, str]:
-    words = retro.record_investigation(store, candidate_id, body.outcome, actor_of(principal))
+    words = record_investigation(store, candidate_id, body.outcome, actor_of(principal))
     return {"candidate": candidate_id, "investigation": words}
 
 
@@ -268,7 +276,7 @@ def review(
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.REVIEW_RFR)),
 ) -> dict[str, str]:
-    status = retro.review_candidate(store, candidate_id, body.decision, actor_of(principal), body.note)
+    status = review_candidate(store, candidate_id, body.decision, actor_of(principal), body.note)
     return {"candidate": candidate_id, "status": status}
 
 
@@ -282,7 +290,7 @@ def probe_image(
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.VIEW_RFR_IMAGES)),
 ) -> Response:
-    data = retro.probe_image(store, probe_id, actor_of(principal))
+    data = retro_reviews.probe_image(store, probe_id, actor_of(principal))
     return Response(data, media_type=image_media_type(data), headers={"Cache-Control": "no-store, private"})
 
 
@@ -306,9 +314,7 @@ async def oifr(
     await photo.close()  # the spooled upload (an unnamed temporary file when large) goes now
     from starlette.concurrency import run_in_threadpool
 
-    result = await run_in_threadpool(
-        retro.oifr_search, store, _engine(request), data, reason, actor_of(principal)
-    )
+    result = await run_in_threadpool(oifr_search, store, _engine(request), data, reason, actor_of(principal))
     out = result.as_dict()
     for c, row in zip(result.candidates, out["faces"][0]["candidates"], strict=True):
         row["image_url"] = f"/api/gallery/images/{c.template_id}"
@@ -330,9 +336,7 @@ def oifr_outcome(
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.RUN_OIFR, *roles.OPEN_CASE)),
 ) -> dict[str, Any]:
-    return retro.record_oifr_outcome(
-        store, search_id, body.outcome, actor_of(principal), record_id=body.record_id
-    )
+    return record_oifr_outcome(store, search_id, body.outcome, actor_of(principal), record_id=body.record_id)
 
 
 @router.get(
@@ -347,9 +351,9 @@ def gallery_image(
     principal: Principal = Depends(require_roles(*roles.VIEW_GALLERY_IMAGES)),
 ) -> Response:
     with store.session() as s:
-        g = gallery_svc.get_gallery(s, store.settings.retro.gallery)
-    key = gallery_svc.gallery_key(store, g)
-    data = gallery_svc.read_gallery_image(store, g, key, template_id, actor_of(principal), why)
+        g = get_gallery(s, store.settings.retro.gallery)
+    key = gallery_key(store, g)
+    data = read_gallery_image(store, g, key, template_id, actor_of(principal), why)
     return Response(data, media_type=image_media_type(data), headers={"Cache-Control": "no-store, private"})
 
 
@@ -358,7 +362,7 @@ def gallery_stats(
     store: Store = Depends(get_store),
     _p: Principal = Depends(require_roles(*roles.VIEW_GALLERY_STATS)),
 ) -> dict[str, Any]:
-    st = gallery_svc.gallery_stats(store)
+    st = gallery_records.gallery_stats(store)
     return {
         "gallery": st.name,
         "pack": st.pack,
@@ -379,5 +383,5 @@ def remove_record(
     store: Store = Depends(get_store),
     principal: Principal = Depends(require_roles(*roles.REMOVE_GALLERY_RECORD)),
 ) -> dict[str, Any]:
-    n = gallery_svc.remove_record(store, record_id, actor_of(principal), reason)
+    n = gallery_records.remove_record(store, record_id, actor_of(principal), reason)
     return {"record_id": record_id, "removed_images": n}

@@ -61,7 +61,7 @@ def calibration_crowd(
     deployment may open at the validated default (one command, with progress)."""
     s = settings()
     pack_name = choose_pack(pack).name
-    from openlfr.cli.governance import store_session
+    from openlfr.cli.store_access import store_session
 
     with store_session() as store:
         who = acting(store, roles.BUILD_REFERENCE_CROWD)
@@ -113,7 +113,7 @@ def calibration_crowd(
 def calibration_show(pack: str | None = typer.Option(None, "--pack", help="Model pack.")) -> None:
     """The minimum a new deployment gets, and why (whether a reference crowd is in the data folder)."""
     pack_name = choose_pack(pack).name
-    from openlfr.cli.governance import store_session
+    from openlfr.cli.store_access import store_session
 
     with store_session() as store:
         acting(store, roles.VIEW_DEPLOYMENTS)

@@ -25,14 +25,11 @@ from rich.table import Table
 
 from openlfr.api import roles
 from openlfr.cli.app import app, choose_pack, console, err_console, settings
-from openlfr.cli.governance import ActorOption, JsonOption, actor_of, store_session
-from openlfr.retro.gallery import (
-    gallery_stats,
-    import_gallery,
-    read_gallery_csv,
-    reindex_gallery,
-    remove_record,
-)
+from openlfr.cli.governance import ActorOption, JsonOption, actor_of
+from openlfr.cli.store_access import store_session
+from openlfr.retro.gallery_import import import_gallery, read_gallery_csv
+from openlfr.retro.gallery_records import gallery_stats, remove_record
+from openlfr.retro.saved_index import reindex_gallery
 from openlfr.vision.engine import load_engine
 
 gallery_app = typer.Typer(help="The custody gallery: import, stats, remove, reindex.", no_args_is_help=True)

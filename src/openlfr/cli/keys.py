@@ -9,7 +9,8 @@ import typer
 
 from openlfr.api import roles
 from openlfr.cli.app import app, console
-from openlfr.cli.governance import ActorOption, JsonOption, actor_of, store_session
+from openlfr.cli.governance import ActorOption, JsonOption, actor_of
+from openlfr.cli.store_access import store_session
 from openlfr.governance.master_key import reencrypt_all, rotate_master_key
 
 keys_app = typer.Typer(help="The master key that wraps every data key.", no_args_is_help=True)

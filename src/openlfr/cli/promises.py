@@ -17,9 +17,9 @@ from openlfr.cli.governance import (
     alert_app,
     deployment_app,
     report_app,
-    store_session,
     when,
 )
+from openlfr.cli.store_access import store_session
 from openlfr.governance import alerts as alert_svc
 from openlfr.governance.deployment_opening import record_signage
 from openlfr.governance.deployments import get_deployment

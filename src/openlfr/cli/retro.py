@@ -19,9 +19,14 @@ from rich.table import Table
 
 from openlfr.api import roles
 from openlfr.cli.app import app, choose_pack, console, err_console, fail, settings
-from openlfr.cli.governance import ActorOption, JsonOption, actor_of, store_session
-from openlfr.retro import search as retro
-from openlfr.retro.media import Cancelled
+from openlfr.cli.governance import ActorOption, JsonOption, actor_of
+from openlfr.cli.store_access import store_session
+from openlfr.retro.cases import UseSwitchedOff, close_case, open_case, purge_cases, require_enabled
+from openlfr.retro.media import Cancelled, RetroError
+from openlfr.retro.oifr import oifr_search, parse_oifr_reason, record_oifr_outcome
+from openlfr.retro.people import ChoiceNeeded, PersonFound
+from openlfr.retro.reviews import case_results, record_investigation, review_candidate
+from openlfr.retro.rfr import rfr_search
 from openlfr.store.models import (
     CRIME_CATEGORIES,
     INVESTIGATION_OUTCOMES,
@@ -62,7 +67,7 @@ def case_open(
     """Open a case: its probes and candidate lists are kept for retro.case_retention_days at most."""
     _enabled("rfr")
     with store_session() as store:
-        c = retro.open_case(
+        c = open_case(
             store,
             reference,
             reason or "",
@@ -85,18 +90,18 @@ def case_close(
     """Close a case early: its probe crops, candidate lists, decisions and key are purged at once (audited).
     Only the officer who opened it or a supervisor (authorising officer) may."""
     with store_session() as store:
-        c = retro.close_case(store, reference, reason, actor_of(store, actor, roles.CLOSE_CASE))
+        c = close_case(store, reference, reason, actor_of(store, actor, roles.CLOSE_CASE))
     console.print(f"case {c.reference} closed; its probes, lists, decisions and key were purged")
 
 
 def _enabled(use: str) -> None:
     try:
-        retro.require_enabled(settings(), use)
-    except retro.UseSwitchedOff as exc:
+        require_enabled(settings(), use)
+    except UseSwitchedOff as exc:
         fail(str(exc))
 
 
-def _print_people(people: list[retro.PersonFound], as_json: bool) -> None:
+def _print_people(people: list[PersonFound], as_json: bool) -> None:
     if as_json:
         print(json.dumps({"choose": [p.as_dict(thumbnail=False) for p in people]}))
         return
@@ -167,7 +172,7 @@ def search_cmd(
                     bar.update(task, completed=done, total=planned)
 
                 try:
-                    faces = retro.rfr_search(
+                    faces = rfr_search(
                         store,
                         engine,
                         case,
@@ -184,7 +189,7 @@ def search_cmd(
                     )
                 except Cancelled as exc:
                     fail(str(exc), code=130)
-                except retro.ChoiceNeeded as need:
+                except ChoiceNeeded as need:
                     bar.stop()
                     _print_people(need.people, as_json)
                     fail(str(need))
@@ -219,9 +224,7 @@ def review_cmd(
 ) -> None:
     """Record a reviewer's decision; a possible match is reported once a second reviewer agrees."""
     with store_session() as store:
-        status = retro.review_candidate(
-            store, candidate, decision, actor_of(store, actor, roles.REVIEW_RFR), note
-        )
+        status = review_candidate(store, candidate, decision, actor_of(store, actor, roles.REVIEW_RFR), note)
     console.print(f"candidate {candidate}: {status}")
 
 
@@ -234,7 +237,7 @@ def investigation_cmd(
     """Record whether the investigation confirmed a reported possible match (counted in the published
     totals by crime category, never with the record)."""
     with store_session() as store:
-        words = retro.record_investigation(store, candidate, outcome, actor_of(store, actor, roles.OPEN_CASE))
+        words = record_investigation(store, candidate, outcome, actor_of(store, actor, roles.OPEN_CASE))
     console.print(f"candidate {candidate}: {words}")
 
 
@@ -246,7 +249,7 @@ def show_cmd(
 ) -> None:
     """A case's candidate lists, decisions and reported possible matches (no images)."""
     with store_session() as store:
-        out = retro.case_results(store, case, actor_of(store, actor, roles.VIEW_CASES))
+        out = case_results(store, case, actor_of(store, actor, roles.VIEW_CASES))
     if as_json:
         print(json.dumps(out))
         return
@@ -267,7 +270,7 @@ def purge_cmd(actor: str | None = ActorOption) -> None:
     """Purge, as the logged-in user, every case past its retention period (probe crops, lists, decisions,
     key); audited. A case with candidates nobody decided on goes to a supervisor first."""
     with store_session() as store:
-        done = retro.purge_cases(store, actor_of(store, actor, roles.RUN_PURGE))
+        done = purge_cases(store, actor_of(store, actor, roles.RUN_PURGE))
     console.print(f"purged {len(done)} case(s)" + (f": {', '.join(done)}" if done else ""))
 
 
@@ -292,8 +295,8 @@ def oifr_cmd(
         with store_session() as store:  # who is asking, before the photo is read
             who = actor_of(store, actor, roles.RUN_OIFR)
         try:
-            retro.parse_oifr_reason(reason or "")
-        except retro.RetroError as exc:
+            parse_oifr_reason(reason or "")
+        except RetroError as exc:
             fail(str(exc))  # nothing searched; the photo still goes (finally)
         if not photo.is_file():
             fail(f"{photo}: not a regular file")
@@ -301,7 +304,7 @@ def oifr_cmd(
         chosen = choose_pack(pack)
         with store_session() as store:
             engine = load_engine(chosen.name, settings())
-            result = retro.oifr_search(store, engine, data, reason or "", who, gallery_name=gallery, k=top)
+            result = oifr_search(store, engine, data, reason or "", who, gallery_name=gallery, k=top)
     finally:
         _shred(photo)
     if as_json:
@@ -334,7 +337,7 @@ def oifr_outcome_cmd(
     """Record the officer's conclusion on an OIFR list, with the time (audited, counted in the totals)."""
     _enabled("oifr")
     with store_session() as store:
-        out = retro.record_oifr_outcome(
+        out = record_oifr_outcome(
             store, search, outcome, actor_of(store, actor, roles.RUN_OIFR), record_id=record
         )
     console.print(f"OIFR search {search}: {OIFR_OUTCOMES[out['outcome']]} (recorded {out['recorded_at']})")

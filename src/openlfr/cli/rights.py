@@ -16,8 +16,9 @@ from rich.table import Table
 
 from openlfr.api import roles
 from openlfr.cli.app import app, clean_errors, console, fail
-from openlfr.cli.governance import ERRORS, JsonOption, deployment_app, store_session
+from openlfr.cli.governance import JsonOption, deployment_app
 from openlfr.cli.identity import acting
+from openlfr.cli.store_access import ERRORS, store_session
 from openlfr.governance import complaints as complaint_svc
 from openlfr.governance import subject_access
 from openlfr.governance.documents import DOCUMENT_KINDS, store_document

@@ -22,7 +22,18 @@ from openlfr.api.auth import actor_of
 from openlfr.api.deps import get_store
 from openlfr.api.users import Principal
 from openlfr.governance.errors import GovernanceError
-from openlfr.retro import search as retro
+from openlfr.retro.cases import (
+    UseSwitchedOff,
+    close_case,
+    need_reason,
+    open_cases,
+    parse_provenance,
+    require_enabled,
+)
+from openlfr.retro.oifr import oifr_search, record_oifr_outcome, unanswered_oifr
+from openlfr.retro.people import pending_choices
+from openlfr.retro.reviews import case_results, record_investigation, review_candidate
+from openlfr.retro.rfr import find_people, search_chosen
 from openlfr.store import Store, utcnow
 from openlfr.store.models import (
     INVESTIGATION_OUTCOMES,
@@ -41,8 +52,8 @@ router = APIRouter(include_in_schema=False)
 def _switched_off(request: Request, use: str) -> Response | None:
     """The 403 page when ``use`` is switched off for this force, else None."""
     try:
-        retro.require_enabled(request.app.state.settings, use)
-    except retro.UseSwitchedOff as exc:
+        require_enabled(request.app.state.settings, use)
+    except UseSwitchedOff as exc:
         return page(request, "retro_off.html", status_code=403, message=str(exc))
     return None
 
@@ -82,7 +93,7 @@ async def oifr_submit(
         if off is not None:
             return off
         engine = await run_in_threadpool(load_engine, settings.vision.pack, settings)
-        result = await run_in_threadpool(retro.oifr_search, store, engine, data, reason, actor_of(principal))
+        result = await run_in_threadpool(oifr_search, store, engine, data, reason, actor_of(principal))
     except GovernanceError as exc:
         return _oifr_page(request, status_code=409, error=str(exc))
     finally:
@@ -103,9 +114,7 @@ def oifr_outcome_submit(
     if off is not None:
         return off
     try:
-        out = retro.record_oifr_outcome(
-            store, search_id, outcome, actor_of(principal), record_id=record_id or None
-        )
+        out = record_oifr_outcome(store, search_id, outcome, actor_of(principal), record_id=record_id or None)
     except GovernanceError as exc:
         return _oifr_page(request, status_code=409, error=str(exc))
     words = OIFR_OUTCOMES[out["outcome"]] + (f" ({out['record_id']})" if out["record_id"] else "")
@@ -129,7 +138,7 @@ def case_page(
 ) -> Response:
     # Viewing and closing stay open when RFR is switched off: a force that stops must still be able to
     # review and end its cases. Searching, reviewing and opening are refused.
-    res = retro.case_results(store, reference, actor_of(principal))
+    res = case_results(store, reference, actor_of(principal))
     me = actor_of(principal)
     return page(
         request,
@@ -165,8 +174,8 @@ def case_search(
     settings = request.app.state.settings
     who = actor_of(principal)
     try:
-        retro.need_reason(reason, "an RFR search")
-        retro.parse_provenance(provenance)
+        need_reason(reason, "an RFR search")
+        parse_provenance(provenance)
         engine = load_engine(settings.vision.pack, settings)
         with tempfile.TemporaryDirectory(prefix="openlfr-rfr-") as tmp:
             paths = []
@@ -174,11 +183,9 @@ def case_search(
                 path = Path(tmp) / f"{i}-{Path(up.filename or 'upload').name or 'upload'}"
                 path.write_bytes(up.file.read())
                 paths.append(path)
-            token, people, expires = retro.find_people(store, engine, reference, paths, who)
+            token, people, expires = find_people(store, engine, reference, paths, who)
         if len(people) == 1 and people[0].frame_index is None:
-            retro.search_chosen(
-                store, engine, reference, token, reason, who, provenance=provenance, person=[1]
-            )
+            search_chosen(store, engine, reference, token, reason, who, provenance=provenance, person=[1])
             return _case_target(reference)
     except GovernanceError as exc:
         return _case_target(reference, str(exc))
@@ -202,7 +209,7 @@ def chosen_thumbnail(
     request: Request,
     principal: Principal = Depends(page_roles(*roles.RUN_RFR)),
 ) -> Response:
-    data = retro.pending_choices.thumbnail(selection, str(actor_of(principal)), number, utcnow())
+    data = pending_choices.thumbnail(selection, str(actor_of(principal)), number, utcnow())
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store, private"})
 
 
@@ -224,7 +231,7 @@ async def case_search_chosen(
     try:
         engine = await run_in_threadpool(load_engine, settings.vision.pack, settings)
         await run_in_threadpool(
-            lambda: retro.search_chosen(
+            lambda: search_chosen(
                 store,
                 engine,
                 reference,
@@ -250,7 +257,7 @@ def case_close(
     principal: Principal = Depends(page_roles(*roles.CLOSE_CASE)),
 ) -> Response:
     try:
-        info = retro.close_case(store, reference, reason, actor_of(principal))
+        info = close_case(store, reference, reason, actor_of(principal))
     except GovernanceError as exc:
         return _case_target(reference, str(exc))
     return page(request, "retro_closed.html", c=info)
@@ -267,7 +274,7 @@ def review_submit(
     principal: Principal = Depends(page_roles(*roles.REVIEW_RFR)),
 ) -> Response:
     try:
-        retro.review_candidate(store, candidate_id, decision, actor_of(principal), note or None)
+        review_candidate(store, candidate_id, decision, actor_of(principal), note or None)
     except GovernanceError as exc:
         return _case_target(case, str(exc))
     return _case_target(case)
@@ -283,7 +290,7 @@ def investigation_submit(
     principal: Principal = Depends(page_roles(*roles.OPEN_CASE)),
 ) -> Response:
     try:
-        retro.record_investigation(store, candidate_id, outcome, actor_of(principal))
+        record_investigation(store, candidate_id, outcome, actor_of(principal))
     except GovernanceError as exc:
         return _case_target(case, str(exc))
     return _case_target(case)
@@ -299,8 +306,8 @@ def supervision(
     return page(
         request,
         "retro_supervision.html",
-        unanswered=retro.unanswered_oifr(store),
-        cases=retro.open_cases(store),
+        unanswered=unanswered_oifr(store),
+        cases=open_cases(store),
         reasons=OIFR_REASONS,
         chase_hours=request.app.state.settings.retro.oifr_outcome_chase_hours,
         uses={
