@@ -349,4 +349,4 @@ def test_supervisor_page_withholds_from_admin_what_the_api_refuses_admin(world: 
     world.client.cookies.clear()
     _cookie_login(world, "operator")
     page = world.client.get(f"/deployments/{dep}", headers={"accept": "text/html"})
-    assert world.alert_id in page.text and "1 subjects (1 images)" in page.text
+    assert world.alert_id in page.text and "1 approved subjects (1 images)" in page.text

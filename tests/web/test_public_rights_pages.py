@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from openlfr.governance.alerts import get_alert, record_disposal, record_engagement, review_alert
+from openlfr.governance.alerts import get_alert, record_engagement, review_alert
 from openlfr.governance.complaints import record_complaint, record_complaint_outcome
 from openlfr.governance.deployments import get_deployment
-from openlfr.governance.outcomes import OutcomeDetail
 from openlfr.store.models import Deployment
 from openlfr.web.signage import render_leaflet, render_signage
 from tests.api.conftest import PASSWORD, enrolled_open_deployment, raise_test_alert
@@ -61,22 +60,23 @@ def test_reference_leaflet_and_public_page(live_server: LiveServer, browser) -> 
     log_in(page, base, "engagement-officer", PASSWORD)
     page.goto(f"{base}/alerts/{alert_id}")
     assert ref in page.inner_text("#encounter-reference")
-    form = page.inner_text("form[action$='/disposal']")
+    # The disposal through the console: a choice, then the confirm page with the outcome detail (issue 24).
+    page.click("#decide-disposal button[value='arrest']")
+    form = page.inner_text("#decision-form")
     assert (
         "Was force used?" in form and "Custody or crime reference" in form and "possession of weapons" in form
     )
-    record_disposal(
-        store,
-        "eve (engagement_officer)",
-        alert_id,
-        "arrest",
-        detail=OutcomeDetail(
-            use_of_force=False,
-            arrest_for_watchlist_reason=True,
-            other_offences=("weapons",),
-            custody_reference=CUSTODY,
-        ),
+    page.check("input[name='use_of_force'][value='no']")
+    page.check("input[name='arrest_for_watchlist_reason'][value='yes']")
+    page.select_option("#other-offences", "weapons")
+    page.fill("#custody-reference", CUSTODY)
+    page.click("#record")
+    page.wait_for_url(f"{base}/alerts/{alert_id}")
+    stored = get_alert(store, alert_id)
+    assert (
+        stored.disposal == "arrest" and stored.use_of_force is False and stored.other_offences == ("weapons",)
     )
+    assert stored.arrest_for_watchlist_reason is True
     page.goto(f"{base}/alerts/{alert_id}/leaflet")
     leaflet = page.inner_text("body")
     assert ref in page.inner_text("#reference-code") and "nobody can look you up by your face" in leaflet

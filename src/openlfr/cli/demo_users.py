@@ -31,6 +31,7 @@ _USERS = (
     # `openlfr user add` needs a logged-in admin, which the demo would otherwise leave no way to get.
     ("demo-engagement-officer", Role.ENGAGEMENT_OFFICER),
     ("demo-admin", Role.ADMIN),
+    ("demo-data-protection", Role.DATA_PROTECTION),  # subject access and erasure by reference (issue 27)
 )
 # Police ranks (issue 25): the superintendent opens, and so authorises, the demo deployment.
 _RANKS = {"demo-inspector": "inspector", "demo-superintendent": "superintendent"}
