@@ -60,6 +60,8 @@ class AlertBroker:
         self.last_seq = 0
         # Decisions are followed through the audit log (where every one is appended, by any process).
         self.last_audit_seq = 0
+        self._following_decisions = False
+        """Whether ``last_audit_seq`` is current: only while a console is connected (no query otherwise)."""
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -86,6 +88,10 @@ class AlertBroker:
 
     def subscribe(self, deployment_id: str | None = None) -> Subscription:
         sub = Subscription(deployment_id)
+        if not self.subscribers and not self._following_decisions:
+            # The first console: follow decisions from now (one indexed max(), so none slips between).
+            self.last_audit_seq = latest_audit_seq(self.store)
+            self._following_decisions = True
         self.subscribers.add(sub)
         return sub
 
@@ -107,7 +113,11 @@ class AlertBroker:
                         task.add_done_callback(self._pending.discard)
                 except Exception:  # a failing listener (webhook) must not stop the console feed
                     log.exception("alert listener failed")
-        if self.subscribers:
+        if not self.subscribers:
+            # Nobody to tell, so nothing is read: a console that connects later reads the alerts' state as
+            # they are then, and decisions are followed from that point on.
+            self._following_decisions = False
+        else:
             # Decisions by anyone update the open consoles (never the webhooks: they carry new alerts).
             self.last_audit_seq, updates = await asyncio.to_thread(
                 decision_updates, self.store, self.last_audit_seq
@@ -115,8 +125,6 @@ class AlertBroker:
             for update in updates:
                 for sub in list(self.subscribers):
                     sub.offer({**update, "update": True})
-        else:  # nobody to tell: a console that connects later reads the alerts' state as they are then
-            self.last_audit_seq = await asyncio.to_thread(latest_audit_seq, self.store)
         return len(messages)
 
     async def _run(self) -> None:

@@ -15,9 +15,11 @@ re-saved later, may still use them); with the old master key retired they open n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from openlfr.governance.audit import ActorLike, as_actor, record
@@ -122,7 +124,6 @@ def reencrypt_all(store: Store, actor: ActorLike) -> dict[str, int]:
 
 
 def _reencrypt_deployment(store: Store, dep_id: str, purpose: str) -> int:
-    moved = 0
     with store.sessions() as s:
         ring = store.keys.get(s, dep_id, purpose)
     if ring.current == 0:
@@ -136,26 +137,15 @@ def _reencrypt_deployment(store: Store, dep_id: str, purpose: str) -> int:
             ).all()
         ids = [b for row in rows for b in row if b]
         return _blobs(dep_id, ids, store, ring)
-    last = ""
-    while True:
-        with store.session() as s:
-            batch = list(
-                s.scalars(
-                    select(WatchlistTemplate)
-                    .where(WatchlistTemplate.deployment_id == dep_id, WatchlistTemplate.id > last)
-                    .order_by(WatchlistTemplate.id)
-                    .limit(BATCH)
-                )
-            )
-            for t in batch:
-                aad = template_aad(t.deployment_id, t.id)
-                if generation_of(t.template) != ring.current:
-                    t.template = encrypt(ring, decrypt(ring, t.template, aad), aad)
-                    moved += 1
-                moved += store.blobs.reencrypt(dep_id, t.image_blob, ring)
-        if len(batch) < BATCH:
-            return moved
-        last = batch[-1].id
+    return _reencrypt_templates(
+        store,
+        ring,
+        select(WatchlistTemplate).where(WatchlistTemplate.deployment_id == dep_id),
+        WatchlistTemplate.id,
+        "",
+        lambda t: template_aad(t.deployment_id, t.id),
+        dep_id,
+    )
 
 
 def _reencrypt_gallery(store: Store, gid: str) -> int:
@@ -165,21 +155,35 @@ def _reencrypt_gallery(store: Store, gid: str) -> int:
         ring = store.key_ring(gallery_key_label(gid), g.wrapped_key)
     if ring.current == 0:
         return 0
+    return _reencrypt_templates(
+        store,
+        ring,
+        select(GalleryTemplate).where(GalleryTemplate.gallery_id == gid),
+        GalleryTemplate.id,
+        0,
+        lambda t: gallery_template_aad(gid, t.image_sha256),
+        gallery_blob_folder(gid),
+    )
+
+
+def _reencrypt_templates(
+    store: Store,
+    ring: KeyRing,
+    rows: Select[Any],
+    id_column: Any,
+    first: Any,
+    aad_of: Callable[[Any], bytes],
+    folder: str,
+) -> int:
+    """Move a scope's encrypted templates and their image blobs to the ring's newest generation, in batches
+    by id (each batch its own transaction, so an interrupted run resumes where it stopped)."""
     moved = 0
-    last = 0
-    folder = gallery_blob_folder(gid)
+    last = first
     while True:
         with store.session() as s:
-            batch = list(
-                s.scalars(
-                    select(GalleryTemplate)
-                    .where(GalleryTemplate.gallery_id == gid, GalleryTemplate.id > last)
-                    .order_by(GalleryTemplate.id)
-                    .limit(BATCH)
-                )
-            )
+            batch = list(s.scalars(rows.where(id_column > last).order_by(id_column).limit(BATCH)))
             for t in batch:
-                aad = gallery_template_aad(gid, t.image_sha256)
+                aad = aad_of(t)
                 if generation_of(t.template) != ring.current:
                     t.template = encrypt(ring, decrypt(ring, t.template, aad), aad)
                     moved += 1
