@@ -357,3 +357,23 @@ def test_the_servers_scheduled_purge_names_its_service_identity(live: Live, stor
     assert "retro_cases" in app.state.last_purge
     run = entries(store, action="purge.run")[-1]
     assert (run.actor, run.role) == (store.settings.retention.service_identity, "service")
+
+
+def test_the_purge_forgets_the_custody_reference_with_the_images(live: Live, clock) -> None:  # type: ignore[no-untyped-def]
+    """The custody or crime reference links the alert to a person: it goes at the retention purge, as at
+    erasure, not only when the deployment's alerts key is destroyed."""
+    from openlfr.governance.alerts import record_disposal
+    from openlfr.governance.outcomes import OutcomeDetail
+    from openlfr.store.models import Alert
+
+    a = live.alert()
+    review_alert(live.store, "op", a, "engage")
+    record_engagement(live.store, "pc", a, "confirmed_true", reason_explained=True, leaflet_given=True)
+    record_disposal(live.store, "pc", a, "advice", detail=OutcomeDetail(custody_reference="CR/123/26"))
+    with live.store.session() as s:
+        assert s.query(Alert).filter_by(id=a).one().custody_reference is not None
+    clock.advance(hours=live.store.settings.retention.alert_retention_hours + 1)
+    assert purge(live.store, clock=clock).alerts_purged == 1
+    with live.store.session() as s:
+        row = s.query(Alert).filter_by(id=a).one()
+        assert row.custody_reference is None and row.probe_blob is None

@@ -80,6 +80,19 @@ def truth(a: Alert) -> bool | None:
     return None
 
 
+def forget_alert(a: Alert) -> list[str]:
+    """Clear what an alert holds of the person (its image blobs' ids, the matched subject, the track, the
+    template row and the custody or crime reference) and return the blob ids for the caller to delete. The
+    row keeps what the published record counts. Shared by the retention purge and erasure, so the two can
+    never forget different things."""
+    blobs = [b for b in (a.probe_blob, a.frame_blob, a.candidate_blob) if b]
+    a.probe_blob = a.frame_blob = a.candidate_blob = None
+    a.subject_id = a.track_id = None
+    a.template_index = None
+    a.custody_reference = None
+    return blobs
+
+
 def under_adjudication(a: Alert) -> bool:
     """Passed to engagement and awaiting its outcome, or met in person and awaiting the disposal."""
     if a.review == "engage" and a.engagement is None:

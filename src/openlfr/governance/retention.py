@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openlfr.config import Settings
-from openlfr.governance.alerts import alert_state, under_adjudication
+from openlfr.governance.alerts import alert_state, forget_alert, under_adjudication
 from openlfr.governance.audit import SERVICE_ROLE, Actor, ActorLike, record
 from openlfr.governance.blob_sweep import sweep_blobs
 from openlfr.governance.deployment_closing import close_deployment
@@ -91,7 +91,7 @@ def _purge_alert(
     report: PurgeReport,
 ) -> None:
     """Delete an alert's images and personal data; the row keeps what the published record counts."""
-    blobs = [b for b in (a.probe_blob, a.frame_blob, a.candidate_blob) if b]
+    blobs = forget_alert(a)
     report.blobs_deleted += store.blobs.delete_many(a.deployment_id, blobs)
     record(
         s,
@@ -107,10 +107,6 @@ def _purge_alert(
             "reason": why,
         },
     )
-    a.subject_id = None
-    a.track_id = None
-    a.template_index = None
-    a.probe_blob = a.frame_blob = a.candidate_blob = None
     a.purged_at = now
     a.purge_reason = why
     report.alerts_purged += 1

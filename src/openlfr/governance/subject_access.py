@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openlfr.governance.alerts import alert_state, under_adjudication
+from openlfr.governance.alerts import alert_state, forget_alert, under_adjudication
 from openlfr.governance.audit import ActorLike, as_actor, record
 from openlfr.governance.deployments import info
 from openlfr.governance.errors import GovernanceError, NotFound
@@ -309,13 +309,9 @@ def erase(
                     details={"reference": ref, "why": refusal, "request": reason.strip()},
                 )
                 return ErasureResult(ref, False, f"not erased: {refusal}")
-            blobs = [b for b in (a.probe_blob, a.frame_blob, a.candidate_blob) if b]
+            blobs = forget_alert(a)
             dep_id = a.deployment_id
-            a.probe_blob = a.frame_blob = a.candidate_blob = None
-            a.subject_id = a.track_id = None
-            a.template_index = None
             a.review_note = a.engagement_note = a.disposal_note = None
-            a.custody_reference = None
             if a.purged_at is None:
                 a.purged_at = now
             a.purge_reason = "erasure"
