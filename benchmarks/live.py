@@ -82,6 +82,7 @@ class Row:
     alerts: list[tuple[str, int]] = field(default_factory=list)
     latency_ms: list[float] = field(default_factory=list)
     note: str = ""
+    searches: int = 0
 
     def figures(self, truth: dict[str, Any] | None) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -183,6 +184,7 @@ def run_openlfr(
         cpu,
         m["faces_seen"],
     )
+    row.searches = m["searches"]
     row.alerts = [(a.subject_id, round(a.media_s * fps)) for a in result.alerts]
     row.latency_ms = [a.latency_s * 1000 for a in result.alerts]
     if paced:

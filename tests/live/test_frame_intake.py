@@ -14,7 +14,7 @@ import pytest
 from openlfr.config import Settings
 from openlfr.live.memory_gateway import InMemoryGateway
 from openlfr.live.metrics import STAGES
-from openlfr.live.pipeline import CameraWorker
+from openlfr.live.pipeline import CameraWorker, LivePipeline
 from openlfr.live.sources import Frame, FrameSource, parse_source
 from openlfr.live.stages import detect
 from openlfr.live.tracker import iou_matrix
@@ -152,3 +152,69 @@ def test_sources_sharing_a_process_are_detected_at_the_shared_working_width(
     largest = max(faces_alone, key=lambda f: f.size)
     ious = iou_matrix(np.array([largest.box]), np.array([f.box for f in faces_shared]))
     assert ious.max() > 0.8, "boxes come back in full-resolution coordinates"
+
+
+def test_the_detector_runs_on_one_frame_in_detect_every_frames_and_the_tracks_carry_across(
+    hamilton_1080p: Path,
+    settings: Settings,
+    engine: FaceEngine,
+    watchlist_of_absent_people: Path,
+) -> None:
+    """With ``detect_every_frames`` 2 every frame is processed, only every second one is detected (and
+    shrunk); a dropped frame does not push the next detection further away, and the faces on stage keep
+    one track each across the frames between detections."""
+    gateway = InMemoryGateway.from_folder(watchlist_of_absent_people, engine, threshold=THRESHOLD)
+    spec = parse_source(f"cam={hamilton_1080p}")
+    gateway.allow_camera(spec.camera_id)
+    live = settings.live.model_copy(update={"detect_every_frames": 2})
+    worker = CameraWorker(spec, gateway, settings.model_copy(update={"live": live}), engine=engine)
+    frames = _frames(hamilton_1080p, 12)
+    kept = [f for f in frames if f.index != 5]  # frame 5 "dropped": 6 follows 4, so 6 is detected
+    for frame in kept:
+        worker.process(frame)
+    detected = [f.index for f in kept if f.work is not None]
+    assert detected == [0, 2, 4, 6, 8, 10]
+    snap = worker.metrics.snapshot()
+    assert snap["frames_processed"] == len(kept) and snap["frames_detected"] == len(detected)
+    assert snap["faces_seen"] >= len(detected), "the faces on stage are found on every detected frame"
+    longest = max(tr.frames for tr in worker.tracker.tracks.values())
+    assert longest == len(detected), "the face on stage keeps one track across the frames not detected"
+
+    every = CameraWorker(
+        spec,
+        gateway,
+        settings.model_copy(update={"live": live.model_copy(update={"detect_every_frames": 1})}),
+        engine=engine,
+    )
+    for frame in _frames(hamilton_1080p, 4):
+        every.process(frame)
+    assert every.metrics.snapshot()["frames_detected"] == 4
+
+
+def test_a_source_that_starts_again_is_detected_at_once(
+    hamilton_1080p: Path, settings: Settings, engine: FaceEngine, watchlist_of_absent_people: Path
+) -> None:
+    """A frame whose index does not follow on (the source restarted from 0) is detected."""
+    gateway = InMemoryGateway.from_folder(watchlist_of_absent_people, engine, threshold=THRESHOLD)
+    spec = parse_source(f"cam={hamilton_1080p}")
+    gateway.allow_camera(spec.camera_id)
+    worker = CameraWorker(spec, gateway, settings, engine=engine)
+    first, again = _frames(hamilton_1080p, 1)[0], _frames(hamilton_1080p, 1)[0]
+    worker.process(first)
+    worker.process(again)
+    assert worker.metrics.snapshot()["frames_detected"] == 2
+
+
+def test_sources_on_machine_shares_the_cores_across_worker_processes(
+    hamilton_1080p: Path, settings: Settings, engine: FaceEngine, watchlist_of_absent_people: Path
+) -> None:
+    """One camera per ``openlfr worker`` process, four on one machine: each detects at the shared width,
+    as four sources of one process do."""
+    gateway = InMemoryGateway.from_folder(watchlist_of_absent_people, engine, threshold=THRESHOLD)
+    live = settings.live.model_copy(update={"sources_on_machine": 4})
+    four = LivePipeline(
+        [parse_source(f"cam={hamilton_1080p}")], gateway, settings.model_copy(update={"live": live})
+    )
+    alone = LivePipeline([parse_source(f"cam={hamilton_1080p}")], gateway, settings)
+    assert four.workers[0].working_width == settings.vision.shared_working_width
+    assert alone.workers[0].working_width == settings.vision.working_width

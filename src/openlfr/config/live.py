@@ -38,11 +38,69 @@ class LiveSettings(_Section):
         "interval even without embeddings (it drops frames whatever it sheds) sheds nothing. Files "
         "played as fast as possible (nothing is dropped there) are never shed.",
     )
+    shed_slot_share: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="With `shed_when_behind`, the share of the frame slot (`max_queue_frames`) a frame's "
+        "embeddings may fill; the rest is kept for what the estimate cannot foresee (other cameras' bursts "
+        "on the same cores). Measured at four cameras on two cores (benchmarks/cameras.py): 0.5 drops "
+        "fewer frames (0.1-1.7% against 1.9-2.4%) but sheds more and found a wanted pass fewer on some "
+        "cameras, so the default keeps recall first.",
+    )
     shed_max_wait_s: float = Field(
         0.3,
         gt=0,
         description="With `shed_when_behind`, a frame still embeds one face when faces wait and none was "
         "embedded for this long, so a worker that cannot keep up still searches (and drops frames instead).",
+    )
+    detect_every_frames: int = Field(
+        2,
+        ge=1,
+        le=8,
+        description="Run the face detector on one frame in this many; on the frames between, the tracker "
+        "carries each face's box and nothing is embedded (a walking person's face moves a few pixels in a "
+        "frame interval). The detector is most of a frame's cost, so 2 halves it: four 1080p25 cameras fit two "
+        "cores with room to spare, with the walk-by's recall unchanged (benchmarks/cameras.py, "
+        "benchmarks/live_ablation.py). A frame not detected is processed, not dropped; the metrics count "
+        "frames detected apart. 1: every frame.",
+    )
+    motion_gate: bool = Field(
+        True,
+        description="Detect only where the picture changed since the last detected frame and around the faces "
+        "being tracked, at the scale the whole frame would be detected at (a fixed camera's background costs "
+        "nothing); the whole frame is still detected every `full_detect_every_s` and whenever the changes "
+        "cover more than `motion_full_share` of it. Measured: the walk-by's recall unchanged at a fraction of "
+        "the detector's cost (benchmarks/live_ablation.py, benchmarks/cameras.py).",
+    )
+    motion_threshold: float = Field(
+        10.0,
+        gt=0,
+        le=255,
+        description="With `motion_gate`, the change in mean grey level (0-255) of an 8x8 block of the working "
+        "frame that counts as motion.",
+    )
+    full_detect_every_s: float = Field(
+        1.0,
+        gt=0,
+        description="With `motion_gate`, the whole frame is detected at least this often, so a face that "
+        "neither moves nor is tracked is found within this long.",
+    )
+    motion_full_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="With `motion_gate`, when the regions to detect would cover more than this share of the "
+        "frame, the whole frame is detected instead.",
+    )
+    sources_on_machine: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Video sources this machine runs in all, across its processes (e.g. four `openlfr worker` "
+        "processes of one camera each): each source's inference and decoding threads, and its detection "
+        "width (`vision.shared_working_width`), are set for that many, as they are for the sources of one "
+        "process. 0: the sources of this process only.",
     )
     reconnect_initial_s: float = Field(
         0.5, gt=0, description="First wait before reconnecting a lost stream; doubled at each failed try."

@@ -41,8 +41,11 @@ class SourceMetrics:
     frames_in: int = 0
     frames_processed: int = 0
     frames_dropped: int = 0
+    frames_detected: int = 0
+    """Processed frames the detector ran on (``live.detect_every_frames``: one in that many); on the others
+    the tracker carries the faces' boxes."""
     faces_seen: int = 0
-    """Face detections (a face in each of 10 frames counts 10)."""
+    """Face detections (a face in each of 10 detected frames counts 10)."""
     tracks: int = 0
     """Distinct faces (tracks): each counted once, when it ends or, earlier, before its first alert is stored."""
     searches: int = 0
@@ -75,9 +78,10 @@ class SourceMetrics:
         with self._lock:
             self.frames_dropped += n
 
-    def frame_done(self, faces: int, latency_s: float) -> None:
+    def frame_done(self, faces: int, latency_s: float, detected: bool = True) -> None:
         with self._lock:
             self.frames_processed += 1
+            self.frames_detected += detected
             self.faces_seen += faces
             self._done_times.append((time.monotonic(), faces))
             self._frame_latency.append(latency_s)
@@ -98,15 +102,17 @@ class SourceMetrics:
         searches: int = 0,
         embeds_shed: int = 0,
         alerts_suppressed: int = 0,
+        detected: bool = True,
     ) -> None:
         """A frame is done: its faces, the tracks that ended in it (:meth:`count_tracks`), its searches and
-        shed embeddings; ``alerts_suppressed`` is the policy's running total."""
+        shed embeddings, and whether the detector ran on it; ``alerts_suppressed`` is the policy's running
+        total."""
         self.count_tracks(ended)
         with self._lock:
             self.searches += searches
             self.embeds_shed += embeds_shed
             self.alerts_suppressed = alerts_suppressed
-        self.frame_done(faces, latency_s)
+        self.frame_done(faces, latency_s, detected)
 
     def alert_raised(self, latency_s: float) -> None:
         with self._lock:
@@ -152,6 +158,7 @@ class SourceMetrics:
                 "elapsed_s": round(elapsed, 2),
                 "frames_in": self.frames_in,
                 "frames_processed": self.frames_processed,
+                "frames_detected": self.frames_detected,
                 "frames_dropped": self.frames_dropped,
                 "faces_seen": self.faces_seen,
                 "tracks": self.tracks,
@@ -215,6 +222,7 @@ _PROM: list[tuple[str, str, str]] = [
     ("frames_in", "openlfr_live_frames_in_total", "counter"),
     ("frames_processed", "openlfr_live_frames_processed_total", "counter"),
     ("frames_dropped", "openlfr_live_frames_dropped_total", "counter"),
+    ("frames_detected", "openlfr_live_frames_detected_total", "counter"),
     ("faces_seen", "openlfr_live_faces_seen_total", "counter"),
     ("tracks", "openlfr_live_tracks_total", "counter"),
     ("searches", "openlfr_live_searches_total", "counter"),

@@ -3,6 +3,10 @@ track -> assess quality -> choose what to embed -> embed -> search -> decide -> 
 (:meth:`CameraWorker.process`; the stages are in :mod:`openlfr.live.stages`, the decision in
 :mod:`openlfr.live.policy`), with back-pressure that drops frames rather than falling behind.
 
+The detector runs on one frame in ``live.detect_every_frames`` (two by default): it is most of a frame's
+cost, and the tracker carries each face's box across the frame between. The other frames are processed
+(counted, never dropped) at the cost of their bookkeeping, and the reader does not even shrink them.
+
 Per source there are two threads: a reader that decodes frames, and has swscale make each one's
 working-width BGR copy for the detector, into a small bounded slot (newest wins: when
 the slot is full the oldest waiting frame is dropped and counted), and a worker that takes the newest frame
@@ -39,11 +43,12 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from openlfr.config import Settings
+from openlfr.config import Settings, VisionSettings
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.live_contract import Counts, NewAlert
 from openlfr.live.gateway import LiveGateway, ScanRefused
 from openlfr.live.metrics import SourceMetrics, StageClock
+from openlfr.live.motion import MotionGate, Region
 from openlfr.live.policy import AlertDecision, AlertPolicy, FrameResults
 from openlfr.live.sources import Frame, FrameSource, SourceError, SourceSpec
 from openlfr.live.stages import EmbedBudget, assess_quality, choose_to_embed, detect, embed, search
@@ -52,6 +57,12 @@ from openlfr.matching.watchlist_index import WatchlistIndex
 from openlfr.vision import FaceEngine, get_pack
 
 log = logging.getLogger(__name__)
+
+
+def live_vision(settings: Settings, threads: int) -> VisionSettings:
+    """The vision settings a live engine runs with: the live ``flip_augment``, and ``threads`` inference
+    threads (a worker's share of ``vision.threads``)."""
+    return settings.vision.model_copy(update={"flip_augment": settings.live.flip_augment, "threads": threads})
 
 
 class FrameSlot:
@@ -153,10 +164,7 @@ class CameraWorker:
         self.live = settings.live
         deployment = gateway.deployment
         # Each worker owns its networks: OpenCV and ONNX Runtime sessions are not shared across threads.
-        threads = max(1, settings.vision.threads // max(1, sharing))
-        vision = settings.vision.model_copy(
-            update={"flip_augment": self.live.flip_augment, "threads": threads}
-        )
+        vision = live_vision(settings, max(1, settings.vision.threads // max(1, sharing)))
         # Detection is most of a frame's cost, so sources sharing the cores are detected smaller.
         self.working_width = (
             settings.vision.working_width
@@ -206,6 +214,10 @@ class CameraWorker:
         self._last_end: float | None = None
         """When the last frame's stages ended (``time.perf_counter()``): its cost goes into the budget."""
         self._min_face_px = settings.quality.min_face_px
+        self._detect_every = self.live.detect_every_frames
+        self._gate = MotionGate(self.live) if self.live.motion_gate else None
+        self._last_detected: int | None = None
+        """Source index of the last frame the detector ran on (:meth:`_detects`)."""
 
     # -- source events -------------------------------------------------------------------------------
     def _source_event(self, kind: str, message: str, seconds: float) -> None:
@@ -241,8 +253,10 @@ class CameraWorker:
                     frame.captured_mono = time.monotonic()
                 self.metrics.frame_in()
                 clock.restart()
-                frame.prepare(self.working_width)
-                clock.lap("convert")
+                if frame.index % self._detect_every == 0:
+                    # The frames the worker will detect (it prepares any other it detects after a drop).
+                    frame.prepare(self.working_width)
+                    clock.lap("convert")
                 self._slot.put(frame, block, stop)
                 clock.restart()  # waiting for the pace or the worker is no stage's cost
         except SourceError as exc:
@@ -305,12 +319,21 @@ class CameraWorker:
                 self.metrics.set_state("stopped" if stop.is_set() else "ended")
 
     def process(self, frame: Frame) -> list[RaisedAlert]:
-        """Run one frame through the stages, once each and in order; returns the alerts it raised."""
+        """Run one frame through the stages, once each and in order; returns the alerts it raised.
+
+        Only one frame in ``live.detect_every_frames`` is detected (:meth:`_detects`); on the others the
+        tracks keep their boxes (the tracker predicts them from their motion at the next detection) and the
+        frame is counted as processed, at the cost of its bookkeeping."""
         clock, budget, policy, live, px = self._clock, self._budget, self.policy, self.live, self._min_face_px
         clock.restart()
+        if not self._detects(frame):
+            latency = time.monotonic() - frame.captured_mono
+            self.metrics.count_frame(0, latency, (), alerts_suppressed=policy.suppressed, detected=False)
+            clock.lap("track")
+            return []
         frame.prepare(self.working_width)  # done by the reader already, unless the frame came another way
         budget.start(self._last_end)
-        faces = detect(frame, self.engine, self.settings.vision)
+        faces = detect(frame, self.engine, self.settings.vision, self._regions(frame))
         clock.lap("detect")
         tracks, ended = self.tracker.update(faces, frame.media_s)
         policy.end(ended)  # rule 3: what it held of them goes now (they are counted with the frame)
@@ -334,6 +357,23 @@ class CameraWorker:
         self.metrics.count_frame(len(faces), latency, ended, len(searched), choice.shed, policy.suppressed)
         self._last_end = time.perf_counter()
         return raised
+
+    def _regions(self, frame: Frame) -> list[Region] | None:
+        """Where to detect in this frame (``live.motion_gate``); ``None``: the whole frame."""
+        if self._gate is None or frame.work is None:
+            return None
+        k = frame.work.shape[1] / frame.shape[1]
+        expected = [tr.predicted_box(frame.media_s) * k for tr in self.tracker.tracks.values()]
+        return self._gate.regions(frame.work, frame.media_s, expected)
+
+    def _detects(self, frame: Frame) -> bool:
+        """Whether this frame is one the detector runs on: ``detect_every_frames`` after the last one detected
+        (counted in source frames, so a dropped frame does not push the next detection further away). A
+        frame whose index does not follow on (a source that started again) is detected."""
+        if self._last_detected is not None and 0 < frame.index - self._last_detected < self._detect_every:
+            return False
+        self._last_detected = frame.index
+        return True
 
     def _raise(
         self, decisions: Sequence[AlertDecision], frame: Frame, ended: Sequence[Track]
@@ -426,6 +466,7 @@ class LivePipeline:
         if len(set(ids)) != len(ids):
             raise SourceError(f"two sources have the same camera id: {sorted(ids)}")
         watchlist = gateway.watchlist()
+        sharing = max(len(specs), settings.live.sources_on_machine)
         self.workers = [
             CameraWorker(
                 spec,
@@ -435,7 +476,7 @@ class LivePipeline:
                 watchlist=watchlist,
                 on_alert=on_alert,
                 engine=engine_factory() if engine_factory else None,
-                sharing=len(specs),
+                sharing=sharing,
             )
             for spec in specs
         ]

@@ -43,6 +43,7 @@ from openlfr.live.evidence import (
     keep_heaviest,
 )
 from openlfr.live.metrics import StageClock
+from openlfr.live.motion import Region
 from openlfr.live.sources import Frame
 from openlfr.live.tracker import Track
 from openlfr.matching.watchlist_index import WatchlistIndex
@@ -56,16 +57,28 @@ EWMA = 0.3
 
 
 # -- 1. detect ------------------------------------------------------------------------------------------------
-def detect(frame: Frame, engine: FaceEngine, vision: VisionSettings) -> list[Face]:
+def detect(
+    frame: Frame, engine: FaceEngine, vision: VisionSettings, regions: Sequence[Region] | None = None
+) -> list[Face]:
     """The faces on the frame's working-resolution copy (made by :meth:`Frame.prepare`), in full-resolution
     coordinates, clipped to the frame; the full-resolution frame itself is not needed, nor converted, here.
-    Faces below ``detection_score`` or ``min_detect_px`` are left out; the detector's order is kept."""
+    With ``regions`` (:class:`~openlfr.live.motion.MotionGate`), only those parts of the working copy are
+    detected, each at the same scale. Faces below ``detection_score`` or ``min_detect_px`` are left out; the
+    detector's order is kept within a region."""
     work = frame.work if frame.work is not None else frame.image
     h, w = frame.shape
     scale = w / work.shape[1]
     bound = np.array([w, h, w, h], np.float32)
+    if regions is None:
+        found = engine.detector.detect(work)
+    else:
+        found = [
+            f.scaled(1.0, (float(x1), float(y1)))
+            for x1, y1, x2, y2 in regions
+            for f in engine.detector.detect(np.ascontiguousarray(work[y1:y2, x1:x2]))
+        ]
     out = []
-    for f in engine.detector.detect(work):
+    for f in found:
         f = f.scaled(scale) if scale != 1.0 else f
         if f.detector_score >= vision.detection_score and f.size >= vision.min_detect_px:
             out.append(replace(f, box=np.clip(f.box, 0, bound).astype(np.float32)))
@@ -317,10 +330,12 @@ class EmbedBudget:
         the frame interval first.
 
         A slot of ``max_queue_frames``: the frame after them arrives ``max_queue_frames + 1`` intervals
-        after this one was captured and would push out the oldest. Half an interval is kept back for the
-        rest of this frame (search, alert) and the next frame's start. A worker whose frames take longer
-        than the frame interval even without embeddings never catches up: it drops frames whatever it
-        sheds, so it sheds nothing (searching as much as it did before).
+        after this one was captured and would push out the oldest. The embeddings may fill
+        ``shed_slot_share`` of it; half an interval is kept back for the rest of this frame (search, alert)
+        and the next frame's start. A worker whose detected frames take
+        longer than the interval between them (``detect_every_frames`` frame intervals: the frames between
+        cost next to nothing) even without embeddings never catches up: it drops frames whatever it sheds,
+        so it sheds nothing (searching as much as it did before).
         """
         if self._last_frame is not None:
             index, captured = self._last_frame
@@ -332,10 +347,11 @@ class EmbedBudget:
         self._last_frame = (frame.index, frame.captured_mono)
         if not tracks or not self.sheds or self.interval_s is None or self.base_s is None:
             return None
-        if self.base_s >= self.interval_s:
+        if self.base_s >= self.interval_s * self.live.detect_every_frames:
             return None
         now = time.monotonic()
-        deadline = frame.captured_mono + (self.live.max_queue_frames + 0.5) * self.interval_s
+        slot = self.live.max_queue_frames * self.live.shed_slot_share
+        deadline = frame.captured_mono + (slot + 0.5) * self.interval_s
         return embeds_that_fit(deadline - now, self.embed_s, now - self._last_embed_mono, self.live)
 
     def embedded(self, faces: int, seconds: float) -> None:
