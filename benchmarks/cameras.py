@@ -37,7 +37,9 @@ dropped): one camera of openlfr as fast as it goes, and a PLAIN loop (decode eve
 640 px, embed every face with the same engine, search the same watchlist, alert at the same threshold once
 per subject per 60 s): wall time, CPU, found and false for both.
 
-The machine's load average is printed before and after: figures taken while others run say "LOADED".
+The machine's load average is printed before and after (it includes the previous run's own threads), and
+each run says how many cores other programs used meanwhile, and how much the host stole (``/proc/stat``):
+a run where either was more than a little says "LOADED".
 """
 
 from __future__ import annotations
@@ -76,6 +78,28 @@ TARGET_DROPPED_PCT, TARGET_P95_MS, TARGET_FOUND_SHARE = 1.0, 300.0, 7 / 8
 def cpu_s() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """``(busy, steal)`` CPU ticks of the whole machine so far (``/proc/stat``; zeros where there is none):
+    the busy ticks that are not this run's own are other programs', and steal is time the host gave to
+    other virtual machines; either makes a run LOADED."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return user + nice + system + irq + softirq, steal
+
+
+def others_note(before: tuple[int, int], own_cpu_s: float, wall_s: float) -> tuple[str, float, float]:
+    """What else used the cores during a run: other programs' cores and the host's steal, averaged."""
+    busy, steal = machine_jiffies()
+    tick = os.sysconf("SC_CLK_TCK")
+    others = max(0.0, (busy - before[0]) / tick - own_cpu_s) / wall_s
+    stolen = (steal - before[1]) / tick / wall_s
+    state = "LOADED" if others > 0.1 or stolen > 0.05 else "quiet"
+    return f"others used {others:.2f} cores, the host stole {stolen:.2f} ({state})", others, stolen
 
 
 def load_note() -> str:
@@ -206,7 +230,9 @@ def per_camera(r: dict[str, Any], truth: dict[str, Any]) -> list[dict[str, Any]]
     return rows
 
 
-def print_run(label: str, rows: list[dict[str, Any]], cpu: float, wall: float) -> dict[str, Any]:
+def print_run(
+    label: str, rows: list[dict[str, Any]], cpu: float, wall: float, before: tuple[int, int]
+) -> dict[str, Any]:
     print(
         f"{label}\n{'camera':<8}{'frames':>7}{'dropped':>9}{'drop %':>8}{'detected':>9}{'searched':>9}{'shed':>6}"
         f"{'alert p50/p95 ms':>18}{'found':>7}{'false':>6}"
@@ -219,8 +245,18 @@ def print_run(label: str, rows: list[dict[str, Any]], cpu: float, wall: float) -
         )
     cores = os.cpu_count() or 1
     busy = cpu / wall
-    print(f"CPU {cpu:.1f} s in {wall:.1f} s: {busy:.2f} cores busy, {cores - busy:.2f} of {cores} spare")
-    return {"cameras": rows, "cpu_s": cpu, "wall_s": wall, "cores_busy": busy}
+    note, others, stolen = others_note(before, cpu, wall)
+    print(
+        f"CPU {cpu:.1f} s in {wall:.1f} s: {busy:.2f} cores busy, {cores - busy:.2f} of {cores} spare; {note}"
+    )
+    return {
+        "cameras": rows,
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "cores_busy": busy,
+        "others_cores": others,
+        "stolen_cores": stolen,
+    }
 
 
 def worst_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -295,7 +331,7 @@ def run_processes(n: int, args: argparse.Namespace, folder: Path) -> dict[str, A
                     break
             else:
                 raise SystemExit(f"a camera process ended before it was ready (exit {child.wait()})")
-        t0 = time.monotonic()
+        t0, before = time.monotonic(), machine_jiffies()
         for child in children:
             assert child.stdin is not None
             child.stdin.write("GO\n")
@@ -313,6 +349,7 @@ def run_processes(n: int, args: argparse.Namespace, folder: Path) -> dict[str, A
         "rows": [row for r in results for row in r["cameras"]],
         "cpu_s": sum(r["cpu_s"] for r in results),
         "wall_s": wall,
+        "before": before,
     }
 
 
@@ -443,12 +480,13 @@ def main() -> None:
                 f"\n== PACED: {n} camera(s) at once, {how}, run {k + 1} of {args.repeat} (load {load_note()}) =="
             )
             label = f"{n} camera(s), run {k + 1}"
+            before = machine_jiffies()
             if args.processes:
                 p = run_processes(n, args, folder)
-                runs.append(print_run(label, p["rows"], p["cpu_s"], p["wall_s"]))
+                runs.append(print_run(label, p["rows"], p["cpu_s"], p["wall_s"], p["before"]))
                 continue
             r = run_cameras(n, video, gw, settings, fps)
-            runs.append(print_run(label, per_camera(r, truth), r["cpu_s"], r["wall_s"]))
+            runs.append(print_run(label, per_camera(r, truth), r["cpu_s"], r["wall_s"], before))
         if args.stages and not args.processes:
             runs[-1]["stages"] = print_stages(r)
         worst = worst_of(runs)

@@ -89,8 +89,12 @@ def test_a_worker_behind_embeds_what_fits_and_the_faces_it_left_out_are_searched
     hamilton: Path, settings: Settings, engine: FaceEngine, watchlist_with_miranda: Path
 ) -> None:
     """Frame by frame on the real clip (Miranda alerts at frames 2 and 84 when nothing is shed)."""
-    # No embedding "anyway" after shed_max_wait_s here: behind, nothing fits, so nothing is embedded.
-    settings = settings.model_copy(update={"live": LiveSettings(cooldown_seconds=0.0, shed_max_wait_s=1e6)})
+    # No embedding "anyway" after shed_max_wait_s here: behind, nothing fits, so nothing is embedded. Every
+    # frame detected whole: "on time" here is a source whose frames come as fast as the worker takes them,
+    # so its frame interval is the worker's own pace, and a worker whose frames all cost the same (no frame
+    # between detections, no motion gate) is never behind its own pace.
+    live = LiveSettings(cooldown_seconds=0.0, shed_max_wait_s=1e6, detect_every_frames=1, motion_gate=False)
+    settings = settings.model_copy(update={"live": live})
     gateway = InMemoryGateway.from_folder(watchlist_with_miranda, engine, threshold=THRESHOLD)
     spec = parse_source(f"stage={hamilton}")
     gateway.allow_camera(spec.camera_id)

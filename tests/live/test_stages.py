@@ -180,26 +180,3 @@ def test_the_embed_budget_limits_a_worker_behind_and_none_on_time() -> None:
     assert budget.limit(late, tracks) == 0
     assert EmbedBudget(live, sheds=False).limit(late, tracks) is None, "a worker that cannot drop frames"
     assert budget.limit(Frame(image, 5, 0.2, at, captured_mono=time.monotonic()), []) is None, "no faces"
-
-
-def test_the_embed_budget_fills_only_its_share_of_the_slot() -> None:
-    """``shed_slot_share``: with half the slot, a frame captured just now fits half the embeddings."""
-    at = datetime(2030, 1, 1, tzinfo=UTC)
-    image = np.zeros((8, 8, 3), np.uint8)
-    tracks = [Track(1, face(0, 0), 0.0, 0.0)]
-    fits = {}
-    for share in (1.0, 0.5):
-        live = LiveSettings(
-            max_queue_frames=8, max_embeds_per_frame=8, shed_max_wait_s=10.0, shed_slot_share=share
-        )
-        budget = EmbedBudget(live, sheds=True)
-        now, last_end = time.monotonic(), None
-        for i in range(3):
-            budget.start(last_end)
-            budget.limit(Frame(image, i, i * 0.04, at, captured_mono=now - 0.12 + 0.04 * i), tracks)
-            budget.embedded(1, 0.04)
-            last_end = time.perf_counter()
-        fits[share] = budget.limit(Frame(image, 3, 0.12, at, captured_mono=time.monotonic()), tracks)
-    # Faces of 40 ms: 8.5 intervals (340 ms) hold 8, 4.5 intervals (180 ms) 4 (3 if the test ran slowly).
-    assert fits[1.0] in (7, 8), fits
-    assert fits[0.5] in (3, 4), fits

@@ -38,16 +38,6 @@ class LiveSettings(_Section):
         "interval even without embeddings (it drops frames whatever it sheds) sheds nothing. Files "
         "played as fast as possible (nothing is dropped there) are never shed.",
     )
-    shed_slot_share: float = Field(
-        1.0,
-        gt=0,
-        le=1,
-        description="With `shed_when_behind`, the share of the frame slot (`max_queue_frames`) a frame's "
-        "embeddings may fill; the rest is kept for what the estimate cannot foresee (other cameras' bursts "
-        "on the same cores). Measured at four cameras on two cores (benchmarks/cameras.py): 0.5 drops "
-        "fewer frames (0.1-1.7% against 1.9-2.4%) but sheds more and found a wanted pass fewer on some "
-        "cameras, so the default keeps recall first.",
-    )
     shed_max_wait_s: float = Field(
         0.3,
         gt=0,

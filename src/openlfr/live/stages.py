@@ -330,9 +330,8 @@ class EmbedBudget:
         the frame interval first.
 
         A slot of ``max_queue_frames``: the frame after them arrives ``max_queue_frames + 1`` intervals
-        after this one was captured and would push out the oldest. The embeddings may fill
-        ``shed_slot_share`` of it; half an interval is kept back for the rest of this frame (search, alert)
-        and the next frame's start. A worker whose detected frames take
+        after this one was captured and would push out the oldest. Half an interval is kept back for the
+        rest of this frame (search, alert) and the next frame's start. A worker whose detected frames take
         longer than the interval between them (``detect_every_frames`` frame intervals: the frames between
         cost next to nothing) even without embeddings never catches up: it drops frames whatever it sheds,
         so it sheds nothing (searching as much as it did before).
@@ -350,8 +349,7 @@ class EmbedBudget:
         if self.base_s >= self.interval_s * self.live.detect_every_frames:
             return None
         now = time.monotonic()
-        slot = self.live.max_queue_frames * self.live.shed_slot_share
-        deadline = frame.captured_mono + (slot + 0.5) * self.interval_s
+        deadline = frame.captured_mono + (self.live.max_queue_frames + 0.5) * self.interval_s
         return embeds_that_fit(deadline - now, self.embed_s, now - self._last_embed_mono, self.live)
 
     def embedded(self, faces: int, seconds: float) -> None:
