@@ -103,10 +103,9 @@ def others_note(before: tuple[int, int], own_cpu_s: float, wall_s: float) -> tup
 
 
 def load_note() -> str:
+    """The load average; whether a run was quiet is :func:`others_note`'s to say (this counts our own)."""
     one, five, fifteen = os.getloadavg()
-    cores = os.cpu_count() or 1
-    state = "LOADED: others are running" if one > 0.5 * cores else "quiet"
-    return f"{one:.2f} {five:.2f} {fifteen:.2f} on {cores} CPUs ({state})"
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count() or 1} CPUs"
 
 
 def scenario(args: argparse.Namespace) -> Path:
@@ -353,17 +352,22 @@ def run_processes(n: int, args: argparse.Namespace, folder: Path) -> dict[str, A
     }
 
 
+def walkby(args: argparse.Namespace) -> tuple[dict[str, Any], Path, Settings, FaceEngine, InMemoryGateway]:
+    """The walk-by's truth and video, the settings, the engine and the enrolled watchlist of a run."""
+    folder = scenario(args)
+    truth = json.loads((folder / "ground_truth.json").read_text())
+    settings = settings_for(args)
+    engine = load_engine(PACK, settings)
+    return truth, folder / truth["video"], settings, engine, gateway_for(truth, settings, engine)
+
+
 def child(args: argparse.Namespace) -> None:
     """One camera process of ``--processes``: ready, wait for GO on stdin, run, write its figures."""
     ready = sys.stdout
     with contextlib.redirect_stdout(sys.stderr):  # stdout carries READY only, so the pipe never fills
-        truth = json.loads((args.scenario / "ground_truth.json").read_text())
-        settings = settings_for(args)
-        engine = load_engine(PACK, settings)
-        gw = gateway_for(truth, settings, engine)
+        truth, video, settings, _engine, gw = walkby(args)
         print("READY", file=ready, flush=True)
         sys.stdin.readline()
-        video = args.scenario / truth["video"]
         r = run_cameras(1, video, gw, settings, float(truth["fps"]), first=args.first)
     rows = per_camera(r, truth)
     args.json.write_text(json.dumps({"cameras": rows, "cpu_s": r["cpu_s"], "wall_s": r["wall_s"]}))
@@ -450,12 +454,8 @@ def main() -> None:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress when redirected
 
     print(f"load average before: {load_note()}")
-    folder = scenario(args)
-    truth = json.loads((folder / "ground_truth.json").read_text())
-    video = folder / truth["video"]
-    settings = settings_for(args)
-    engine = load_engine(PACK, settings)
-    gw = gateway_for(truth, settings, engine)
+    truth, video, settings, engine, gw = walkby(args)
+    folder = video.parent
     fps = float(truth["fps"])
     print(
         f"walk-by {video} ({truth['width']}x{truth['height']} @ {truth['fps']} fps, {truth['frames']} frames, "

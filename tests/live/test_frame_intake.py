@@ -191,6 +191,22 @@ def test_the_detector_runs_on_one_frame_in_detect_every_frames_and_the_tracks_ca
     assert every.metrics.snapshot()["frames_detected"] == 4
 
 
+def test_a_dropped_scheduled_frame_is_made_up_by_the_next_and_the_schedule_is_kept(
+    hamilton_1080p: Path, settings: Settings, engine: FaceEngine, watchlist_of_absent_people: Path
+) -> None:
+    """Frame 4, due for detection, is dropped: frame 5 is detected instead, and then the frames the reader
+    prepares (even ones) again, so the worker never shrinks frames the reader has shrunk already."""
+    gateway = InMemoryGateway.from_folder(watchlist_of_absent_people, engine, threshold=THRESHOLD)
+    spec = parse_source(f"cam={hamilton_1080p}")
+    gateway.allow_camera(spec.camera_id)
+    worker = CameraWorker(spec, gateway, settings, engine=engine)
+    assert settings.live.detect_every_frames == 2
+    kept = [f for f in _frames(hamilton_1080p, 12) if f.index != 4]
+    for frame in kept:
+        worker.process(frame)
+    assert [f.index for f in kept if f.work is not None] == [0, 2, 5, 6, 8, 10]
+
+
 def test_a_source_that_starts_again_is_detected_at_once(
     hamilton_1080p: Path, settings: Settings, engine: FaceEngine, watchlist_of_absent_people: Path
 ) -> None:

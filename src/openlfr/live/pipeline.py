@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from openlfr.config import Settings, VisionSettings
+from openlfr.config import Settings
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.live_contract import Counts, NewAlert
 from openlfr.live.gateway import LiveGateway, ScanRefused
@@ -57,12 +57,6 @@ from openlfr.matching.watchlist_index import WatchlistIndex
 from openlfr.vision import FaceEngine, get_pack
 
 log = logging.getLogger(__name__)
-
-
-def live_vision(settings: Settings, threads: int) -> VisionSettings:
-    """The vision settings a live engine runs with: the live ``flip_augment``, and ``threads`` inference
-    threads (a worker's share of ``vision.threads``)."""
-    return settings.vision.model_copy(update={"flip_augment": settings.live.flip_augment, "threads": threads})
 
 
 class FrameSlot:
@@ -164,7 +158,10 @@ class CameraWorker:
         self.live = settings.live
         deployment = gateway.deployment
         # Each worker owns its networks: OpenCV and ONNX Runtime sessions are not shared across threads.
-        vision = live_vision(settings, max(1, settings.vision.threads // max(1, sharing)))
+        threads = max(1, settings.vision.threads // max(1, sharing))
+        vision = settings.vision.model_copy(
+            update={"flip_augment": self.live.flip_augment, "threads": threads}
+        )
         # Detection is most of a frame's cost, so sources sharing the cores are detected smaller.
         self.working_width = (
             settings.vision.working_width
@@ -253,8 +250,8 @@ class CameraWorker:
                     frame.captured_mono = time.monotonic()
                 self.metrics.frame_in()
                 clock.restart()
-                if frame.index % self._detect_every == 0:
-                    # The frames the worker will detect (it prepares any other it detects after a drop).
+                if self._on_schedule(frame.index):
+                    # The frames the worker will detect (it prepares the one it detects after a drop).
                     frame.prepare(self.working_width)
                     clock.lap("convert")
                 self._slot.put(frame, block, stop)
@@ -366,11 +363,22 @@ class CameraWorker:
         expected = [tr.predicted_box(frame.media_s) * k for tr in self.tracker.tracks.values()]
         return self._gate.regions(frame.work, frame.media_s, expected)
 
+    def _on_schedule(self, index: int) -> bool:
+        """Whether source frame ``index`` is one of the ``detect_every_frames`` the detector runs on; the
+        reader prepares exactly these, so the worker finds them ready."""
+        return index % self._detect_every == 0
+
     def _detects(self, frame: Frame) -> bool:
-        """Whether this frame is one the detector runs on: ``detect_every_frames`` after the last one detected
-        (counted in source frames, so a dropped frame does not push the next detection further away). A
-        frame whose index does not follow on (a source that started again) is detected."""
-        if self._last_detected is not None and 0 < frame.index - self._last_detected < self._detect_every:
+        """Whether the detector runs on this frame: a scheduled one (:meth:`_on_schedule`); the first after a
+        scheduled one was dropped, so a drop does not push the next detection further away; and a frame
+        whose index does not follow on (a source that started again)."""
+        last = self._last_detected
+        if not (
+            last is None
+            or frame.index <= last
+            or self._on_schedule(frame.index)
+            or frame.index - last > self._detect_every
+        ):
             return False
         self._last_detected = frame.index
         return True
