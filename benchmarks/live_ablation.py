@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from _common import ROOT
+from _common import ROOT, data_dir
 from live import run_openlfr, watchlist_gateway
+from openlfr.cli.demo import _reference_crowd
 from openlfr.config import LiveSettings, Settings
 from openlfr.live.memory_gateway import CrowdCheck
 from openlfr.live.policy import AlertPolicy
@@ -102,6 +103,14 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "the shipped defaults as each of four cameras on one machine runs them (live.sources_on_machine=4: "
         "detected at vision.shared_working_width, one inference thread)",
         {"sources_on_machine": 4},
+    ),
+    "no_flip_screen": (
+        "the shipped defaults, but every embedded face flip-tested (live.flip_screen=false, before it)",
+        {"flip_screen": False},
+    ),
+    "four_cameras_no_flip_screen": (
+        "four_cameras, every embedded face flip-tested (live.flip_screen=false)",
+        {"sources_on_machine": 4, "flip_screen": False},
     ),
     "four_cameras_every4": (
         "four_cameras, the periodic re-embed near the threshold every 4 frames (every second detected frame)",
@@ -283,7 +292,11 @@ def main() -> None:
         help="Enrol without the attraction check even when the data folder has a reference crowd.",
     )
     a = ap.parse_args()
-    base = Settings()
+    # The data folder benchmarks/cameras.py uses: its reference crowd is built there once (from UTKFace, as
+    # the demo builds one), so both benchmarks run at the threshold `openlfr run` picks, 0.511.
+    base = Settings(data_dir=ROOT / "var" / "cameras" / "data", dataset_dir=data_dir())
+    if not a.no_attraction_check and (cal := load_calibration(a.pack, base.data_dir)) is not None:
+        _reference_crowd(base, a.pack, cal, 2000)
     crowd = None if a.no_attraction_check else load_reference_crowd(a.pack, base.data_dir)
     check = CrowdCheck(crowd, attraction_policy(crowd, base.governance)) if crowd and crowd.size else None
     if check is not None and a.offset_rule is not None:

@@ -4,6 +4,7 @@ quality, embed, search, and the policy taking a frame's results once (issue 28: 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -19,6 +20,7 @@ from openlfr.live.stages import (
     choose_to_embed,
     detect,
     embed,
+    near_threshold,
     search,
 )
 from openlfr.live.tracker import FaceTracker, Track, iou_matrix
@@ -135,6 +137,29 @@ def test_embed_and_search_find_the_person_and_the_policy_takes_the_frame_once(
         fused = ev.fused()
         assert fused is not None and np.allclose(fused, probe_before)
     assert decisions == [[], ["lin_manuel_miranda"]]
+
+
+def test_the_flip_screen_flip_tests_a_face_near_a_subject_and_not_a_stranger(
+    engine: FaceEngine, watchlist: WatchlistIndex
+) -> None:
+    """live.flip_screen: Miranda's face, whose probe scores within the margin of his template, is embedded
+    flip-tested (as calibrated: the same embedding as without the screen); a stranger's face, far from both
+    subjects, is searched as embedded alone."""
+    policy = AlertPolicy(0.5, 2, 0.0, aggregation="fused", keep=3)
+    stranger = ("lfw", "images", "AJ_Cook", "AJ_Cook_0001.jpg")
+    picked = {}
+    for name, parts in (("miranda", MIRANDA), ("stranger", stranger)):
+        frame = _frame(load_image(require_data(*parts)))
+        track = max(_tracks(frame, engine), key=lambda t: t.face.size)
+        known = policy.known([track])
+        screen = near_threshold([track], watchlist, known, 0.5 - LIVE.flip_screen_margin)
+        screened = embed(frame, [track], engine, LIVE.refine_below_px, screen)[0].embedding
+        flip_tested = embed(frame, [track], engine, LIVE.refine_below_px)[0].embedding
+        assert screened is not None and flip_tested is not None
+        picked[name] = bool(np.allclose(screened, flip_tested, atol=1e-5))
+        best = search([track], [replace(track.face, embedding=screened)], watchlist, known, 1)[0]
+        assert (best.top[0].score >= 0.5 - LIVE.flip_screen_margin) == picked[name], (name, best.top[0].score)
+    assert picked == {"miranda": True, "stranger": False}
 
 
 def test_the_policy_decides_only_in_a_frame_that_searched() -> None:

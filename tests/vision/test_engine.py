@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from openlfr.vision import best_face, cosine_similarity, load_image
+from openlfr.config import Settings, VisionSettings
+from openlfr.vision import best_face, cosine_similarity, load_engine, load_image
 from openlfr.vision.packs import PACKS
 from tests.conftest import require_data
 
@@ -88,3 +89,34 @@ def test_quality_reports_reasons_for_a_tiny_blurred_face(engine_factory) -> None
         assert q is not None and not q.acceptable
         assert any("small" in r or "blurred" in r or "eyes" in r for r in q.reasons)
         assert q.score < good.quality.score
+
+
+@pytest.mark.parametrize("pack", list(PACKS))
+def test_the_flip_screen_flip_tests_exactly_the_faces_it_picks(engine_factory, pack: str) -> None:  # type: ignore[no-untyped-def]
+    """``embed_screened`` (live.flip_screen): the screen is shown each face embedded alone (what the pack
+    gives without the flip test); a face it picks gets exactly the flip-tested embedding ``embed`` gives, a
+    face it leaves keeps its own, and picking every face is ``embed``."""
+    engine = engine_factory(pack)
+    alone = load_engine(pack, Settings(vision=VisionSettings(flip_augment=False)))
+    img = np.ascontiguousarray(np.hstack([lfw("Abel_Pacheco", 1), lfw("Ann_Veneman", 1)]))
+    half = img.shape[1] / 2
+    found = engine.detect(img)
+    faces = [
+        max((f for f in found if (f.centre[0] < half) == left), key=lambda f: f.size)
+        for left in (True, False)
+    ]
+    flip_tested = engine.embedder.embed(img, faces)
+    plain = alone.embedder.embed(img, faces)
+    assert not np.allclose(plain, flip_tested, atol=1e-3), "the flip test changes an embedding"
+    shown: list[np.ndarray] = []
+
+    def screen(embeddings: np.ndarray) -> list[bool]:
+        shown.append(embeddings.copy())
+        return [True, False]
+
+    out = engine.embedder.embed_screened(img, faces, screen)
+    np.testing.assert_allclose(shown[0], plain, atol=1e-5)
+    np.testing.assert_allclose(out[0], flip_tested[0], atol=1e-5)
+    np.testing.assert_allclose(out[1], plain[1], atol=1e-5)
+    every = engine.embedder.embed_screened(img, faces, lambda e: [True] * len(e))
+    np.testing.assert_allclose(every, flip_tested, atol=1e-5)

@@ -163,6 +163,22 @@ class LiveSettings(_Section):
             "calibrated thresholds hold for live scores (measured cost: 54 -> 49 fps unpaced on the crowd clip)."
         ),
     )
+    flip_screen: bool = Field(
+        True,
+        description="With `flip_augment`, embed each face alone first and its mirror image only when the "
+        "probe (fused with the track's kept shots, as searched) scores within `flip_screen_margin` of the "
+        "threshold for some subject: every search that can reach the threshold is of a flip-tested shot, as "
+        "calibrated, and a face that matches no one closely (most passers-by) costs half, which is most of "
+        "the embedding's cost in the bursts when new faces reach every camera at once "
+        "(benchmarks/cameras.py, benchmarks/live_ablation.py).",
+    )
+    flip_screen_margin: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="With `flip_screen`, how far below the threshold a probe without the mirror image may "
+        "score and still be flip-tested. The flip test moves a face's score by at most 0.04 on the walk-bys.",
+    )
     paced_files: bool = Field(
         True, description="Play video files at their own frame rate (drops counted), not as fast as possible."
     )

@@ -51,7 +51,15 @@ from openlfr.live.metrics import SourceMetrics, StageClock
 from openlfr.live.motion import MotionGate, Region
 from openlfr.live.policy import AlertDecision, AlertPolicy, FrameResults
 from openlfr.live.sources import Frame, FrameSource, SourceError, SourceSpec
-from openlfr.live.stages import EmbedBudget, assess_quality, choose_to_embed, detect, embed, search
+from openlfr.live.stages import (
+    EmbedBudget,
+    assess_quality,
+    choose_to_embed,
+    detect,
+    embed,
+    near_threshold,
+    search,
+)
 from openlfr.live.tracker import FaceTracker, Track
 from openlfr.matching.watchlist_index import WatchlistIndex
 from openlfr.vision import FaceEngine, get_pack
@@ -342,7 +350,12 @@ class CameraWorker:
         choice = choose_to_embed(tracks, known, live, frame.index, limit=limit, min_face_px=px)
         chosen = choice.tracks if self.index.template_count else []
         clock.lap("quality")
-        embedded = embed(frame, chosen, self.engine, live.refine_below_px)
+        screen = (
+            near_threshold(chosen, self.index, known, self.threshold - live.flip_screen_margin)
+            if live.flip_augment and live.flip_screen
+            else None
+        )
+        embedded = embed(frame, chosen, self.engine, live.refine_below_px, screen)
         budget.embedded(len(chosen), clock.lap("embed"))
         searched = search(chosen, embedded, self.index, known, live.search_top_k)
         clock.lap("search")

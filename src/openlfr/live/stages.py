@@ -12,7 +12,8 @@ prepared by :meth:`openlfr.live.sources.Frame.prepare` and tracked by
    frame has room for (:func:`embed_room`; fewer when the worker is behind, :class:`EmbedBudget`), and how
    many were shed;
 4. :func:`embed`: those faces embedded in one batch (small faces' landmarks found again first,
-   :func:`refine`);
+   :func:`refine`), flip-tested only where the probe comes near the threshold (:func:`near_threshold`,
+   ``live.flip_screen``);
 5. :func:`search`: the watchlist searched once for all of them.
 
 They read the alert policy's per-track evidence, taken once for the frame's tracks
@@ -38,6 +39,7 @@ from openlfr.live.evidence import (
     Assessed,
     FrameEvidence,
     Searched,
+    Shot,
     TrackEvidence,
     fuse,
     keep_heaviest,
@@ -48,6 +50,7 @@ from openlfr.live.sources import Frame
 from openlfr.live.tracker import Track
 from openlfr.matching.watchlist_index import WatchlistIndex
 from openlfr.vision import Face, FaceEngine, iou_matrix
+from openlfr.vision.embedders import MirrorScreen
 
 REFINE_INPUT = 320
 """Largest side of the square (3 face widths) a small face is detected again in, in pixels."""
@@ -403,15 +406,66 @@ def refine(frame: Frame, faces: list[Face], engine: FaceEngine, refine_below_px:
     return out
 
 
-def embed(frame: Frame, tracks: Sequence[Track], engine: FaceEngine, refine_below_px: float) -> list[Face]:
-    """The tracks' faces embedded in one batch (small ones refined first, :func:`refine`), in their order."""
+def embed(
+    frame: Frame,
+    tracks: Sequence[Track],
+    engine: FaceEngine,
+    refine_below_px: float,
+    needs_mirror: MirrorScreen | None = None,
+) -> list[Face]:
+    """The tracks' faces embedded in one batch (small ones refined first, :func:`refine`), in their order;
+    with ``needs_mirror`` (:func:`near_threshold`), only the faces it picks are flip-tested."""
     if not tracks:
         return []
     faces = refine(frame, [tr.face for tr in tracks], engine, refine_below_px)
-    return engine.embed(frame.image, faces)
+    return engine.embed(frame.image, faces, needs_mirror)
+
+
+def near_threshold(
+    tracks: Sequence[Track], index: WatchlistIndex, known: FrameEvidence, floor: float
+) -> MirrorScreen:
+    """The flip test's screen (``live.flip_screen``): given the tracks' faces embedded without their mirror
+    images, the faces whose probe, made as :func:`search` makes it (fused with the track's kept shots),
+    scores at least ``floor`` for some subject.
+
+    The threshold was calibrated on flip-tested embeddings, so every search that can reach it must be of a
+    flip-tested shot; a face that matches no one within the margin (most passers-by) is searched as it is,
+    at half the embedding's cost. Scores move by a few hundredths with the flip test (at most 0.04 on the
+    walk-bys), well inside ``live.flip_screen_margin``."""
+
+    def screen(embeddings: npt.NDArray[np.float32]) -> list[bool]:
+        weights = [_weight(tr.face) for tr in tracks]
+        _kept, probes = _probes(tracks, list(embeddings), weights, known)
+        _tops, scores = index.search_with_scores(probes, k=1)
+        return [bool(row.max() >= floor) for row in scores]
+
+    return screen
 
 
 # -- 5. search -------------------------------------------------------------------------------------------------------
+def _weight(face: Face) -> float:
+    """A shot's weight in the aggregation: its face size times its quality score (0.5 unmeasured)."""
+    return face.size * (face.quality.score if face.quality else 0.5)
+
+
+def _probes(
+    tracks: Sequence[Track],
+    shots: Sequence[npt.NDArray[np.float32]],
+    weights: Sequence[float],
+    known: FrameEvidence,
+) -> tuple[list[list[Shot]], npt.NDArray[np.float32]]:
+    """Each track's probe for its new shot: with ``fused`` aggregation the weighted mean of the track's
+    kept shots with this one (and those kept shots), otherwise the shot itself."""
+    fused = known.aggregation == "fused"
+    kept = [
+        keep_heaviest(known.evidence.get(tr.id, NO_EVIDENCE).shots, (w, e), known.keep) if fused else []
+        for tr, e, w in zip(tracks, shots, weights, strict=True)
+    ]
+    # Each fused probe has at least this shot (the filter only narrows the type).
+    probes = np.stack([p for p in map(fuse, kept) if p is not None] if fused else list(shots))
+    return kept, probes
+
+
 def search(
     tracks: Sequence[Track],
     embedded: Sequence[Face],
@@ -428,18 +482,12 @@ def search(
     """
     if not tracks:
         return []
-    weights = [f.size * (f.quality.score if f.quality else 0.5) for f in embedded]
+    weights = [_weight(f) for f in embedded]
     shots = []
     for f in embedded:
         assert f.embedding is not None
         shots.append(f.embedding)
-    fused = known.aggregation == "fused"
-    kept = [
-        keep_heaviest(known.evidence.get(tr.id, NO_EVIDENCE).shots, (w, e), known.keep) if fused else []
-        for tr, e, w in zip(tracks, shots, weights, strict=True)
-    ]
-    # Each fused probe has at least this shot (the filter only narrows the type).
-    probes = np.stack([p for p in map(fuse, kept) if p is not None] if fused else shots)
+    kept, probes = _probes(tracks, shots, weights, known)
     tops, scores = index.search_with_scores(probes, k=top_k)
     return [
         Searched(tr, f.size, f.quality.score if f.quality else 0.0, w, e, top, row, k)

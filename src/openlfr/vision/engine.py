@@ -12,7 +12,7 @@ import numpy.typing as npt
 from openlfr.config import QualitySettings, Settings, VisionSettings
 from openlfr.vision.alignment import ARCFACE_TEMPLATE
 from openlfr.vision.detectors import DlibHOGDetector, SCRFDDetector, YuNetDetector
-from openlfr.vision.embedders import DlibResNetEmbedder, MobileFaceNetEmbedder, SFaceEmbedder
+from openlfr.vision.embedders import DlibResNetEmbedder, MirrorScreen, MobileFaceNetEmbedder, SFaceEmbedder
 from openlfr.vision.face import Face
 from openlfr.vision.packs import ModelPack, get_pack, verified_path
 from openlfr.vision.quality import assess_quality
@@ -93,11 +93,18 @@ class FaceEngine:
         """The faces with their quality measured against the bar."""
         return [f.with_quality(assess_quality(image, f, self.quality_bar)) for f in faces]
 
-    def embed(self, image: BGRImage, faces: Sequence[Face]) -> list[Face]:
-        """The faces with their embeddings, computed in one batch."""
+    def embed(
+        self, image: BGRImage, faces: Sequence[Face], needs_mirror: MirrorScreen | None = None
+    ) -> list[Face]:
+        """The faces with their embeddings, computed in one batch; with ``needs_mirror``, only the faces it
+        picks are flip-tested (:meth:`~openlfr.vision.embedders.Embedder.embed_screened`)."""
         if not faces:
             return []
-        emb = self.embedder.embed(image, faces)
+        emb = (
+            self.embedder.embed(image, faces)
+            if needs_mirror is None
+            else self.embedder.embed_screened(image, faces, needs_mirror)
+        )
         return [f.with_embedding(e) for f, e in zip(faces, emb, strict=True)]
 
     def warm_up(self, width: int | None = None, height: int | None = None) -> None:
