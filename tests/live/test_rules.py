@@ -21,6 +21,7 @@ from openlfr.live.policy import TrackEvidence
 from openlfr.live.sources import Frame, parse_source
 from openlfr.live.tracker import Track
 from openlfr.vision import Face, FaceEngine, get_pack
+from openlfr.vision.embedders import MirrorScreen
 from tests.live.conftest import ABSENT, THRESHOLD, open_stored_deployment
 
 
@@ -82,8 +83,10 @@ class _RecordingEngine(FaceEngine):
         super().__init__(get_pack("opencv-zoo"), settings.vision, settings.quality)
         self.embeddings: list[npt.NDArray[np.float32]] = []
 
-    def embed(self, image: npt.NDArray[np.uint8], faces: list[Face]) -> list[Face]:  # type: ignore[override]
-        out = super().embed(image, faces)
+    def embed(  # type: ignore[override]
+        self, image: npt.NDArray[np.uint8], faces: list[Face], needs_mirror: MirrorScreen | None = None
+    ) -> list[Face]:
+        out = super().embed(image, faces, needs_mirror)
         self.embeddings += [f.embedding.copy() for f in out if f.embedding is not None]
         return out
 

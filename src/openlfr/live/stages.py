@@ -435,7 +435,7 @@ def near_threshold(
 
     def screen(embeddings: npt.NDArray[np.float32]) -> list[bool]:
         weights = [_weight(tr.face) for tr in tracks]
-        _kept, probes = _probes(tracks, list(embeddings), weights, known)
+        _kept, probes = track_probes(tracks, list(embeddings), weights, known)
         _tops, scores = index.search_with_scores(probes, k=1)
         return [bool(row.max() >= floor) for row in scores]
 
@@ -448,14 +448,15 @@ def _weight(face: Face) -> float:
     return face.size * (face.quality.score if face.quality else 0.5)
 
 
-def _probes(
+def track_probes(
     tracks: Sequence[Track],
     shots: Sequence[npt.NDArray[np.float32]],
     weights: Sequence[float],
     known: FrameEvidence,
 ) -> tuple[list[list[Shot]], npt.NDArray[np.float32]]:
-    """Each track's probe for its new shot: with ``fused`` aggregation the weighted mean of the track's
-    kept shots with this one (and those kept shots), otherwise the shot itself."""
+    """Each track's probe for its new shot, as :func:`search` searches it and the flip screen
+    (:func:`near_threshold`) screens it: with ``fused`` aggregation the weighted mean of the track's kept
+    shots with this one (those kept shots come back too), otherwise the shot itself."""
     fused = known.aggregation == "fused"
     kept = [
         keep_heaviest(known.evidence.get(tr.id, NO_EVIDENCE).shots, (w, e), known.keep) if fused else []
@@ -487,7 +488,7 @@ def search(
     for f in embedded:
         assert f.embedding is not None
         shots.append(f.embedding)
-    kept, probes = _probes(tracks, shots, weights, known)
+    kept, probes = track_probes(tracks, shots, weights, known)
     tops, scores = index.search_with_scores(probes, k=top_k)
     return [
         Searched(tr, f.size, f.quality.score if f.quality else 0.0, w, e, top, row, k)
