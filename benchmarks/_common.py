@@ -12,6 +12,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+CACHE = ROOT / "var" / "cameras"
+"""The live benchmarks' walk-bys (cameras.py), and in ``data/`` their data folder: the reference crowd that
+puts the threshold at the validated default, built once."""
+
 
 def data_dir() -> Path:
     path = Path(os.environ.get("OPENLFR_DATA", ROOT.parent / "shared" / "data")).resolve()

@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from _common import ROOT, data_dir
+from _common import CACHE, data_dir
 from live import watchlist_gateway
 from openlfr.config import Settings
 from openlfr.live.memory_gateway import InMemoryGateway
@@ -69,7 +69,6 @@ from openlfr.live.sources import parse_source
 from openlfr.vision import FaceEngine, load_engine
 from scenario import generate, score_alerts
 
-CACHE = ROOT / "var" / "cameras"
 PACK = "opencv-zoo"
 COOLDOWN_S = 60.0
 TARGET_DROPPED_PCT, TARGET_P95_MS, TARGET_FOUND_SHARE = 1.0, 300.0, 7 / 8

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from _common import ROOT, data_dir
+from _common import CACHE, ROOT, data_dir
 from live import run_openlfr, watchlist_gateway
 from openlfr.cli.demo import _reference_crowd
 from openlfr.config import LiveSettings, Settings
@@ -294,7 +294,7 @@ def main() -> None:
     a = ap.parse_args()
     # The data folder benchmarks/cameras.py uses: its reference crowd is built there once (from UTKFace, as
     # the demo builds one), so both benchmarks run at the threshold `openlfr run` picks, 0.511.
-    base = Settings(data_dir=ROOT / "var" / "cameras" / "data", dataset_dir=data_dir())
+    base = Settings(data_dir=CACHE / "data", dataset_dir=data_dir())
     if not a.no_attraction_check and (cal := load_calibration(a.pack, base.data_dir)) is not None:
         _reference_crowd(base, a.pack, cal, 2000)
     crowd = None if a.no_attraction_check else load_reference_crowd(a.pack, base.data_dir)

@@ -350,11 +350,9 @@ class CameraWorker:
         choice = choose_to_embed(tracks, known, live, frame.index, limit=limit, min_face_px=px)
         chosen = choice.tracks if self.index.template_count else []
         clock.lap("quality")
-        screen = (
-            near_threshold(chosen, self.index, known, self.threshold - live.flip_screen_margin)
-            if live.flip_augment and live.flip_screen
-            else None
-        )
+        # An engine that does not flip-test (``flip_augment`` off) embeds each face once and ignores it.
+        floor = self.threshold - live.flip_screen_margin
+        screen = near_threshold(chosen, self.index, known, floor) if live.flip_screen else None
         embedded = embed(frame, chosen, self.engine, live.refine_below_px, screen)
         budget.embedded(len(chosen), clock.lap("embed"))
         searched = search(chosen, embedded, self.index, known, live.search_top_k)

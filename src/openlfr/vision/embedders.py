@@ -31,14 +31,15 @@ def _mirrors(chips: Sequence[Chip]) -> list[Chip]:
 
 
 class Embedder:
-    """What the embedders share: a face chip per face (:meth:`_chips`, the model's own alignment), the model
-    run on a batch of chips (:meth:`_forward`), and the flip test around them."""
+    """What the embedders share: a face chip per face (:meth:`_chips`: ArcFace alignment unless the model
+    has its own), the model run on a batch of chips (:meth:`_forward`), and the flip test around them."""
 
     size: int
     _flip: bool
 
     def _chips(self, image: npt.NDArray[np.uint8], faces: Sequence[Face]) -> list[Chip]:
-        raise NotImplementedError
+        """112x112 chips aligned to the ArcFace template from each face's five landmarks."""
+        return [align_face(image, f.landmarks) for f in faces]
 
     def _forward(self, chips: list[Chip]) -> np.ndarray:
         """The model's raw output for a batch of chips, one row each."""
@@ -80,9 +81,6 @@ class SFaceEmbedder(Embedder):
         self._net = cv2.dnn.readNetFromONNX(str(model))
         self._flip = flip
 
-    def _chips(self, image: npt.NDArray[np.uint8], faces: Sequence[Face]) -> list[Chip]:
-        return [align_face(image, f.landmarks) for f in faces]
-
     def _forward(self, chips: list[Chip]) -> np.ndarray:
         blob = cv2.dnn.blobFromImages(chips, 1.0, (112, 112), (0, 0, 0), swapRB=True, crop=False)
         self._net.setInput(blob, "data")
@@ -104,9 +102,6 @@ class MobileFaceNetEmbedder(Embedder):
         self._sess = ort.InferenceSession(str(model), sess_options=opts, providers=["CPUExecutionProvider"])
         self._input = self._sess.get_inputs()[0].name
         self._flip = flip
-
-    def _chips(self, image: npt.NDArray[np.uint8], faces: Sequence[Face]) -> list[Chip]:
-        return [align_face(image, f.landmarks) for f in faces]
 
     def _forward(self, chips: list[Chip]) -> np.ndarray:
         blob = cv2.dnn.blobFromImages(chips, 1.0 / 127.5, (112, 112), (127.5, 127.5, 127.5), swapRB=True)

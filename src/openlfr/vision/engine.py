@@ -12,7 +12,13 @@ import numpy.typing as npt
 from openlfr.config import QualitySettings, Settings, VisionSettings
 from openlfr.vision.alignment import ARCFACE_TEMPLATE
 from openlfr.vision.detectors import DlibHOGDetector, SCRFDDetector, YuNetDetector
-from openlfr.vision.embedders import DlibResNetEmbedder, MirrorScreen, MobileFaceNetEmbedder, SFaceEmbedder
+from openlfr.vision.embedders import (
+    DlibResNetEmbedder,
+    Embedder,
+    MirrorScreen,
+    MobileFaceNetEmbedder,
+    SFaceEmbedder,
+)
 from openlfr.vision.face import Face
 from openlfr.vision.packs import ModelPack, get_pack, verified_path
 from openlfr.vision.quality import assess_quality
@@ -37,9 +43,7 @@ class FaceEngine:
             self.detector: YuNetDetector | SCRFDDetector | DlibHOGDetector = YuNetDetector(
                 det_file, vision.detection_score, vision.nms_iou
             )
-            self.embedder: SFaceEmbedder | MobileFaceNetEmbedder | DlibResNetEmbedder = SFaceEmbedder(
-                emb_file, vision.flip_augment
-            )
+            self.embedder: Embedder = SFaceEmbedder(emb_file, vision.flip_augment)
         elif pack.name == "insightface-s":
             assert det_file is not None
             self.detector = SCRFDDetector(det_file, vision.detection_score, vision.nms_iou, vision.threads)
