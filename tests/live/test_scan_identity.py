@@ -107,3 +107,40 @@ def test_sigterm_still_writes_scan_stop(hamilton: Path, settings: Settings, engi
         assert stop.actor == "operator"
     finally:
         store.close()
+
+
+def test_a_sigterm_that_lands_in_an_import_still_reads_as_interrupted() -> None:
+    """Under load the SIGTERM above reached the run while OpenCV was being imported, and OpenCV turned the
+    interruption into ``ImportError: initialization failed``: the scan_stop then said "failed to start".
+    The run now asks :func:`_interrupted`, which knows a signal came (the handler remembers it) and looks
+    through the exception's context."""
+    import os
+    import signal
+    import time
+
+    import pytest
+
+    from openlfr.cli import live as cli_live
+
+    # An extension that replaces the KeyboardInterrupt with its own error keeps it as the context.
+    with pytest.raises(ImportError) as caught:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ImportError("initialization failed")  # noqa: B904 - as the extension does
+    cli_live._stop_signalled.clear()
+    assert cli_live._interrupted(caught.value)
+    bare = ImportError("initialization failed")
+    assert not cli_live._interrupted(bare)  # a real failure to start stays one
+    # One that drops the context: the real signal, through the run's handler, is remembered.
+    previous = signal.signal(signal.SIGTERM, cli_live._interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler runs at the next bytecode; never waits this long
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    try:
+        assert cli_live._interrupted(bare)
+    finally:
+        cli_live._stop_signalled.clear()

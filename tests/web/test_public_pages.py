@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import cv2
-import numpy as np
 import pytest
 
 from openlfr.api.users import login
@@ -15,7 +13,7 @@ from openlfr.governance.deployments import get_deployment
 from openlfr.web.signage import public_url, render_signage
 from tests.api.conftest import PASSWORD, enrolled_open_deployment, raise_test_alert
 from tests.governance.deployment_fields import ASSESSMENTS
-from tests.web.conftest import ARTIFACTS, LiveServer, shot
+from tests.web.conftest import ARTIFACTS, LiveServer, decode_qr, shot
 
 # Field names and values that only biometric data or alert details would bring (the prose may say "image").
 BIOMETRIC_MARKERS = (
@@ -123,8 +121,7 @@ def test_signage_renders_and_its_qr_decodes_to_the_public_page(live_server: Live
     png = page.screenshot(full_page=True)
     (ARTIFACTS / "signage.png").write_bytes(png)
     context.close()
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-    decoded, _points, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    decoded = decode_qr(png)
     if not decoded:
         pytest.fail("no QR code found in the rendered signage")
     assert decoded == public_url(settings, dep_id) == f"{live_server.url}/public/deployments/{dep_id}"

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from openlfr.governance.deployments import get_deployment
 from openlfr.web.signage import public_url, render_leaflet, render_signage
 from tests.api.conftest import enrolled_open_deployment, raise_test_alert
 from tests.governance.deployment_fields import ASSESSMENTS
-from tests.web.conftest import ARTIFACTS, LiveServer, shot
+from tests.web.conftest import ARTIFACTS, LiveServer, decode_qr, shot
 
 RIGHTS = ("You may avoid this area", "not an offence and not obstruction", "deleted at once and never stored")
 
@@ -34,9 +31,7 @@ def _render_and_decode(browser, html: str, name: str, viewport: dict[str, int]) 
     (ARTIFACTS / f"{name}.png").write_bytes(png)
     context.close()
     assert len(images) == 1 and images[0].startswith("QR code"), images  # the QR code is the only image
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-    decoded, _points, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    return text, decoded
+    return text, decode_qr(png)
 
 
 def test_leaflet_and_signage_state_the_rights_and_their_qr_decodes(live_server: LiveServer, browser) -> None:  # type: ignore[no-untyped-def]

@@ -228,8 +228,29 @@ def _camera_specs(sources: list[str], gateway: LiveGateway, dry_run: bool) -> li
     return specs
 
 
+_stop_signalled = threading.Event()
+"""Set when SIGTERM reached `openlfr run` (cleared when a run installs its handler)."""
+
+
 def _interrupt(_signum: int, _frame: object) -> None:
+    _stop_signalled.set()
     raise KeyboardInterrupt
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether a run that failed to start was stopped (Ctrl-C or SIGTERM) rather than broken.
+
+    The interruption can land inside a C extension being imported as the pipeline starts (OpenCV's, for
+    one), which then reports its own ImportError instead of the KeyboardInterrupt: so the signal is
+    remembered by the handler, and the exception's context is searched too."""
+    if _stop_signalled.is_set():
+        return True
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return any(isinstance(e, KeyboardInterrupt) for e in chain)
 
 
 @app.command("run")
@@ -302,6 +323,7 @@ def run(
     if scan is not None and threading.current_thread() is threading.main_thread():
         # SIGTERM (a service manager stopping the run) stops it like Ctrl-C, so scan_stop is written;
         # only SIGKILL leaves a scan_start without its scan_stop.
+        _stop_signalled.clear()
         previous_term = signal.signal(signal.SIGTERM, _interrupt)
     if scan is not None:
         with clean_errors(StoreError, GovernanceError):
@@ -316,7 +338,7 @@ def run(
             if scan is not None:
                 why = (
                     "interrupted (Ctrl-C or SIGTERM) while starting"
-                    if isinstance(exc, KeyboardInterrupt)
+                    if _interrupted(exc)
                     else f"failed to start: {type(exc).__name__}: {exc}"[:500]
                 )
                 scan.stop_scan({"alerts": 0, "stopped": why})
