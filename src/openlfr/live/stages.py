@@ -310,8 +310,7 @@ class EmbedBudget:
         self.live = live
         self.sheds = sheds
         self.embed_s: float | None = None
-        """One face's embedding wall time (refinement included), seconds: the slowest lately. A slower face
-        raises it at once, a faster one lowers it gradually (:meth:`embedded`)."""
+        """One face's embedding wall time (refinement included), seconds."""
         self.interval_s: float | None = None
         """The source's frame interval (from the frames' capture times), seconds."""
         self.base_s: float | None = None
@@ -357,22 +356,13 @@ class EmbedBudget:
         return embeds_that_fit(deadline - now, self.embed_s, now - self._last_embed_mono, self.live)
 
     def embedded(self, faces: int, seconds: float) -> None:
-        """The frame embedded ``faces`` faces in ``seconds`` (nothing to note for none).
-
-        The estimate rises to a slower face at once and falls back gradually: when new faces reach several
-        cameras at once, one face's embedding takes several times as long as it did a moment before (four
-        cameras on two cores: 120-280 ms against 30-60 ms), and a running mean that caught up over several
-        frames let each of those frames embed a face that overran the slot, dropping frames (measured:
-        1.5-3.9% dropped against 0.2-0.9% in the same sitting, benchmarks/cameras.py --cameras 4)."""
+        """The frame embedded ``faces`` faces in ``seconds`` (nothing to note for none)."""
         if faces == 0:
             return
         self._frame_embed_s = seconds
         per_face = seconds / faces
         prev = self.embed_s
-        if prev is None or per_face > prev:
-            self.embed_s = per_face
-        else:
-            self.embed_s = prev + EWMA * (per_face - prev)
+        self.embed_s = per_face if prev is None else prev + EWMA * (per_face - prev)
         self._last_embed_mono = time.monotonic()
 
 
