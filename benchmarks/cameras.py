@@ -63,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from _common import CACHE, data_dir
+from _common import CACHE, ensure_reference_crowd, live_settings
 from live import watchlist_gateway
 from openlfr.config import Settings
 from openlfr.live.memory_gateway import InMemoryGateway
@@ -136,7 +136,7 @@ def scenario(args: argparse.Namespace) -> Path:
 
 def settings_for(args: argparse.Namespace) -> Settings:
     """The default settings in the benchmark's data folder, with ``--set`` changes."""
-    base = Settings(data_dir=CACHE / "data", dataset_dir=data_dir())
+    base = live_settings()
     dump = base.model_dump()
     for item in args.set:
         key, _, value = item.partition("=")
@@ -149,14 +149,13 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 def gateway_for(truth: dict[str, Any], settings: Settings, engine: FaceEngine) -> InMemoryGateway:
     """The walk-by's watchlist enrolled as ``openlfr run --dry-run`` enrols one, at the threshold it picks."""
-    from openlfr.cli.demo import _reference_crowd
     from openlfr.cli.live import dry_run_crowd_check
     from openlfr.matching.calibration import load_calibration
 
     cal = load_calibration(PACK, settings.data_dir)
     if cal is None:
         raise SystemExit(f"no calibration for {PACK}")
-    if _reference_crowd(settings, PACK, cal, 2000) is None:
+    if not ensure_reference_crowd(settings, PACK, cal):
         print(
             "no reference crowd (UTKFace missing): the stricter threshold validated without the check holds"
         )

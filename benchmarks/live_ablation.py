@@ -25,10 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from _common import CACHE, ROOT, data_dir
+from _common import ROOT, ensure_reference_crowd, live_settings
 from live import run_openlfr, watchlist_gateway
-from openlfr.cli.demo import _reference_crowd
-from openlfr.config import LiveSettings, Settings
+from openlfr.config import LiveSettings
 from openlfr.live.memory_gateway import CrowdCheck
 from openlfr.live.policy import AlertPolicy
 from openlfr.live.tracker import iou_matrix
@@ -294,9 +293,9 @@ def main() -> None:
     a = ap.parse_args()
     # The data folder benchmarks/cameras.py uses: its reference crowd is built there once (from UTKFace, as
     # the demo builds one), so both benchmarks run at the threshold `openlfr run` picks, 0.511.
-    base = Settings(data_dir=CACHE / "data", dataset_dir=data_dir())
+    base = live_settings()
     if not a.no_attraction_check and (cal := load_calibration(a.pack, base.data_dir)) is not None:
-        _reference_crowd(base, a.pack, cal, 2000)
+        ensure_reference_crowd(base, a.pack, cal)
     crowd = None if a.no_attraction_check else load_reference_crowd(a.pack, base.data_dir)
     check = CrowdCheck(crowd, attraction_policy(crowd, base.governance)) if crowd and crowd.size else None
     if check is not None and a.offset_rule is not None:

@@ -30,6 +30,11 @@ def _mirrors(chips: Sequence[Chip]) -> list[Chip]:
     return [np.ascontiguousarray(c[:, ::-1]) for c in chips]
 
 
+def _flip_tested(faces: np.ndarray, mirrors: np.ndarray) -> FloatArray:
+    """The flip test: each face's and its mirror image's embeddings normalised, summed and normalised."""
+    return l2_normalise(l2_normalise(faces) + l2_normalise(mirrors))
+
+
 class Embedder:
     """What the embedders share: a face chip per face (:meth:`_chips`: ArcFace alignment unless the model
     has its own), the model run on a batch of chips (:meth:`_forward`), and the flip test around them."""
@@ -53,7 +58,7 @@ class Embedder:
         if not self._flip:
             return l2_normalise(self._forward(chips))
         out = self._forward(chips + _mirrors(chips))
-        return l2_normalise(l2_normalise(out[: len(faces)]) + l2_normalise(out[len(faces) :]))
+        return _flip_tested(out[: len(faces)], out[len(faces) :])
 
     def embed_screened(
         self, image: npt.NDArray[np.uint8], faces: Sequence[Face], needs_mirror: MirrorScreen
@@ -67,8 +72,7 @@ class Embedder:
         out = l2_normalise(self._forward(chips))
         picked = np.flatnonzero(np.asarray(needs_mirror(out), dtype=bool))
         if picked.size:
-            mirrored = l2_normalise(self._forward(_mirrors([chips[i] for i in picked])))
-            out[picked] = l2_normalise(out[picked] + mirrored)
+            out[picked] = _flip_tested(out[picked], self._forward(_mirrors([chips[i] for i in picked])))
         return out
 
 
