@@ -93,7 +93,15 @@ def test_a_worker_behind_embeds_what_fits_and_the_faces_it_left_out_are_searched
     # frame detected whole: "on time" here is a source whose frames come as fast as the worker takes them,
     # so its frame interval is the worker's own pace, and a worker whose frames all cost the same (no frame
     # between detections, no motion gate) is never behind its own pace.
-    live = LiveSettings(cooldown_seconds=0.0, shed_max_wait_s=1e6, detect_every_frames=1, motion_gate=False)
+    # A long slot (16 frames): on time, a frame's room is then many of its own intervals, so a loaded machine's
+    # slow frame does not make it shed (seen once in a full run: 55 shed); 200 s late, nothing fits anyway.
+    live = LiveSettings(
+        cooldown_seconds=0.0,
+        shed_max_wait_s=1e6,
+        detect_every_frames=1,
+        motion_gate=False,
+        max_queue_frames=16,
+    )
     settings = settings.model_copy(update={"live": live})
     gateway = InMemoryGateway.from_folder(watchlist_with_miranda, engine, threshold=THRESHOLD)
     spec = parse_source(f"stage={hamilton}")
