@@ -65,6 +65,14 @@ def test_a_bad_value_names_where_it_is(tmp_path: Path) -> None:
         Settings(data_dir=tmp_path, vision={"threads": 0})
 
 
+def test_the_shedding_headroom_must_leave_room_in_the_slot(tmp_path: Path) -> None:
+    with pytest.raises(
+        SettingsError, match=r"shed_headroom_frames \(4\) must be less than live\.max_queue_frames \(4\)"
+    ):
+        Settings(data_dir=tmp_path, live={"max_queue_frames": 4})
+    assert Settings(data_dir=tmp_path, live={"max_queue_frames": 5}).live.shed_headroom_frames == 4
+
+
 def test_an_unknown_environment_variable_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENLFR_RETENTION__ALERT_RETENTION_HOUR", "24")
     with pytest.raises(SettingsError) as err:

@@ -184,13 +184,30 @@ def test_choose_to_embed_counts_what_a_worker_with_no_room_leaves_out() -> None:
 
 
 def test_the_embed_budget_limits_a_worker_behind_and_none_on_time() -> None:
-    live = LiveSettings(max_queue_frames=2, max_embeds_per_frame=3, shed_max_wait_s=10.0)
+    _check_the_embed_budget(
+        LiveSettings(max_queue_frames=2, shed_headroom_frames=0, max_embeds_per_frame=3, shed_max_wait_s=10.0)
+    )
+    # A slot of 6 with its default 4 frames kept back for overruns plans its embeddings into the same 2.
+    _check_the_embed_budget(LiveSettings(max_queue_frames=6, max_embeds_per_frame=3, shed_max_wait_s=10.0))
+    # 150 ms late, the 6-frame slot has room for all 3 with nothing kept back, and none with 4 kept back.
+    for headroom, fits in ((0, 3), (4, 0)):
+        live = LiveSettings(
+            max_queue_frames=6, shed_headroom_frames=headroom, max_embeds_per_frame=3, shed_max_wait_s=10.0
+        )
+        budget = _measured_budget(live)
+        image, at = np.zeros((8, 8, 3), np.uint8), datetime(2030, 1, 1, tzinfo=UTC)
+        behind = Frame(image, 3, 0.12, at, captured_mono=time.monotonic() - 0.15)
+        assert budget.limit(behind, [Track(1, face(0, 0), 0.0, 0.0)]) == fits, f"{headroom} kept back"
+
+
+def _measured_budget(live: LiveSettings) -> EmbedBudget:
+    """A budget that has seen three frames 40 ms apart, each embedding one face in 10 ms (no limit before
+    anything was measured)."""
     budget = EmbedBudget(live, sheds=True)
     tracks = [Track(1, face(0, 0), 0.0, 0.0)]
     at = datetime(2030, 1, 1, tzinfo=UTC)
     image = np.zeros((8, 8, 3), np.uint8)
     now = time.monotonic()
-    # Nothing measured yet: no limit. Then frames 40 ms apart, each with one face embedded in 10 ms.
     last_end = None
     for i in range(3):
         budget.start(last_end)
@@ -198,6 +215,17 @@ def test_the_embed_budget_limits_a_worker_behind_and_none_on_time() -> None:
         assert i > 0 or limit is None
         budget.embedded(1, 0.01)
         last_end = time.perf_counter()
+    return budget
+
+
+def _check_the_embed_budget(live: LiveSettings) -> None:
+    """Planned into 2 frames: captured just now, all 3 fit; a second late, none; never for a worker that
+    cannot drop frames, or for a frame without faces."""
+    budget = _measured_budget(live)
+    tracks = [Track(1, face(0, 0), 0.0, 0.0)]
+    at = datetime(2030, 1, 1, tzinfo=UTC)
+    image = np.zeros((8, 8, 3), np.uint8)
+    now = time.monotonic()
     assert budget.interval_s == pytest.approx(0.04) and budget.embed_s == pytest.approx(0.01)
     # Captured just now: 2.5 intervals (100 ms) of headroom hold the 3 a frame may embed; late, none fits.
     assert budget.limit(Frame(image, 3, 0.12, at, captured_mono=now), tracks) == 3

@@ -333,8 +333,11 @@ class EmbedBudget:
         the frame interval first.
 
         A slot of ``max_queue_frames``: the frame after them arrives ``max_queue_frames + 1`` intervals
-        after this one was captured and would push out the oldest. Half an interval is kept back for the
-        rest of this frame (search, alert) and the next frame's start. A worker whose detected frames take
+        after this one was captured and would push out the oldest. The embeddings are planned into that room
+        less ``shed_headroom_frames``, kept for embeddings that take longer than their estimate (four
+        cameras' bursts on two cores make one face take twice its running mean), so that an overrun delays
+        frames instead of dropping them. Half an interval is kept back for the rest of this frame (search,
+        alert) and the next frame's start. A worker whose detected frames take
         longer than the interval between them (``detect_every_frames`` frame intervals: the frames between
         cost next to nothing) even without embeddings never catches up: it drops frames whatever it sheds,
         so it sheds nothing (searching as much as it did before).
@@ -352,7 +355,8 @@ class EmbedBudget:
         if self.base_s >= self.interval_s * self.live.detect_every_frames:
             return None
         now = time.monotonic()
-        deadline = frame.captured_mono + (self.live.max_queue_frames + 0.5) * self.interval_s
+        planned = self.live.max_queue_frames - self.live.shed_headroom_frames
+        deadline = frame.captured_mono + (planned + 0.5) * self.interval_s
         return embeds_that_fit(deadline - now, self.embed_s, now - self._last_embed_mono, self.live)
 
     def embedded(self, faces: int, seconds: float) -> None:
