@@ -3,7 +3,7 @@ person with no false alert? (Issue 29.)
 
     .venv/bin/python benchmarks/cameras.py [--cameras 1 2 4] [--repeat 5] [--processes] [--scenario DIR]
                                            [--seed 0] [--no-reference] [--stages] [--set live.KEY=VALUE ...]
-                                           [--stagger S] [--json OUT]
+                                           [--stagger S] [--against SECTION.KEY=VALUE ...] [--json OUT]
 
 What it runs, for each N of ``--cameras``, ``--repeat`` times:
 
@@ -32,6 +32,12 @@ the walk-by's truth (``scenario.score_alerts``); then the process's CPU, the cor
 spare cores left. With ``--repeat`` the WORST run of each N is printed last (most dropped, slowest p95,
 fewest found, most false), with the issue's targets: at most 1 % dropped per camera, alert p95 under
 300 ms, at least 7 of 8 wanted passes found per camera, no false alert.
+
+``--against SECTION.KEY=VALUE`` (repeatable): an A/B in one sitting. Each run of the settings above is
+paired with a run of the same settings with these changes, in the order A B, B A, A B, ..., so that the
+machine's drift over a sitting (several percent of CPU on a shared VM) falls on both sides alike; the worst
+of each side is printed. A sequential A/B (one command, then the other) measures that drift as much as
+the change.
 
 ``--stages``: where the time goes in the last run of each N, per stage (decode, convert, detect, track,
 quality, embed, search, alert), in ms of CPU per frame and share of the process's CPU.
@@ -134,17 +140,20 @@ def scenario(args: argparse.Namespace) -> Path:
     return folder
 
 
-def settings_for(args: argparse.Namespace) -> Settings:
-    """The default settings in the benchmark's data folder, with ``--set`` changes."""
+def settings_for(args: argparse.Namespace, changes: list[str] | None = None) -> Settings:
+    """The default settings in the benchmark's data folder, with ``--set`` changes (or ``changes``)."""
     base = live_settings()
     dump = base.model_dump()
-    for item in args.set:
+    for item in args.set if changes is None else changes:
         key, _, value = item.partition("=")
         section, _, name = key.partition(".")
         if section not in dump or name not in dump[section] or not value:
-            raise SystemExit(f"--set {item}: expected SECTION.KEY=VALUE with a known setting")
+            raise SystemExit(f"{item}: expected SECTION.KEY=VALUE with a known setting")
         dump[section][name] = json.loads(value) if value[0] in "0123456789-[{tf" else value
-    return Settings.model_validate(dump)
+    try:
+        return Settings.model_validate(dump)
+    except ValueError as exc:
+        raise SystemExit(f"settings {', '.join(args.set if changes is None else changes)}: {exc}") from None
 
 
 def gateway_for(truth: dict[str, Any], settings: Settings, engine: FaceEngine) -> InMemoryGateway:
@@ -468,6 +477,13 @@ def main() -> None:
         help="Start camera k k x S seconds after the first, so that the cameras do not see the same faces at "
         "once (threads only; the issue's targets are for cameras in step, the default).",
     )
+    ap.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="A/B in one sitting: pair each run with one that also has these changes, in the order A B, B A, ...",
+    )
     ap.add_argument("--json", type=Path, default=None, help="Also write the figures to this file.")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--first", type=int, default=1, help=argparse.SUPPRESS)
@@ -476,6 +492,8 @@ def main() -> None:
         child(args)
         return
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress when redirected
+    if args.against and args.processes:
+        raise SystemExit("--against runs threads of one process; it cannot be combined with --processes")
 
     print(f"load average before: {load_note()}")
     truth, video, settings, engine, gw = walkby(args)
@@ -487,38 +505,53 @@ def main() -> None:
         f"of {len(truth['watchlist'])}); threshold {float(gw.deployment.threshold):.3f} (what `openlfr run` "
         f"picks: the validated default); settings: "
         + (", ".join(args.set) + " (NOT the defaults)" if args.set else "the defaults")
+        + (f"; A/B against {', '.join(args.against)}, runs interleaved" if args.against else "")
     )
+    sides = {"": settings}
+    if args.against:
+        sides["against"] = settings_for(args, [*args.set, *args.against])
     figures: dict[str, Any] = {
         "processes": args.processes,
         "stagger_s": args.stagger,
         "load_before": os.getloadavg(),
         "threshold": float(gw.deployment.threshold),
         "set": args.set,
+        "against": args.against,
         "runs": {},
+        "against_runs": {},
     }
     all_met = True
     how = "processes of one camera each" if args.processes else "threads of one process"
     if args.stagger > 0 and not args.processes:
         how += f", each started {args.stagger:g} s after the last (NOT in step)"
     for n in args.cameras:
-        runs = []
+        runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
         for k in range(args.repeat):
-            print(
-                f"\n== PACED: {n} camera(s) at once, {how}, run {k + 1} of {args.repeat} (load {load_note()}) =="
-            )
-            label = f"{n} camera(s), run {k + 1}"
-            before = machine_jiffies()
-            if args.processes:
-                p = run_processes(n, args, folder)
-                runs.append(print_run(label, p["rows"], p["cpu_s"], p["wall_s"], p["before"]))
-                continue
-            r = run_cameras(n, video, gw, settings, fps, stagger_s=args.stagger)
-            runs.append(print_run(label, per_camera(r, truth), r["cpu_s"], r["wall_s"], before))
-        if args.stages and not args.processes:
-            runs[-1]["stages"] = print_stages(r)
-        worst = worst_of(runs)
-        all_met &= print_worst(n, worst, args.repeat)
-        figures["runs"][str(n)] = {"runs": runs, "worst": worst}
+            for side in list(sides) if k % 2 == 0 else list(sides)[::-1]:
+                what = f", {', '.join(args.against)} (B)" if side else (" (A)" if args.against else "")
+                print(
+                    f"\n== PACED: {n} camera(s) at once, {how}{what}, run {k + 1} of {args.repeat} "
+                    f"(load {load_note()}) =="
+                )
+                label = f"{n} camera(s){what}, run {k + 1}"
+                before = machine_jiffies()
+                if args.processes:
+                    p = run_processes(n, args, folder)
+                    runs[side].append(print_run(label, p["rows"], p["cpu_s"], p["wall_s"], p["before"]))
+                    continue
+                r = run_cameras(n, video, gw, sides[side], fps, stagger_s=args.stagger)
+                runs[side].append(print_run(label, per_camera(r, truth), r["cpu_s"], r["wall_s"], before))
+                if args.stages and not args.processes and k == args.repeat - 1:
+                    runs[side][-1]["stages"] = print_stages(r)
+        for side, side_runs in runs.items():
+            worst = worst_of(side_runs)
+            if side:
+                print(f"B: {', '.join(args.against)}")
+            elif args.against:
+                print("A: " + (", ".join(args.set) if args.set else "the defaults"))
+            met = print_worst(n, worst, args.repeat)
+            all_met &= met or bool(side)  # the targets are the A side's (the defaults, or --set)
+            figures["against_runs" if side else "runs"][str(n)] = {"runs": side_runs, "worst": worst}
     if not args.no_reference:
         figures["reference"] = reference(video, truth, gw, settings, engine)
     figures["load_after"] = os.getloadavg()
