@@ -35,8 +35,9 @@ class LiveSettings(_Section):
         description="With `shed_when_behind`, the frames of the slot that no frame's embeddings are planned "
         "into: room for embeddings that take longer than their measured cost (several cameras embedding on "
         "the same cores at the same moment), so that they delay frames rather than drop them. Less than "
-        "`max_queue_frames`. At four 1080p cameras on two cores (benchmarks/cameras.py), a slot of 8 with 4 "
-        "kept back dropped 0-0.27% of frames where a slot of 4 with none kept back dropped 0.67-1.67%.",
+        "`max_queue_frames`. At four 1080p cameras on two cores, in step (benchmarks/cameras.py, interleaved "
+        "A/B), a slot of 8 with 4 kept back dropped 0-0.27% of frames per camera where a slot of 4 with none "
+        "kept back dropped 0.67-2.80%; the price is up to 4 more frame intervals of delay in such a burst.",
     )
     shed_when_behind: bool = Field(
         True,
