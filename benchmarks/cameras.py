@@ -68,6 +68,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from _common import CACHE, ensure_reference_crowd, live_settings
 from live import watchlist_gateway
@@ -140,11 +141,10 @@ def scenario(args: argparse.Namespace) -> Path:
     return folder
 
 
-def settings_for(args: argparse.Namespace, changes: list[str] | None = None) -> Settings:
-    """The default settings in the benchmark's data folder, with ``--set`` changes (or ``changes``)."""
-    base = live_settings()
-    dump = base.model_dump()
-    for item in args.set if changes is None else changes:
+def settings_for(changes: list[str]) -> Settings:
+    """The default settings in the benchmark's data folder, with ``SECTION.KEY=VALUE`` changes."""
+    dump = live_settings().model_dump()
+    for item in changes:
         key, _, value = item.partition("=")
         section, _, name = key.partition(".")
         if section not in dump or name not in dump[section] or not value:
@@ -152,8 +152,10 @@ def settings_for(args: argparse.Namespace, changes: list[str] | None = None) -> 
         dump[section][name] = json.loads(value) if value[0] in "0123456789-[{tf" else value
     try:
         return Settings.model_validate(dump)
-    except ValueError as exc:
-        raise SystemExit(f"settings {', '.join(args.set if changes is None else changes)}: {exc}") from None
+    except ValidationError as exc:
+        raise SystemExit(
+            f"settings {', '.join(changes)}: " + "; ".join(e["msg"] for e in exc.errors())
+        ) from None
 
 
 def gateway_for(truth: dict[str, Any], settings: Settings, engine: FaceEngine) -> InMemoryGateway:
@@ -381,7 +383,7 @@ def walkby(args: argparse.Namespace) -> tuple[dict[str, Any], Path, Settings, Fa
     """The walk-by's truth and video, the settings, the engine and the enrolled watchlist of a run."""
     folder = scenario(args)
     truth = json.loads((folder / "ground_truth.json").read_text())
-    settings = settings_for(args)
+    settings = settings_for(args.set)
     engine = load_engine(PACK, settings)
     return truth, folder / truth["video"], settings, engine, gateway_for(truth, settings, engine)
 
@@ -509,7 +511,7 @@ def main() -> None:
     )
     sides = {"": settings}
     if args.against:
-        sides["against"] = settings_for(args, [*args.set, *args.against])
+        sides["against"] = settings_for([*args.set, *args.against])
     figures: dict[str, Any] = {
         "processes": args.processes,
         "stagger_s": args.stagger,
@@ -541,16 +543,17 @@ def main() -> None:
                     continue
                 r = run_cameras(n, video, gw, sides[side], fps, stagger_s=args.stagger)
                 runs[side].append(print_run(label, per_camera(r, truth), r["cpu_s"], r["wall_s"], before))
-                if args.stages and not args.processes and k == args.repeat - 1:
+                if args.stages and k == args.repeat - 1:
                     runs[side][-1]["stages"] = print_stages(r)
         for side, side_runs in runs.items():
+            if args.against:
+                print(
+                    f"B: {', '.join(args.against)}" if side else f"A: {', '.join(args.set) or 'the defaults'}"
+                )
             worst = worst_of(side_runs)
-            if side:
-                print(f"B: {', '.join(args.against)}")
-            elif args.against:
-                print("A: " + (", ".join(args.set) if args.set else "the defaults"))
             met = print_worst(n, worst, args.repeat)
-            all_met &= met or bool(side)  # the targets are the A side's (the defaults, or --set)
+            if not side:  # the targets are the A side's (the defaults, or --set)
+                all_met &= met
             figures["against_runs" if side else "runs"][str(n)] = {"runs": side_runs, "worst": worst}
     if not args.no_reference:
         figures["reference"] = reference(video, truth, gw, settings, engine)

@@ -194,24 +194,28 @@ def test_the_embed_budget_limits_a_worker_behind_and_none_on_time() -> None:
         live = LiveSettings(
             max_queue_frames=6, shed_headroom_frames=headroom, max_embeds_per_frame=3, shed_max_wait_s=10.0
         )
-        budget = _measured_budget(live)
-        image, at = np.zeros((8, 8, 3), np.uint8), datetime(2030, 1, 1, tzinfo=UTC)
-        behind = Frame(image, 3, 0.12, at, captured_mono=time.monotonic() - 0.15)
-        assert budget.limit(behind, [Track(1, face(0, 0), 0.0, 0.0)]) == fits, f"{headroom} kept back"
+        behind = _budget_frame(3, time.monotonic() - 0.15)
+        assert _measured_budget(live).limit(behind, ONE_TRACK) == fits, f"{headroom} kept back"
+
+
+ONE_TRACK = [Track(1, face(0, 0), 0.0, 0.0)]
+
+
+def _budget_frame(index: int, captured_mono: float) -> Frame:
+    """Frame ``index`` of a 25 fps source (40 ms apart), captured at ``captured_mono``."""
+    image, at = np.zeros((8, 8, 3), np.uint8), datetime(2030, 1, 1, tzinfo=UTC)
+    return Frame(image, index, index * 0.04, at, captured_mono=captured_mono)
 
 
 def _measured_budget(live: LiveSettings) -> EmbedBudget:
     """A budget that has seen three frames 40 ms apart, each embedding one face in 10 ms (no limit before
     anything was measured)."""
     budget = EmbedBudget(live, sheds=True)
-    tracks = [Track(1, face(0, 0), 0.0, 0.0)]
-    at = datetime(2030, 1, 1, tzinfo=UTC)
-    image = np.zeros((8, 8, 3), np.uint8)
     now = time.monotonic()
     last_end = None
     for i in range(3):
         budget.start(last_end)
-        limit = budget.limit(Frame(image, i, i * 0.04, at, captured_mono=now - 0.12 + 0.04 * i), tracks)
+        limit = budget.limit(_budget_frame(i, now - 0.12 + 0.04 * i), ONE_TRACK)
         assert i > 0 or limit is None
         budget.embedded(1, 0.01)
         last_end = time.perf_counter()
@@ -222,14 +226,11 @@ def _check_the_embed_budget(live: LiveSettings) -> None:
     """Planned into 2 frames: captured just now, all 3 fit; a second late, none; never for a worker that
     cannot drop frames, or for a frame without faces."""
     budget = _measured_budget(live)
-    tracks = [Track(1, face(0, 0), 0.0, 0.0)]
-    at = datetime(2030, 1, 1, tzinfo=UTC)
-    image = np.zeros((8, 8, 3), np.uint8)
     now = time.monotonic()
     assert budget.interval_s == pytest.approx(0.04) and budget.embed_s == pytest.approx(0.01)
     # Captured just now: 2.5 intervals (100 ms) of headroom hold the 3 a frame may embed; late, none fits.
-    assert budget.limit(Frame(image, 3, 0.12, at, captured_mono=now), tracks) == 3
-    late = Frame(image, 4, 0.16, at, captured_mono=time.monotonic() - 1.0)
-    assert budget.limit(late, tracks) == 0
-    assert EmbedBudget(live, sheds=False).limit(late, tracks) is None, "a worker that cannot drop frames"
-    assert budget.limit(Frame(image, 5, 0.2, at, captured_mono=time.monotonic()), []) is None, "no faces"
+    assert budget.limit(_budget_frame(3, now), ONE_TRACK) == 3
+    late = _budget_frame(4, time.monotonic() - 1.0)
+    assert budget.limit(late, ONE_TRACK) == 0
+    assert EmbedBudget(live, sheds=False).limit(late, ONE_TRACK) is None, "a worker that cannot drop frames"
+    assert budget.limit(_budget_frame(5, time.monotonic()), []) is None, "no faces"
