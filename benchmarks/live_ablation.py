@@ -100,7 +100,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "four_cameras": (
         "the shipped defaults as each of four cameras on one machine runs them (live.sources_on_machine=4: "
-        "detected at vision.shared_working_width, one inference thread)",
+        "detected at vision.shared_working_width, 640 px since issue 29, one inference thread)",
         {"sources_on_machine": 4},
     ),
     "no_flip_screen": (

@@ -129,8 +129,11 @@ def test_sources_sharing_a_process_are_detected_at_the_shared_working_width(
     watchlist_of_absent_people: Path,
 ) -> None:
     """One source keeps ``vision.working_width``; with two, each is detected at ``shared_working_width``
-    (smaller, since detection is most of a frame's cost), and the faces are still found at full-resolution
-    coordinates."""
+    (set smaller here, as a box with more cameras than its cores hold would set it), and the faces are still
+    found at full-resolution coordinates."""
+    settings = settings.model_copy(
+        update={"vision": settings.vision.model_copy(update={"shared_working_width": 512})}
+    )
     gateway = InMemoryGateway.from_folder(watchlist_of_absent_people, engine, threshold=THRESHOLD)
     spec = parse_source(f"cam={hamilton_1080p}")
     gateway.allow_camera(spec.camera_id)
@@ -226,6 +229,8 @@ def test_sources_on_machine_shares_the_cores_across_worker_processes(
 ) -> None:
     """One camera per ``openlfr worker`` process, four on one machine: each detects at the shared width,
     as four sources of one process do."""
+    vision = settings.vision.model_copy(update={"shared_working_width": 512})
+    settings = settings.model_copy(update={"vision": vision})
     gateway = InMemoryGateway.from_folder(watchlist_of_absent_people, engine, threshold=THRESHOLD)
     live = settings.live.model_copy(update={"sources_on_machine": 4})
     four = LivePipeline(

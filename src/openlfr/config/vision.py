@@ -26,11 +26,15 @@ class VisionSettings(_Section):
         description="Frames wider than this are detected at this width, then mapped back.",
     )
     shared_working_width: int = Field(
-        512,
+        640,
         ge=160,
         le=4096,
-        description="With two or more sources in one process, each is detected at most this wide (the "
-        "detector is most of a frame's cost: two 1080p25 cameras at 640 px need more than two cores).",
+        description="With two or more sources on the machine (in one process, or `live.sources_on_machine`), "
+        "each is detected at most this wide: lower it when a box runs more cameras than its cores hold. Since "
+        "the motion gate and detection on every second frame, four 1080p25 cameras in step fit two cores at "
+        "640 px, the width one camera uses, and find as many wanted people as one camera does; at 512 px "
+        "(the default until issue 29) a face must be about 40 px wide at 1080p to be found, against 32 px "
+        "(benchmarks/cameras.py, benchmarks/live_ablation.py).",
     )
     min_detect_px: int = Field(
         16, ge=8, description="Faces narrower than this (full-resolution pixels) are not reported."
