@@ -100,7 +100,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "four_cameras": (
         "the shipped defaults as each of four cameras on one machine runs them (live.sources_on_machine=4: "
-        "detected at vision.shared_working_width, 640 px since issue 29, one inference thread)",
+        "detected at vision.shared_working_width, one inference thread)",
         {"sources_on_machine": 4},
     ),
     "no_flip_screen": (
@@ -325,7 +325,13 @@ def main() -> None:
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         raise SystemExit(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
-    print(f"pack {a.pack}, threshold {threshold:.3f} ({how}), seeds {a.seeds}", flush=True)
+    # The widths come from the settings (env OPENLFR_VISION__*), so a run at another width says so.
+    print(
+        f"pack {a.pack}, threshold {threshold:.3f} ({how}), seeds {a.seeds}; detection width "
+        f"{base.vision.working_width} px, {base.vision.shared_working_width} px with several sources "
+        "(four_cameras)",
+        flush=True,
+    )
 
     engine = load_engine(a.pack, base)
     second = None

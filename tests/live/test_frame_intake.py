@@ -122,6 +122,14 @@ def test_a_frame_without_faces_is_never_converted_at_full_size(
     assert all(v >= 0 for v in snap["stage_wall_s"].values())
 
 
+def _sharing_at_512(settings: Settings) -> Settings:
+    """Several sources detected at 512 px, narrower than one source's 640 (the default shares 640 since issue
+    29), so that the tests can tell the two widths apart."""
+    return settings.model_copy(
+        update={"vision": settings.vision.model_copy(update={"shared_working_width": 512})}
+    )
+
+
 def test_sources_sharing_a_process_are_detected_at_the_shared_working_width(
     hamilton_1080p: Path,
     settings: Settings,
@@ -131,9 +139,7 @@ def test_sources_sharing_a_process_are_detected_at_the_shared_working_width(
     """One source keeps ``vision.working_width``; with two, each is detected at ``shared_working_width``
     (set smaller here, as a box with more cameras than its cores hold would set it), and the faces are still
     found at full-resolution coordinates."""
-    settings = settings.model_copy(
-        update={"vision": settings.vision.model_copy(update={"shared_working_width": 512})}
-    )
+    settings = _sharing_at_512(settings)
     gateway = InMemoryGateway.from_folder(watchlist_of_absent_people, engine, threshold=THRESHOLD)
     spec = parse_source(f"cam={hamilton_1080p}")
     gateway.allow_camera(spec.camera_id)
@@ -229,8 +235,7 @@ def test_sources_on_machine_shares_the_cores_across_worker_processes(
 ) -> None:
     """One camera per ``openlfr worker`` process, four on one machine: each detects at the shared width,
     as four sources of one process do."""
-    vision = settings.vision.model_copy(update={"shared_working_width": 512})
-    settings = settings.model_copy(update={"vision": vision})
+    settings = _sharing_at_512(settings)
     gateway = InMemoryGateway.from_folder(watchlist_of_absent_people, engine, threshold=THRESHOLD)
     live = settings.live.model_copy(update={"sources_on_machine": 4})
     four = LivePipeline(
